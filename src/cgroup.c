@@ -1,0 +1,128 @@
+/*
+ * cgroup.c - locate cgroup hierarchies and read a container's counters.
+ *
+ * Only paths built from our own container ids are read, and only files the
+ * kernel provides: the container cannot plant anything here.
+ */
+#include "cgroup.h"
+
+#include <fcntl.h>
+#include <string.h>
+
+static char memory_root[512]; /* v1 memory controller mount, or the v2 root */
+static char cpuacct_root[512];
+static bool unified;
+
+static bool
+has_option (const char *opts, const char *want)
+{
+        size_t n = strlen (want);
+
+        for (const char *p = opts; p && *p;) {
+                const char *end = strchr (p, ',');
+                size_t len = end ? (size_t) (end - p) : strlen (p);
+
+                if (len == n && strncmp (p, want, n) == 0)
+                        return true;
+                p = end ? end + 1 : NULL;
+        }
+        return false;
+}
+
+int
+cgroup_init (void)
+{
+        cleanup_fclose FILE *f = fopen ("/proc/self/mountinfo", "re");
+        char line[4096];
+
+        if (f == NULL)
+                return -errno;
+        while (fgets (line, sizeof (line), f)) {
+                char mnt[512], fstype[64], super[1024];
+                const char *dash = strstr (line, " - ");
+
+                /* mountinfo: ID PARENT MAJ:MIN ROOT MOUNTPOINT OPTS... - FSTYPE SOURCE SUPER */
+                if (dash == NULL || sscanf (line, "%*s %*s %*s %*s %511s", mnt) != 1
+                    || sscanf (dash + 3, "%63s %*s %1023s", fstype, super) != 2)
+                        continue;
+                if (strcmp (fstype, "cgroup2") == 0 && memory_root[0] == '\0') {
+                        snprintf (memory_root, sizeof (memory_root), "%s", mnt);
+                        snprintf (cpuacct_root, sizeof (cpuacct_root), "%s", mnt);
+                        unified = true;
+                } else if (strcmp (fstype, "cgroup") == 0) {
+                        if (has_option (super, "memory")) {
+                                snprintf (memory_root, sizeof (memory_root), "%s", mnt);
+                                unified = false;
+                        }
+                        if (has_option (super, "cpuacct"))
+                                snprintf (cpuacct_root, sizeof (cpuacct_root), "%s", mnt);
+                }
+        }
+        return memory_root[0] ? 0 : -ENOENT;
+}
+
+const char *
+cgroup_mode (void)
+{
+        if (memory_root[0] == '\0')
+                return "none";
+        return unified ? "v2" : "v1";
+}
+
+static int
+read_small (const char *root, const char *path, const char *file, char *buf, size_t size)
+{
+        char full[1024];
+        cleanup_close int fd = -1;
+        ssize_t n;
+
+        if (root[0] == '\0')
+                return -ENOENT;
+        snprintf (full, sizeof (full), "%s%s/%s", root, path, file);
+        fd = open (full, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+        if (fd < 0)
+                return -errno;
+        n = read (fd, buf, size - 1);
+        if (n < 0)
+                return -errno;
+        buf[n] = '\0';
+        return 0;
+}
+
+/* The number after "key " in a "key value" per line file. */
+static int64_t
+keyed_value (const char *text, const char *key)
+{
+        size_t n = strlen (key);
+
+        for (const char *p = text; p && *p; p = strchr (p, '\n'), p = p ? p + 1 : NULL)
+                if (strncmp (p, key, n) == 0 && p[n] == ' ')
+                        return strtoll (p + n + 1, NULL, 10);
+        return -1;
+}
+
+void
+cgroup_read_stats (const char *path, struct cgroup_stats *out)
+{
+        char buf[4096];
+
+        out->oom_kills = out->memory_peak = out->cpu_ns = -1;
+        if (unified) {
+                if (read_small (memory_root, path, "memory.events", buf, sizeof (buf)) == 0)
+                        out->oom_kills = keyed_value (buf, "oom_kill");
+                if (read_small (memory_root, path, "memory.peak", buf, sizeof (buf)) == 0)
+                        out->memory_peak = strtoll (buf, NULL, 10);
+                if (read_small (memory_root, path, "cpu.stat", buf, sizeof (buf)) == 0) {
+                        int64_t us = keyed_value (buf, "usage_usec");
+
+                        out->cpu_ns = us < 0 ? -1 : us * 1000;
+                }
+                return;
+        }
+        if (read_small (memory_root, path, "memory.oom_control", buf, sizeof (buf)) == 0)
+                out->oom_kills = keyed_value (buf, "oom_kill");
+        if (read_small (memory_root, path, "memory.max_usage_in_bytes", buf, sizeof (buf)) == 0)
+                out->memory_peak = strtoll (buf, NULL, 10);
+        if (read_small (cpuacct_root, path, "cpuacct.usage", buf, sizeof (buf)) == 0)
+                out->cpu_ns = strtoll (buf, NULL, 10);
+}

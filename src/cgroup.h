@@ -1,0 +1,29 @@
+/*
+ * cgroup.h - read a finished container's accounting before runc deletes it.
+ *
+ * runc creates and removes the cgroups; this module only reads them.
+ * cgroup_init finds the hierarchies once at start-up (v1 controllers or the
+ * v2 unified tree); afterwards every function is thread-safe.
+ */
+#ifndef CE_CGROUP_H
+#define CE_CGROUP_H
+
+#include "common.h"
+
+struct cgroup_stats {
+        int64_t oom_kills;   /* -1 when unknown */
+        int64_t memory_peak; /* bytes, -1 when unknown */
+        int64_t cpu_ns;      /* -1 when unknown */
+};
+
+/* Returns 0, or -ENOENT when no memory cgroup hierarchy is mounted. */
+int cgroup_init (void);
+
+/* "v1" or "v2" (or "none"). */
+const char *cgroup_mode (void);
+
+/* Stats of the cgroup at `path` (a runc cgroupsPath such as
+ * "/codeengine/ce-0123"); fields that cannot be read are -1. */
+void cgroup_read_stats (const char *path, struct cgroup_stats *out);
+
+#endif

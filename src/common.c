@@ -1,0 +1,261 @@
+/*
+ * common.c - errors, buffers, monotonic time, UTF-8 repair and logging.
+ * Everything here is thread-safe and keeps no global state.
+ */
+#include "common.h"
+
+#include <string.h>
+#include <sys/time.h>
+
+int
+ce_error_set (struct ce_error *err, int http_status, int code, const char *fmt, ...)
+{
+        if (err) {
+                va_list ap;
+
+                va_start (ap, fmt);
+                vsnprintf (err->msg, sizeof (err->msg), fmt, ap);
+                va_end (ap);
+                err->code = code;
+                err->http_status = http_status;
+        }
+        return -code;
+}
+
+int
+ce_buf_append (struct ce_buf *b, const void *data, size_t len)
+{
+        if (len > SIZE_MAX - b->len - 1)
+                return -ENOMEM;
+        if (b->len + len + 1 > b->cap) {
+                size_t cap = b->cap ? b->cap : 256;
+                char *n;
+
+                while (cap < b->len + len + 1)
+                        cap = cap > SIZE_MAX / 2 ? b->len + len + 1 : cap * 2;
+                n = realloc (b->data, cap);
+                if (n == NULL)
+                        return -ENOMEM;
+                b->data = n;
+                b->cap = cap;
+        }
+        if (len)
+                memcpy (b->data + b->len, data, len);
+        b->len += len;
+        b->data[b->len] = '\0';
+        return 0;
+}
+
+void
+ce_buf_free (struct ce_buf *b)
+{
+        free (b->data);
+        b->data = NULL;
+        b->len = b->cap = 0;
+}
+
+struct timespec
+ce_now (void)
+{
+        struct timespec ts;
+
+        clock_gettime (CLOCK_MONOTONIC, &ts);
+        return ts;
+}
+
+struct timespec
+ce_deadline_after_ms (int64_t ms)
+{
+        struct timespec ts = ce_now ();
+
+        ts.tv_sec += ms / 1000;
+        ts.tv_nsec += (ms % 1000) * 1000000;
+        if (ts.tv_nsec >= 1000000000) {
+                ts.tv_sec++;
+                ts.tv_nsec -= 1000000000;
+        }
+        return ts;
+}
+
+int64_t
+ce_ms_between (struct timespec from, struct timespec to)
+{
+        return (int64_t) (to.tv_sec - from.tv_sec) * 1000 + (to.tv_nsec - from.tv_nsec) / 1000000;
+}
+
+bool
+ce_time_before (struct timespec a, struct timespec b)
+{
+        return a.tv_sec < b.tv_sec || (a.tv_sec == b.tv_sec && a.tv_nsec < b.tv_nsec);
+}
+
+/* Length of the valid UTF-8 sequence at s (at most n bytes), or 0. */
+static size_t
+utf8_seq_len (const unsigned char *s, size_t n)
+{
+        unsigned char c = s[0];
+        size_t len;
+        uint32_t cp;
+
+        if (c < 0x80)
+                return 1;
+        if (c >= 0xc2 && c <= 0xdf)
+                len = 2, cp = c & 0x1f;
+        else if (c >= 0xe0 && c <= 0xef)
+                len = 3, cp = c & 0x0f;
+        else if (c >= 0xf0 && c <= 0xf4)
+                len = 4, cp = c & 0x07;
+        else
+                return 0;
+        if (n < len)
+                return 0;
+        for (size_t i = 1; i < len; i++) {
+                if ((s[i] & 0xc0) != 0x80)
+                        return 0;
+                cp = (cp << 6) | (s[i] & 0x3f);
+        }
+        /* Overlong forms, surrogates and code points past U+10FFFF. */
+        if ((len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) || cp > 0x10ffff
+            || (cp >= 0xd800 && cp <= 0xdfff))
+                return 0;
+        return len;
+}
+
+int
+ce_utf8_sanitize (const char *src, size_t len, char **out, size_t *out_len)
+{
+        static const char replacement[] = "\xef\xbf\xbd";
+        const unsigned char *s = (const unsigned char *) src;
+        struct ce_buf b = { 0 };
+        size_t i = 0, run = 0;
+
+        /* Worst case every byte becomes three. */
+        if (ce_buf_append (&b, "", 0) < 0)
+                return -ENOMEM;
+        while (i < len) {
+                size_t n = utf8_seq_len (s + i, len - i);
+
+                if (n) {
+                        i += n;
+                        continue;
+                }
+                if (ce_buf_append (&b, src + run, i - run) < 0
+                    || ce_buf_append (&b, replacement, 3) < 0) {
+                        ce_buf_free (&b);
+                        return -ENOMEM;
+                }
+                i++;
+                run = i;
+        }
+        if (ce_buf_append (&b, src + run, len - run) < 0) {
+                ce_buf_free (&b);
+                return -ENOMEM;
+        }
+        *out = b.data;
+        *out_len = b.len;
+        return 0;
+}
+
+int
+ce_write_all (int fd, const void *buf, size_t len)
+{
+        const char *p = buf;
+
+        while (len > 0) {
+                ssize_t n = write (fd, p, len);
+
+                if (n < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        return -errno;
+                }
+                p += n;
+                len -= (size_t) n;
+        }
+        return 0;
+}
+
+void
+ce_log (const char *fmt, ...)
+{
+        char line[1024], stamp[32];
+        struct timeval tv;
+        struct tm tm;
+        va_list ap;
+
+        gettimeofday (&tv, NULL);
+        gmtime_r (&tv.tv_sec, &tm);
+        strftime (stamp, sizeof (stamp), "%Y-%m-%dT%H:%M:%S", &tm);
+        va_start (ap, fmt);
+        vsnprintf (line, sizeof (line), fmt, ap);
+        va_end (ap);
+        /* One fprintf per line: stdio's lock keeps lines whole across threads. */
+        fprintf (stderr, "%s.%03dZ %s\n", stamp, (int) (tv.tv_usec / 1000), line);
+}
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+
+/* Our trees are shallow; a bound keeps a hostile one from exhausting the stack. */
+#define REMOVE_MAX_DEPTH 32
+
+static int
+remove_tree_depth (int dirfd, const char *name, int depth)
+{
+        struct stat st;
+        struct dirent *de;
+        DIR *d;
+        int fd, ret = 0;
+
+        if (fstatat (dirfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+                return errno == ENOENT ? 0 : -errno;
+        if (! S_ISDIR (st.st_mode))
+                return unlinkat (dirfd, name, 0) < 0 && errno != ENOENT ? -errno : 0;
+        if (depth > REMOVE_MAX_DEPTH)
+                return -ELOOP;
+        fd = openat (dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (fd < 0)
+                return -errno;
+        d = fdopendir (fd);
+        if (d == NULL) {
+                ret = -errno;
+                close (fd);
+                return ret;
+        }
+        while ((de = readdir (d)) != NULL) {
+                int r;
+
+                if (strcmp (de->d_name, ".") == 0 || strcmp (de->d_name, "..") == 0)
+                        continue;
+                r = remove_tree_depth (fd, de->d_name, depth + 1);
+                if (r < 0 && ret == 0)
+                        ret = r;
+        }
+        closedir (d);
+        if (unlinkat (dirfd, name, AT_REMOVEDIR) < 0 && errno != ENOENT && ret == 0)
+                ret = -errno;
+        return ret;
+}
+
+int
+ce_remove_tree_at (int dirfd, const char *name)
+{
+        return remove_tree_depth (dirfd, name, 0);
+}
+
+int
+ce_write_file_at (int dirfd, const char *name, const void *data, size_t len, mode_t mode)
+{
+        cleanup_close int fd =
+                openat (dirfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
+        int ret;
+
+        if (fd < 0)
+                return -errno;
+        ret = ce_write_all (fd, data, len);
+        if (ret < 0)
+                return ret;
+        /* The umask must not decide what the container may read. */
+        return fchmod (fd, mode) < 0 ? -errno : 0;
+}

@@ -1,0 +1,113 @@
+/*
+ * common.h - small pieces every module shares.
+ *
+ * The error contract (after crun): a function that can fail returns 0 or a
+ * negative errno-style value and fills a caller-supplied struct ce_error with
+ * a message and the HTTP status the failure maps to.  Only http.c turns a
+ * ce_error into a response; only main.c may exit.
+ *
+ * Cleanup attributes free locals on every return path.  Ownership moves are
+ * written out: the local is set to NULL/-1 with a comment naming the new owner.
+ */
+#ifndef CE_COMMON_H
+#define CE_COMMON_H
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+#include <sys/types.h>
+#include <unistd.h>
+
+#define CE_VERSION "0.1.0"
+
+struct ce_error {
+        int code;        /* errno-style, positive */
+        int http_status; /* what the failure means to a client */
+        char msg[512];
+};
+
+/* Fill err (if not NULL) and return -code.  The message is printf-formatted. */
+int ce_error_set (struct ce_error *err, int http_status, int code, const char *fmt, ...)
+        __attribute__ ((format (printf, 4, 5)));
+
+static inline void
+cleanup_freep (void *p)
+{
+        free (*(void **) p);
+}
+
+static inline void
+cleanup_closep (int *fd)
+{
+        if (*fd >= 0) {
+                int saved = errno;
+                close (*fd);
+                errno = saved;
+        }
+}
+
+static inline void
+cleanup_fclosep (FILE **f)
+{
+        if (*f)
+                fclose (*f);
+}
+
+#define cleanup_free __attribute__ ((cleanup (cleanup_freep)))
+#define cleanup_close __attribute__ ((cleanup (cleanup_closep)))
+#define cleanup_fclose __attribute__ ((cleanup (cleanup_fclosep)))
+
+/* Hand a pointer or fd to a new owner: returns the value, clears the local. */
+#define steal_pointer(pp)                                                                          \
+        ({                                                                                         \
+                __typeof__ (*(pp)) _p = *(pp);                                                     \
+                *(pp) = NULL;                                                                      \
+                _p;                                                                                \
+        })
+#define steal_fd(pfd)                                                                              \
+        ({                                                                                         \
+                int _fd = *(pfd);                                                                  \
+                *(pfd) = -1;                                                                       \
+                _fd;                                                                               \
+        })
+
+/* A growable byte buffer.  Not thread-safe; the owner says who may touch it. */
+struct ce_buf {
+        char *data;
+        size_t len;
+        size_t cap;
+};
+
+int ce_buf_append (struct ce_buf *b, const void *data, size_t len);
+void ce_buf_free (struct ce_buf *b);
+
+/* CLOCK_MONOTONIC helpers; deadlines are absolute monotonic times. */
+struct timespec ce_now (void);
+struct timespec ce_deadline_after_ms (int64_t ms);
+int64_t ce_ms_between (struct timespec from, struct timespec to);
+bool ce_time_before (struct timespec a, struct timespec b);
+
+/* Copy src to a fresh buffer, replacing every invalid UTF-8 sequence with
+ * U+FFFD, so that any program output can go into JSON.  *out is malloc'd and
+ * NUL-terminated, *out_len excludes the NUL.  Returns 0 or -ENOMEM. */
+int ce_utf8_sanitize (const char *src, size_t len, char **out, size_t *out_len);
+
+/* Write all of buf to fd, retrying on EINTR and short writes. */
+int ce_write_all (int fd, const void *buf, size_t len);
+
+/* One log line to stderr, prefixed with a UTC timestamp. */
+void ce_log (const char *fmt, ...) __attribute__ ((format (printf, 1, 2)));
+
+/* Remove dirfd/name and everything below it without following any symlink
+ * (a link is removed, never its target).  Returns 0 or -errno. */
+int ce_remove_tree_at (int dirfd, const char *name);
+
+/* Create dirfd/name exclusively (never through a link) and write data. */
+int ce_write_file_at (int dirfd, const char *name, const void *data, size_t len, mode_t mode);
+
+#endif

@@ -1,0 +1,473 @@
+/*
+ * http.c - routes, request bodies and JSON responses.
+ *
+ * Threads: the access handler and the completion callback run on
+ * libmicrohttpd's internal thread.  A pool worker touches a struct http_req
+ * only between pool_submit and its MHD_resume_connection call, and never
+ * after it: from then on the request is the HTTP thread's again.
+ *
+ * Routes: GET /health, POST /execute.  Anything else is 404 or 405.
+ */
+#include "http.h"
+
+#include <netdb.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <microhttpd.h>
+
+#include "jsongen.h"
+#include "request.h"
+
+/* Seconds an idle or slow connection may sit before it is dropped. */
+#define CONNECTION_TIMEOUT_S 30
+#define MAX_CONNECTIONS 1000
+
+struct http_server {
+        struct MHD_Daemon *daemon;
+        struct http_config cfg;
+        atomic_bool stopping;
+        pthread_mutex_t lock; /* guards inflight */
+        pthread_cond_t idle_cond;
+        size_t inflight; /* /execute jobs submitted and not yet answered */
+};
+
+enum phase {
+        PHASE_BODY,    /* reading the /execute body */
+        PHASE_RUNNING, /* suspended, owned by a worker */
+        PHASE_DONE,    /* a response is queued */
+};
+
+struct http_req {
+        struct http_server *srv;
+        struct MHD_Connection *conn;
+        enum phase phase;
+        struct timespec start;
+        struct request_parser *parser;
+        bool body_failed;
+        struct ce_error body_err;
+
+        struct ce_request *req;
+        const struct ce_bundle *bundle;
+        struct pool_job job;
+        bool counted;   /* counts in srv->inflight */
+        bool cancelled; /* the pool dropped the job at shutdown */
+        int rejected;   /* pool_submit's error: queue full or stopping */
+        int run_ret;
+        struct ce_error run_err;
+        struct runner_result result;
+};
+
+static void
+log_request (struct http_req *r, const char *method, const char *url, unsigned code,
+             const char *outcome)
+{
+        char path[96];
+        size_t i;
+
+        /* The path is the client's: keep the log line printable and short. */
+        for (i = 0; url[i] && i < sizeof (path) - 1; i++)
+                path[i] = (url[i] > 0x20 && url[i] < 0x7f) ? url[i] : '?';
+        path[i] = '\0';
+        ce_log ("%s %s %s %u %s %lldms", method, path, r && r->bundle ? r->bundle->name : "-", code,
+                outcome ? outcome : "-", r ? (long long) ce_ms_between (r->start, ce_now ()) : 0LL);
+}
+
+static enum MHD_Result
+queue_body (struct MHD_Connection *conn, unsigned code, const char *type, const char *body,
+            size_t len, const char *hname, const char *hvalue)
+{
+        struct MHD_Response *resp;
+        enum MHD_Result ret;
+
+        resp = MHD_create_response_from_buffer (len, (void *) body, MHD_RESPMEM_MUST_COPY);
+        if (resp == NULL)
+                return MHD_NO;
+        MHD_add_response_header (resp, MHD_HTTP_HEADER_CONTENT_TYPE, type);
+        if (hname)
+                MHD_add_response_header (resp, hname, hvalue);
+        ret = MHD_queue_response (conn, code, resp);
+        MHD_destroy_response (resp);
+        return ret;
+}
+
+/* {"error": msg[, "status": status]} */
+static enum MHD_Result
+queue_error (struct MHD_Connection *conn, unsigned code, const char *msg, const char *status,
+             const char *hname, const char *hvalue)
+{
+        yajl_gen g = yajl_gen_alloc (NULL);
+        yajl_gen_status st;
+        cleanup_free char *clean = NULL;
+        const unsigned char *buf;
+        size_t len, clean_len;
+        enum MHD_Result ret = MHD_NO;
+
+        if (g == NULL || ce_utf8_sanitize (msg, strlen (msg), &clean, &clean_len) < 0)
+                goto fail;
+        yajl_gen_config (g, yajl_gen_validate_utf8, 1);
+        GEN (yajl_gen_map_open (g));
+        GEN_KV_STR ("error", clean);
+        if (status)
+                GEN_KV_STR ("status", status);
+        GEN (yajl_gen_map_close (g));
+        GEN (yajl_gen_get_buf (g, &buf, &len));
+        ret = queue_body (conn, code, "application/json", (const char *) buf, len, hname, hvalue);
+fail:
+        if (g)
+                yajl_gen_free (g);
+        return ret;
+}
+
+static enum MHD_Result
+queue_result (struct MHD_Connection *conn, const struct runner_result *res)
+{
+        yajl_gen g = yajl_gen_alloc (NULL);
+        yajl_gen_status st;
+        cleanup_free char *output = NULL;
+        const unsigned char *buf;
+        size_t len, output_len;
+        enum MHD_Result ret = MHD_NO;
+
+        if (g == NULL || ce_utf8_sanitize (res->output, res->output_len, &output, &output_len) < 0)
+                goto fail;
+        yajl_gen_config (g, yajl_gen_validate_utf8, 1);
+        GEN (yajl_gen_map_open (g));
+        GEN_STR ("output");
+        GEN_STRN (output, output_len);
+        GEN_KV_INT ("exit_code", res->exit_code);
+        GEN_KV_STR ("status", runner_status_name (res->status));
+        GEN_KV_INT ("time_ms", res->time_ms);
+        GEN (yajl_gen_map_close (g));
+        GEN (yajl_gen_get_buf (g, &buf, &len));
+        ret = queue_body (conn, MHD_HTTP_OK, "application/json", (const char *) buf, len, NULL,
+                          NULL);
+fail:
+        if (g)
+                yajl_gen_free (g);
+        return ret;
+}
+
+static void
+inflight_done (struct http_req *r)
+{
+        struct http_server *s = r->srv;
+
+        if (! r->counted)
+                return;
+        r->counted = false;
+        pthread_mutex_lock (&s->lock);
+        s->inflight--;
+        pthread_cond_broadcast (&s->idle_cond);
+        pthread_mutex_unlock (&s->lock);
+}
+
+/* Worker thread. */
+static void
+job_run (struct pool_job *job)
+{
+        struct http_req *r = (struct http_req *) ((char *) job - offsetof (struct http_req, job));
+
+        r->run_ret = runner_run (r->srv->cfg.runner, r->bundle, r->req, &r->result, &r->run_err);
+        MHD_resume_connection (r->conn); /* r is the HTTP thread's from here */
+}
+
+/* Thread calling pool_shutdown. */
+static void
+job_cancel (struct pool_job *job)
+{
+        struct http_req *r = (struct http_req *) ((char *) job - offsetof (struct http_req, job));
+
+        r->cancelled = true;
+        MHD_resume_connection (r->conn);
+}
+
+static enum MHD_Result
+finish_execute (struct http_req *r, const char *method, const char *url)
+{
+        struct http_server *s = r->srv;
+        struct ce_error err;
+        int ret;
+
+        if (r->body_failed) {
+                log_request (r, method, url, (unsigned) r->body_err.http_status, "bad_request");
+                return queue_error (r->conn, (unsigned) r->body_err.http_status, r->body_err.msg,
+                                    NULL, NULL, NULL);
+        }
+        ret = request_parser_finish (r->parser, &r->req, &err);
+        if (ret < 0) {
+                log_request (r, method, url, (unsigned) err.http_status, "bad_request");
+                return queue_error (r->conn, (unsigned) err.http_status, err.msg, NULL, NULL, NULL);
+        }
+        r->bundle = bundle_lookup (s->cfg.bundles, r->req->language);
+        if (r->bundle == NULL) {
+                char msg[512];
+                char lang[65];
+
+                snprintf (lang, sizeof (lang), "%s", r->req->language);
+                snprintf (msg, sizeof (msg), "unknown language '%s'; available: %s", lang,
+                          bundle_names (s->cfg.bundles));
+                log_request (r, method, url, 400, "bad_request");
+                return queue_error (r->conn, 400, msg, NULL, NULL, NULL);
+        }
+        if (atomic_load (&s->stopping)) {
+                log_request (r, method, url, 503, "shutting_down");
+                return queue_error (r->conn, 503, "the server is shutting down", NULL,
+                                    MHD_HTTP_HEADER_RETRY_AFTER, "5");
+        }
+
+        r->job.run = job_run;
+        r->job.cancel = job_cancel;
+        pthread_mutex_lock (&s->lock);
+        s->inflight++;
+        pthread_mutex_unlock (&s->lock);
+        r->counted = true;
+        r->phase = PHASE_RUNNING;
+        /* Suspend before submitting: a fast worker may resume at once. */
+        MHD_suspend_connection (r->conn);
+        ret = pool_submit (s->cfg.pool, &r->job);
+        if (ret < 0) {
+                /* Answered from answer_result once the daemon sees the resume. */
+                r->rejected = ret;
+                MHD_resume_connection (r->conn);
+        }
+        return MHD_YES;
+}
+
+static enum MHD_Result
+answer_result (struct http_req *r, const char *method, const char *url)
+{
+        enum MHD_Result ret;
+
+        r->phase = PHASE_DONE;
+        if (r->rejected == -EAGAIN) {
+                log_request (r, method, url, 503, "queue_full");
+                ret = queue_error (r->conn, 503, "too many executions waiting; retry later", NULL,
+                                   MHD_HTTP_HEADER_RETRY_AFTER, "1");
+        } else if (r->cancelled || r->rejected) {
+                log_request (r, method, url, 503, "shutting_down");
+                ret = queue_error (r->conn, 503, "the server is shutting down", NULL,
+                                   MHD_HTTP_HEADER_RETRY_AFTER, "5");
+        } else if (r->run_ret < 0) {
+                log_request (r, method, url, 500, "internal_error");
+                ret = queue_error (r->conn, 500, r->run_err.msg, "internal_error", NULL, NULL);
+        } else {
+                log_request (r, method, url, 200, runner_status_name (r->result.status));
+                ret = queue_result (r->conn, &r->result);
+        }
+        /* Counted until the response is queued, not sent: the daemon still
+         * sends it before http_stop returns. */
+        inflight_done (r);
+        return ret;
+}
+
+static enum MHD_Result
+on_request (void *cls, struct MHD_Connection *conn, const char *url, const char *method,
+            const char *version, const char *upload_data, size_t *upload_data_size, void **con_cls)
+{
+        struct http_server *s = cls;
+        struct http_req *r = *con_cls;
+        bool get = strcmp (method, MHD_HTTP_METHOD_GET) == 0
+                   || strcmp (method, MHD_HTTP_METHOD_HEAD) == 0;
+        bool post = strcmp (method, MHD_HTTP_METHOD_POST) == 0;
+
+        (void) version;
+        if (r == NULL) {
+                r = calloc (1, sizeof (*r));
+                if (r == NULL)
+                        return MHD_NO;
+                r->srv = s;
+                r->conn = conn;
+                r->start = ce_now ();
+                r->phase = PHASE_DONE;
+                *con_cls = r;
+
+                if (strcmp (url, "/health") == 0) {
+                        if (! get) {
+                                log_request (r, method, url, 405, NULL);
+                                return queue_error (conn, 405, "use GET /health", NULL,
+                                                    MHD_HTTP_HEADER_ALLOW, "GET, HEAD");
+                        }
+                        return queue_body (conn, MHD_HTTP_OK, "text/plain", "OK", 2, NULL, NULL);
+                }
+                if (strcmp (url, "/execute") != 0) {
+                        log_request (r, method, url, 404, NULL);
+                        return queue_error (conn, 404,
+                                            "not found: the API is GET /health and POST /execute",
+                                            NULL, NULL, NULL);
+                }
+                if (! post) {
+                        log_request (r, method, url, 405, NULL);
+                        return queue_error (conn, 405, "use POST /execute", NULL,
+                                            MHD_HTTP_HEADER_ALLOW, "POST");
+                }
+                {
+                        const char *cl = MHD_lookup_connection_value (
+                                conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+                        char msg[128];
+
+                        /* Refuse a declared oversize body before reading any of it. */
+                        if (cl && strtoull (cl, NULL, 10) > s->cfg.max_body) {
+                                snprintf (msg, sizeof (msg),
+                                          "request body is larger than %zu bytes", s->cfg.max_body);
+                                log_request (r, method, url, 413, "bad_request");
+                                return queue_error (conn, 413, msg, NULL, NULL, NULL);
+                        }
+                }
+                r->parser = request_parser_new (s->cfg.max_body);
+                if (r->parser == NULL)
+                        return MHD_NO;
+                r->phase = PHASE_BODY;
+                return MHD_YES;
+        }
+
+        switch (r->phase) {
+        case PHASE_BODY:
+                if (*upload_data_size) {
+                        if (! r->body_failed
+                            && request_parser_feed (r->parser, upload_data, *upload_data_size,
+                                                    &r->body_err)
+                                       < 0)
+                                r->body_failed = true;
+                        *upload_data_size = 0;
+                        return MHD_YES;
+                }
+                return finish_execute (r, method, url);
+        case PHASE_RUNNING: return answer_result (r, method, url);
+        case PHASE_DONE: break;
+        }
+        return MHD_YES;
+}
+
+static void
+on_completed (void *cls, struct MHD_Connection *conn, void **con_cls,
+              enum MHD_RequestTerminationCode toe)
+{
+        struct http_req *r = *con_cls;
+
+        (void) cls;
+        (void) conn;
+        (void) toe;
+        if (r == NULL)
+                return;
+        inflight_done (r);
+        request_parser_free (r->parser);
+        request_free (r->req);
+        runner_result_clear (&r->result);
+        free (r);
+        *con_cls = NULL;
+}
+
+static int
+resolve_listen (const char *listen, struct sockaddr_storage *ss, socklen_t *len,
+                struct ce_error *err)
+{
+        char host[256];
+        const char *colon = strrchr (listen, ':');
+        const char *h = listen;
+        size_t hlen;
+        struct addrinfo hints = { .ai_socktype = SOCK_STREAM, .ai_flags = AI_NUMERICSERV };
+        struct addrinfo *ai = NULL;
+        int ret;
+
+        if (colon == NULL || colon[1] == '\0')
+                return ce_error_set (err, 500, EINVAL, "--listen wants HOST:PORT, got '%s'",
+                                     listen);
+        hlen = (size_t) (colon - listen);
+        if (hlen >= 2 && h[0] == '[' && h[hlen - 1] == ']') {
+                h++;
+                hlen -= 2;
+        }
+        if (hlen == 0 || hlen >= sizeof (host))
+                return ce_error_set (err, 500, EINVAL, "--listen: bad host in '%s'", listen);
+        memcpy (host, h, hlen);
+        host[hlen] = '\0';
+        ret = getaddrinfo (host, colon + 1, &hints, &ai);
+        if (ret)
+                return ce_error_set (err, 500, EINVAL, "--listen %s: %s", listen,
+                                     gai_strerror (ret));
+        memcpy (ss, ai->ai_addr, ai->ai_addrlen);
+        *len = ai->ai_addrlen;
+        freeaddrinfo (ai);
+        return 0;
+}
+
+int
+http_start (const struct http_config *cfg, struct http_server **out, struct ce_error *err)
+{
+        struct sockaddr_storage ss;
+        socklen_t sslen;
+        struct http_server *s;
+        unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME
+                         | MHD_USE_ERROR_LOG;
+        int ret;
+
+        ret = resolve_listen (cfg->listen, &ss, &sslen, err);
+        if (ret < 0)
+                return ret;
+        s = calloc (1, sizeof (*s));
+        if (s == NULL)
+                return ce_error_set (err, 500, ENOMEM, "out of memory");
+        s->cfg = *cfg;
+        atomic_init (&s->stopping, false);
+        pthread_mutex_init (&s->lock, NULL);
+        pthread_cond_init (&s->idle_cond, NULL);
+        {
+                pthread_condattr_t attr;
+
+                pthread_cond_destroy (&s->idle_cond);
+                pthread_condattr_init (&attr);
+                pthread_condattr_setclock (&attr, CLOCK_MONOTONIC);
+                pthread_cond_init (&s->idle_cond, &attr);
+                pthread_condattr_destroy (&attr);
+        }
+        if (ss.ss_family == AF_INET6)
+                flags |= MHD_USE_IPv6;
+        s->daemon = MHD_start_daemon (flags, 0, NULL, NULL, on_request, s, MHD_OPTION_SOCK_ADDR,
+                                      (struct sockaddr *) &ss, MHD_OPTION_CONNECTION_TIMEOUT,
+                                      (unsigned) CONNECTION_TIMEOUT_S, MHD_OPTION_CONNECTION_LIMIT,
+                                      (unsigned) MAX_CONNECTIONS, MHD_OPTION_NOTIFY_COMPLETED,
+                                      on_completed, s, MHD_OPTION_LISTENING_ADDRESS_REUSE,
+                                      (unsigned) 1, MHD_OPTION_END);
+        if (s->daemon == NULL) {
+                ret = errno ? errno : EADDRINUSE;
+                pthread_mutex_destroy (&s->lock);
+                pthread_cond_destroy (&s->idle_cond);
+                free (s);
+                return ce_error_set (err, 500, ret, "cannot listen on %s: %s", cfg->listen,
+                                     strerror (ret));
+        }
+        *out = s;
+        return 0;
+}
+
+void
+http_quiesce (struct http_server *s)
+{
+        MHD_socket fd;
+
+        atomic_store (&s->stopping, true);
+        fd = MHD_quiesce_daemon (s->daemon);
+        if (fd != MHD_INVALID_SOCKET)
+                close (fd);
+}
+
+void
+http_wait_idle (struct http_server *s, struct timespec deadline)
+{
+        pthread_mutex_lock (&s->lock);
+        while (s->inflight > 0)
+                if (pthread_cond_timedwait (&s->idle_cond, &s->lock, &deadline) == ETIMEDOUT)
+                        break;
+        pthread_mutex_unlock (&s->lock);
+}
+
+void
+http_stop (struct http_server *s)
+{
+        MHD_stop_daemon (s->daemon);
+        pthread_mutex_destroy (&s->lock);
+        pthread_cond_destroy (&s->idle_cond);
+        free (s);
+}

@@ -1,0 +1,40 @@
+/*
+ * http.h - the HTTP front: routing, bodies, responses (libmicrohttpd).
+ *
+ * libmicrohttpd's one internal thread (epoll) runs every access handler; no
+ * handler ever blocks on an execution.  POST /execute parses its body as it
+ * arrives, then hands a job to the pool and suspends the connection; the
+ * worker resumes it when the result is ready.  All mapping of errors to HTTP
+ * statuses happens in http.c.
+ */
+#ifndef CE_HTTP_H
+#define CE_HTTP_H
+
+#include "bundle.h"
+#include "common.h"
+#include "pool.h"
+#include "runner.h"
+
+struct http_config {
+        const char *listen; /* "HOST:PORT" */
+        size_t max_body;
+        const struct ce_bundle_registry *bundles;
+        const struct runner_config *runner;
+        struct pool *pool;
+};
+
+struct http_server;
+
+int http_start (const struct http_config *cfg, struct http_server **out, struct ce_error *err);
+
+/* Stop accepting connections; new /execute requests on open connections get 503. */
+void http_quiesce (struct http_server *s);
+
+/* Wait until every accepted /execute has been answered, or deadline. */
+void http_wait_idle (struct http_server *s, struct timespec deadline);
+
+/* Close everything and free s.  Every suspended connection must have been
+ * resumed (pool_shutdown guarantees it). */
+void http_stop (struct http_server *s);
+
+#endif

@@ -1,0 +1,401 @@
+/*
+ * main.c - flags, start-up, signals and orderly shutdown.
+ *
+ * Threads: main (flags, then sigwait for SIGTERM/SIGINT), libmicrohttpd's
+ * internal thread (http.c), the supervisor (supervisor.c) and
+ * --max-concurrent pool workers (pool.c), each running one container at a
+ * time (runner.c).  Every signal we care about is blocked before any thread
+ * starts, so SIGCHLD goes to the supervisor's signalfd and SIGTERM/SIGINT to
+ * sigwait here.  Only this file may exit the process.
+ */
+#include <fcntl.h>
+#include <getopt.h>
+#include <limits.h>
+#include <math.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+
+#include "bundle.h"
+#include "cgroup.h"
+#include "http.h"
+#include "pool.h"
+#include "runner.h"
+#include "supervisor.h"
+
+struct options {
+        const char *listen;
+        const char *bundles;
+        const char *state_dir;
+        const char *runtime;
+        const char *init_path;
+        long max_concurrent;
+        double timeout_s;
+        long memory_mb;
+        double cpus;
+        long max_output;
+        long max_body;
+        long queue;
+        long pids;
+        double grace_s;
+};
+
+static void
+usage (FILE *f, const char *argv0)
+{
+        fprintf (f,
+                 "Usage: %s [OPTION...]\n"
+                 "Run untrusted code snippets in fresh runc containers, over HTTP.\n\n"
+                 "  --listen HOST:PORT      address to serve on (default 127.0.0.1:8080)\n"
+                 "  --bundles DIR           prepared language bundles (default ./bundles)\n"
+                 "  --state-dir DIR         work dirs and runc state (default /run/codeengine)\n"
+                 "  --runtime PATH          OCI runtime binary (default runc)\n"
+                 "  --init PATH             codeengine-init binary (default: next to this binary)\n"
+                 "  --max-concurrent N      executions running at once (default 10)\n"
+                 "  --queue N               requests allowed to wait for a worker (default 256)\n"
+                 "  --timeout SECONDS       wall-clock limit per execution (default 30)\n"
+                 "  --memory-mb N           memory (and memory+swap) limit (default 50)\n"
+                 "  --cpus FRACTION         CPU limit in cores (default 0.5)\n"
+                 "  --pids N                process/thread limit per execution (default 64)\n"
+                 "  --max-output BYTES      output kept before the program is killed (default "
+                 "1048576)\n"
+                 "  --max-body BYTES        largest request body (default 1048576)\n"
+                 "  --shutdown-grace SECONDS  on SIGTERM, how long running executions may finish "
+                 "(default 10)\n"
+                 "  --help                  show this help\n",
+                 argv0);
+}
+
+static bool
+parse_long (const char *s, long min, long max, long *out)
+{
+        char *end;
+        long v;
+
+        errno = 0;
+        v = strtol (s, &end, 10);
+        if (errno || end == s || *end || v < min || v > max)
+                return false;
+        *out = v;
+        return true;
+}
+
+static bool
+parse_double (const char *s, double min, double max, double *out)
+{
+        char *end;
+        double v;
+
+        errno = 0;
+        v = strtod (s, &end);
+        if (errno || end == s || *end || ! isfinite (v) || v < min || v > max)
+                return false;
+        *out = v;
+        return true;
+}
+
+static int
+parse_options (int argc, char **argv, struct options *o)
+{
+        enum {
+                O_LISTEN = 256,
+                O_BUNDLES,
+                O_STATE,
+                O_RUNTIME,
+                O_INIT,
+                O_MAXC,
+                O_QUEUE,
+                O_TIMEOUT,
+                O_MEMORY,
+                O_CPUS,
+                O_PIDS,
+                O_MAXOUT,
+                O_MAXBODY,
+                O_GRACE,
+                O_HELP,
+        };
+        static const struct option longopts[] = {
+                { "listen", required_argument, NULL, O_LISTEN },
+                { "bundles", required_argument, NULL, O_BUNDLES },
+                { "state-dir", required_argument, NULL, O_STATE },
+                { "runtime", required_argument, NULL, O_RUNTIME },
+                { "init", required_argument, NULL, O_INIT },
+                { "max-concurrent", required_argument, NULL, O_MAXC },
+                { "queue", required_argument, NULL, O_QUEUE },
+                { "timeout", required_argument, NULL, O_TIMEOUT },
+                { "memory-mb", required_argument, NULL, O_MEMORY },
+                { "cpus", required_argument, NULL, O_CPUS },
+                { "pids", required_argument, NULL, O_PIDS },
+                { "max-output", required_argument, NULL, O_MAXOUT },
+                { "max-body", required_argument, NULL, O_MAXBODY },
+                { "shutdown-grace", required_argument, NULL, O_GRACE },
+                { "help", no_argument, NULL, O_HELP },
+                { NULL, 0, NULL, 0 },
+        };
+        int c;
+
+        *o = (struct options){
+                .listen = "127.0.0.1:8080",
+                .bundles = "./bundles",
+                .state_dir = "/run/codeengine",
+                .runtime = "runc",
+                .max_concurrent = 10,
+                .timeout_s = 30,
+                .memory_mb = 50,
+                .cpus = 0.5,
+                .max_output = 1 << 20,
+                .max_body = 1 << 20,
+                .queue = 256,
+                .pids = 64,
+                .grace_s = 10,
+        };
+        opterr = 0;
+        while ((c = getopt_long (argc, argv, "", longopts, NULL)) != -1) {
+                bool ok = true;
+
+                switch (c) {
+                case O_LISTEN: o->listen = optarg; break;
+                case O_BUNDLES: o->bundles = optarg; break;
+                case O_STATE: o->state_dir = optarg; break;
+                case O_RUNTIME: o->runtime = optarg; break;
+                case O_INIT: o->init_path = optarg; break;
+                case O_MAXC: ok = parse_long (optarg, 1, 1024, &o->max_concurrent); break;
+                case O_QUEUE: ok = parse_long (optarg, 0, 100000, &o->queue); break;
+                case O_TIMEOUT: ok = parse_double (optarg, 0.1, 86400, &o->timeout_s); break;
+                case O_MEMORY: ok = parse_long (optarg, 8, 1 << 20, &o->memory_mb); break;
+                case O_CPUS: ok = parse_double (optarg, 0.01, 1024, &o->cpus); break;
+                case O_PIDS: ok = parse_long (optarg, 4, 1 << 20, &o->pids); break;
+                case O_MAXOUT: ok = parse_long (optarg, 1, 1L << 30, &o->max_output); break;
+                case O_MAXBODY: ok = parse_long (optarg, 16, 1L << 30, &o->max_body); break;
+                case O_GRACE: ok = parse_double (optarg, 0, 3600, &o->grace_s); break;
+                case O_HELP: usage (stdout, argv[0]); exit (0);
+                default:
+                        fprintf (stderr, "%s: unknown or incomplete option '%s'\n", argv[0],
+                                 argv[optind - 1]);
+                        usage (stderr, argv[0]);
+                        return -1;
+                }
+                if (! ok) {
+                        fprintf (stderr, "%s: bad value '%s' for %s\n", argv[0], optarg,
+                                 argv[optind - 2 >= 0 ? optind - 2 : 0]);
+                        usage (stderr, argv[0]);
+                        return -1;
+                }
+        }
+        if (optind < argc) {
+                fprintf (stderr, "%s: unexpected argument '%s'\n", argv[0], argv[optind]);
+                usage (stderr, argv[0]);
+                return -1;
+        }
+        return 0;
+}
+
+static void
+die (const char *fmt, ...)
+{
+        char msg[1024];
+        va_list ap;
+
+        va_start (ap, fmt);
+        vsnprintf (msg, sizeof (msg), fmt, ap);
+        va_end (ap);
+        ce_log ("fatal: %s", msg);
+        exit (1);
+}
+
+/* mkdir -p for our own directories, each created 0700. */
+static int
+make_dirs (const char *path)
+{
+        char buf[PATH_MAX];
+
+        if (snprintf (buf, sizeof (buf), "%s", path) >= (int) sizeof (buf))
+                return -ENAMETOOLONG;
+        for (char *p = buf + 1; *p; p++) {
+                if (*p != '/')
+                        continue;
+                *p = '\0';
+                if (mkdir (buf, 0755) < 0 && errno != EEXIST)
+                        return -errno;
+                *p = '/';
+        }
+        if (mkdir (buf, 0700) < 0 && errno != EEXIST)
+                return -errno;
+        return 0;
+}
+
+static char *
+default_init_path (void)
+{
+        char self[PATH_MAX], *slash, *out;
+        ssize_t n = readlink ("/proc/self/exe", self, sizeof (self) - 1);
+
+        if (n <= 0)
+                return NULL;
+        self[n] = '\0';
+        slash = strrchr (self, '/');
+        if (slash == NULL)
+                return NULL;
+        *slash = '\0';
+        if (asprintf (&out, "%s/codeengine-init", self) < 0)
+                return NULL;
+        return out;
+}
+
+int
+main (int argc, char **argv)
+{
+        struct options o;
+        struct ce_error err;
+        sigset_t mask;
+        struct rlimit rl;
+        struct ce_bundle_registry *bundles = NULL;
+        struct pool *pool = NULL;
+        struct http_server *http = NULL;
+        struct runner_config rc;
+        char *state_dir, *runc_root, *exec_dir, *init_path, *version = NULL;
+        char *version_argv[3];
+        int lockfd, status, sig;
+
+        if (parse_options (argc, argv, &o) < 0)
+                return 2;
+
+        /* fds 0-2 must exist, or our own pipes could land on them. */
+        while ((lockfd = open ("/dev/null", O_RDWR)) >= 0 && lockfd <= 2)
+                ;
+        if (lockfd > 2)
+                close (lockfd);
+
+        sigemptyset (&mask);
+        sigaddset (&mask, SIGCHLD);
+        sigaddset (&mask, SIGTERM);
+        sigaddset (&mask, SIGINT);
+        pthread_sigmask (SIG_BLOCK, &mask, NULL);
+        signal (SIGPIPE, SIG_IGN);
+        /* Detached containers' inits are re-parented to us, so that we reap them. */
+        if (prctl (PR_SET_CHILD_SUBREAPER, 1) < 0)
+                die ("prctl(PR_SET_CHILD_SUBREAPER): %s", strerror (errno));
+        if (getrlimit (RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+                rl.rlim_cur = rl.rlim_max;
+                setrlimit (RLIMIT_NOFILE, &rl);
+        }
+        if (cgroup_init () < 0)
+                ce_log ("warning: no memory cgroup hierarchy found: memory_limit cannot be "
+                        "detected");
+
+        if (make_dirs (o.state_dir) < 0)
+                die ("cannot create state dir %s: %s", o.state_dir, strerror (errno));
+        state_dir = realpath (o.state_dir, NULL);
+        if (state_dir == NULL || asprintf (&runc_root, "%s/runc", state_dir) < 0
+            || asprintf (&exec_dir, "%s/exec", state_dir) < 0)
+                die ("state dir %s: %s", o.state_dir, strerror (errno));
+        if (make_dirs (runc_root) < 0 || make_dirs (exec_dir) < 0)
+                die ("cannot create dirs under %s: %s", state_dir, strerror (errno));
+        {
+                char lock_path[PATH_MAX];
+
+                snprintf (lock_path, sizeof (lock_path), "%s/lock", state_dir);
+                lockfd = open (lock_path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+                if (lockfd < 0 || flock (lockfd, LOCK_EX | LOCK_NB) < 0)
+                        die ("state dir %s is in use by another codeengine (or unusable): %s",
+                             state_dir, strerror (errno));
+        }
+
+        init_path = o.init_path ? realpath (o.init_path, NULL) : default_init_path ();
+        if (init_path == NULL || access (init_path, X_OK) < 0)
+                die ("codeengine-init not found (%s): pass --init PATH",
+                     init_path ? init_path : o.init_path);
+
+        if (supervisor_start (&err) < 0)
+                die ("%s", err.msg);
+
+        version_argv[0] = (char *) o.runtime;
+        version_argv[1] = "--version";
+        version_argv[2] = NULL;
+        if (sup_run_capture (version_argv, 4096, &version, &status, &err) < 0)
+                die ("cannot run the runtime '%s': %s", o.runtime, err.msg);
+        if (! WIFEXITED (status) || WEXITSTATUS (status) != 0)
+                die ("'%s --version' failed: is it an OCI runtime?", o.runtime);
+        version[strcspn (version, "\n")] = '\0';
+        ce_log ("runtime: %s (%s)", o.runtime, version);
+        free (version);
+
+        if (bundle_registry_load (o.bundles, &bundles, &err) < 0)
+                die ("%s", err.msg);
+        for (size_t i = 0; i < bundle_count (bundles); i++)
+                ce_log ("language: %s %s", bundle_at (bundles, i)->name,
+                        bundle_at (bundles, i)->version);
+
+        rc = (struct runner_config){
+                .runtime = o.runtime,
+                .state_dir = state_dir,
+                .runc_root = runc_root,
+                .exec_dir = exec_dir,
+                .exec_dirfd = open (exec_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC),
+                .init_path = init_path,
+                .timeout_ms = (int64_t) llround (o.timeout_s * 1000),
+                .memory_bytes = (int64_t) o.memory_mb * 1024 * 1024,
+                .cpu_period_us = 100000,
+                .cpu_quota_us = (int64_t) llround (o.cpus * 100000),
+                .pids_limit = o.pids,
+                .tmp_bytes = 32 * 1024 * 1024,
+                .max_output = (size_t) o.max_output,
+        };
+        if (rc.exec_dirfd < 0)
+                die ("%s: %s", exec_dir, strerror (errno));
+        if (runner_cleanup_stale (&rc, &err) < 0)
+                die ("clean-up of an earlier run failed: %s", err.msg);
+
+        if (pool_new ((size_t) o.max_concurrent, (size_t) o.queue, &pool, &err) < 0)
+                die ("%s", err.msg);
+        if (http_start (&(struct http_config){ .listen = o.listen,
+                                               .max_body = (size_t) o.max_body,
+                                               .bundles = bundles,
+                                               .runner = &rc,
+                                               .pool = pool },
+                        &http, &err)
+            < 0)
+                die ("%s", err.msg);
+        ce_log ("codeengine %s listening on http://%s (max %ld concurrent, timeout %gs, %ld MB, %g "
+                "CPU, cgroup %s)",
+                CE_VERSION, o.listen, o.max_concurrent, o.timeout_s, o.memory_mb, o.cpus,
+                cgroup_mode ());
+
+        sigemptyset (&mask);
+        sigaddset (&mask, SIGTERM);
+        sigaddset (&mask, SIGINT);
+        while (sigwait (&mask, &sig) != 0)
+                ;
+        ce_log ("%s: shutting down (running executions get %gs)", strsignal (sig), o.grace_s);
+
+        http_quiesce (http);
+        supervisor_set_shutdown_deadline (
+                ce_deadline_after_ms ((int64_t) llround (o.grace_s * 1000)));
+        pool_shutdown (pool);
+        http_wait_idle (http, ce_deadline_after_ms (5000));
+        http_stop (http);
+        pool_free (pool);
+        supervisor_stop ();
+        bundle_registry_free (bundles);
+
+        close (rc.exec_dirfd);
+        rmdir (exec_dir);
+        rmdir (runc_root);
+        {
+                char lock_path[PATH_MAX];
+
+                snprintf (lock_path, sizeof (lock_path), "%s/lock", state_dir);
+                unlink (lock_path);
+        }
+        close (lockfd);
+        rmdir (state_dir);
+        free (init_path);
+        free (exec_dir);
+        free (runc_root);
+        free (state_dir);
+        ce_log ("stopped");
+        return 0;
+}

@@ -1,0 +1,38 @@
+/*
+ * oci_spec.h - write one execution's config.json (OCI runtime spec 1.0).
+ *
+ * Pure function of its parameters: the same parameters give byte-identical
+ * JSON, which the golden-file tests rely on.  Thread-safe.
+ */
+#ifndef CE_OCI_SPEC_H
+#define CE_OCI_SPEC_H
+
+#include "bundle.h"
+#include "common.h"
+
+/* Where things appear inside every container. */
+#define CE_CODE_DIR "/code"
+#define CE_INIT_DIR "/.codeengine"
+#define CE_INIT_PATH CE_INIT_DIR "/init"
+
+struct spec_params {
+        const struct ce_bundle *bundle;
+        const char *code_dir;     /* host dir mounted read-only at /code */
+        const char *init_path;    /* host path of codeengine-init */
+        const char *cgroups_path; /* e.g. "/codeengine/ce-0123" */
+        const char *hostname;
+        int64_t memory_bytes; /* memory and memory+swap limit */
+        int64_t cpu_quota_us; /* per cpu_period_us */
+        int64_t cpu_period_us;
+        int64_t pids_limit;
+        int64_t tmp_bytes; /* size of the /tmp tmpfs */
+        uint32_t uid, gid; /* the program's user inside */
+};
+
+/* Generate config.json into a malloc'd, NUL-terminated buffer. */
+int spec_generate (const struct spec_params *p, char **json, size_t *len, struct ce_error *err);
+
+/* Generate and write it as dirfd/config.json (created, never followed). */
+int spec_write (int dirfd, const struct spec_params *p, struct ce_error *err);
+
+#endif

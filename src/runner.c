@@ -1,0 +1,400 @@
+/*
+ * runner.c - the life of one container.
+ *
+ *   1. a work dir STATE/exec/<id> (0700) holding code/<entry> (mounted at
+ *      /code, read-only) and config.json;
+ *   2. `runc run --detach`: the container's stdout and stderr are the write
+ *      end of one pipe, so the output keeps the order in which the program
+ *      wrote it, and fd 3 is a status pipe on which codeengine-init reports
+ *      the program's wait status.  runc exits once the program has started;
+ *      the container's init becomes our child (we are a subreaper) and the
+ *      supervisor reaps it;
+ *   3. a timed wait (CLOCK_MONOTONIC) for the supervisor to see the container
+ *      end; on timeout or output limit, `runc kill <id> KILL`;
+ *   4. read the cgroup counters, `runc delete --force`, remove the work dir.
+ * Steps 4 run on every path once step 1 has begun.
+ */
+#include "runner.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <yajl/yajl_tree.h>
+
+#include "oci_spec.h"
+#include "supervisor.h"
+
+/* Long enough for a loaded machine, short enough to notice a wedged runc. */
+#define RUNTIME_CMD_TIMEOUT_MS 30000
+/* After a kill, how long the pipes may take to close. */
+#define KILL_GRACE_MS 5000
+#define CONTAINER_UID 65534
+#define CONTAINER_GID 65534
+
+const char *
+runner_status_name (enum runner_status s)
+{
+        switch (s) {
+        case RUN_OK: return "ok";
+        case RUN_RUNTIME_ERROR: return "runtime_error";
+        case RUN_TIMEOUT: return "timeout";
+        case RUN_MEMORY_LIMIT: return "memory_limit";
+        case RUN_OUTPUT_LIMIT: return "output_limit";
+        }
+        return "unknown";
+}
+
+void
+runner_result_clear (struct runner_result *res)
+{
+        free (res->output);
+        memset (res, 0, sizeof (*res));
+}
+
+static int
+make_id (char *buf, size_t size)
+{
+        unsigned char r[8];
+
+        if (getrandom (r, sizeof (r), 0) != (ssize_t) sizeof (r))
+                return -errno;
+        snprintf (buf, size, "ce-%02x%02x%02x%02x%02x%02x%02x%02x", r[0], r[1], r[2], r[3], r[4],
+                  r[5], r[6], r[7]);
+        return 0;
+}
+
+/* Run a runc subcommand that has no interesting output and wait for it. */
+static int
+runtime_simple (const struct runner_config *cfg, const char *const *args, int *status)
+{
+        cleanup_close int devnull = open ("/dev/null", O_RDWR | O_CLOEXEC);
+        char *argv[16];
+        struct timespec deadline = ce_deadline_after_ms (RUNTIME_CMD_TIMEOUT_MS);
+        size_t n = 0;
+        pid_t pid;
+        int ret;
+
+        argv[n++] = (char *) cfg->runtime;
+        argv[n++] = (char *) "--root";
+        argv[n++] = (char *) cfg->runc_root;
+        for (; *args && n < 15; args++)
+                argv[n++] = (char *) *args;
+        argv[n] = NULL;
+        if (devnull < 0)
+                return -errno;
+        ret = sup_spawn (argv, &(struct sup_stdio){ devnull, devnull, devnull, -1 }, &pid, NULL);
+        if (ret < 0)
+                return ret;
+        ret = sup_wait_child (pid, &deadline, status);
+        if (ret == -ETIMEDOUT) {
+                ce_log ("error: %s %s did not finish in %d ms, killing it", cfg->runtime, args[0],
+                        RUNTIME_CMD_TIMEOUT_MS);
+                kill (pid, SIGKILL);
+                ret = sup_wait_child (pid, NULL, status);
+        }
+        return ret;
+}
+
+static void
+runtime_kill (const struct runner_config *cfg, const char *id)
+{
+        const char *args[] = { "kill", id, "KILL", NULL };
+        int status;
+
+        /* Fails harmlessly when the container has already stopped. */
+        runtime_simple (cfg, args, &status);
+}
+
+static void
+runtime_delete (const struct runner_config *cfg, const char *id)
+{
+        const char *args[] = { "delete", "--force", id, NULL };
+        int status = 0;
+
+        if (runtime_simple (cfg, args, &status) < 0 || ! WIFEXITED (status)
+            || WEXITSTATUS (status) != 0)
+                ce_log ("warning: %s delete --force %s failed", cfg->runtime, id);
+}
+
+/* The last error runc logged (JSON lines in its --log file), for a 500. */
+static void
+runtime_error_message (int wfd, char *out, size_t size)
+{
+        cleanup_close int fd = openat (wfd, "runc.log", O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+        char buf[65536];
+        ssize_t n;
+        char *line, *save = NULL;
+
+        snprintf (out, size, "the container runtime failed");
+        if (fd < 0)
+                return;
+        n = read (fd, buf, sizeof (buf) - 1);
+        if (n <= 0)
+                return;
+        buf[n] = '\0';
+        for (line = strtok_r (buf, "\n", &save); line; line = strtok_r (NULL, "\n", &save)) {
+                const char *level_path[] = { "level", NULL };
+                const char *msg_path[] = { "msg", NULL };
+                yajl_val v = yajl_tree_parse (line, NULL, 0);
+                const char *level, *msg;
+
+                if (v == NULL)
+                        continue;
+                level = YAJL_GET_STRING (yajl_tree_get (v, level_path, yajl_t_string));
+                msg = YAJL_GET_STRING (yajl_tree_get (v, msg_path, yajl_t_string));
+                if (level && msg && (strcmp (level, "error") == 0 || strcmp (level, "fatal") == 0))
+                        snprintf (out, size, "runc: %s", msg);
+                yajl_tree_free (v);
+        }
+}
+
+static int
+prepare_workdir (const struct runner_config *cfg, const char *id, const struct ce_bundle *b,
+                 const struct ce_request *req, int *wfd_out, struct ce_error *err)
+{
+        cleanup_close int wfd = -1;
+        cleanup_close int codefd = -1;
+        char workdir[4096], code_dir[4200], cgroups_path[128];
+        struct spec_params params;
+        int ret;
+
+        if (mkdirat (cfg->exec_dirfd, id, 0700) < 0)
+                return ce_error_set (err, 500, errno, "cannot create work dir: %s",
+                                     strerror (errno));
+        wfd = openat (cfg->exec_dirfd, id, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (wfd < 0 || mkdirat (wfd, "code", 0755) < 0)
+                return ce_error_set (err, 500, errno, "cannot create work dir: %s",
+                                     strerror (errno));
+        codefd = openat (wfd, "code", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (codefd < 0 || fchmod (codefd, 0755) < 0)
+                return ce_error_set (err, 500, errno, "cannot create code dir: %s",
+                                     strerror (errno));
+        ret = ce_write_file_at (codefd, b->entry_file, req->code, req->code_len, 0644);
+        if (ret < 0)
+                return ce_error_set (err, 500, -ret, "cannot write code: %s", strerror (-ret));
+
+        snprintf (workdir, sizeof (workdir), "%s/%s", cfg->exec_dir, id);
+        snprintf (code_dir, sizeof (code_dir), "%s/code", workdir);
+        snprintf (cgroups_path, sizeof (cgroups_path), "/codeengine/%s", id);
+        params = (struct spec_params){
+                .bundle = b,
+                .code_dir = code_dir,
+                .init_path = cfg->init_path,
+                .cgroups_path = cgroups_path,
+                .hostname = "codeengine",
+                .memory_bytes = cfg->memory_bytes,
+                .cpu_quota_us = cfg->cpu_quota_us,
+                .cpu_period_us = cfg->cpu_period_us,
+                .pids_limit = cfg->pids_limit,
+                .tmp_bytes = cfg->tmp_bytes,
+                .uid = CONTAINER_UID,
+                .gid = CONTAINER_GID,
+        };
+        ret = spec_write (wfd, &params, err);
+        if (ret < 0)
+                return ret;
+        *wfd_out = steal_fd (&wfd);
+        return 0;
+}
+
+static void
+fill_result (struct runner_result *res, const struct sup_watch_state *st, bool timed_out,
+             struct timespec started)
+{
+        struct timespec end = st->exited ? st->exited_at : ce_now ();
+
+        if (st->has_status && WIFEXITED (st->wait_status)) {
+                res->exit_code = WEXITSTATUS (st->wait_status);
+                res->signal = 0;
+        } else if (st->has_status && WIFSIGNALED (st->wait_status)) {
+                res->signal = WTERMSIG (st->wait_status);
+                res->exit_code = 128 + res->signal;
+        } else {
+                /* The init itself died: only SIGKILL can do that to a pid-namespace
+                 * init (from us, or from the OOM killer). */
+                res->signal = SIGKILL;
+                res->exit_code = 128 + SIGKILL;
+        }
+        if (st->output_limit)
+                res->status = RUN_OUTPUT_LIMIT;
+        else if (timed_out)
+                res->status = RUN_TIMEOUT;
+        else if (res->stats.oom_kills > 0)
+                res->status = RUN_MEMORY_LIMIT;
+        else if (res->exit_code == 0)
+                res->status = RUN_OK;
+        else
+                res->status = RUN_RUNTIME_ERROR;
+        res->time_ms = ce_ms_between (started, end);
+        if (res->time_ms < 0)
+                res->time_ms = 0;
+}
+
+int
+runner_run (const struct runner_config *cfg, const struct ce_bundle *b,
+            const struct ce_request *req, struct runner_result *res, struct ce_error *err)
+{
+        char id[32], workdir[4096], cgroups_path[128];
+        int wfd = -1, devnull = -1;
+        int out_pipe[2] = { -1, -1 }, status_pipe[2] = { -1, -1 };
+        struct sup_watch *watch = NULL;
+        struct sup_watch_state st = { 0 };
+        struct ce_buf output = { 0 };
+        struct timespec deadline, started;
+        bool timed_out = false, created = false;
+        pid_t pid;
+        int ret, wstatus;
+
+        memset (res, 0, sizeof (*res));
+        ret = make_id (id, sizeof (id));
+        if (ret < 0)
+                return ce_error_set (err, 500, -ret, "getrandom: %s", strerror (-ret));
+        snprintf (workdir, sizeof (workdir), "%s/%s", cfg->exec_dir, id);
+        snprintf (cgroups_path, sizeof (cgroups_path), "/codeengine/%s", id);
+
+        ret = prepare_workdir (cfg, id, b, req, &wfd, err);
+        if (ret < 0)
+                goto out;
+        devnull = open ("/dev/null", O_RDWR | O_CLOEXEC);
+        if (devnull < 0 || pipe2 (out_pipe, O_CLOEXEC) < 0 || pipe2 (status_pipe, O_CLOEXEC) < 0) {
+                ret = ce_error_set (err, 500, errno, "pipe: %s", strerror (errno));
+                goto out;
+        }
+        ret = sup_watch_new (out_pipe[0], status_pipe[0], cfg->max_output, &watch, err);
+        out_pipe[0] = status_pipe[0] = -1; /* owned by the watch, even on failure */
+        if (ret < 0)
+                goto out;
+
+        {
+                char *argv[] = { (char *) cfg->runtime,
+                                 "--root",
+                                 (char *) cfg->runc_root,
+                                 "--log",
+                                 "runc.log",
+                                 "--log-format",
+                                 "json",
+                                 "run",
+                                 "--detach",
+                                 "--bundle",
+                                 workdir,
+                                 "--preserve-fds",
+                                 "1",
+                                 id,
+                                 NULL };
+                char log_path[4200];
+
+                snprintf (log_path, sizeof (log_path), "%s/runc.log", workdir);
+                argv[4] = log_path;
+                deadline = ce_deadline_after_ms (cfg->timeout_ms);
+                created = true; /* from here on runc may have state to delete */
+                ret = sup_spawn (
+                        argv,
+                        &(struct sup_stdio){ devnull, out_pipe[1], out_pipe[1], status_pipe[1] },
+                        &pid, err);
+        }
+        /* Only the container may hold the write ends, so that EOF means it is gone. */
+        close (out_pipe[1]);
+        close (status_pipe[1]);
+        out_pipe[1] = status_pipe[1] = -1;
+        if (ret < 0)
+                goto out;
+
+        ret = sup_wait_child (pid, &deadline, &wstatus);
+        if (ret == -ETIMEDOUT) {
+                kill (pid, SIGKILL);
+                sup_wait_child (pid, NULL, &wstatus);
+                ret = ce_error_set (err, 500, ETIMEDOUT,
+                                    "runc did not start the container in time");
+                goto out;
+        }
+        if (ret < 0 || ! WIFEXITED (wstatus) || WEXITSTATUS (wstatus) != 0) {
+                char msg[400];
+
+                runtime_error_message (wfd, msg, sizeof (msg));
+                ret = ce_error_set (err, 500, EIO, "%s", msg);
+                goto out;
+        }
+        started = ce_now ();
+
+        ret = sup_watch_wait (watch, &deadline, &st);
+        if (ret == -ETIMEDOUT || ret == -ECANCELED)
+                timed_out = true;
+        if (timed_out || st.output_limit) {
+                struct timespec grace = ce_deadline_after_ms (KILL_GRACE_MS);
+
+                runtime_kill (cfg, id);
+                if (sup_watch_wait (watch, &grace, &st) < 0 || ! st.done)
+                        ce_log ("warning: %s: pipes still open %d ms after kill", id,
+                                KILL_GRACE_MS);
+        }
+        cgroup_read_stats (cgroups_path, &res->stats);
+        fill_result (res, &st, timed_out, started);
+        ret = 0;
+
+out:
+        if (wfd >= 0)
+                close (wfd);
+        if (devnull >= 0)
+                close (devnull);
+        if (out_pipe[1] >= 0)
+                close (out_pipe[1]);
+        if (status_pipe[1] >= 0)
+                close (status_pipe[1]);
+        if (out_pipe[0] >= 0)
+                close (out_pipe[0]);
+        if (status_pipe[0] >= 0)
+                close (status_pipe[0]);
+        if (watch)
+                sup_watch_finish (watch, &output);
+        if (created)
+                runtime_delete (cfg, id);
+        if (ce_remove_tree_at (cfg->exec_dirfd, id) < 0)
+                ce_log ("warning: cannot remove work dir %s", workdir);
+        if (ret == 0) {
+                if (output.data == NULL)
+                        ce_buf_append (&output, "", 0);
+                res->output = output.data;
+                res->output_len = output.len;
+        } else {
+                ce_buf_free (&output);
+        }
+        return ret;
+}
+
+int
+runner_cleanup_stale (const struct runner_config *cfg, struct ce_error *err)
+{
+        char *argv[] = {
+                (char *) cfg->runtime, "--root", (char *) cfg->runc_root, "list", "-q", NULL
+        };
+        cleanup_free char *ids = NULL;
+        char *line, *save = NULL;
+        struct dirent *de;
+        DIR *d;
+        int status, ret;
+
+        ret = sup_run_capture (argv, 1 << 20, &ids, &status, err);
+        if (ret < 0)
+                return ret;
+        for (line = strtok_r (ids, "\n", &save); line; line = strtok_r (NULL, "\n", &save)) {
+                if (strncmp (line, "ce-", 3) != 0)
+                        continue;
+                ce_log ("removing container %s left by an earlier run", line);
+                runtime_delete (cfg, line);
+        }
+        d = opendir (cfg->exec_dir);
+        if (d == NULL)
+                return ce_error_set (err, 500, errno, "%s: %s", cfg->exec_dir, strerror (errno));
+        while ((de = readdir (d)) != NULL) {
+                if (strcmp (de->d_name, ".") == 0 || strcmp (de->d_name, "..") == 0)
+                        continue;
+                ce_log ("removing work dir %s left by an earlier run", de->d_name);
+                ce_remove_tree_at (cfg->exec_dirfd, de->d_name);
+        }
+        closedir (d);
+        return 0;
+}

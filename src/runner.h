@@ -1,0 +1,64 @@
+/*
+ * runner.h - one execution: work dir, config.json, runc, wait, clean up.
+ *
+ * runner_run is called from a pool worker and blocks that worker for the
+ * whole life of the container; it never blocks any other thread.  Whatever
+ * happens, the container, its cgroups and its work dir are gone when it
+ * returns.
+ */
+#ifndef CE_RUNNER_H
+#define CE_RUNNER_H
+
+#include "bundle.h"
+#include "cgroup.h"
+#include "common.h"
+#include "request.h"
+
+struct runner_config {
+        const char *runtime;   /* runc binary, looked up in PATH */
+        const char *state_dir; /* absolute */
+        const char *runc_root; /* state_dir/runc */
+        const char *exec_dir;  /* state_dir/exec */
+        int exec_dirfd;        /* open on exec_dir */
+        const char *init_path; /* absolute host path of codeengine-init */
+        int64_t timeout_ms;
+        int64_t memory_bytes;
+        int64_t cpu_quota_us, cpu_period_us;
+        int64_t pids_limit;
+        int64_t tmp_bytes;
+        size_t max_output;
+};
+
+enum runner_status {
+        RUN_OK,
+        RUN_RUNTIME_ERROR,
+        RUN_TIMEOUT,
+        RUN_MEMORY_LIMIT,
+        RUN_OUTPUT_LIMIT,
+};
+
+struct runner_result {
+        char *output; /* raw bytes, NUL-terminated; may hold invalid UTF-8 */
+        size_t output_len;
+        enum runner_status status;
+        int exit_code; /* 128+signal when killed */
+        int signal;    /* 0 when the program exited */
+        int64_t time_ms;
+        struct cgroup_stats stats;
+};
+
+const char *runner_status_name (enum runner_status s);
+
+/* Run req with bundle b.  0: the program ran and *res describes it (free with
+ * runner_result_clear).  <0: the runtime failed (err->http_status 500, with
+ * runc's message) or the server could not set up the execution. */
+int runner_run (const struct runner_config *cfg, const struct ce_bundle *b,
+                const struct ce_request *req, struct runner_result *res, struct ce_error *err);
+
+void runner_result_clear (struct runner_result *res);
+
+/* At start-up: delete every container under runc_root and every work dir
+ * left by an earlier instance that died.  The supervisor must be running. */
+int runner_cleanup_stale (const struct runner_config *cfg, struct ce_error *err);
+
+#endif

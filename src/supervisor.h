@@ -1,0 +1,76 @@
+/*
+ * supervisor.h - the one thread that listens to the kernel for everyone.
+ *
+ * It reaps every child of the server (which is a child subreaper, so the
+ * init of every detached container becomes its child too) and drains the
+ * output and status pipes of every running container.  Workers never block
+ * in waitpid or read: they block in pthread_cond_timedwait on CLOCK_MONOTONIC
+ * with absolute deadlines, and this thread signals them.
+ *
+ * SIGCHLD must be blocked in every thread before supervisor_start.
+ */
+#ifndef CE_SUPERVISOR_H
+#define CE_SUPERVISOR_H
+
+#include <sys/types.h>
+
+#include "common.h"
+
+int supervisor_start (struct ce_error *err);
+/* Stop the thread.  Call after every watch is freed and no child is awaited. */
+void supervisor_stop (void);
+
+/* From now on sup_watch_wait returns -ECANCELED once `deadline` has passed,
+ * whatever its own deadline: this bounds a graceful shutdown.  Waits for
+ * children are not affected, so clean-up still completes. */
+void supervisor_set_shutdown_deadline (struct timespec deadline);
+
+struct sup_stdio {
+        int in, out, err; /* become fds 0, 1, 2 of the child */
+        int extra;        /* becomes fd 3 if >= 0 */
+};
+
+/* posix_spawnp argv with the given stdio, default signal dispositions and an
+ * empty signal mask.  The child is registered: its exit must be collected
+ * with sup_wait_child (or dropped with sup_forget_child). */
+int sup_spawn (char *const argv[], const struct sup_stdio *io, pid_t *pid, struct ce_error *err);
+
+/* Wait for a spawned child until deadline (NULL: no deadline).  Returns 0 with
+ * *status a wait status, or -ETIMEDOUT (the child stays registered).  On 0 the child is forgotten.
+ */
+int sup_wait_child (pid_t pid, const struct timespec *deadline, int *status);
+
+/* Stop caring about a child: its status is dropped when it exits. */
+void sup_forget_child (pid_t pid);
+
+/* Run argv to completion, capturing stdout (at most max bytes) into *out. */
+int sup_run_capture (char *const argv[], size_t max, char **out, int *status, struct ce_error *err);
+
+/* The pipes of one container. */
+struct sup_watch;
+
+struct sup_watch_state {
+        bool done;         /* init exited and the output pipe reached EOF */
+        bool exited;       /* init exited (status pipe closed) */
+        bool output_limit; /* output passed the limit: kill the container */
+        bool has_status;   /* init reported the program's wait status */
+        int wait_status;
+        struct timespec exited_at;
+};
+
+/* Start draining out_fd (the container's stdout+stderr) and status_fd (where
+ * codeengine-init writes the program's wait status).  Takes both fds. */
+int sup_watch_new (int out_fd, int status_fd, size_t max_output, struct sup_watch **out,
+                   struct ce_error *err);
+
+/* Block until the container is done or passed its output limit (0), or
+ * until deadline (-ETIMEDOUT), or the shutdown deadline (-ECANCELED). *state
+ * is filled in every case. */
+int sup_watch_wait (struct sup_watch *w, const struct timespec *deadline,
+                    struct sup_watch_state *state);
+
+/* Stop watching (closing the pipes), hand over the output collected so far
+ * (caller frees out->data) and free w.  Safe at any point. */
+void sup_watch_finish (struct sup_watch *w, struct ce_buf *out);
+
+#endif

@@ -1,0 +1,79 @@
+/* Unit tests for common.c: UTF-8 repair, buffers, time, safe file helpers. */
+#include <fcntl.h>
+#include <sys/stat.h>
+
+#include "common.h"
+#include "test.h"
+
+static void
+check_sanitize (const char *in, size_t len, const char *want)
+{
+        char *out = NULL;
+        size_t out_len = 0;
+
+        CHECK (ce_utf8_sanitize (in, len, &out, &out_len) == 0);
+        CHECK (out_len == strlen (want));
+        CHECK_STR (out, want);
+        free (out);
+}
+
+int
+main (void)
+{
+        struct ce_buf b = { 0 };
+        char dir[] = "/tmp/ce-test-XXXXXX";
+        int dfd;
+        struct stat st;
+
+        check_sanitize ("hello", 5, "hello");
+        check_sanitize ("h\xc3\xa9llo \xe2\x9c\x93", 10, "h\xc3\xa9llo \xe2\x9c\x93");
+        check_sanitize ("ok\xff\xfe!", 5, "ok\xef\xbf\xbd\xef\xbf\xbd!");
+        check_sanitize ("\xc0\xaf", 2, "\xef\xbf\xbd\xef\xbf\xbd"); /* overlong '/' */
+        check_sanitize ("\xed\xa0\x80", 3, "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd"); /* surrogate */
+        check_sanitize ("ab\xe2\x9c", 4, "ab\xef\xbf\xbd\xef\xbf\xbd");             /* cut short */
+        check_sanitize ("\xf0\x9f\x90\x8d", 4, "\xf0\x9f\x90\x8d");                 /* emoji */
+        {
+                char *out;
+                size_t n;
+
+                CHECK (ce_utf8_sanitize ("a\0b", 3, &out, &n) == 0);
+                CHECK (n == 3 && out[1] == '\0' && out[2] == 'b');
+                free (out);
+        }
+
+        for (int i = 0; i < 1000; i++)
+                CHECK (ce_buf_append (&b, "xyz", 3) == 0);
+        CHECK (b.len == 3000 && b.data[3000] == '\0');
+        ce_buf_free (&b);
+
+        {
+                struct timespec a = ce_now (), d = ce_deadline_after_ms (1500);
+
+                CHECK (ce_time_before (a, d));
+                CHECK (ce_ms_between (a, d) >= 1500 && ce_ms_between (a, d) < 1600);
+        }
+
+        /* ce_write_file_at never writes through a planted link, and
+         * ce_remove_tree_at removes a link, not its target. */
+        CHECK (mkdtemp (dir) != NULL);
+        dfd = open (dir, O_RDONLY | O_DIRECTORY);
+        CHECK (dfd >= 0);
+        CHECK (ce_write_file_at (dfd, "target", "keep", 4, 0600) == 0);
+        CHECK (symlinkat ("target", dfd, "link") == 0);
+        CHECK (ce_write_file_at (dfd, "link", "evil", 4, 0644) < 0);
+        CHECK (ce_write_file_at (dfd, "target", "again", 5, 0644) == -EEXIST);
+        CHECK (mkdirat (dfd, "sub", 0700) == 0);
+        CHECK (symlinkat ("../target", dfd, "sub/escape") == 0);
+        CHECK (ce_remove_tree_at (dfd, "sub") == 0);
+        CHECK (fstatat (dfd, "target", &st, 0) == 0 && st.st_size == 4);
+        CHECK (fstatat (dfd, "sub", &st, AT_SYMLINK_NOFOLLOW) < 0);
+        close (dfd);
+        {
+                int top = open ("/tmp", O_RDONLY | O_DIRECTORY);
+
+                CHECK (ce_remove_tree_at (top, dir + 5) == 0);
+                CHECK (stat (dir, &st) < 0);
+                close (top);
+        }
+        TEST_DONE ();
+}

@@ -1,0 +1,136 @@
+/* Unit tests for oci_spec.c: the generated config.json equals the reviewed
+ * golden file, parses back, and carries every limit it was given.
+ * CE_UPDATE_GOLDEN=1 rewrites the golden file (review the diff!). */
+#include <fcntl.h>
+#include <yajl/yajl_tree.h>
+
+#include "oci_spec.h"
+#include "test.h"
+
+#define GOLDEN CE_SOURCE_DIR "/tests/golden/config-python3.json"
+
+static char *
+slurp (const char *path)
+{
+        FILE *f = fopen (path, "re");
+        char *buf;
+        long n;
+
+        if (f == NULL)
+                return NULL;
+        fseek (f, 0, SEEK_END);
+        n = ftell (f);
+        rewind (f);
+        buf = calloc (1, (size_t) n + 1);
+        if (fread (buf, 1, (size_t) n, f) != (size_t) n) {
+                free (buf);
+                buf = NULL;
+        }
+        fclose (f);
+        return buf;
+}
+
+static long long
+get_int (yajl_val root, const char **path)
+{
+        yajl_val v = yajl_tree_get (root, path, yajl_t_number);
+
+        return v ? YAJL_GET_INTEGER (v) : -1;
+}
+
+int
+main (void)
+{
+        char *command[] = { "python3", "/code/main.py", NULL };
+        char *env[] = { "PYTHONUNBUFFERED=1", NULL };
+        char *aliases[] = { NULL };
+        struct ce_bundle b = {
+                .name = "python3",
+                .aliases = aliases,
+                .entry_file = "main.py",
+                .command = command,
+                .env = env,
+                .version = "3.11.2",
+                .rootfs = "/srv/codeengine/bundles/python3/rootfs",
+        };
+        struct spec_params p = {
+                .bundle = &b,
+                .code_dir = "/run/codeengine/exec/ce-0123456789abcdef/code",
+                .init_path = "/usr/lib/codeengine/codeengine-init",
+                .cgroups_path = "/codeengine/ce-0123456789abcdef",
+                .hostname = "codeengine",
+                .memory_bytes = 50 * 1024 * 1024,
+                .cpu_quota_us = 50000,
+                .cpu_period_us = 100000,
+                .pids_limit = 64,
+                .tmp_bytes = 32 * 1024 * 1024,
+                .uid = 65534,
+                .gid = 65534,
+        };
+        struct ce_error err;
+        char *json = NULL, *golden;
+        size_t len;
+        yajl_val root;
+        char errbuf[256];
+
+        CHECK (spec_generate (&p, &json, &len, &err) == 0);
+        if (getenv ("CE_UPDATE_GOLDEN")) {
+                FILE *f = fopen (GOLDEN, "we");
+
+                CHECK (f && fwrite (json, 1, len, f) == len);
+                if (f)
+                        fclose (f);
+        }
+        golden = slurp (GOLDEN);
+        CHECK (golden != NULL);
+        if (golden && strcmp (golden, json) != 0) {
+                fprintf (stderr, "config.json differs from %s; generated:\n%s\n", GOLDEN, json);
+                test_failures++;
+        }
+
+        root = yajl_tree_parse (json, errbuf, sizeof (errbuf));
+        CHECK (root != NULL);
+        {
+                const char *mem[] = { "linux", "resources", "memory", "limit", NULL };
+                const char *swap[] = { "linux", "resources", "memory", "swap", NULL };
+                const char *quota[] = { "linux", "resources", "cpu", "quota", NULL };
+                const char *period[] = { "linux", "resources", "cpu", "period", NULL };
+                const char *pids[] = { "linux", "resources", "pids", "limit", NULL };
+                const char *uid[] = { "process", "user", "uid", NULL };
+                const char *nnp[] = { "process", "noNewPrivileges", NULL };
+                const char *ro[] = { "root", "readonly", NULL };
+                const char *ns[] = { "linux", "namespaces", NULL };
+                yajl_val v;
+                bool has_net = false;
+
+                CHECK (get_int (root, mem) == 50 * 1024 * 1024);
+                CHECK (get_int (root, swap) == 50 * 1024 * 1024);
+                CHECK (get_int (root, quota) == 50000);
+                CHECK (get_int (root, period) == 100000);
+                CHECK (get_int (root, pids) == 64);
+                CHECK (get_int (root, uid) == 65534);
+                CHECK (YAJL_IS_TRUE (yajl_tree_get (root, nnp, yajl_t_any)));
+                CHECK (YAJL_IS_TRUE (yajl_tree_get (root, ro, yajl_t_any)));
+                v = yajl_tree_get (root, ns, yajl_t_array);
+                for (size_t i = 0; v && i < v->u.array.len; i++) {
+                        const char *type[] = { "type", NULL };
+                        yajl_val t = yajl_tree_get (v->u.array.values[i], type, yajl_t_string);
+
+                        const char *ts = YAJL_GET_STRING (t);
+
+                        if (ts && strcmp (ts, "network") == 0)
+                                has_net = true;
+                }
+                CHECK (has_net);
+        }
+        yajl_tree_free (root);
+
+        /* A value that is not UTF-8 is refused, not written. */
+        b.rootfs = "/srv/\xff";
+        free (json);
+        json = NULL;
+        CHECK (spec_generate (&p, &json, &len, &err) < 0);
+        free (json);
+        free (golden);
+        TEST_DONE ();
+}
