@@ -120,16 +120,21 @@ runtime_delete (const struct runner_config *cfg, const char *id)
                 ce_log ("warning: %s delete --force %s failed", cfg->runtime, id);
 }
 
-/* The last error runc logged (JSON lines in its --log file), for a 500. */
+/* The last error runc logged (JSON lines in its --log file), else the first
+ * line it printed, for a 500. */
 static void
-runtime_error_message (int wfd, char *out, size_t size)
+runtime_error_message (int wfd, const struct ce_buf *stderr_text, char *out, size_t size)
 {
         cleanup_close int fd = openat (wfd, "runc.log", O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
         char buf[65536];
         ssize_t n;
         char *line, *save = NULL;
 
-        snprintf (out, size, "the container runtime failed");
+        if (stderr_text->len > 0)
+                snprintf (out, size, "runtime failed: %.*s",
+                          (int) strcspn (stderr_text->data, "\n"), stderr_text->data);
+        else
+                snprintf (out, size, "the container runtime failed");
         if (fd < 0)
                 return;
         n = read (fd, buf, sizeof (buf) - 1);
@@ -289,7 +294,7 @@ runner_run (const struct runner_config *cfg, const struct ce_bundle *b,
 
                 snprintf (log_path, sizeof (log_path), "%s/runc.log", workdir);
                 argv[4] = log_path;
-                deadline = ce_deadline_after_ms (cfg->timeout_ms);
+                deadline = ce_deadline_after_ms (RUNTIME_CMD_TIMEOUT_MS);
                 created = true; /* from here on runc may have state to delete */
                 ret = sup_spawn (
                         argv,
@@ -312,13 +317,20 @@ runner_run (const struct runner_config *cfg, const struct ce_bundle *b,
                 goto out;
         }
         if (ret < 0 || ! WIFEXITED (wstatus) || WEXITSTATUS (wstatus) != 0) {
+                struct timespec grace = ce_deadline_after_ms (1000);
                 char msg[400];
 
-                runtime_error_message (wfd, msg, sizeof (msg));
+                /* No container runs, so what reached the pipe is runc's own stderr:
+                 * the message of last resort when its log has none. */
+                sup_watch_wait (watch, &grace, &st);
+                sup_watch_finish (steal_pointer (&watch), &output);
+                runtime_error_message (wfd, &output, msg, sizeof (msg));
                 ret = ce_error_set (err, 500, EIO, "%s", msg);
                 goto out;
         }
+        /* The program's time starts now that it runs: runc's start-up is ours. */
         started = ce_now ();
+        deadline = ce_deadline_after_ms (cfg->timeout_ms);
 
         ret = sup_watch_wait (watch, &deadline, &st);
         if (ret == -ETIMEDOUT || ret == -ECANCELED)

@@ -53,6 +53,7 @@ struct sup_pipe {
 struct sup_watch {
         struct sup_pipe out, status;
         size_t max_output;
+        bool out_stopped; /* output limit reached: out.fd no longer polled */
         struct ce_buf output;
         char status_buf[sizeof (int)];
         size_t status_len;
@@ -190,6 +191,7 @@ static void
 pipe_close (struct sup_pipe *p)
 {
         if (p->fd >= 0) {
+                /* ENOENT when already removed at the output limit: harmless. */
                 epoll_ctl (epfd, EPOLL_CTL_DEL, p->fd, NULL);
                 close (p->fd);
                 p->fd = -1;
@@ -230,20 +232,20 @@ drain_pipe (struct sup_pipe *p)
                         w->status_len += take;
                         continue;
                 }
-                if (w->output.len + (size_t) n > w->max_output) {
-                        /* Keep exactly max_output bytes; the worker kills the container. */
-                        ce_buf_append (&w->output, chunk, w->max_output - w->output.len);
+                if (w->output.len + (size_t) n > w->max_output
+                    || ce_buf_append (&w->output, chunk, (size_t) n) < 0) {
+                        /* Keep exactly max_output bytes and stop reading, but keep the
+                         * pipe open: the program blocks in write() until the worker
+                         * kills it, rather than dying of EPIPE first. */
+                        if (w->output.len < w->max_output)
+                                ce_buf_append (&w->output, chunk, w->max_output - w->output.len);
                         w->state.output_limit = true;
-                        pipe_close (p);
-                        break;
-                }
-                if (ce_buf_append (&w->output, chunk, (size_t) n) < 0) {
-                        w->state.output_limit = true;
-                        pipe_close (p);
+                        w->out_stopped = true;
+                        epoll_ctl (epfd, EPOLL_CTL_DEL, p->fd, NULL);
                         break;
                 }
         }
-        w->state.done = w->out.fd < 0 && w->status.fd < 0;
+        w->state.done = (w->out.fd < 0 || w->out_stopped) && w->status.fd < 0;
         pthread_cond_broadcast (&w->cond);
 }
 
@@ -292,9 +294,9 @@ supervisor_main (void *arg)
                                 }
                         } else {
                                 pthread_mutex_lock (&lock);
-                                /* The pipe may have been closed by an earlier event in this batch.
-                                 */
-                                if (p->fd >= 0)
+                                /* An earlier event in this batch may have closed or
+                                 * stopped this pipe. */
+                                if (p->fd >= 0 && ! (p->kind == PIPE_OUT && p->w->out_stopped))
                                         drain_pipe (p);
                                 pthread_mutex_unlock (&lock);
                         }

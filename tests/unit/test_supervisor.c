@@ -1,0 +1,130 @@
+/* Unit tests for supervisor.c (also run under ThreadSanitizer), with
+ * codeengine-init as the child: output and exact exit status arrive through
+ * the pipes, a timed wait expires on time, the output limit stops reading at
+ * exactly the limit, and children are reaped. */
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <sys/wait.h>
+
+#include "supervisor.h"
+#include "test.h"
+
+struct run {
+        pid_t pid;
+        struct sup_watch *w;
+};
+
+static void
+start (struct run *r, size_t max_output, const char *script)
+{
+        char *argv[] = { CE_INIT_BINARY, "/bin/sh", "-c", (char *) script, NULL };
+        int out[2], st[2], devnull = open ("/dev/null", O_RDWR | O_CLOEXEC);
+        struct ce_error err;
+
+        CHECK (pipe2 (out, O_CLOEXEC) == 0 && pipe2 (st, O_CLOEXEC) == 0);
+        CHECK (sup_spawn (argv, &(struct sup_stdio){ devnull, out[1], out[1], st[1] }, &r->pid,
+                          &err)
+               == 0);
+        close (out[1]);
+        close (st[1]);
+        close (devnull);
+        CHECK (sup_watch_new (out[0], st[0], max_output, &r->w, &err) == 0);
+}
+
+/* Outside a pid namespace nothing kills init's children with it: do it here,
+ * as the kernel does for a container. */
+static void
+kill_tree (pid_t pid)
+{
+        char path[64], buf[256];
+        FILE *f;
+
+        snprintf (path, sizeof (path), "/proc/%d/task/%d/children", pid, pid);
+        f = fopen (path, "re");
+        if (f && fgets (buf, sizeof (buf), f))
+                kill ((pid_t) atoi (buf), SIGKILL);
+        if (f)
+                fclose (f);
+        kill (pid, SIGKILL);
+}
+
+static void
+finish (struct run *r, struct ce_buf *out, int *child_status)
+{
+        sup_watch_finish (r->w, out);
+        CHECK (sup_wait_child (r->pid, NULL, child_status) == 0);
+}
+
+int
+main (void)
+{
+        struct sup_watch_state s;
+        struct ce_error err;
+        struct ce_buf out;
+        struct timespec deadline;
+        struct run r;
+        sigset_t mask;
+        int status;
+
+        sigemptyset (&mask);
+        sigaddset (&mask, SIGCHLD);
+        pthread_sigmask (SIG_BLOCK, &mask, NULL);
+        CHECK (supervisor_start (&err) == 0);
+
+        /* Combined output in write order and the exact exit code. */
+        start (&r, 1 << 20, "echo out; echo err >&2; echo again; exit 3");
+        deadline = ce_deadline_after_ms (10000);
+        CHECK (sup_watch_wait (r.w, &deadline, &s) == 0);
+        CHECK (s.done && s.exited && s.has_status && ! s.output_limit);
+        CHECK (WIFEXITED (s.wait_status) && WEXITSTATUS (s.wait_status) == 3);
+        finish (&r, &out, &status);
+        CHECK_STR (out.data, "out\nerr\nagain\n");
+        CHECK (WIFEXITED (status) && WEXITSTATUS (status) == 3);
+        ce_buf_free (&out);
+
+        /* A signal death is reported as such. */
+        start (&r, 1 << 20, "kill -TERM $$");
+        deadline = ce_deadline_after_ms (10000);
+        CHECK (sup_watch_wait (r.w, &deadline, &s) == 0);
+        CHECK (s.has_status && WIFSIGNALED (s.wait_status) && WTERMSIG (s.wait_status) == SIGTERM);
+        finish (&r, NULL, &status);
+
+        /* The timed wait expires; after a kill the watch completes without a status. */
+        start (&r, 1 << 20, "echo started; exec sleep 30");
+        deadline = ce_deadline_after_ms (300);
+        CHECK (sup_watch_wait (r.w, &deadline, &s) == -ETIMEDOUT);
+        CHECK (! s.done);
+        CHECK (ce_ms_between (deadline, ce_now ()) >= 0);
+        kill_tree (r.pid);
+        deadline = ce_deadline_after_ms (10000);
+        CHECK (sup_watch_wait (r.w, &deadline, &s) == 0);
+        CHECK (s.done && ! s.has_status);
+        finish (&r, &out, &status);
+        CHECK_STR (out.data, "started\n");
+        CHECK (WIFSIGNALED (status) && WTERMSIG (status) == SIGKILL);
+        ce_buf_free (&out);
+
+        /* Output limit: exactly max bytes kept, the writer blocks until killed. */
+        start (&r, 1000, "while :; do echo xxxxxxxxxxxxxxxxxxxxxxx; done");
+        deadline = ce_deadline_after_ms (10000);
+        CHECK (sup_watch_wait (r.w, &deadline, &s) == 0);
+        CHECK (s.output_limit && ! s.exited);
+        kill_tree (r.pid);
+        finish (&r, &out, &status);
+        CHECK (out.len == 1000);
+        ce_buf_free (&out);
+
+        /* sup_run_capture collects stdout and the status. */
+        {
+                char *argv[] = { "/bin/sh", "-c", "echo captured; exit 4", NULL };
+                char *text = NULL;
+
+                CHECK (sup_run_capture (argv, 100, &text, &status, &err) == 0);
+                CHECK_STR (text, "captured\n");
+                CHECK (WEXITSTATUS (status) == 4);
+                free (text);
+        }
+        supervisor_stop ();
+        TEST_DONE ();
+}
