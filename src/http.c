@@ -289,6 +289,7 @@ on_request (void *cls, struct MHD_Connection *conn, const char *url, const char 
                                 return queue_error (conn, 405, "use GET /health", NULL,
                                                     MHD_HTTP_HEADER_ALLOW, "GET, HEAD");
                         }
+                        log_request (r, method, url, 200, NULL);
                         return queue_body (conn, MHD_HTTP_OK, "text/plain", "OK", 2, NULL, NULL);
                 }
                 if (strcmp (url, "/execute") != 0) {

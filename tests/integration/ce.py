@@ -1,0 +1,636 @@
+"""Helpers for the CodeEngine integration tests (Python standard library only).
+
+The suite drives the real server binary over HTTP on 127.0.0.1.  Configuration
+comes from environment variables that run.py sets (defaults point into the
+repository so that a single test file can also be run by hand):
+
+    CE_SERVER   path of the codeengine binary   (default: build/codeengine)
+    CE_BUNDLES  bundles directory               (default: bundles)
+    CE_RUNC     runc binary                     (default: runc on PATH)
+    CE_LOG_DIR  where server logs are kept      (default: a fresh /tmp dir)
+
+Pieces:
+  * Server       starts one server on a free loopback port with a fresh state
+                 dir, talks HTTP to it, checks for leftovers, and stops it.
+  * CETestCase   unittest base class: one shared server per class (unless
+                 class_server = False), extra servers via start_server(), and
+                 a leftover check after every test.
+"""
+
+import glob
+import http.client
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import textwrap
+import threading
+import time
+import unittest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(os.path.dirname(HERE))
+
+SERVER = os.path.abspath(os.environ.get("CE_SERVER") or os.path.join(REPO, "build", "codeengine"))
+BUNDLES = os.path.abspath(os.environ.get("CE_BUNDLES") or os.path.join(REPO, "bundles"))
+_runc = os.environ.get("CE_RUNC") or "runc"
+RUNC = shutil.which(_runc) or _runc
+
+HOST = "127.0.0.1"
+# Generous client timeouts: they only exist so that a broken server cannot
+# hang the suite.  No test asserts on speed.
+EXEC_TIMEOUT = 120.0
+LEFTOVER_GRACE = 3.0  # cleanup may finish just after the response is sent
+
+RESULT_KEYS = ("output", "exit_code", "status", "time_ms")
+RESULT_STATUSES = {"ok", "runtime_error", "timeout", "memory_limit", "output_limit"}
+
+# Set in the server's environment; must never show up inside a container.
+ENV_MARKER_NAME = "CE_IT_HOST_SECRET"
+ENV_MARKER_VALUE = "host-only-4f1c9a"
+
+_log_dir = None
+_log_lock = threading.Lock()
+_log_counter = 0
+
+
+def log_dir():
+    global _log_dir
+    with _log_lock:
+        if _log_dir is None:
+            _log_dir = os.environ.get("CE_LOG_DIR") or tempfile.mkdtemp(prefix="ce-it-logs-")
+            os.makedirs(_log_dir, exist_ok=True)
+        return _log_dir
+
+
+def _next_log_path(tag):
+    global _log_counter
+    d = log_dir()
+    with _log_lock:
+        _log_counter += 1
+        n = _log_counter
+    return os.path.join(d, "server-%03d-%s.log" % (n, tag))
+
+
+def code(src):
+    """Dedent a triple-quoted program."""
+    return textwrap.dedent(src).lstrip("\n")
+
+
+def free_port():
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind((HOST, 0))
+        return s.getsockname()[1]
+
+
+def parse_json(data):
+    """Parse a response body; the body must be strict UTF-8 JSON."""
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise AssertionError("response body is not valid UTF-8 (%s): %r" % (e, data[:500]))
+    try:
+        return json.loads(text)
+    except ValueError as e:
+        raise AssertionError("response body is not valid JSON (%s): %r" % (e, data[:500]))
+
+
+# ---------------------------------------------------------------------------
+# Host-side inspection: runc, state dir, mounts, processes, cgroups.
+
+def runc_root(state_dir):
+    return os.path.join(state_dir, "runc")
+
+
+def runc_list(state_dir):
+    """Container ids in STATE/runc (empty when the root does not exist)."""
+    root = runc_root(state_dir)
+    if not os.path.isdir(root):
+        return []
+    p = subprocess.run([RUNC, "--root", root, "list", "-q"], capture_output=True, text=True, timeout=60)
+    if p.returncode != 0:
+        raise AssertionError("runc list failed (%d): %s" % (p.returncode, p.stderr.strip()))
+    return p.stdout.split()
+
+
+def runc_state(state_dir, cid):
+    p = subprocess.run([RUNC, "--root", runc_root(state_dir), "state", cid],
+                       capture_output=True, text=True, timeout=60)
+    if p.returncode != 0:
+        return None
+    return json.loads(p.stdout)
+
+
+def _unescape_mount_field(s):
+    # mountinfo escapes space, tab, newline and backslash as \ooo
+    out, i = [], 0
+    while i < len(s):
+        if s[i] == "\\" and i + 4 <= len(s) and s[i + 1:i + 4].isdigit():
+            out.append(chr(int(s[i + 1:i + 4], 8)))
+            i += 4
+        else:
+            out.append(s[i])
+            i += 1
+    return "".join(out)
+
+
+def mounts_mentioning(path):
+    """Lines of /proc/self/mountinfo that mention path, and their mount points."""
+    hits = []
+    with open("/proc/self/mountinfo") as f:
+        for line in f:
+            fields = line.split()
+            mountpoint = _unescape_mount_field(fields[4]) if len(fields) > 4 else ""
+            if path in _unescape_mount_field(line):
+                hits.append((mountpoint, line.strip()))
+    return hits
+
+
+def read_proc_stat(pid):
+    """(state, ppid, starttime, comm) of a process, or None if it is gone."""
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            data = f.read()
+    except OSError:
+        return None
+    lpar, rpar = data.find("("), data.rfind(")")
+    comm = data[lpar + 1:rpar]
+    fields = data[rpar + 2:].split()
+    return fields[0], int(fields[1]), int(fields[19]), comm
+
+
+def cmdline(pid):
+    try:
+        with open("/proc/%d/cmdline" % pid, "rb") as f:
+            return f.read().replace(b"\0", b" ").decode("utf-8", "replace").strip()
+    except OSError:
+        return "?"
+
+
+def child_pids(ppid):
+    """[(pid, starttime)] of the children of ppid."""
+    kids = []
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        st = read_proc_stat(int(name))
+        if st and st[1] == ppid:
+            kids.append((int(name), st[2]))
+    return kids
+
+
+def child_processes(ppid):
+    """Descriptions of the children of ppid."""
+    kids = []
+    for pid, _ in child_pids(ppid):
+        st = read_proc_stat(pid)
+        if st:
+            kids.append("pid %d state %s comm %s cmdline %r" % (pid, st[0], st[3], cmdline(pid)))
+    return kids
+
+
+def wait_for_container(state_dir, timeout=30.0, done=None):
+    """Poll runc list until a container shows up; return its id (or None)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        ids = runc_list(state_dir)
+        if ids:
+            return ids[0]
+        if done is not None and done():
+            return None
+        time.sleep(0.05)
+    return None
+
+
+def process_is_dead(pid, starttime):
+    """True when pid no longer names the same live (non-zombie) process."""
+    st = read_proc_stat(pid)
+    return st is None or st[2] != starttime or st[0] in ("Z", "X")
+
+
+def cgroup_container_dirs():
+    """Every /sys/fs/cgroup/<controller>/codeengine/ce-* directory."""
+    found = set()
+    for parent in glob.glob("/sys/fs/cgroup/*/codeengine"):
+        try:
+            names = os.listdir(parent)
+        except OSError:
+            continue
+        for name in names:
+            p = os.path.join(parent, name)
+            if name.startswith("ce-") and os.path.isdir(p):
+                found.add(os.path.realpath(p))
+    return found
+
+
+def state_dir_residue(state_dir):
+    """Anything but (empty) directories left in a stopped server's state dir."""
+    residue = []
+    if not os.path.isdir(state_dir):
+        return residue
+    for root, dirs, files in os.walk(state_dir):
+        for name in files:
+            residue.append(os.path.join(root, name))
+        for name in dirs:
+            p = os.path.join(root, name)
+            if os.path.islink(p):
+                residue.append(p + " (symlink)")
+    return residue
+
+
+def poll(fn, timeout, interval=0.1):
+    """Call fn until it returns a falsy value or timeout passes; return its last value."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = fn()
+        if not value or time.monotonic() >= deadline:
+            return value
+        time.sleep(interval)
+
+
+def force_cleanup(state_dir, remove=True):
+    """Best effort: delete containers, unmount, and remove a state dir."""
+    try:
+        for cid in runc_list(state_dir):
+            subprocess.run([RUNC, "--root", runc_root(state_dir), "delete", "--force", cid],
+                           capture_output=True, timeout=60)
+    except Exception as e:  # noqa: BLE001 - cleanup must not raise
+        print("warning: cleaning containers in %s: %s" % (state_dir, e))
+    for mountpoint, _ in sorted(mounts_mentioning(state_dir), key=lambda m: len(m[0]), reverse=True):
+        if mountpoint.startswith(state_dir):
+            subprocess.run(["umount", "-l", mountpoint], capture_output=True, timeout=60)
+    if not remove:
+        return
+    if any(mp.startswith(state_dir) for mp, _ in mounts_mentioning(state_dir)):
+        print("warning: mounts remain under %s; not removing it" % state_dir)
+        return
+    shutil.rmtree(state_dir, ignore_errors=True)
+
+
+# ---------------------------------------------------------------------------
+
+class Server:
+    """One codeengine process on a free loopback port with its own state dir."""
+
+    def __init__(self, *extra_args, state_dir=None, own_state_dir=None, runtime=None, tag="server"):
+        self.extra_args = [str(a) for a in extra_args]
+        self.state_dir = state_dir
+        # the owner checks the dir at shutdown and removes it
+        self.owns_state_dir = (state_dir is None) if own_state_dir is None else own_state_dir
+        self.runtime = runtime or RUNC
+        self.tag = tag
+        self.proc = None
+        self.port = None
+        self.log_path = None
+        self.stopped = False  # set when a test stops/kills the server on purpose
+        self._shut_down = False
+        self._log = None
+
+    # -- life cycle ---------------------------------------------------------
+
+    def command(self):
+        return [SERVER, "--listen", "%s:%d" % (HOST, self.port), "--bundles", BUNDLES,
+                "--state-dir", self.state_dir, "--runtime", self.runtime] + self.extra_args
+
+    def start(self, timeout=60.0):
+        if self.state_dir is None:
+            self.state_dir = os.path.realpath(tempfile.mkdtemp(prefix="ce-it-state-"))
+        env = dict(os.environ)
+        env[ENV_MARKER_NAME] = ENV_MARKER_VALUE
+        for attempt in range(3):
+            self.port = free_port()
+            self.log_path = _next_log_path(self.tag)
+            self._log = open(self.log_path, "wb")
+            self.proc = subprocess.Popen(self.command(), stdin=subprocess.DEVNULL, stdout=self._log,
+                                         stderr=subprocess.STDOUT, env=env, start_new_session=True)
+            deadline = time.monotonic() + timeout
+            while time.monotonic() < deadline:
+                if self.proc.poll() is not None:
+                    break
+                try:
+                    status, _, body = self.request("GET", "/health", timeout=5)
+                    if status == 200:
+                        return self
+                except OSError:
+                    pass
+                time.sleep(0.1)
+            if self.proc.poll() is None:
+                self.proc.kill()
+                self.proc.wait()
+                raise AssertionError("server did not answer GET /health within %ss\n%s"
+                                     % (timeout, self.log_tail()))
+            log = self.log_text()
+            if "in use" in log.lower() and attempt < 2:
+                self._log.close()
+                continue  # lost a race for the port; try another one
+            raise AssertionError("server exited with code %s during startup: %s\n%s"
+                                 % (self.proc.returncode, " ".join(self.command()), self.log_tail()))
+        raise AssertionError("could not start server")
+
+    def alive(self):
+        return self.proc is not None and self.proc.poll() is None
+
+    def kill(self):
+        """SIGKILL, no checks, no cleanup (simulates a crash)."""
+        self.stopped = True
+        if self.alive():
+            self.proc.kill()
+        if self.proc is not None:
+            self.proc.wait(timeout=60)
+
+    def send_signal(self, sig):
+        self.stopped = True
+        self.proc.send_signal(sig)
+
+    def wait(self, timeout=60.0):
+        return self.proc.wait(timeout=timeout)
+
+    def shutdown(self, sig=signal.SIGTERM, timeout=60.0, check=True):
+        """Stop the server; check exit code 0 and an empty state dir; clean up."""
+        if self._shut_down:
+            return
+        self._shut_down = True
+        if self.proc is None:
+            self.cleanup()
+            return
+        problems = []
+        try:
+            was_stopped = self.stopped
+            self.stopped = True
+            if self.proc.poll() is None:
+                self.proc.send_signal(sig)
+                try:
+                    self.proc.wait(timeout=timeout)
+                except subprocess.TimeoutExpired:
+                    self.proc.kill()
+                    self.proc.wait()
+                    problems.append("server did not exit within %ss of %s" % (timeout, sig.name))
+            elif not was_stopped:
+                problems.append("server had already exited (code %s) before shutdown" % self.proc.returncode)
+            rc = self.proc.returncode
+            if check and self.owns_state_dir:
+                if rc != 0 and not problems:
+                    problems.append("server exit code %s, expected 0" % rc)
+                ids = runc_list(self.state_dir)
+                if ids:
+                    problems.append("containers left after exit: %s" % ids)
+                residue = state_dir_residue(self.state_dir)
+                if residue:
+                    problems.append("files left in state dir after exit: %s" % residue[:20])
+                mounts = mounts_mentioning(self.state_dir)
+                if mounts:
+                    problems.append("mounts left after exit: %s" % [m[1] for m in mounts])
+        finally:
+            self.cleanup()
+        if problems:
+            raise AssertionError("server shutdown problems:\n  " + "\n  ".join(problems)
+                                 + "\n" + self.log_tail())
+
+    def cleanup(self):
+        if self.alive():
+            self.proc.kill()
+            self.proc.wait()
+        if self._log is not None:
+            self._log.close()
+            self._log = None
+        if self.state_dir and self.owns_state_dir:
+            force_cleanup(self.state_dir)
+
+    # -- logs ---------------------------------------------------------------
+
+    def log_text(self):
+        if not self.log_path:
+            return ""
+        try:
+            with open(self.log_path, "rb") as f:
+                return f.read().decode("utf-8", "replace")
+        except OSError:
+            return ""
+
+    def log_tail(self, lines=25):
+        text = self.log_text().splitlines()[-lines:]
+        return "--- server log (%s), last %d lines ---\n%s" % (self.log_path, len(text), "\n".join(text))
+
+    # -- HTTP ---------------------------------------------------------------
+
+    def connection(self, timeout=EXEC_TIMEOUT):
+        return http.client.HTTPConnection(HOST, self.port, timeout=timeout)
+
+    def request(self, method, path, body=None, headers=None, timeout=EXEC_TIMEOUT):
+        """One request on a new connection: (status, headers, body bytes)."""
+        conn = self.connection(timeout)
+        try:
+            conn.request(method, path, body=body, headers=headers or {})
+            resp = conn.getresponse()
+            data = resp.read()
+            return resp.status, resp.headers, data
+        finally:
+            conn.close()
+
+    def request_json(self, method, path, body=None, headers=None, timeout=EXEC_TIMEOUT):
+        """Like request() but the body must be JSON: (status, headers, obj)."""
+        status, hdrs, data = self.request(method, path, body, headers, timeout)
+        return status, hdrs, parse_json(data)
+
+    def post_execute(self, body, content_type="application/json", timeout=EXEC_TIMEOUT):
+        """POST raw bytes (or a str) to /execute; the answer must be JSON."""
+        if isinstance(body, str):
+            body = body.encode("utf-8")
+        return self.request_json("POST", "/execute", body, {"Content-Type": content_type}, timeout)
+
+    def execute(self, code, language="python3", timeout=EXEC_TIMEOUT, ensure_ascii=True, **extra):
+        """POST /execute {"language":..., "code":...}: (status, headers, json)."""
+        payload = {"language": language, "code": code}
+        payload.update(extra)
+        return self.post_execute(json.dumps(payload, ensure_ascii=ensure_ascii).encode("utf-8"),
+                                 timeout=timeout)
+
+    def health(self, timeout=30.0):
+        status, _, body = self.request("GET", "/health", timeout=timeout)
+        return status, body
+
+    def raw_exchange(self, data, timeout=30.0):
+        """Send raw bytes on a fresh socket; return everything read until close/timeout."""
+        with socket.create_connection((HOST, self.port), timeout=timeout) as s:
+            try:
+                s.sendall(data)
+            except (BrokenPipeError, ConnectionResetError):
+                pass
+            chunks = []
+            try:
+                while True:
+                    chunk = s.recv(65536)
+                    if not chunk:
+                        break
+                    chunks.append(chunk)
+                    if _complete_http_response(b"".join(chunks)):
+                        break
+            except (ConnectionResetError, socket.timeout):
+                pass
+            return b"".join(chunks)
+
+    # -- leftovers ------------------------------------------------------------
+
+    def leftover_problems(self):
+        problems = []
+        if self.proc is not None and not self.stopped and self.proc.poll() is not None:
+            problems.append("server died unexpectedly (exit code %s)" % self.proc.returncode)
+        try:
+            ids = runc_list(self.state_dir)
+        except Exception as e:  # noqa: BLE001
+            ids = []
+            problems.append(str(e))
+        if ids:
+            problems.append("runc --root %s list -q shows: %s" % (runc_root(self.state_dir), ids))
+        exec_dir = os.path.join(self.state_dir, "exec")
+        if os.path.isdir(exec_dir):
+            entries = os.listdir(exec_dir)
+            if entries:
+                problems.append("%s is not empty: %s" % (exec_dir, entries))
+        mounts = mounts_mentioning(self.state_dir)
+        if mounts:
+            problems.append("mounts mention the state dir: %s" % [m[1] for m in mounts])
+        if self.alive():
+            kids = child_processes(self.proc.pid)
+            if kids:
+                problems.append("server (pid %d) still has children: %s" % (self.proc.pid, kids))
+        return problems
+
+
+def _complete_http_response(data):
+    head, sep, body = data.partition(b"\r\n\r\n")
+    if not sep:
+        return False
+    for line in head.split(b"\r\n")[1:]:
+        name, _, value = line.partition(b":")
+        if name.strip().lower() == b"content-length":
+            try:
+                return len(body) >= int(value.strip())
+            except ValueError:
+                return False
+    return False
+
+
+def parse_raw_response(data):
+    """(status, {lower-case header: value}, body) of a raw HTTP/1.x response."""
+    head, sep, body = data.partition(b"\r\n\r\n")
+    if not sep:
+        raise AssertionError("no complete HTTP response: %r" % data[:300])
+    lines = head.split(b"\r\n")
+    parts = lines[0].split(b" ", 2)
+    if len(parts) < 2 or not parts[0].startswith(b"HTTP/"):
+        raise AssertionError("bad status line: %r" % lines[0])
+    headers = {}
+    for line in lines[1:]:
+        name, _, value = line.partition(b":")
+        headers[name.strip().lower().decode("latin-1")] = value.strip().decode("latin-1")
+    return int(parts[1]), headers, body
+
+
+# ---------------------------------------------------------------------------
+
+class CETestCase(unittest.TestCase):
+    """Base class: shared server per class and a leftover check after each test."""
+
+    server_args = ()      # flags for the class-wide server
+    class_server = True   # False: each test starts what it needs via start_server()
+    server = None
+
+    maxDiff = 4000
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        if cls.class_server:
+            server = Server(*cls.server_args, tag=cls.__name__)
+            try:
+                server.start()
+            except BaseException:
+                server.cleanup()
+                raise
+            cls.server = server
+
+    @classmethod
+    def tearDownClass(cls):
+        server, cls.server = cls.server, None
+        if server is not None:
+            server.shutdown()
+        super().tearDownClass()
+
+    def setUp(self):
+        super().setUp()
+        self.servers = [self.server] if self.server is not None else []
+        self.cgroup_baseline = cgroup_container_dirs()
+
+    def start_server(self, *args, **kwargs):
+        """Start an extra server for this test; it is stopped (and checked) afterwards."""
+        kwargs.setdefault("tag", self._testMethodName)
+        server = Server(*args, **kwargs)
+        self.addCleanup(server.shutdown)
+        server.start()
+        self.servers.append(server)
+        return server
+
+    def tearDown(self):
+        def problems():
+            found = []
+            for server in self.servers:
+                found += server.leftover_problems()
+            new_cgroups = sorted(cgroup_container_dirs() - self.cgroup_baseline)
+            if new_cgroups:
+                found.append("cgroup dirs left: %s" % new_cgroups)
+            return found
+
+        left = poll(problems, LEFTOVER_GRACE)
+        if left:
+            for p in sorted(cgroup_container_dirs() - self.cgroup_baseline):
+                try:
+                    os.rmdir(p)  # so that one leak does not hide later ones
+                except OSError:
+                    pass
+            logs = "\n".join(s.log_tail(10) for s in self.servers)
+            self.fail("leftovers after the test:\n  " + "\n  ".join(left) + "\n" + logs)
+        super().tearDown()
+
+    # -- assertions -------------------------------------------------------------
+
+    def assert_result_shape(self, body):
+        """A completed execution: exactly output, exit_code, status, time_ms (output first)."""
+        self.assertIsInstance(body, dict, "response is not a JSON object: %r" % (body,))
+        self.assertEqual(sorted(body), sorted(RESULT_KEYS), "unexpected keys in %r" % (body,))
+        self.assertEqual(next(iter(body)), "output", "'output' must come first: %r" % (body,))
+        self.assertIsInstance(body["output"], str, body)
+        self.assertTrue(type(body["exit_code"]) is int, "exit_code is not an integer: %r" % (body,))
+        self.assertIn(body["status"], RESULT_STATUSES, body)
+        self.assertTrue(type(body["time_ms"]) is int, "time_ms is not an integer: %r" % (body,))
+        self.assertGreaterEqual(body["time_ms"], 0, body)
+
+    def run_code(self, src, server=None, **kwargs):
+        """Execute and require HTTP 200 with a well-formed result; return the result."""
+        server = server or self.server
+        status, _, body = server.execute(src, **kwargs)
+        self.assertEqual(status, 200, "expected HTTP 200 for %r, got %d: %r" % (src[:200], status, body))
+        self.assert_result_shape(body)
+        return body
+
+    def assert_result(self, body, status, exit_code=None, output=None):
+        self.assertEqual(body["status"], status, "wrong status in %r" % (body,))
+        if exit_code is not None:
+            self.assertEqual(body["exit_code"], exit_code, "wrong exit_code in %r" % (body,))
+        if output is not None:
+            self.assertEqual(body["output"], output, "wrong output in %r" % (body,))
+
+    def assert_error(self, status, headers, body, expected_status):
+        self.assertEqual(status, expected_status, "expected HTTP %d, got %d: %r"
+                         % (expected_status, status, body))
+        self.assertIsInstance(body, dict, "error body is not a JSON object: %r" % (body,))
+        self.assertIsInstance(body.get("error"), str, "no 'error' string in %r" % (body,))
+        self.assertTrue(body["error"].strip(), "empty 'error' in %r" % (body,))
+
+    def assert_healthy(self, server=None):
+        server = server or self.server
+        status, body = server.health()
+        self.assertEqual((status, body), (200, b"OK"), "GET /health")
