@@ -120,6 +120,15 @@ env_from_json (yajl_val obj)
         return v;
 }
 
+static bool
+strv_contains (char **v, const char *s)
+{
+        for (; v && *v; v++)
+                if (strcmp (*v, s) == 0)
+                        return true;
+        return false;
+}
+
 static char *
 dup_string (yajl_val v)
 {
@@ -179,6 +188,11 @@ bundle_load_one (const char *dir, const char *name, struct ce_bundle *b, struct 
         else if (b->command == NULL || b->command[0] == NULL)
                 ret = ce_error_set (err, 500, EINVAL,
                                     "%s: 'command' must be a non-empty array of strings",
+                                    json_path);
+        else if (! strv_contains (b->command, BUNDLE_ENTRY_PLACEHOLDER))
+                ret = ce_error_set (err, 500, EINVAL,
+                                    "%s: 'command' must contain \"" BUNDLE_ENTRY_PLACEHOLDER
+                                    "\" where the entry file goes",
                                     json_path);
         else if (b->aliases == NULL || b->env == NULL)
                 ret = ce_error_set (err, 500, EINVAL,

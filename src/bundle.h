@@ -12,6 +12,9 @@
 
 #include "common.h"
 
+/* The element of `command` replaced by the entry file's path inside. */
+#define BUNDLE_ENTRY_PLACEHOLDER "{entry}"
+
 struct ce_bundle {
         char *name;
         char **aliases;   /* NULL-terminated */

@@ -259,3 +259,55 @@ ce_write_file_at (int dirfd, const char *name, const void *data, size_t len, mod
         /* The umask must not decide what the container may read. */
         return fchmod (fd, mode) < 0 ? -errno : 0;
 }
+
+int
+ce_base64_decode (const char *src, size_t len, char **out, size_t *out_len)
+{
+        uint32_t acc = 0;
+        int bits = 0, pad = 0;
+        size_t n = 0;
+        char *buf = malloc (len / 4 * 3 + 3);
+
+        if (buf == NULL)
+                return -ENOMEM;
+        for (size_t i = 0; i < len; i++) {
+                unsigned char c = (unsigned char) src[i];
+                int v;
+
+                if (c == ' ' || c == '\t' || c == '\r' || c == '\n')
+                        continue;
+                if (c == '=') {
+                        pad++;
+                        continue;
+                }
+                if (pad)
+                        goto bad; /* data after padding */
+                if (c >= 'A' && c <= 'Z')
+                        v = c - 'A';
+                else if (c >= 'a' && c <= 'z')
+                        v = c - 'a' + 26;
+                else if (c >= '0' && c <= '9')
+                        v = c - '0' + 52;
+                else if (c == '+')
+                        v = 62;
+                else if (c == '/')
+                        v = 63;
+                else
+                        goto bad;
+                acc = (acc << 6) | (uint32_t) v;
+                bits += 6;
+                if (bits >= 8) {
+                        bits -= 8;
+                        buf[n++] = (char) ((acc >> bits) & 0xff);
+                }
+        }
+        /* A lone 6-bit group cannot encode a byte; leftover bits must be zero. */
+        if (bits >= 6 || (acc & ((1u << bits) - 1)) != 0 || pad > 2)
+                goto bad;
+        *out = buf;
+        *out_len = n;
+        return 0;
+bad:
+        free (buf);
+        return -EINVAL;
+}

@@ -110,4 +110,8 @@ int ce_remove_tree_at (int dirfd, const char *name);
 /* Create dirfd/name exclusively (never through a link) and write data. */
 int ce_write_file_at (int dirfd, const char *name, const void *data, size_t len, mode_t mode);
 
+/* Decode standard base64 (RFC 4648; padding optional, ASCII whitespace
+ * ignored).  *out is malloc'd.  Returns 0, -EINVAL or -ENOMEM. */
+int ce_base64_decode (const char *src, size_t len, char **out, size_t *out_len);
+
 #endif

@@ -17,6 +17,7 @@
 #include <sys/socket.h>
 #include <microhttpd.h>
 
+#include "cgroup.h"
 #include "jsongen.h"
 #include "request.h"
 
@@ -50,6 +51,7 @@ struct http_req {
 
         struct ce_request *req;
         const struct ce_bundle *bundle;
+        struct ce_limits limits; /* resolved for this request */
         struct pool_job job;
         bool counted;   /* counts in srv->inflight */
         bool cancelled; /* the pool dropped the job at shutdown */
@@ -120,32 +122,157 @@ fail:
         return ret;
 }
 
+/* Fields shared by a run and (later) a compile step. */
+static yajl_gen_status
+gen_run_fields (yajl_gen g, const struct runner_result *res)
+{
+        const struct ce_buf *bufs[] = { &res->out.combined, &res->out.stdout_buf,
+                                        &res->out.stderr_buf };
+        const char *names[] = { "output", "stdout", "stderr" };
+        char signame[32];
+        const char *sig = runner_signal_name (res->signal, signame, sizeof (signame));
+        yajl_gen_status st = yajl_gen_status_ok;
+
+        for (size_t i = 0; i < 3; i++) {
+                cleanup_free char *clean = NULL;
+                size_t len;
+
+                if (ce_utf8_sanitize (bufs[i]->data ? bufs[i]->data : "", bufs[i]->len, &clean,
+                                      &len)
+                    < 0)
+                        return yajl_gen_invalid_string;
+                GEN_STR (names[i]);
+                GEN_STRN (clean, len);
+        }
+        GEN_KV_INT ("exit_code", res->exit_code);
+        GEN_STR ("signal");
+        GEN (sig ? yajl_gen_string (g, (const unsigned char *) sig, strlen (sig))
+                 : yajl_gen_null (g));
+        GEN_KV_STR ("status", runner_status_name (res->status));
+        GEN_KV_BOOL ("truncated", res->truncated);
+        GEN_STR ("time");
+        GEN (yajl_gen_map_open (g));
+        GEN_KV_INT ("wall_ms", res->wall_ms);
+        GEN_STR ("cpu_ms");
+        GEN (res->cpu_ms < 0 ? yajl_gen_null (g) : yajl_gen_integer (g, res->cpu_ms));
+        GEN (yajl_gen_map_close (g));
+        /* time_ms: the first API's field, kept for existing clients. */
+        GEN_KV_INT ("time_ms", res->wall_ms);
+        GEN_STR ("memory_kb");
+        GEN (res->memory_kb < 0 ? yajl_gen_null (g) : yajl_gen_integer (g, res->memory_kb));
+fail:
+        return st;
+}
+
 static enum MHD_Result
-queue_result (struct MHD_Connection *conn, const struct runner_result *res)
+queue_json (struct MHD_Connection *conn, unsigned code, yajl_gen g)
+{
+        const unsigned char *buf;
+        size_t len;
+
+        if (yajl_gen_get_buf (g, &buf, &len) != yajl_gen_status_ok)
+                return MHD_NO;
+        return queue_body (conn, code, "application/json", (const char *) buf, len, NULL, NULL);
+}
+
+static enum MHD_Result
+queue_result (struct MHD_Connection *conn, const struct ce_bundle *b,
+              const struct runner_result *res)
 {
         yajl_gen g = yajl_gen_alloc (NULL);
         yajl_gen_status st;
-        cleanup_free char *output = NULL;
-        const unsigned char *buf;
-        size_t len, output_len;
         enum MHD_Result ret = MHD_NO;
 
-        if (g == NULL || ce_utf8_sanitize (res->output, res->output_len, &output, &output_len) < 0)
-                goto fail;
+        if (g == NULL)
+                return MHD_NO;
         yajl_gen_config (g, yajl_gen_validate_utf8, 1);
         GEN (yajl_gen_map_open (g));
-        GEN_STR ("output");
-        GEN_STRN (output, output_len);
-        GEN_KV_INT ("exit_code", res->exit_code);
-        GEN_KV_STR ("status", runner_status_name (res->status));
-        GEN_KV_INT ("time_ms", res->time_ms);
+        GEN (gen_run_fields (g, res));
+        GEN_KV_STR ("language", b->name);
+        GEN_KV_STR ("version", b->version);
         GEN (yajl_gen_map_close (g));
-        GEN (yajl_gen_get_buf (g, &buf, &len));
-        ret = queue_body (conn, MHD_HTTP_OK, "application/json", (const char *) buf, len, NULL,
-                          NULL);
+        ret = queue_json (conn, MHD_HTTP_OK, g);
 fail:
-        if (g)
-                yajl_gen_free (g);
+        yajl_gen_free (g);
+        return ret;
+}
+
+static yajl_gen_status
+gen_limits (yajl_gen g, const char *key, const struct ce_limits *l)
+{
+        yajl_gen_status st;
+
+        GEN_STR (key);
+        GEN (yajl_gen_map_open (g));
+        GEN_KV_INT ("timeout_ms", l->timeout_ms);
+        GEN_KV_INT ("memory_mb", l->memory_mb);
+        GEN_STR ("cpus");
+        GEN (yajl_gen_double (g, l->cpus));
+        GEN_KV_INT ("output_bytes", l->output_bytes);
+        GEN_KV_INT ("pids", l->pids);
+        GEN (yajl_gen_map_close (g));
+fail:
+        return st;
+}
+
+/* GET / and GET /version */
+static enum MHD_Result
+queue_version (struct http_server *s, struct MHD_Connection *conn)
+{
+        yajl_gen g = yajl_gen_alloc (NULL);
+        yajl_gen_status st;
+        enum MHD_Result ret = MHD_NO;
+
+        if (g == NULL)
+                return MHD_NO;
+        yajl_gen_config (g, yajl_gen_validate_utf8, 1);
+        GEN (yajl_gen_map_open (g));
+        GEN_KV_STR ("name", "codeengine");
+        GEN_KV_STR ("version", CE_VERSION);
+        GEN_KV_STR ("runtime", s->cfg.runtime_version);
+        GEN_KV_STR ("cgroup", cgroup_mode ());
+        GEN_KV_INT ("max_concurrent", s->cfg.max_concurrent);
+        GEN_KV_INT ("queue", s->cfg.queue);
+        GEN_KV_INT ("max_body", s->cfg.max_body);
+        GEN (gen_limits (g, "limits", &s->cfg.defaults));
+        GEN (gen_limits (g, "ceilings", &s->cfg.ceilings));
+        GEN (yajl_gen_map_close (g));
+        ret = queue_json (conn, MHD_HTTP_OK, g);
+fail:
+        yajl_gen_free (g);
+        return ret;
+}
+
+/* GET /languages */
+static enum MHD_Result
+queue_languages (struct http_server *s, struct MHD_Connection *conn)
+{
+        yajl_gen g = yajl_gen_alloc (NULL);
+        yajl_gen_status st;
+        enum MHD_Result ret = MHD_NO;
+
+        if (g == NULL)
+                return MHD_NO;
+        yajl_gen_config (g, yajl_gen_validate_utf8, 1);
+        GEN (yajl_gen_array_open (g));
+        for (size_t i = 0; i < bundle_count (s->cfg.bundles); i++) {
+                const struct ce_bundle *b = bundle_at (s->cfg.bundles, i);
+
+                GEN (yajl_gen_map_open (g));
+                GEN_KV_STR ("name", b->name);
+                GEN_KV_STR ("version", b->version);
+                GEN_STR ("aliases");
+                GEN (yajl_gen_array_open (g));
+                for (char **a = b->aliases; *a; a++)
+                        GEN_STR (*a);
+                GEN (yajl_gen_array_close (g));
+                GEN_KV_STR ("entry_file", b->entry_file);
+                GEN (yajl_gen_map_close (g));
+        }
+        GEN (yajl_gen_array_close (g));
+        ret = queue_json (conn, MHD_HTTP_OK, g);
+fail:
+        yajl_gen_free (g);
         return ret;
 }
 
@@ -169,7 +296,8 @@ job_run (struct pool_job *job)
 {
         struct http_req *r = (struct http_req *) ((char *) job - offsetof (struct http_req, job));
 
-        r->run_ret = runner_run (r->srv->cfg.runner, r->bundle, r->req, &r->result, &r->run_err);
+        r->run_ret = runner_run (r->srv->cfg.runner, r->bundle, r->req, &r->limits, &r->result,
+                                 &r->run_err);
         MHD_resume_connection (r->conn); /* r is the HTTP thread's from here */
 }
 
@@ -210,6 +338,11 @@ finish_execute (struct http_req *r, const char *method, const char *url)
                           bundle_names (s->cfg.bundles));
                 log_request (r, method, url, 400, "bad_request");
                 return queue_error (r->conn, 400, msg, NULL, NULL, NULL);
+        }
+        ret = request_resolve_limits (r->req, &s->cfg.defaults, &s->cfg.ceilings, &r->limits, &err);
+        if (ret < 0) {
+                log_request (r, method, url, (unsigned) err.http_status, "bad_request");
+                return queue_error (r->conn, (unsigned) err.http_status, err.msg, NULL, NULL, NULL);
         }
         if (atomic_load (&s->stopping)) {
                 log_request (r, method, url, 503, "shutting_down");
@@ -254,7 +387,7 @@ answer_result (struct http_req *r, const char *method, const char *url)
                 ret = queue_error (r->conn, 500, r->run_err.msg, "internal_error", NULL, NULL);
         } else {
                 log_request (r, method, url, 200, runner_status_name (r->result.status));
-                ret = queue_result (r->conn, &r->result);
+                ret = queue_result (r->conn, r->bundle, &r->result);
         }
         /* Counted until the response is queued, not sent: the daemon still
          * sends it before http_stop returns. */
@@ -292,10 +425,23 @@ on_request (void *cls, struct MHD_Connection *conn, const char *url, const char 
                         log_request (r, method, url, 200, NULL);
                         return queue_body (conn, MHD_HTTP_OK, "text/plain", "OK", 2, NULL, NULL);
                 }
+                if (strcmp (url, "/") == 0 || strcmp (url, "/version") == 0
+                    || strcmp (url, "/languages") == 0) {
+                        bool languages = strcmp (url, "/languages") == 0;
+
+                        if (! get) {
+                                log_request (r, method, url, 405, NULL);
+                                return queue_error (conn, 405, "use GET", NULL,
+                                                    MHD_HTTP_HEADER_ALLOW, "GET, HEAD");
+                        }
+                        log_request (r, method, url, 200, NULL);
+                        return languages ? queue_languages (s, conn) : queue_version (s, conn);
+                }
                 if (strcmp (url, "/execute") != 0) {
                         log_request (r, method, url, 404, NULL);
                         return queue_error (conn, 404,
-                                            "not found: the API is GET /health and POST /execute",
+                                            "not found: the API is GET /health, GET /languages, "
+                                            "GET /version and POST /execute",
                                             NULL, NULL, NULL);
                 }
                 if (! post) {

@@ -18,6 +18,10 @@
 struct http_config {
         const char *listen; /* "HOST:PORT" */
         size_t max_body;
+        size_t max_concurrent, queue; /* reported by GET /version */
+        const char *runtime_version;  /* reported by GET /version */
+        struct ce_limits defaults;    /* when a request gives no limit */
+        struct ce_limits ceilings;    /* the most a request may ask for */
         const struct ce_bundle_registry *bundles;
         const struct runner_config *runner;
         struct pool *pool;

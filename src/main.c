@@ -41,6 +41,12 @@ struct options {
         long queue;
         long pids;
         double grace_s;
+        /* Ceilings: the most a request's "limits" may ask for. */
+        double max_timeout_s;
+        long max_memory_mb;
+        double max_cpus;
+        long max_pids;
+        long max_output_bytes;
 };
 
 static void
@@ -65,6 +71,9 @@ usage (FILE *f, const char *argv0)
                  "  --max-body BYTES        largest request body (default 1048576)\n"
                  "  --shutdown-grace SECONDS  on SIGTERM, how long running executions may finish "
                  "(default 10)\n"
+                 "Ceilings for a request's \"limits\" (defaults in brackets):\n"
+                 "  --max-timeout SECONDS [60]  --max-memory-mb N [512]  --max-cpus FRACTION [1]\n"
+                 "  --max-pids N [256]          --max-output-bytes BYTES [16777216]\n"
                  "  --help                  show this help\n",
                  argv0);
 }
@@ -115,6 +124,11 @@ parse_options (int argc, char **argv, struct options *o)
                 O_MAXOUT,
                 O_MAXBODY,
                 O_GRACE,
+                O_MAX_TIMEOUT,
+                O_MAX_MEMORY,
+                O_MAX_CPUS,
+                O_MAX_PIDS,
+                O_MAX_OUTPUT_BYTES,
                 O_HELP,
         };
         static const struct option longopts[] = {
@@ -132,6 +146,11 @@ parse_options (int argc, char **argv, struct options *o)
                 { "max-output", required_argument, NULL, O_MAXOUT },
                 { "max-body", required_argument, NULL, O_MAXBODY },
                 { "shutdown-grace", required_argument, NULL, O_GRACE },
+                { "max-timeout", required_argument, NULL, O_MAX_TIMEOUT },
+                { "max-memory-mb", required_argument, NULL, O_MAX_MEMORY },
+                { "max-cpus", required_argument, NULL, O_MAX_CPUS },
+                { "max-pids", required_argument, NULL, O_MAX_PIDS },
+                { "max-output-bytes", required_argument, NULL, O_MAX_OUTPUT_BYTES },
                 { "help", no_argument, NULL, O_HELP },
                 { NULL, 0, NULL, 0 },
         };
@@ -151,6 +170,11 @@ parse_options (int argc, char **argv, struct options *o)
                 .queue = 256,
                 .pids = 64,
                 .grace_s = 10,
+                .max_timeout_s = 60,
+                .max_memory_mb = 512,
+                .max_cpus = 1,
+                .max_pids = 256,
+                .max_output_bytes = 16 << 20,
         };
         opterr = 0;
         while ((c = getopt_long (argc, argv, "", longopts, NULL)) != -1) {
@@ -171,6 +195,15 @@ parse_options (int argc, char **argv, struct options *o)
                 case O_MAXOUT: ok = parse_long (optarg, 1, 1L << 30, &o->max_output); break;
                 case O_MAXBODY: ok = parse_long (optarg, 16, 1L << 30, &o->max_body); break;
                 case O_GRACE: ok = parse_double (optarg, 0, 3600, &o->grace_s); break;
+                case O_MAX_TIMEOUT:
+                        ok = parse_double (optarg, 0.1, 86400, &o->max_timeout_s);
+                        break;
+                case O_MAX_MEMORY: ok = parse_long (optarg, 16, 1 << 20, &o->max_memory_mb); break;
+                case O_MAX_CPUS: ok = parse_double (optarg, 0.05, 1024, &o->max_cpus); break;
+                case O_MAX_PIDS: ok = parse_long (optarg, 8, 1 << 20, &o->max_pids); break;
+                case O_MAX_OUTPUT_BYTES:
+                        ok = parse_long (optarg, 1, 1L << 30, &o->max_output_bytes);
+                        break;
                 case O_HELP: usage (stdout, argv[0]); exit (0);
                 default:
                         fprintf (stderr, "%s: unknown or incomplete option '%s'\n", argv[0],
@@ -184,6 +217,17 @@ parse_options (int argc, char **argv, struct options *o)
                         usage (stderr, argv[0]);
                         return -1;
                 }
+        }
+        /* A default above its ceiling would make the default unrequestable. */
+        if (o->timeout_s > o->max_timeout_s || o->memory_mb > o->max_memory_mb
+            || o->cpus > o->max_cpus || o->pids > o->max_pids
+            || o->max_output > o->max_output_bytes) {
+                fprintf (stderr,
+                         "%s: a default limit is above its ceiling (--timeout <= --max-timeout, "
+                         "--memory-mb <= --max-memory-mb, --cpus <= --max-cpus, --pids <= "
+                         "--max-pids, --max-output <= --max-output-bytes)\n",
+                         argv[0]);
+                return -1;
         }
         if (optind < argc) {
                 fprintf (stderr, "%s: unexpected argument '%s'\n", argv[0], argv[optind]);
@@ -256,6 +300,7 @@ main (int argc, char **argv)
         struct pool *pool = NULL;
         struct http_server *http = NULL;
         struct runner_config rc;
+        struct http_config hc;
         char *state_dir, *runc_root, *exec_dir, *init_path, *version = NULL;
         char *version_argv[3];
         int lockfd, status, sig;
@@ -321,7 +366,6 @@ main (int argc, char **argv)
                 die ("'%s --version' failed: is it an OCI runtime?", o.runtime);
         version[strcspn (version, "\n")] = '\0';
         ce_log ("runtime: %s (%s)", o.runtime, version);
-        free (version);
 
         if (bundle_registry_load (o.bundles, &bundles, &err) < 0)
                 die ("%s", err.msg);
@@ -336,13 +380,7 @@ main (int argc, char **argv)
                 .exec_dir = exec_dir,
                 .exec_dirfd = open (exec_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC),
                 .init_path = init_path,
-                .timeout_ms = (int64_t) llround (o.timeout_s * 1000),
-                .memory_bytes = (int64_t) o.memory_mb * 1024 * 1024,
-                .cpu_period_us = 100000,
-                .cpu_quota_us = (int64_t) llround (o.cpus * 100000),
-                .pids_limit = o.pids,
                 .tmp_bytes = 32 * 1024 * 1024,
-                .max_output = (size_t) o.max_output,
         };
         if (rc.exec_dirfd < 0)
                 die ("%s: %s", exec_dir, strerror (errno));
@@ -351,13 +389,27 @@ main (int argc, char **argv)
 
         if (pool_new ((size_t) o.max_concurrent, (size_t) o.queue, &pool, &err) < 0)
                 die ("%s", err.msg);
-        if (http_start (&(struct http_config){ .listen = o.listen,
-                                               .max_body = (size_t) o.max_body,
-                                               .bundles = bundles,
-                                               .runner = &rc,
-                                               .pool = pool },
-                        &http, &err)
-            < 0)
+        hc = (struct http_config){
+                .listen = o.listen,
+                .max_body = (size_t) o.max_body,
+                .max_concurrent = (size_t) o.max_concurrent,
+                .queue = (size_t) o.queue,
+                .runtime_version = version,
+                .defaults = { .timeout_ms = (int64_t) llround (o.timeout_s * 1000),
+                              .memory_mb = o.memory_mb,
+                              .cpus = o.cpus,
+                              .output_bytes = o.max_output,
+                              .pids = o.pids },
+                .ceilings = { .timeout_ms = (int64_t) llround (o.max_timeout_s * 1000),
+                              .memory_mb = o.max_memory_mb,
+                              .cpus = o.max_cpus,
+                              .output_bytes = o.max_output_bytes,
+                              .pids = o.max_pids },
+                .bundles = bundles,
+                .runner = &rc,
+                .pool = pool,
+        };
+        if (http_start (&hc, &http, &err) < 0)
                 die ("%s", err.msg);
         ce_log ("codeengine %s listening on http://%s (max %ld concurrent, timeout %gs, %ld MB, %g "
                 "CPU, cgroup %s)",
@@ -393,6 +445,7 @@ main (int argc, char **argv)
         close (lockfd);
         rmdir (state_dir);
         free (init_path);
+        free (version);
         free (exec_dir);
         free (runc_root);
         free (state_dir);

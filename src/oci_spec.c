@@ -108,7 +108,7 @@ gen_process (yajl_gen g, const struct spec_params *p)
         GEN_STR ("args");
         GEN (yajl_gen_array_open (g));
         GEN_STR (CE_INIT_PATH);
-        for (char **a = b->command; *a; a++)
+        for (char *const *a = p->argv; *a; a++)
                 GEN_STR (*a);
         GEN (yajl_gen_array_close (g));
 

@@ -16,10 +16,11 @@
 #define CE_INIT_PATH CE_INIT_DIR "/init"
 
 struct spec_params {
-        const struct ce_bundle *bundle;
-        const char *code_dir;     /* host dir mounted read-only at /code */
-        const char *init_path;    /* host path of codeengine-init */
-        const char *cgroups_path; /* e.g. "/codeengine/ce-0123" */
+        const struct ce_bundle *bundle; /* rootfs and env */
+        char *const *argv;              /* the program's command line, NULL-terminated */
+        const char *code_dir;           /* host dir mounted read-only at /code */
+        const char *init_path;          /* host path of codeengine-init */
+        const char *cgroups_path;       /* e.g. "/codeengine/ce-0123" */
         const char *hostname;
         int64_t memory_bytes; /* memory and memory+swap limit */
         int64_t cpu_quota_us; /* per cpu_period_us */

@@ -1,48 +1,113 @@
 /*
  * request.c - streaming, strict parse of the /execute body.
  *
- * The yajl callbacks below see the document as a stream of events.  Only the
- * top level is an object with known fields; any nesting under a field is a
- * type error reported at its first event, so depth never grows past two and
- * deeply nested bodies cost nothing.  The first problem wins: it is stored in
- * p->err and the callback returns 0, which makes yajl stop.
+ * The yajl callbacks below see the document as a stream of events.  A small
+ * stack of contexts says where we are:
+ *
+ *   top object ─┬─ "files": array ── file objects {name, content, encoding}
+ *               ├─ "args": array of strings
+ *               └─ "limits": object of numbers
+ *
+ * Any other nesting is a type error reported at its first event, so the stack
+ * never grows past three and deeply nested bodies cost nothing.  The first
+ * problem wins: it is stored in p->err and the callback returns 0, which
+ * makes yajl stop.  Messages name the field ("files[2].name", "limits.pids").
  */
 #include "request.h"
 
+#include <inttypes.h>
+#include <math.h>
 #include <string.h>
 #include <yajl/yajl_parse.h>
 
 #define MAX_LANGUAGE_LEN 64
+#define MAX_DEPTH 3
 
-enum field {
-        F_NONE = 0,
-        F_LANGUAGE,
-        F_CODE,
-        F_UNKNOWN,
+const struct ce_limits request_limit_minimums = {
+        .timeout_ms = 1,
+        .memory_mb = 16,
+        .cpus = 0.05,
+        .output_bytes = 1,
+        .pids = 8,
+};
+
+enum ctx { CTX_TOP, CTX_FILES, CTX_FILE, CTX_ARGS, CTX_LIMITS };
+
+enum key {
+        K_NONE = 0,
+        /* top level */
+        K_LANGUAGE,
+        K_CODE,
+        K_FILES,
+        K_STDIN,
+        K_ARGS,
+        K_LIMITS,
+        /* a file */
+        K_NAME,
+        K_CONTENT,
+        K_ENCODING,
+        /* limits */
+        K_TIMEOUT,
+        K_MEMORY,
+        K_CPUS,
+        K_OUTPUT,
+        K_PIDS,
+};
+
+struct key_def {
+        const char *name;
+        enum ctx ctx;
+        enum key key;
+};
+
+static const struct key_def keys[] = {
+        { "language", CTX_TOP, K_LANGUAGE },
+        { "code", CTX_TOP, K_CODE },
+        { "files", CTX_TOP, K_FILES },
+        { "stdin", CTX_TOP, K_STDIN },
+        { "args", CTX_TOP, K_ARGS },
+        { "limits", CTX_TOP, K_LIMITS },
+        { "name", CTX_FILE, K_NAME },
+        { "content", CTX_FILE, K_CONTENT },
+        { "encoding", CTX_FILE, K_ENCODING },
+        { "timeout_ms", CTX_LIMITS, K_TIMEOUT },
+        { "memory_mb", CTX_LIMITS, K_MEMORY },
+        { "cpus", CTX_LIMITS, K_CPUS },
+        { "output_bytes", CTX_LIMITS, K_OUTPUT },
+        { "pids", CTX_LIMITS, K_PIDS },
+};
+
+enum vtype { V_STRING, V_NUMBER, V_BOOL, V_NULL, V_MAP, V_ARRAY };
+
+static const char *const vtype_names[] = { "a string", "a number",  "a boolean",
+                                           "null",     "an object", "an array" };
+
+/* A file object while it is being read. */
+struct pending_file {
+        char *name;
+        size_t name_len;
+        char *content;
+        size_t content_len;
+        bool base64;
+        unsigned seen; /* bit per key */
 };
 
 struct request_parser {
         yajl_handle yajl;
         size_t max_bytes;
         size_t seen_bytes;
-        int depth;        /* 0 outside the top object, 1 inside it */
-        bool seen_top;    /* the top-level value has started */
-        enum field field; /* the key whose value comes next */
-        unsigned seen;    /* bit per field already given */
+        enum ctx stack[MAX_DEPTH];
+        int depth;     /* open containers; 0 before the top object */
+        bool ended;    /* the top object is closed */
+        enum key key;  /* the key whose value comes next, in a map context */
+        unsigned seen; /* bit per key already given, top level and limits */
+        struct pending_file file;
+        char *code;
+        size_t code_len;
         bool failed;
         struct ce_error err;
         struct ce_request *req;
 };
-
-static const char *
-field_name (enum field f)
-{
-        switch (f) {
-        case F_LANGUAGE: return "language";
-        case F_CODE: return "code";
-        default: return "?";
-        }
-}
 
 /* Record the first problem; returning 0 makes yajl stop. */
 static int __attribute__ ((format (printf, 2, 3)))
@@ -61,124 +126,406 @@ fail (struct request_parser *p, const char *fmt, ...)
         return 0;
 }
 
-/* Called for every value that is not a string, and for the start of arrays
- * and maps below the top level. */
-static int
-reject_value (struct request_parser *p, const char *kind)
+static const char *
+key_name (enum key k)
 {
-        if (! p->seen_top)
-                return fail (p, "request body must be a JSON object, not %s", kind);
-        return fail (p, "field '%s' must be a string", field_name (p->field));
+        for (size_t i = 0; i < sizeof (keys) / sizeof (*keys); i++)
+                if (keys[i].key == k)
+                        return keys[i].name;
+        return "?";
+}
+
+/* "code", "files[2].name", "limits.pids", "args[0]" - for messages. */
+static void
+field_path (struct request_parser *p, char *buf, size_t size)
+{
+        enum ctx ctx = p->depth ? p->stack[p->depth - 1] : CTX_TOP;
+
+        switch (ctx) {
+        case CTX_TOP: snprintf (buf, size, "%s", key_name (p->key)); break;
+        case CTX_FILES: snprintf (buf, size, "files[%zu]", p->req->nfiles); break;
+        case CTX_FILE:
+                snprintf (buf, size, "files[%zu].%s", p->req->nfiles, key_name (p->key));
+                break;
+        case CTX_ARGS: snprintf (buf, size, "args[%zu]", p->req->nargs); break;
+        case CTX_LIMITS: snprintf (buf, size, "limits.%s", key_name (p->key)); break;
+        }
+}
+
+static int
+type_error (struct request_parser *p, const char *want, enum vtype got)
+{
+        char path[64];
+
+        if (p->depth == 0)
+                return fail (p, "request body must be a JSON object, not %s", vtype_names[got]);
+        field_path (p, path, sizeof (path));
+        return fail (p, "field '%s' must be %s, not %s", path, want, vtype_names[got]);
+}
+
+static char *
+dup_bytes (const unsigned char *s, size_t len)
+{
+        char *c = malloc (len + 1);
+
+        if (c) {
+                memcpy (c, s, len);
+                c[len] = '\0';
+        }
+        return c;
+}
+
+static int
+push (struct request_parser *p, enum ctx ctx)
+{
+        if (p->depth >= MAX_DEPTH)
+                return fail (p, "%s", "request nested too deeply");
+        p->stack[p->depth++] = ctx;
+        p->key = K_NONE;
+        return 1;
+}
+
+int
+request_check_file_name (const char *name, size_t len, const char **why)
+{
+        const char *part = name;
+
+        if (len == 0 || len > REQUEST_MAX_NAME) {
+                *why = "must be 1 to 255 bytes long";
+                return -EINVAL;
+        }
+        if (name[0] == '/') {
+                *why = "must be a relative path";
+                return -EINVAL;
+        }
+        for (size_t i = 0; i < len; i++) {
+                unsigned char c = (unsigned char) name[i];
+
+                if (c < 0x20 || c == 0x7f) {
+                        *why = "must not contain NUL or control characters";
+                        return -EINVAL;
+                }
+        }
+        for (const char *end = name + len; part <= end;) {
+                const char *slash = memchr (part, '/', (size_t) (end - part));
+                size_t n = (size_t) ((slash ? slash : end) - part);
+
+                if (n == 0 || (n == 1 && part[0] == '.')
+                    || (n == 2 && part[0] == '.' && part[1] == '.')) {
+                        *why = "must not have empty, '.' or '..' parts";
+                        return -EINVAL;
+                }
+                if (slash == NULL)
+                        break;
+                part = slash + 1;
+        }
+        return 0;
+}
+
+/* a is b, or a directory of b ("a" and "a/b"). */
+static bool
+names_clash (const char *a, const char *b)
+{
+        size_t la = strlen (a), lb = strlen (b);
+
+        if (la > lb)
+                return names_clash (b, a);
+        return strncmp (a, b, la) == 0 && (la == lb || b[la] == '/');
+}
+
+static int
+finish_file (struct request_parser *p)
+{
+        struct pending_file *f = &p->file;
+        struct ce_request *r = p->req;
+        size_t i = r->nfiles;
+        struct ce_file *files;
+        const char *why;
+        char *data;
+        size_t len;
+
+        if (! (f->seen & (1u << K_NAME)))
+                return fail (p, "field 'files[%zu].name' is required", i);
+        if (! (f->seen & (1u << K_CONTENT)))
+                return fail (p, "field 'files[%zu].content' is required", i);
+        if (request_check_file_name (f->name, f->name_len, &why) < 0)
+                return fail (p, "field 'files[%zu].name' %s (a relative path without '..')", i,
+                             why);
+        for (size_t j = 0; j < i; j++)
+                if (names_clash (r->files[j].name, f->name))
+                        return fail (p, "field 'files[%zu].name' clashes with files[%zu]", i, j);
+        if (f->base64) {
+                if (ce_base64_decode (f->content, f->content_len, &data, &len) < 0)
+                        return fail (p, "field 'files[%zu].content' is not valid base64", i);
+                free (f->content);
+        } else {
+                data = f->content;
+                len = f->content_len;
+        }
+        f->content = NULL;
+        files = realloc (r->files, (i + 1) * sizeof (*files));
+        if (files == NULL) {
+                free (data);
+                return fail (p, "%s", "out of memory");
+        }
+        r->files = files;
+        r->files[i] = (struct ce_file){ steal_pointer (&f->name), data, len };
+        r->nfiles++;
+        memset (f, 0, sizeof (*f));
+        return 1;
+}
+
+static int
+parse_int (struct request_parser *p, const char *s, size_t len, int64_t *out)
+{
+        char buf[32], path[64];
+        char *end;
+
+        if (len == 0 || len >= sizeof (buf) || strcspn (s, ".eE") < len)
+                goto bad;
+        memcpy (buf, s, len);
+        buf[len] = '\0';
+        errno = 0;
+        *out = strtoll (buf, &end, 10);
+        if (errno || *end)
+                goto bad;
+        return 1;
+bad:
+        field_path (p, path, sizeof (path));
+        return fail (p, "field '%s' must be an integer", path);
+}
+
+static int
+take_limit (struct request_parser *p, const char *s, size_t len)
+{
+        struct ce_limits *l = &p->req->limits;
+        char buf[64], path[64];
+        unsigned bit = 0;
+        int ok = 1;
+
+        switch (p->key) {
+        case K_TIMEOUT: ok = parse_int (p, s, len, &l->timeout_ms), bit = LIMIT_TIMEOUT; break;
+        case K_MEMORY: ok = parse_int (p, s, len, &l->memory_mb), bit = LIMIT_MEMORY; break;
+        case K_OUTPUT: ok = parse_int (p, s, len, &l->output_bytes), bit = LIMIT_OUTPUT; break;
+        case K_PIDS: ok = parse_int (p, s, len, &l->pids), bit = LIMIT_PIDS; break;
+        case K_CPUS:
+                snprintf (buf, sizeof (buf), "%.*s", (int) len, s);
+                l->cpus = strtod (buf, NULL);
+                bit = LIMIT_CPUS;
+                if (! isfinite (l->cpus)) {
+                        field_path (p, path, sizeof (path));
+                        return fail (p, "field '%s' must be a finite number", path);
+                }
+                break;
+        default: return fail (p, "%s", "unexpected number");
+        }
+        p->req->limits_given |= bit;
+        return ok;
+}
+
+/* Every value and container start comes through here. */
+static int
+take_value (struct request_parser *p, enum vtype t, const unsigned char *s, size_t len)
+{
+        struct ce_request *r = p->req;
+        enum ctx ctx;
+        enum key key = p->key;
+        char path[64];
+
+        if (p->depth == 0) {
+                if (t != V_MAP || p->ended)
+                        return type_error (p, "an object", t);
+                return push (p, CTX_TOP);
+        }
+        ctx = p->stack[p->depth - 1];
+        switch (ctx) {
+        case CTX_TOP:
+                if (key == K_FILES)
+                        return t == V_ARRAY ? push (p, CTX_FILES)
+                                            : type_error (p, "an array of file objects", t);
+                if (key == K_ARGS)
+                        return t == V_ARRAY ? push (p, CTX_ARGS)
+                                            : type_error (p, "an array of strings", t);
+                if (key == K_LIMITS)
+                        return t == V_MAP ? push (p, CTX_LIMITS) : type_error (p, "an object", t);
+                if (t != V_STRING)
+                        return type_error (p, "a string", t);
+                p->key = K_NONE;
+                if (key == K_LANGUAGE) {
+                        if (len == 0 || len > MAX_LANGUAGE_LEN)
+                                return fail (p, "%s", "field 'language' must be a non-empty name");
+                        if (memchr (s, '\0', len))
+                                return fail (p, "%s", "field 'language' must not contain NUL");
+                        return (r->language = dup_bytes (s, len)) ? 1
+                                                                  : fail (p, "%s", "out of memory");
+                }
+                if (key == K_CODE) {
+                        p->code_len = len;
+                        return (p->code = dup_bytes (s, len)) ? 1 : fail (p, "%s", "out of memory");
+                }
+                /* K_STDIN */
+                r->stdin_len = len;
+                return (r->stdin_data = dup_bytes (s, len)) ? 1 : fail (p, "%s", "out of memory");
+
+        case CTX_FILES:
+                if (t != V_MAP)
+                        return type_error (p, "a file object", t);
+                if (r->nfiles >= REQUEST_MAX_FILES)
+                        return fail (p, "field 'files' has more than %d entries",
+                                     REQUEST_MAX_FILES);
+                memset (&p->file, 0, sizeof (p->file));
+                return push (p, CTX_FILE);
+
+        case CTX_FILE:
+                if (t != V_STRING)
+                        return type_error (p, "a string", t);
+                p->key = K_NONE;
+                if (key == K_NAME) {
+                        p->file.name_len = len;
+                        p->file.name = dup_bytes (s, len);
+                        return p->file.name ? 1 : fail (p, "%s", "out of memory");
+                }
+                if (key == K_CONTENT) {
+                        p->file.content_len = len;
+                        p->file.content = dup_bytes (s, len);
+                        return p->file.content ? 1 : fail (p, "%s", "out of memory");
+                }
+                if (len == 6 && memcmp (s, "base64", 6) == 0)
+                        p->file.base64 = true;
+                else if (! (len == 4 && memcmp (s, "utf8", 4) == 0))
+                        return fail (p,
+                                     "field 'files[%zu].encoding' must be \"utf8\" or \"base64\"",
+                                     r->nfiles);
+                return 1;
+
+        case CTX_ARGS: {
+                char **args;
+
+                if (t != V_STRING)
+                        return type_error (p, "a string", t);
+                if (r->nargs >= REQUEST_MAX_ARGS)
+                        return fail (p, "field 'args' has more than %d entries", REQUEST_MAX_ARGS);
+                if (memchr (s, '\0', len)) {
+                        field_path (p, path, sizeof (path));
+                        return fail (p, "field '%s' must not contain NUL", path);
+                }
+                args = realloc (r->args, (r->nargs + 2) * sizeof (char *));
+                if (args == NULL)
+                        return fail (p, "%s", "out of memory");
+                r->args = args;
+                r->args[r->nargs] = dup_bytes (s, len);
+                if (r->args[r->nargs] == NULL)
+                        return fail (p, "%s", "out of memory");
+                r->args[++r->nargs] = NULL;
+                return 1;
+        }
+        case CTX_LIMITS:
+                if (t != V_NUMBER)
+                        return type_error (p, "a number", t);
+                {
+                        int ok = take_limit (p, (const char *) s, len);
+
+                        p->key = K_NONE;
+                        return ok;
+                }
+        }
+        return fail (p, "%s", "unexpected value");
 }
 
 static int
 on_null (void *ctx)
 {
-        return reject_value (ctx, "null");
+        return take_value (ctx, V_NULL, NULL, 0);
 }
 
 static int
 on_boolean (void *ctx, int v)
 {
         (void) v;
-        return reject_value (ctx, "a boolean");
+        return take_value (ctx, V_BOOL, NULL, 0);
 }
 
 static int
 on_number (void *ctx, const char *s, size_t l)
 {
-        (void) s;
-        (void) l;
-        return reject_value (ctx, "a number");
+        return take_value (ctx, V_NUMBER, (const unsigned char *) s, l);
 }
 
 static int
 on_string (void *ctx, const unsigned char *s, size_t len)
 {
-        struct request_parser *p = ctx;
-        char *copy;
-
-        if (! p->seen_top)
-                return reject_value (p, "a string");
-        if (p->field == F_LANGUAGE && (len == 0 || len > MAX_LANGUAGE_LEN))
-                return fail (p, "field '%s' must be a non-empty name", "language");
-        if (p->field == F_LANGUAGE && memchr (s, '\0', len))
-                return fail (p, "field '%s' must not contain NUL", "language");
-
-        copy = malloc (len + 1);
-        if (copy == NULL)
-                return fail (p, "%s", "out of memory");
-        memcpy (copy, s, len);
-        copy[len] = '\0';
-        if (p->field == F_LANGUAGE) {
-                p->req->language = copy;
-        } else {
-                p->req->code = copy;
-                p->req->code_len = len;
-        }
-        p->field = F_NONE;
-        return 1;
+        return take_value (ctx, V_STRING, s, len);
 }
 
 static int
 on_start_map (void *ctx)
 {
-        struct request_parser *p = ctx;
+        return take_value (ctx, V_MAP, NULL, 0);
+}
 
-        if (p->seen_top)
-                return reject_value (p, "an object");
-        p->seen_top = true;
-        p->depth = 1;
-        return 1;
+static int
+on_start_array (void *ctx)
+{
+        return take_value (ctx, V_ARRAY, NULL, 0);
 }
 
 static int
 on_map_key (void *ctx, const unsigned char *key, size_t len)
 {
         struct request_parser *p = ctx;
+        enum ctx where = p->stack[p->depth - 1];
+        unsigned *seen = where == CTX_FILE ? &p->file.seen : &p->seen;
         char name[65];
-        enum field f = F_UNKNOWN;
 
-        if (len == 8 && memcmp (key, "language", 8) == 0)
-                f = F_LANGUAGE;
-        else if (len == 4 && memcmp (key, "code", 4) == 0)
-                f = F_CODE;
-        if (f == F_UNKNOWN) {
-                /* Quote a bounded, NUL-free copy of the name back to the client. */
-                size_t n = len < sizeof (name) - 1 ? len : sizeof (name) - 1;
-
-                memcpy (name, key, n);
-                name[n] = '\0';
-                if (memchr (key, '\0', n) || n < len)
-                        return fail (p, "%s", "unknown field in request");
-                return fail (p, "unknown field '%s' (expected 'language' and 'code')", name);
+        for (size_t i = 0; i < sizeof (keys) / sizeof (*keys); i++) {
+                if (keys[i].ctx != where || strlen (keys[i].name) != len
+                    || memcmp (keys[i].name, key, len) != 0)
+                        continue;
+                if (*seen & (1u << keys[i].key))
+                        return fail (p, "field '%s' given twice", keys[i].name);
+                *seen |= 1u << keys[i].key;
+                p->key = keys[i].key;
+                return 1;
         }
-        if (p->seen & (1u << f))
-                return fail (p, "field '%s' given twice", field_name (f));
-        p->seen |= 1u << f;
-        p->field = f;
-        return 1;
+        /* Quote a bounded, NUL-free copy of the name back to the client. */
+        if (len >= sizeof (name) || memchr (key, '\0', len))
+                return fail (p, "%s", "unknown field in request");
+        memcpy (name, key, len);
+        name[len] = '\0';
+        if (where == CTX_FILE)
+                return fail (p, "unknown field 'files[%zu].%s' (expected name, content, encoding)",
+                             p->req->nfiles, name);
+        if (where == CTX_LIMITS)
+                return fail (p,
+                             "unknown field 'limits.%s' (expected timeout_ms, memory_mb, cpus, "
+                             "output_bytes, pids)",
+                             name);
+        return fail (p,
+                     "unknown field '%s' (expected language, code or files, stdin, args, limits)",
+                     name);
 }
 
 static int
 on_end_map (void *ctx)
 {
         struct request_parser *p = ctx;
+        enum ctx where = p->stack[--p->depth];
 
-        p->depth = 0;
+        p->key = K_NONE;
+        if (where == CTX_TOP)
+                p->ended = true;
+        if (where == CTX_FILE)
+                return finish_file (p);
         return 1;
-}
-
-static int
-on_start_array (void *ctx)
-{
-        return reject_value (ctx, "an array");
 }
 
 static int
 on_end_array (void *ctx)
 {
-        (void) ctx;
+        struct request_parser *p = ctx;
+
+        p->depth--;
+        p->key = K_NONE;
         return 1;
 }
 
@@ -219,6 +566,9 @@ request_parser_free (struct request_parser *p)
         if (p->yajl)
                 yajl_free (p->yajl);
         request_free (p->req);
+        free (p->file.name);
+        free (p->file.content);
+        free (p->code);
         free (p);
 }
 
@@ -228,7 +578,15 @@ request_free (struct ce_request *r)
         if (r == NULL)
                 return;
         free (r->language);
-        free (r->code);
+        for (size_t i = 0; i < r->nfiles; i++) {
+                free (r->files[i].name);
+                free (r->files[i].data);
+        }
+        free (r->files);
+        free (r->stdin_data);
+        for (size_t i = 0; i < r->nargs; i++)
+                free (r->args[i]);
+        free (r->args);
         free (r);
 }
 
@@ -274,6 +632,7 @@ request_parser_feed (struct request_parser *p, const char *data, size_t len, str
 int
 request_parser_finish (struct request_parser *p, struct ce_request **out, struct ce_error *err)
 {
+        struct ce_request *r = p->req;
         int ret;
 
         if (p->failed) {
@@ -282,15 +641,85 @@ request_parser_finish (struct request_parser *p, struct ce_request **out, struct
         }
         if (p->seen_bytes == 0)
                 return ce_error_set (err, 400, EINVAL,
-                                     "request body is empty: expected a JSON "
-                                     "object with 'language' and 'code'");
+                                     "request body is empty: expected a JSON object with "
+                                     "'language' and 'code'");
         ret = parse_status (p, yajl_complete_parse (p->yajl), NULL, 0, err);
         if (ret < 0)
                 return ret;
-        if (p->req->language == NULL)
+        if (r->language == NULL)
                 return ce_error_set (err, 400, EINVAL, "missing field 'language'");
-        if (p->req->code == NULL)
-                return ce_error_set (err, 400, EINVAL, "missing field 'code'");
+        if (p->code && (p->seen & (1u << K_FILES)))
+                return ce_error_set (err, 400, EINVAL, "give either 'code' or 'files', not both");
+        if (p->code == NULL && ! (p->seen & (1u << K_FILES)))
+                return ce_error_set (err, 400, EINVAL, "missing field 'code' (or 'files')");
+        if (p->code) {
+                r->files = calloc (1, sizeof (*r->files));
+                if (r->files == NULL)
+                        return ce_error_set (err, 400, ENOMEM, "out of memory");
+                r->files[0] = (struct ce_file){ NULL, steal_pointer (&p->code), p->code_len };
+                r->nfiles = 1;
+                r->from_code = true;
+        }
+        if (r->nfiles == 0)
+                return ce_error_set (err, 400, EINVAL, "field 'files' must not be empty");
+        if (r->args == NULL) {
+                r->args = calloc (1, sizeof (char *));
+                if (r->args == NULL)
+                        return ce_error_set (err, 400, ENOMEM, "out of memory");
+        }
         *out = steal_pointer (&p->req);
         return 0;
+}
+
+static int
+check_int (const char *name, int64_t v, int64_t min, int64_t max, struct ce_error *err)
+{
+        if (v < min || v > max)
+                return ce_error_set (err, 400, ERANGE,
+                                     "field 'limits.%s' must be between %" PRId64 " and %" PRId64
+                                     " (at most %" PRId64 " on this server)",
+                                     name, min, max, max);
+        return 0;
+}
+
+int
+request_resolve_limits (const struct ce_request *req, const struct ce_limits *defaults,
+                        const struct ce_limits *ceilings, struct ce_limits *out,
+                        struct ce_error *err)
+{
+        const struct ce_limits *min = &request_limit_minimums;
+        const struct ce_limits *l = &req->limits;
+        unsigned given = req->limits_given;
+        int ret = 0;
+
+        *out = *defaults;
+        if (given & LIMIT_TIMEOUT) {
+                ret = check_int ("timeout_ms", l->timeout_ms, min->timeout_ms, ceilings->timeout_ms,
+                                 err);
+                out->timeout_ms = l->timeout_ms;
+        }
+        if (ret == 0 && (given & LIMIT_MEMORY)) {
+                ret = check_int ("memory_mb", l->memory_mb, min->memory_mb, ceilings->memory_mb,
+                                 err);
+                out->memory_mb = l->memory_mb;
+        }
+        if (ret == 0 && (given & LIMIT_OUTPUT)) {
+                ret = check_int ("output_bytes", l->output_bytes, min->output_bytes,
+                                 ceilings->output_bytes, err);
+                out->output_bytes = l->output_bytes;
+        }
+        if (ret == 0 && (given & LIMIT_PIDS)) {
+                ret = check_int ("pids", l->pids, min->pids, ceilings->pids, err);
+                out->pids = l->pids;
+        }
+        if (ret == 0 && (given & LIMIT_CPUS)) {
+                if (l->cpus < min->cpus || l->cpus > ceilings->cpus)
+                        ret = ce_error_set (
+                                err, 400, ERANGE,
+                                "field 'limits.cpus' must be between %g and %g (at most "
+                                "%g on this server)",
+                                min->cpus, ceilings->cpus, ceilings->cpus);
+                out->cpus = l->cpus;
+        }
+        return ret;
 }

@@ -3,8 +3,8 @@
  *
  * The body is parsed as it arrives (yajl's callback parser), so a request is
  * never buffered whole before it is checked, and a bad one is refused at its
- * first bad byte.  Every field's type and size is checked here; nothing later
- * sees unvalidated input.
+ * first bad byte.  Every field's type and size is checked here, including
+ * file names and limits; nothing later sees unvalidated input.
  *
  * A parser belongs to one connection and is used by one thread at a time.
  */
@@ -13,10 +13,44 @@
 
 #include "common.h"
 
+#define REQUEST_MAX_FILES 64
+#define REQUEST_MAX_ARGS 256
+#define REQUEST_MAX_NAME 255
+
+/* Resource limits of one execution. */
+struct ce_limits {
+        int64_t timeout_ms;
+        int64_t memory_mb;
+        double cpus;
+        int64_t output_bytes;
+        int64_t pids;
+};
+
+struct ce_file {
+        char *name; /* validated relative path: no "..", ".", empty parts, NUL */
+        char *data; /* decoded content; may hold NUL bytes */
+        size_t len;
+};
+
 struct ce_request {
-        char *language; /* NUL-terminated, valid UTF-8 */
-        char *code;     /* may contain NUL bytes: use code_len */
-        size_t code_len;
+        char *language;        /* NUL-terminated, valid UTF-8 */
+        struct ce_file *files; /* files[0] is the entry point */
+        size_t nfiles;
+        bool from_code;   /* given as "code": files[0] has no name yet */
+        char *stdin_data; /* NULL when not given */
+        size_t stdin_len;
+        char **args; /* NULL-terminated; never NULL after a successful parse */
+        size_t nargs;
+        struct ce_limits limits; /* as requested, where limits_given says so */
+        unsigned limits_given;   /* LIMIT_* bits */
+};
+
+enum {
+        LIMIT_TIMEOUT = 1 << 0,
+        LIMIT_MEMORY = 1 << 1,
+        LIMIT_CPUS = 1 << 2,
+        LIMIT_OUTPUT = 1 << 3,
+        LIMIT_PIDS = 1 << 4,
 };
 
 struct request_parser;
@@ -35,5 +69,18 @@ int request_parser_feed (struct request_parser *p, const char *data, size_t len,
 int request_parser_finish (struct request_parser *p, struct ce_request **out, struct ce_error *err);
 
 void request_free (struct ce_request *r);
+
+/* The limits an execution gets: the request's where given (checked against
+ * [minimum, ceiling]), the defaults elsewhere.  400 naming the field when a
+ * value is out of range. */
+int request_resolve_limits (const struct ce_request *req, const struct ce_limits *defaults,
+                            const struct ce_limits *ceilings, struct ce_limits *out,
+                            struct ce_error *err);
+
+/* The smallest value each limit may take. */
+extern const struct ce_limits request_limit_minimums;
+
+/* 0 when name is an acceptable relative file name (exposed for tests). */
+int request_check_file_name (const char *name, size_t len, const char **why);
 
 #endif

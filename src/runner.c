@@ -18,6 +18,7 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <math.h>
 #include <signal.h>
 #include <string.h>
 #include <sys/random.h>
@@ -32,6 +33,7 @@
 #define RUNTIME_CMD_TIMEOUT_MS 30000
 /* After a kill, how long the pipes may take to close. */
 #define KILL_GRACE_MS 5000
+#define CPU_PERIOD_US 100000
 #define CONTAINER_UID 65534
 #define CONTAINER_GID 65534
 
@@ -51,7 +53,7 @@ runner_status_name (enum runner_status s)
 void
 runner_result_clear (struct runner_result *res)
 {
-        free (res->output);
+        sup_output_free (&res->out);
         memset (res, 0, sizeof (*res));
 }
 
@@ -157,12 +159,85 @@ runtime_error_message (int wfd, const struct ce_buf *stderr_text, char *out, siz
         }
 }
 
+/* Write one request file under codefd, creating its directories; nothing is
+ * ever followed through a link (the names were validated, but be strict). */
+static int
+write_code_file (int codefd, const char *name, const char *data, size_t len)
+{
+        char path[REQUEST_MAX_NAME + 1];
+        int dirfd = codefd;
+        char *part = path, *slash;
+        int ret;
+
+        snprintf (path, sizeof (path), "%s", name);
+        while ((slash = strchr (part, '/')) != NULL) {
+                int next;
+
+                *slash = '\0';
+                if (mkdirat (dirfd, part, 0755) < 0 && errno != EEXIST)
+                        ret = -errno;
+                else if ((next = openat (dirfd, part,
+                                         O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC))
+                         < 0)
+                        ret = -errno;
+                else if (fchmod (next, 0755) < 0) {
+                        ret = -errno;
+                        close (next);
+                } else {
+                        ret = 0;
+                        if (dirfd != codefd)
+                                close (dirfd);
+                        dirfd = next;
+                }
+                if (ret < 0) {
+                        if (dirfd != codefd)
+                                close (dirfd);
+                        return ret;
+                }
+                part = slash + 1;
+        }
+        ret = ce_write_file_at (dirfd, part, data, len, 0644);
+        if (dirfd != codefd)
+                close (dirfd);
+        return ret;
+}
+
+/* The program's argv: the bundle's command with "{entry}" replaced by the
+ * entry file's path inside, then the request's args.  Strings are borrowed;
+ * only the array (and the entry path in *entry_path) is allocated. */
+static char **
+build_argv (const struct ce_bundle *b, const struct ce_request *req, char **entry_path)
+{
+        size_t ncmd = 0, n = 0;
+        char **argv;
+
+        while (b->command[ncmd])
+                ncmd++;
+        argv = calloc (ncmd + req->nargs + 1, sizeof (char *));
+        if (argv == NULL
+            || asprintf (entry_path, "%s/%s", CE_CODE_DIR,
+                         req->from_code ? b->entry_file : req->files[0].name)
+                       < 0) {
+                free (argv);
+                return NULL;
+        }
+        for (size_t i = 0; i < ncmd; i++)
+                argv[n++] = strcmp (b->command[i], BUNDLE_ENTRY_PLACEHOLDER) == 0 ? *entry_path
+                                                                                  : b->command[i];
+        for (size_t i = 0; i < req->nargs; i++)
+                argv[n++] = req->args[i];
+        return argv;
+}
+
 static int
 prepare_workdir (const struct runner_config *cfg, const char *id, const struct ce_bundle *b,
-                 const struct ce_request *req, int *wfd_out, struct ce_error *err)
+                 const struct ce_request *req, const struct ce_limits *limits, int *wfd_out,
+                 int *stdin_out, struct ce_error *err)
 {
         cleanup_close int wfd = -1;
         cleanup_close int codefd = -1;
+        cleanup_free char **argv = NULL;
+        cleanup_free char *entry_path = NULL;
         char workdir[4096], code_dir[4200], cgroups_path[128];
         struct spec_params params;
         int ret;
@@ -178,23 +253,45 @@ prepare_workdir (const struct runner_config *cfg, const char *id, const struct c
         if (codefd < 0 || fchmod (codefd, 0755) < 0)
                 return ce_error_set (err, 500, errno, "cannot create code dir: %s",
                                      strerror (errno));
-        ret = ce_write_file_at (codefd, b->entry_file, req->code, req->code_len, 0644);
-        if (ret < 0)
-                return ce_error_set (err, 500, -ret, "cannot write code: %s", strerror (-ret));
+        for (size_t i = 0; i < req->nfiles; i++) {
+                const struct ce_file *f = &req->files[i];
 
+                ret = write_code_file (codefd, req->from_code ? b->entry_file : f->name, f->data,
+                                       f->len);
+                if (ret < 0)
+                        return ce_error_set (err, 500, -ret, "cannot write code: %s",
+                                             strerror (-ret));
+        }
+        /* stdin is a file of ours, never seen inside but through fd 0. */
+        if (req->stdin_data) {
+                ret = ce_write_file_at (wfd, "stdin", req->stdin_data, req->stdin_len, 0600);
+                if (ret < 0)
+                        return ce_error_set (err, 500, -ret, "cannot write stdin: %s",
+                                             strerror (-ret));
+                *stdin_out = openat (wfd, "stdin", O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+        } else {
+                *stdin_out = open ("/dev/null", O_RDONLY | O_CLOEXEC);
+        }
+        if (*stdin_out < 0)
+                return ce_error_set (err, 500, errno, "cannot open stdin: %s", strerror (errno));
+
+        argv = build_argv (b, req, &entry_path);
+        if (argv == NULL)
+                return ce_error_set (err, 500, ENOMEM, "out of memory");
         snprintf (workdir, sizeof (workdir), "%s/%s", cfg->exec_dir, id);
         snprintf (code_dir, sizeof (code_dir), "%s/code", workdir);
         snprintf (cgroups_path, sizeof (cgroups_path), "/codeengine/%s", id);
         params = (struct spec_params){
                 .bundle = b,
+                .argv = argv,
                 .code_dir = code_dir,
                 .init_path = cfg->init_path,
                 .cgroups_path = cgroups_path,
                 .hostname = "codeengine",
-                .memory_bytes = cfg->memory_bytes,
-                .cpu_quota_us = cfg->cpu_quota_us,
-                .cpu_period_us = cfg->cpu_period_us,
-                .pids_limit = cfg->pids_limit,
+                .memory_bytes = limits->memory_mb * 1024 * 1024,
+                .cpu_quota_us = (int64_t) llround (limits->cpus * CPU_PERIOD_US),
+                .cpu_period_us = CPU_PERIOD_US,
+                .pids_limit = limits->pids,
                 .tmp_bytes = cfg->tmp_bytes,
                 .uid = CONTAINER_UID,
                 .gid = CONTAINER_GID,
@@ -208,7 +305,7 @@ prepare_workdir (const struct runner_config *cfg, const char *id, const struct c
 
 static void
 fill_result (struct runner_result *res, const struct sup_watch_state *st, bool timed_out,
-             struct timespec started)
+             const struct cgroup_stats *stats, struct timespec started)
 {
         struct timespec end = st->exited ? st->exited_at : ce_now ();
 
@@ -224,31 +321,46 @@ fill_result (struct runner_result *res, const struct sup_watch_state *st, bool t
                 res->signal = SIGKILL;
                 res->exit_code = 128 + SIGKILL;
         }
+        res->truncated = st->output_limit;
         if (st->output_limit)
                 res->status = RUN_OUTPUT_LIMIT;
         else if (timed_out)
                 res->status = RUN_TIMEOUT;
-        else if (res->stats.oom_kills > 0)
+        else if (stats->oom_kills > 0)
                 res->status = RUN_MEMORY_LIMIT;
         else if (res->exit_code == 0)
                 res->status = RUN_OK;
         else
                 res->status = RUN_RUNTIME_ERROR;
-        res->time_ms = ce_ms_between (started, end);
-        if (res->time_ms < 0)
-                res->time_ms = 0;
+        res->wall_ms = ce_ms_between (started, end);
+        if (res->wall_ms < 0)
+                res->wall_ms = 0;
+        res->cpu_ms = stats->cpu_ns < 0 ? -1 : stats->cpu_ns / 1000000;
+        res->memory_kb = stats->memory_peak < 0 ? -1 : stats->memory_peak / 1024;
+}
+
+static void
+close_pair (int p[2])
+{
+        for (int i = 0; i < 2; i++)
+                if (p[i] >= 0) {
+                        close (p[i]);
+                        p[i] = -1;
+                }
 }
 
 int
 runner_run (const struct runner_config *cfg, const struct ce_bundle *b,
-            const struct ce_request *req, struct runner_result *res, struct ce_error *err)
+            const struct ce_request *req, const struct ce_limits *limits, struct runner_result *res,
+            struct ce_error *err)
 {
-        char id[32], workdir[4096], cgroups_path[128];
-        int wfd = -1, devnull = -1;
-        int out_pipe[2] = { -1, -1 }, status_pipe[2] = { -1, -1 };
+        char id[32], workdir[4096], cgroups_path[128], log_path[4200];
+        int wfd = -1, stdin_fd = -1;
+        int out_pipe[2] = { -1, -1 }, err_pipe[2] = { -1, -1 }, status_pipe[2] = { -1, -1 };
         struct sup_watch *watch = NULL;
         struct sup_watch_state st = { 0 };
-        struct ce_buf output = { 0 };
+        struct sup_output output = { 0 };
+        struct cgroup_stats stats;
         struct timespec deadline, started;
         bool timed_out = false, created = false;
         pid_t pid;
@@ -259,18 +371,20 @@ runner_run (const struct runner_config *cfg, const struct ce_bundle *b,
         if (ret < 0)
                 return ce_error_set (err, 500, -ret, "getrandom: %s", strerror (-ret));
         snprintf (workdir, sizeof (workdir), "%s/%s", cfg->exec_dir, id);
+        snprintf (log_path, sizeof (log_path), "%s/runc.log", workdir);
         snprintf (cgroups_path, sizeof (cgroups_path), "/codeengine/%s", id);
 
-        ret = prepare_workdir (cfg, id, b, req, &wfd, err);
+        ret = prepare_workdir (cfg, id, b, req, limits, &wfd, &stdin_fd, err);
         if (ret < 0)
                 goto out;
-        devnull = open ("/dev/null", O_RDWR | O_CLOEXEC);
-        if (devnull < 0 || pipe2 (out_pipe, O_CLOEXEC) < 0 || pipe2 (status_pipe, O_CLOEXEC) < 0) {
+        if (pipe2 (out_pipe, O_CLOEXEC) < 0 || pipe2 (err_pipe, O_CLOEXEC) < 0
+            || pipe2 (status_pipe, O_CLOEXEC) < 0) {
                 ret = ce_error_set (err, 500, errno, "pipe: %s", strerror (errno));
                 goto out;
         }
-        ret = sup_watch_new (out_pipe[0], status_pipe[0], cfg->max_output, &watch, err);
-        out_pipe[0] = status_pipe[0] = -1; /* owned by the watch, even on failure */
+        ret = sup_watch_new (&(struct sup_watch_fds){ out_pipe[0], err_pipe[0], status_pipe[0] },
+                             (size_t) limits->output_bytes, &watch, err);
+        out_pipe[0] = err_pipe[0] = status_pipe[0] = -1; /* owned by the watch, even on failure */
         if (ret < 0)
                 goto out;
 
@@ -279,7 +393,7 @@ runner_run (const struct runner_config *cfg, const struct ce_bundle *b,
                                  "--root",
                                  (char *) cfg->runc_root,
                                  "--log",
-                                 "runc.log",
+                                 log_path,
                                  "--log-format",
                                  "json",
                                  "run",
@@ -290,21 +404,18 @@ runner_run (const struct runner_config *cfg, const struct ce_bundle *b,
                                  "1",
                                  id,
                                  NULL };
-                char log_path[4200];
 
-                snprintf (log_path, sizeof (log_path), "%s/runc.log", workdir);
-                argv[4] = log_path;
                 deadline = ce_deadline_after_ms (RUNTIME_CMD_TIMEOUT_MS);
                 created = true; /* from here on runc may have state to delete */
                 ret = sup_spawn (
                         argv,
-                        &(struct sup_stdio){ devnull, out_pipe[1], out_pipe[1], status_pipe[1] },
+                        &(struct sup_stdio){ stdin_fd, out_pipe[1], err_pipe[1], status_pipe[1] },
                         &pid, err);
         }
         /* Only the container may hold the write ends, so that EOF means it is gone. */
-        close (out_pipe[1]);
-        close (status_pipe[1]);
-        out_pipe[1] = status_pipe[1] = -1;
+        close_pair (out_pipe);
+        close_pair (err_pipe);
+        close_pair (status_pipe);
         if (ret < 0)
                 goto out;
 
@@ -313,24 +424,25 @@ runner_run (const struct runner_config *cfg, const struct ce_bundle *b,
                 kill (pid, SIGKILL);
                 sup_wait_child (pid, NULL, &wstatus);
                 ret = ce_error_set (err, 500, ETIMEDOUT,
-                                    "runc did not start the container in time");
+                                    "runc did not start the container in %d ms",
+                                    RUNTIME_CMD_TIMEOUT_MS);
                 goto out;
         }
         if (ret < 0 || ! WIFEXITED (wstatus) || WEXITSTATUS (wstatus) != 0) {
                 struct timespec grace = ce_deadline_after_ms (1000);
                 char msg[400];
 
-                /* No container runs, so what reached the pipe is runc's own stderr:
+                /* No container runs, so what reached the pipes is runc's own stderr:
                  * the message of last resort when its log has none. */
                 sup_watch_wait (watch, &grace, &st);
                 sup_watch_finish (steal_pointer (&watch), &output);
-                runtime_error_message (wfd, &output, msg, sizeof (msg));
+                runtime_error_message (wfd, &output.stderr_buf, msg, sizeof (msg));
                 ret = ce_error_set (err, 500, EIO, "%s", msg);
                 goto out;
         }
         /* The program's time starts now that it runs: runc's start-up is ours. */
         started = ce_now ();
-        deadline = ce_deadline_after_ms (cfg->timeout_ms);
+        deadline = ce_deadline_after_ms (limits->timeout_ms);
 
         ret = sup_watch_wait (watch, &deadline, &st);
         if (ret == -ETIMEDOUT || ret == -ECANCELED)
@@ -343,38 +455,43 @@ runner_run (const struct runner_config *cfg, const struct ce_bundle *b,
                         ce_log ("warning: %s: pipes still open %d ms after kill", id,
                                 KILL_GRACE_MS);
         }
-        cgroup_read_stats (cgroups_path, &res->stats);
-        fill_result (res, &st, timed_out, started);
+        cgroup_read_stats (cgroups_path, &stats);
+        fill_result (res, &st, timed_out, &stats, started);
         ret = 0;
 
 out:
         if (wfd >= 0)
                 close (wfd);
-        if (devnull >= 0)
-                close (devnull);
-        if (out_pipe[1] >= 0)
-                close (out_pipe[1]);
-        if (status_pipe[1] >= 0)
-                close (status_pipe[1]);
-        if (out_pipe[0] >= 0)
-                close (out_pipe[0]);
-        if (status_pipe[0] >= 0)
-                close (status_pipe[0]);
+        if (stdin_fd >= 0)
+                close (stdin_fd);
+        close_pair (out_pipe);
+        close_pair (err_pipe);
+        close_pair (status_pipe);
         if (watch)
                 sup_watch_finish (watch, &output);
         if (created)
                 runtime_delete (cfg, id);
         if (ce_remove_tree_at (cfg->exec_dirfd, id) < 0)
                 ce_log ("warning: cannot remove work dir %s", workdir);
-        if (ret == 0) {
-                if (output.data == NULL)
-                        ce_buf_append (&output, "", 0);
-                res->output = output.data;
-                res->output_len = output.len;
-        } else {
-                ce_buf_free (&output);
-        }
+        if (ret == 0)
+                res->out = output;
+        else
+                sup_output_free (&output);
         return ret;
+}
+
+const char *
+runner_signal_name (int sig, char *buf, size_t size)
+{
+        const char *abbrev = sig > 0 ? sigabbrev_np (sig) : NULL;
+
+        if (sig <= 0)
+                return NULL;
+        if (abbrev)
+                snprintf (buf, size, "SIG%s", abbrev);
+        else
+                snprintf (buf, size, "SIG%d", sig);
+        return buf;
 }
 
 int

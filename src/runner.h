@@ -13,6 +13,7 @@
 #include "cgroup.h"
 #include "common.h"
 #include "request.h"
+#include "supervisor.h"
 
 struct runner_config {
         const char *runtime;   /* runc binary, looked up in PATH */
@@ -21,12 +22,7 @@ struct runner_config {
         const char *exec_dir;  /* state_dir/exec */
         int exec_dirfd;        /* open on exec_dir */
         const char *init_path; /* absolute host path of codeengine-init */
-        int64_t timeout_ms;
-        int64_t memory_bytes;
-        int64_t cpu_quota_us, cpu_period_us;
-        int64_t pids_limit;
-        int64_t tmp_bytes;
-        size_t max_output;
+        int64_t tmp_bytes;     /* size of /tmp inside */
 };
 
 enum runner_status {
@@ -37,23 +33,31 @@ enum runner_status {
         RUN_OUTPUT_LIMIT,
 };
 
+/* What one program run did.  Compiled languages will report a compile step
+ * with the same shape. */
 struct runner_result {
-        char *output; /* raw bytes, NUL-terminated; may hold invalid UTF-8 */
-        size_t output_len;
+        struct sup_output out; /* raw bytes; may hold invalid UTF-8 */
+        bool truncated;        /* output passed the limit */
         enum runner_status status;
         int exit_code; /* 128+signal when killed */
         int signal;    /* 0 when the program exited */
-        int64_t time_ms;
-        struct cgroup_stats stats;
+        int64_t wall_ms;
+        int64_t cpu_ms;    /* from the cgroup; -1 when unknown */
+        int64_t memory_kb; /* peak of the cgroup; -1 when unknown */
 };
 
 const char *runner_status_name (enum runner_status s);
 
-/* Run req with bundle b.  0: the program ran and *res describes it (free with
- * runner_result_clear).  <0: the runtime failed (err->http_status 500, with
- * runc's message) or the server could not set up the execution. */
+/* Run req with bundle b under limits (already resolved and checked).
+ * 0: the program ran and *res describes it (free with runner_result_clear).
+ * <0: the runtime failed (err->http_status 500, with runc's message) or the
+ * server could not set up the execution. */
 int runner_run (const struct runner_config *cfg, const struct ce_bundle *b,
-                const struct ce_request *req, struct runner_result *res, struct ce_error *err);
+                const struct ce_request *req, const struct ce_limits *limits,
+                struct runner_result *res, struct ce_error *err);
+
+/* "SIGKILL" for 9; NULL for 0. */
+const char *runner_signal_name (int sig, char *buf, size_t size);
 
 void runner_result_clear (struct runner_result *res);
 

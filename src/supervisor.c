@@ -42,7 +42,7 @@ struct sup_child {
         struct sup_child *next;
 };
 
-enum pipe_kind { PIPE_OUT, PIPE_STATUS };
+enum pipe_kind { PIPE_STDOUT, PIPE_STDERR, PIPE_STATUS };
 
 struct sup_pipe {
         struct sup_watch *w;
@@ -51,10 +51,11 @@ struct sup_pipe {
 };
 
 struct sup_watch {
-        struct sup_pipe out, status;
+        struct sup_pipe out, err, status;
         size_t max_output;
-        bool out_stopped; /* output limit reached: out.fd no longer polled */
-        struct ce_buf output;
+        bool out_stopped;         /* output limit reached: out and err no longer polled */
+        struct ce_buf output;     /* both streams, in the order they were read */
+        struct ce_buf streams[2]; /* stdout, stderr */
         char status_buf[sizeof (int)];
         size_t status_len;
         struct sup_watch_state state;
@@ -232,20 +233,31 @@ drain_pipe (struct sup_pipe *p)
                         w->status_len += take;
                         continue;
                 }
-                if (w->output.len + (size_t) n > w->max_output
-                    || ce_buf_append (&w->output, chunk, (size_t) n) < 0) {
+                {
+                        struct ce_buf *stream = &w->streams[p->kind == PIPE_STDERR];
+                        size_t keep = (size_t) n;
+
+                        if (w->output.len + keep > w->max_output) {
+                                keep = w->max_output - w->output.len;
+                                w->state.output_limit = true;
+                        }
+                        if (ce_buf_append (&w->output, chunk, keep) < 0
+                            || ce_buf_append (stream, chunk, keep) < 0)
+                                w->state.output_limit = true;
+                }
+                if (w->state.output_limit) {
                         /* Keep exactly max_output bytes and stop reading, but keep the
-                         * pipe open: the program blocks in write() until the worker
+                         * pipes open: the program blocks in write() until the worker
                          * kills it, rather than dying of EPIPE first. */
-                        if (w->output.len < w->max_output)
-                                ce_buf_append (&w->output, chunk, w->max_output - w->output.len);
-                        w->state.output_limit = true;
                         w->out_stopped = true;
-                        epoll_ctl (epfd, EPOLL_CTL_DEL, p->fd, NULL);
+                        if (w->out.fd >= 0)
+                                epoll_ctl (epfd, EPOLL_CTL_DEL, w->out.fd, NULL);
+                        if (w->err.fd >= 0)
+                                epoll_ctl (epfd, EPOLL_CTL_DEL, w->err.fd, NULL);
                         break;
                 }
         }
-        w->state.done = (w->out.fd < 0 || w->out_stopped) && w->status.fd < 0;
+        w->state.done = ((w->out.fd < 0 && w->err.fd < 0) || w->out_stopped) && w->status.fd < 0;
         pthread_cond_broadcast (&w->cond);
 }
 
@@ -259,6 +271,7 @@ handle_detach_requests (void)
                 if (! w->detach_requested)
                         continue;
                 pipe_close (&w->out);
+                pipe_close (&w->err);
                 pipe_close (&w->status);
                 if (w->prev)
                         w->prev->next = w->next;
@@ -296,7 +309,7 @@ supervisor_main (void *arg)
                                 pthread_mutex_lock (&lock);
                                 /* An earlier event in this batch may have closed or
                                  * stopped this pipe. */
-                                if (p->fd >= 0 && ! (p->kind == PIPE_OUT && p->w->out_stopped))
+                                if (p->fd >= 0 && ! (p->kind != PIPE_STATUS && p->w->out_stopped))
                                         drain_pipe (p);
                                 pthread_mutex_unlock (&lock);
                         }
@@ -513,33 +526,39 @@ sup_run_capture (char *const argv[], size_t max, char **out, int *status, struct
 }
 
 int
-sup_watch_new (int out_fd, int status_fd, size_t max_output, struct sup_watch **out,
+sup_watch_new (const struct sup_watch_fds *fds, size_t max_output, struct sup_watch **out,
                struct ce_error *err)
 {
         struct sup_watch *w = calloc (1, sizeof (*w));
         int ret;
 
         if (w == NULL) {
-                close (out_fd);
-                close (status_fd);
+                close (fds->out);
+                close (fds->err);
+                close (fds->status);
                 return ce_error_set (err, 500, ENOMEM, "out of memory");
         }
-        w->out = (struct sup_pipe){ w, PIPE_OUT, out_fd };
-        w->status = (struct sup_pipe){ w, PIPE_STATUS, status_fd };
+        w->out = (struct sup_pipe){ w, PIPE_STDOUT, fds->out };
+        w->err = (struct sup_pipe){ w, PIPE_STDERR, fds->err };
+        w->status = (struct sup_pipe){ w, PIPE_STATUS, fds->status };
         w->max_output = max_output;
-        fcntl (out_fd, F_SETFL, O_NONBLOCK);
-        fcntl (status_fd, F_SETFL, O_NONBLOCK);
+        fcntl (fds->out, F_SETFL, O_NONBLOCK);
+        fcntl (fds->err, F_SETFL, O_NONBLOCK);
+        fcntl (fds->status, F_SETFL, O_NONBLOCK);
         ret = cond_init_monotonic (&w->cond);
         if (ret) {
-                close (out_fd);
-                close (status_fd);
+                close (fds->out);
+                close (fds->err);
+                close (fds->status);
                 free (w);
                 return ce_error_set (err, 500, ret, "pthread_cond_init: %s", strerror (ret));
         }
         pthread_mutex_lock (&lock);
-        if (epoll_add (out_fd, &w->out) < 0 || epoll_add (status_fd, &w->status) < 0) {
+        if (epoll_add (fds->out, &w->out) < 0 || epoll_add (fds->err, &w->err) < 0
+            || epoll_add (fds->status, &w->status) < 0) {
                 ret = errno;
                 pipe_close (&w->out);
+                pipe_close (&w->err);
                 pipe_close (&w->status);
                 pthread_mutex_unlock (&lock);
                 pthread_cond_destroy (&w->cond);
@@ -574,7 +593,7 @@ sup_watch_wait (struct sup_watch *w, const struct timespec *deadline, struct sup
 }
 
 void
-sup_watch_finish (struct sup_watch *w, struct ce_buf *out)
+sup_watch_finish (struct sup_watch *w, struct sup_output *out)
 {
         pthread_mutex_lock (&lock);
         w->detach_requested = true;
@@ -583,9 +602,22 @@ sup_watch_finish (struct sup_watch *w, struct ce_buf *out)
                 pthread_cond_wait (&w->cond, &lock);
         pthread_mutex_unlock (&lock);
         pthread_cond_destroy (&w->cond);
-        if (out)
-                *out = w->output;
-        else
+        if (out) {
+                out->combined = w->output;
+                out->stdout_buf = w->streams[0];
+                out->stderr_buf = w->streams[1];
+        } else {
                 ce_buf_free (&w->output);
+                ce_buf_free (&w->streams[0]);
+                ce_buf_free (&w->streams[1]);
+        }
         free (w);
+}
+
+void
+sup_output_free (struct sup_output *o)
+{
+        ce_buf_free (&o->combined);
+        ce_buf_free (&o->stdout_buf);
+        ce_buf_free (&o->stderr_buf);
 }

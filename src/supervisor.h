@@ -58,9 +58,14 @@ struct sup_watch_state {
         struct timespec exited_at;
 };
 
-/* Start draining out_fd (the container's stdout+stderr) and status_fd (where
- * codeengine-init writes the program's wait status).  Takes both fds. */
-int sup_watch_new (int out_fd, int status_fd, size_t max_output, struct sup_watch **out,
+struct sup_watch_fds {
+        int out, err; /* read ends of the container's stdout and stderr */
+        int status;   /* where codeengine-init writes the program's wait status */
+};
+
+/* Start draining a container's pipes.  Takes the fds, even on failure.
+ * Output past max_output bytes (both streams together) is not read. */
+int sup_watch_new (const struct sup_watch_fds *fds, size_t max_output, struct sup_watch **out,
                    struct ce_error *err);
 
 /* Block until the container is done or passed its output limit (0), or
@@ -69,8 +74,15 @@ int sup_watch_new (int out_fd, int status_fd, size_t max_output, struct sup_watc
 int sup_watch_wait (struct sup_watch *w, const struct timespec *deadline,
                     struct sup_watch_state *state);
 
+struct sup_output {
+        struct ce_buf combined;   /* both streams, in the order they were read */
+        struct ce_buf stdout_buf; /* each stream alone */
+        struct ce_buf stderr_buf;
+};
+
 /* Stop watching (closing the pipes), hand over the output collected so far
- * (caller frees out->data) and free w.  Safe at any point. */
-void sup_watch_finish (struct sup_watch *w, struct ce_buf *out);
+ * (the caller frees it with sup_output_free) and free w.  Safe at any point. */
+void sup_watch_finish (struct sup_watch *w, struct sup_output *out);
+void sup_output_free (struct sup_output *o);
 
 #endif

@@ -41,6 +41,25 @@ main (void)
                 free (out);
         }
 
+        {
+                char *out;
+                size_t n;
+
+                CHECK (ce_base64_decode ("aGVsbG8=", 8, &out, &n) == 0 && n == 5
+                       && memcmp (out, "hello", 5) == 0);
+                free (out);
+                CHECK (ce_base64_decode ("aGVsbG8", 7, &out, &n) == 0 && n == 5);
+                free (out);
+                CHECK (ce_base64_decode ("AAH/\n", 5, &out, &n) == 0 && n == 3
+                       && memcmp (out, "\0\1\xff", 3) == 0);
+                free (out);
+                CHECK (ce_base64_decode ("", 0, &out, &n) == 0 && n == 0);
+                free (out);
+                CHECK (ce_base64_decode ("a", 1, &out, &n) == -EINVAL);
+                CHECK (ce_base64_decode ("aGVsbG8=x", 9, &out, &n) == -EINVAL);
+                CHECK (ce_base64_decode ("a!==", 4, &out, &n) == -EINVAL);
+                CHECK (ce_base64_decode ("aGVsbG9=", 8, &out, &n) == -EINVAL); /* stray bits */
+        }
         for (int i = 0; i < 1000; i++)
                 CHECK (ce_buf_append (&b, "xyz", 3) == 0);
         CHECK (b.len == 3000 && b.data[3000] == '\0');

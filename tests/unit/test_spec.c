@@ -41,7 +41,8 @@ get_int (yajl_val root, const char **path)
 int
 main (void)
 {
-        char *command[] = { "python3", "/code/main.py", NULL };
+        char *command[] = { "python3", "{entry}", NULL };
+        char *argv[] = { "python3", "/code/main.py", "arg one", NULL };
         char *env[] = { "PYTHONUNBUFFERED=1", NULL };
         char *aliases[] = { NULL };
         struct ce_bundle b = {
@@ -55,6 +56,7 @@ main (void)
         };
         struct spec_params p = {
                 .bundle = &b,
+                .argv = argv,
                 .code_dir = "/run/codeengine/exec/ce-0123456789abcdef/code",
                 .init_path = "/usr/lib/codeengine/codeengine-init",
                 .cgroups_path = "/codeengine/ce-0123456789abcdef",

@@ -19,17 +19,20 @@ static void
 start (struct run *r, size_t max_output, const char *script)
 {
         char *argv[] = { CE_INIT_BINARY, "/bin/sh", "-c", (char *) script, NULL };
-        int out[2], st[2], devnull = open ("/dev/null", O_RDWR | O_CLOEXEC);
+        int out[2], er[2], st[2], devnull = open ("/dev/null", O_RDWR | O_CLOEXEC);
         struct ce_error err;
 
-        CHECK (pipe2 (out, O_CLOEXEC) == 0 && pipe2 (st, O_CLOEXEC) == 0);
-        CHECK (sup_spawn (argv, &(struct sup_stdio){ devnull, out[1], out[1], st[1] }, &r->pid,
-                          &err)
+        CHECK (pipe2 (out, O_CLOEXEC) == 0 && pipe2 (er, O_CLOEXEC) == 0
+               && pipe2 (st, O_CLOEXEC) == 0);
+        CHECK (sup_spawn (argv, &(struct sup_stdio){ devnull, out[1], er[1], st[1] }, &r->pid, &err)
                == 0);
         close (out[1]);
+        close (er[1]);
         close (st[1]);
         close (devnull);
-        CHECK (sup_watch_new (out[0], st[0], max_output, &r->w, &err) == 0);
+        CHECK (sup_watch_new (&(struct sup_watch_fds){ out[0], er[0], st[0] }, max_output, &r->w,
+                              &err)
+               == 0);
 }
 
 /* Outside a pid namespace nothing kills init's children with it: do it here,
@@ -50,7 +53,7 @@ kill_tree (pid_t pid)
 }
 
 static void
-finish (struct run *r, struct ce_buf *out, int *child_status)
+finish (struct run *r, struct sup_output *out, int *child_status)
 {
         sup_watch_finish (r->w, out);
         CHECK (sup_wait_child (r->pid, NULL, child_status) == 0);
@@ -61,7 +64,7 @@ main (void)
 {
         struct sup_watch_state s;
         struct ce_error err;
-        struct ce_buf out;
+        struct sup_output out;
         struct timespec deadline;
         struct run r;
         sigset_t mask;
@@ -72,16 +75,18 @@ main (void)
         pthread_sigmask (SIG_BLOCK, &mask, NULL);
         CHECK (supervisor_start (&err) == 0);
 
-        /* Combined output in write order and the exact exit code. */
-        start (&r, 1 << 20, "echo out; echo err >&2; echo again; exit 3");
+        /* Streams apart and together (in arrival order), and the exact exit code. */
+        start (&r, 1 << 20, "echo out; sleep 0.05; echo err >&2; sleep 0.05; echo again; exit 3");
         deadline = ce_deadline_after_ms (10000);
         CHECK (sup_watch_wait (r.w, &deadline, &s) == 0);
         CHECK (s.done && s.exited && s.has_status && ! s.output_limit);
         CHECK (WIFEXITED (s.wait_status) && WEXITSTATUS (s.wait_status) == 3);
         finish (&r, &out, &status);
-        CHECK_STR (out.data, "out\nerr\nagain\n");
+        CHECK_STR (out.combined.data, "out\nerr\nagain\n");
+        CHECK_STR (out.stdout_buf.data, "out\nagain\n");
+        CHECK_STR (out.stderr_buf.data, "err\n");
         CHECK (WIFEXITED (status) && WEXITSTATUS (status) == 3);
-        ce_buf_free (&out);
+        sup_output_free (&out);
 
         /* A signal death is reported as such. */
         start (&r, 1 << 20, "kill -TERM $$");
@@ -101,19 +106,21 @@ main (void)
         CHECK (sup_watch_wait (r.w, &deadline, &s) == 0);
         CHECK (s.done && ! s.has_status);
         finish (&r, &out, &status);
-        CHECK_STR (out.data, "started\n");
+        CHECK_STR (out.combined.data, "started\n");
         CHECK (WIFSIGNALED (status) && WTERMSIG (status) == SIGKILL);
-        ce_buf_free (&out);
+        sup_output_free (&out);
 
-        /* Output limit: exactly max bytes kept, the writer blocks until killed. */
-        start (&r, 1000, "while :; do echo xxxxxxxxxxxxxxxxxxxxxxx; done");
+        /* Output limit over both streams: exactly max bytes kept, the writers block
+         * until killed. */
+        start (&r, 1000, "while :; do echo xxxxxxxxxxxxxxxxxxxxxxx; echo yyy >&2; done");
         deadline = ce_deadline_after_ms (10000);
         CHECK (sup_watch_wait (r.w, &deadline, &s) == 0);
         CHECK (s.output_limit && ! s.exited);
         kill_tree (r.pid);
         finish (&r, &out, &status);
-        CHECK (out.len == 1000);
-        ce_buf_free (&out);
+        CHECK (out.combined.len == 1000);
+        CHECK (out.stdout_buf.len + out.stderr_buf.len == 1000);
+        sup_output_free (&out);
 
         /* sup_run_capture collects stdout and the status. */
         {
