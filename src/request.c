@@ -281,10 +281,13 @@ parse_int (struct request_parser *p, const char *s, size_t len, int64_t *out)
         char buf[32], path[64];
         char *end;
 
-        if (len == 0 || len >= sizeof (buf) || strcspn (s, ".eE") < len)
+        /* s is yajl's view into the body: not NUL-terminated. */
+        if (len == 0 || len >= sizeof (buf))
                 goto bad;
         memcpy (buf, s, len);
         buf[len] = '\0';
+        if (strpbrk (buf, ".eE"))
+                goto bad;
         errno = 0;
         *out = strtoll (buf, &end, 10);
         if (errno || *end)
