@@ -45,7 +45,12 @@ HOST = "127.0.0.1"
 EXEC_TIMEOUT = 120.0
 LEFTOVER_GRACE = 3.0  # cleanup may finish just after the response is sent
 
-RESULT_KEYS = ("output", "exit_code", "status", "time_ms")
+# Every completed execution answers exactly these keys, "output" first.
+RESULT_KEYS = ("output", "stdout", "stderr", "exit_code", "signal", "status", "truncated",
+               "time", "time_ms", "memory_kb", "language", "version")
+# What the seed API answered (still present, with the same meaning).
+SEED_RESULT_KEYS = ("output", "exit_code", "status", "time_ms")
+TIME_KEYS = ("wall_ms", "cpu_ms")
 RESULT_STATUSES = {"ok", "runtime_error", "timeout", "memory_limit", "output_limit"}
 
 # Set in the server's environment; must never show up inside a container.
@@ -224,6 +229,51 @@ def cgroup_container_dirs():
             if name.startswith("ce-") and os.path.isdir(p):
                 found.add(os.path.realpath(p))
     return found
+
+
+def _cgroup_procs(name):
+    """Pids in the container cgroup `name` (from the first controller that has it)."""
+    for path in sorted(glob.glob("/sys/fs/cgroup/*/codeengine/%s/cgroup.procs" % name)):
+        try:
+            with open(path) as f:
+                return [int(x) for x in f.read().split()]
+        except (OSError, ValueError):
+            continue
+    return []
+
+
+def _descends_from(pid, ancestors):
+    seen = 0
+    while pid > 1 and seen < 64:
+        if pid in ancestors:
+            return True
+        st = read_proc_stat(pid)
+        if st is None:
+            return False
+        pid, seen = st[1], seen + 1
+    return False
+
+
+def foreign_cgroup(name, own_state_dirs, own_pids):
+    """True when the container cgroup `name` belongs to another server.
+
+    Another server (a second test run, a server started by hand) may create
+    containers while a test runs.  Its containers are recognised by a runc
+    state dir under some other runc root, or by processes that do not descend
+    from any of this test's servers.  A dir that is empty and unknown to every
+    runc root is a leak, whoever made it.
+    """
+    patterns = ["/tmp/*/runc/%s", "/tmp/*/*/runc/%s", "/tmp/*/*/*/runc/%s", "/run/*/runc/%s"]
+    own_roots = [os.path.realpath(runc_root(d)) for d in own_state_dirs if d]
+    for pattern in patterns:
+        for hit in glob.glob(pattern % name):
+            root = os.path.dirname(os.path.realpath(hit))
+            if root not in own_roots:
+                return True
+    procs = _cgroup_procs(name)
+    if procs and not any(_descends_from(p, own_pids) for p in procs):
+        return True
+    return False
 
 
 def state_dir_residue(state_dir):
@@ -565,6 +615,18 @@ class CETestCase(unittest.TestCase):
         self.servers = [self.server] if self.server is not None else []
         self.cgroup_baseline = cgroup_container_dirs()
 
+    def new_cgroup_dirs(self):
+        """Container cgroup dirs created since setUp, except another server's."""
+        new = cgroup_container_dirs() - self.cgroup_baseline
+        if not new:
+            return []
+        own_state_dirs = [s.state_dir for s in self.servers]
+        own_pids = {s.proc.pid for s in self.servers if s.proc is not None}
+        verdict = {}
+        for name in {os.path.basename(p) for p in new}:
+            verdict[name] = foreign_cgroup(name, own_state_dirs, own_pids)
+        return sorted(p for p in new if not verdict[os.path.basename(p)])
+
     def start_server(self, *args, **kwargs):
         """Start an extra server for this test; it is stopped (and checked) afterwards."""
         kwargs.setdefault("tag", self._testMethodName)
@@ -579,14 +641,14 @@ class CETestCase(unittest.TestCase):
             found = []
             for server in self.servers:
                 found += server.leftover_problems()
-            new_cgroups = sorted(cgroup_container_dirs() - self.cgroup_baseline)
+            new_cgroups = self.new_cgroup_dirs()
             if new_cgroups:
                 found.append("cgroup dirs left: %s" % new_cgroups)
             return found
 
         left = poll(problems, LEFTOVER_GRACE)
         if left:
-            for p in sorted(cgroup_container_dirs() - self.cgroup_baseline):
+            for p in self.new_cgroup_dirs():
                 try:
                     os.rmdir(p)  # so that one leak does not hide later ones
                 except OSError:
@@ -598,15 +660,43 @@ class CETestCase(unittest.TestCase):
     # -- assertions -------------------------------------------------------------
 
     def assert_result_shape(self, body):
-        """A completed execution: exactly output, exit_code, status, time_ms (output first)."""
+        """A completed execution: exactly RESULT_KEYS ("output" first), well typed and consistent."""
         self.assertIsInstance(body, dict, "response is not a JSON object: %r" % (body,))
         self.assertEqual(sorted(body), sorted(RESULT_KEYS), "unexpected keys in %r" % (body,))
         self.assertEqual(next(iter(body)), "output", "'output' must come first: %r" % (body,))
-        self.assertIsInstance(body["output"], str, body)
+        for key in ("output", "stdout", "stderr", "language", "version"):
+            self.assertIsInstance(body[key], str, "%s is not a string: %r" % (key, body))
+        self.assertTrue(body["language"] and body["version"], "empty language/version: %r" % (body,))
         self.assertTrue(type(body["exit_code"]) is int, "exit_code is not an integer: %r" % (body,))
         self.assertIn(body["status"], RESULT_STATUSES, body)
+        self.assertTrue(type(body["truncated"]) is bool, "truncated is not a boolean: %r" % (body,))
+        self.assertEqual(body["truncated"], body["status"] == "output_limit",
+                         "truncated must be true exactly for output_limit: %r" % (body,))
         self.assertTrue(type(body["time_ms"]) is int, "time_ms is not an integer: %r" % (body,))
         self.assertGreaterEqual(body["time_ms"], 0, body)
+        self.assertIsInstance(body["time"], dict, "time is not an object: %r" % (body,))
+        self.assertEqual(sorted(body["time"]), sorted(TIME_KEYS), "unexpected keys in time: %r" % (body,))
+        for key in TIME_KEYS:
+            value = body["time"][key]
+            self.assertTrue(type(value) is int and value >= 0, "time.%s: %r" % (key, body))
+        self.assertEqual(body["time_ms"], body["time"]["wall_ms"], "time_ms must equal time.wall_ms: %r" % (body,))
+        self.assertTrue(type(body["memory_kb"]) is int and body["memory_kb"] >= 0,
+                        "memory_kb is not a non-negative integer: %r" % (body,))
+        sig = body["signal"]
+        if sig is not None:
+            self.assertIsInstance(sig, str, "signal must be null or a string: %r" % (body,))
+            self.assertRegex(sig, r"^SIG[A-Z0-9]+$", "signal name: %r" % (body,))
+            if sig in signal.Signals.__members__:
+                self.assertEqual(body["exit_code"], 128 + signal.Signals[sig].value,
+                                 "exit_code must be 128 + the signal number: %r" % (body,))
+        if body["status"] == "ok":
+            self.assertEqual((body["exit_code"], sig), (0, None), "status ok needs exit 0, no signal: %r" % (body,))
+        if not body["truncated"] and "\ufffd" not in body["output"]:
+            # output is stdout and stderr interleaved: the same characters
+            self.assertEqual(len(body["output"]), len(body["stdout"]) + len(body["stderr"]),
+                             "output must be stdout + stderr merged: %r" % (body,))
+            self.assertEqual(sorted(body["output"]), sorted(body["stdout"] + body["stderr"]),
+                             "output must be stdout + stderr merged: %r" % (body,))
 
     def run_code(self, src, server=None, **kwargs):
         """Execute and require HTTP 200 with a well-formed result; return the result."""

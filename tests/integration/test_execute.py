@@ -63,17 +63,28 @@ class ExitCodes(CETestCase):
 
 class Output(CETestCase):
     def test_stdout_stderr_interleaved_in_order(self):
+        # stdout and stderr are two pipes: "output" keeps the order of writes
+        # that are a few milliseconds apart, so the program pauses whenever it
+        # switches streams.
         body = self.run_code(code("""
-            import sys
-            print("a")
-            print("b", file=sys.stderr)
-            print("c")
-            for i in range(30):
-                print("out%d" % i)
-                print("err%d" % i, file=sys.stderr)
+            import sys, time
+            def out(s):
+                print(s, flush=True)
+                time.sleep(0.05)
+            def err(s):
+                print(s, file=sys.stderr, flush=True)
+                time.sleep(0.05)
+            out("a")
+            err("b")
+            out("c")
+            for i in range(10):
+                out("out%d" % i)
+                err("err%d" % i)
             """))
-        expected = "a\nb\nc\n" + "".join("out%d\nerr%d\n" % (i, i) for i in range(30))
+        expected = "a\nb\nc\n" + "".join("out%d\nerr%d\n" % (i, i) for i in range(10))
         self.assert_result(body, "ok", exit_code=0, output=expected)
+        self.assertEqual(body["stdout"], "a\nc\n" + "".join("out%d\n" % i for i in range(10)), body)
+        self.assertEqual(body["stderr"], "b\n" + "".join("err%d\n" % i for i in range(10)), body)
 
     def test_unicode_exact(self):
         body = self.run_code('print("héllo ✓ 日本 🐍")')
