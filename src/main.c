@@ -237,8 +237,7 @@ parse_options (int argc, char **argv, struct options *o)
         return 0;
 }
 
-static void __attribute__ ((format (printf, 1, 2), noreturn))
-die (const char *fmt, ...)
+static void __attribute__ ((format (printf, 1, 2), noreturn)) die (const char *fmt, ...)
 {
         char msg[1024];
         va_list ap;
