@@ -52,6 +52,7 @@ struct http_req {
         struct ce_request *req;
         const struct ce_bundle *bundle;
         struct ce_limits limits; /* resolved for this request */
+        int client_fd;           /* the connection's socket: MHD's, only watched */
         struct pool_job job;
         bool counted;   /* counts in srv->inflight */
         bool cancelled; /* the pool dropped the job at shutdown */
@@ -296,8 +297,8 @@ job_run (struct pool_job *job)
 {
         struct http_req *r = (struct http_req *) ((char *) job - offsetof (struct http_req, job));
 
-        r->run_ret = runner_run (r->srv->cfg.runner, r->bundle, r->req, &r->limits, &r->result,
-                                 &r->run_err);
+        r->run_ret = runner_run (r->srv->cfg.runner, r->bundle, r->req, &r->limits, r->client_fd,
+                                 &r->result, &r->run_err);
         MHD_resume_connection (r->conn); /* r is the HTTP thread's from here */
 }
 
@@ -350,6 +351,12 @@ finish_execute (struct http_req *r, const char *method, const char *url)
                                     MHD_HTTP_HEADER_RETRY_AFTER, "5");
         }
 
+        {
+                const union MHD_ConnectionInfo *ci =
+                        MHD_get_connection_info (r->conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+
+                r->client_fd = ci ? ci->connect_fd : -1;
+        }
         r->job.run = job_run;
         r->job.cancel = job_cancel;
         pthread_mutex_lock (&s->lock);
@@ -395,6 +402,27 @@ answer_result (struct http_req *r, const char *method, const char *url)
         return ret;
 }
 
+/* Compare the Bearer token in constant time: the time taken depends only on
+ * the configured token's length, never on how much of it a guess got right. */
+static bool
+authorized (struct http_server *s, struct MHD_Connection *conn)
+{
+        const char *h =
+                MHD_lookup_connection_value (conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
+        const char *token = s->cfg.auth_token;
+        size_t tlen = strlen (token), glen;
+        unsigned char diff;
+
+        if (h == NULL || strncmp (h, "Bearer ", 7) != 0)
+                return false;
+        h += 7;
+        glen = strlen (h);
+        diff = glen != tlen;
+        for (size_t i = 0; i < tlen; i++)
+                diff |= (unsigned char) token[i] ^ (unsigned char) (i < glen ? h[i] : 0);
+        return diff == 0;
+}
+
 static enum MHD_Result
 on_request (void *cls, struct MHD_Connection *conn, const char *url, const char *method,
             const char *version, const char *upload_data, size_t *upload_data_size, void **con_cls)
@@ -416,6 +444,12 @@ on_request (void *cls, struct MHD_Connection *conn, const char *url, const char 
                 r->phase = PHASE_DONE;
                 *con_cls = r;
 
+                if (s->cfg.auth_token && strcmp (url, "/health") != 0 && ! authorized (s, conn)) {
+                        log_request (r, method, url, 401, "unauthorized");
+                        return queue_error (conn, 401,
+                                            "missing or wrong 'Authorization: Bearer <token>'",
+                                            NULL, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer");
+                }
                 if (strcmp (url, "/health") == 0) {
                         if (! get) {
                                 log_request (r, method, url, 405, NULL);

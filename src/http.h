@@ -22,6 +22,7 @@ struct http_config {
         const char *runtime_version;  /* reported by GET /version */
         struct ce_limits defaults;    /* when a request gives no limit */
         struct ce_limits ceilings;    /* the most a request may ask for */
+        const char *auth_token;       /* NULL: no authentication */
         const struct ce_bundle_registry *bundles;
         const struct runner_config *runner;
         struct pool *pool;

@@ -22,6 +22,7 @@
 #include "bundle.h"
 #include "cgroup.h"
 #include "http.h"
+#include "oci_spec.h"
 #include "pool.h"
 #include "runner.h"
 #include "supervisor.h"
@@ -32,6 +33,7 @@ struct options {
         const char *state_dir;
         const char *runtime;
         const char *init_path;
+        const char *auth_token_file;
         long max_concurrent;
         double timeout_s;
         long memory_mb;
@@ -74,6 +76,8 @@ usage (FILE *f, const char *argv0)
                  "Ceilings for a request's \"limits\" (defaults in brackets):\n"
                  "  --max-timeout SECONDS [60]  --max-memory-mb N [512]  --max-cpus FRACTION [1]\n"
                  "  --max-pids N [256]          --max-output-bytes BYTES [16777216]\n"
+                 "  --auth-token-file FILE  require 'Authorization: Bearer <token>' (the file's\n"
+                 "                          content) on every request but /health\n"
                  "  --help                  show this help\n",
                  argv0);
 }
@@ -124,6 +128,7 @@ parse_options (int argc, char **argv, struct options *o)
                 O_MAXOUT,
                 O_MAXBODY,
                 O_GRACE,
+                O_AUTH,
                 O_MAX_TIMEOUT,
                 O_MAX_MEMORY,
                 O_MAX_CPUS,
@@ -146,6 +151,7 @@ parse_options (int argc, char **argv, struct options *o)
                 { "max-output", required_argument, NULL, O_MAXOUT },
                 { "max-body", required_argument, NULL, O_MAXBODY },
                 { "shutdown-grace", required_argument, NULL, O_GRACE },
+                { "auth-token-file", required_argument, NULL, O_AUTH },
                 { "max-timeout", required_argument, NULL, O_MAX_TIMEOUT },
                 { "max-memory-mb", required_argument, NULL, O_MAX_MEMORY },
                 { "max-cpus", required_argument, NULL, O_MAX_CPUS },
@@ -195,6 +201,7 @@ parse_options (int argc, char **argv, struct options *o)
                 case O_MAXOUT: ok = parse_long (optarg, 1, 1L << 30, &o->max_output); break;
                 case O_MAXBODY: ok = parse_long (optarg, 16, 1L << 30, &o->max_body); break;
                 case O_GRACE: ok = parse_double (optarg, 0, 3600, &o->grace_s); break;
+                case O_AUTH: o->auth_token_file = optarg; break;
                 case O_MAX_TIMEOUT:
                         ok = parse_double (optarg, 0.1, 86400, &o->max_timeout_s);
                         break;
@@ -270,6 +277,33 @@ make_dirs (const char *path)
         return 0;
 }
 
+/* The token is the file's content without trailing white space. */
+static char *
+read_token (const char *path)
+{
+        char buf[4097];
+        struct stat st;
+        ssize_t n;
+        int fd = open (path, O_RDONLY | O_CLOEXEC);
+
+        if (fd < 0)
+                die ("--auth-token-file %s: %s", path, strerror (errno));
+        if (fstat (fd, &st) == 0 && (st.st_mode & 0004))
+                ce_log ("warning: %s is readable by every user", path);
+        n = read (fd, buf, sizeof (buf) - 1);
+        close (fd);
+        if (n < 0)
+                die ("--auth-token-file %s: %s", path, strerror (errno));
+        while (n > 0
+               && (buf[n - 1] == '\n' || buf[n - 1] == '\r' || buf[n - 1] == ' '
+                   || buf[n - 1] == '\t'))
+                n--;
+        buf[n] = '\0';
+        if (n == 0 || (size_t) n != strlen (buf) || n > 4000)
+                die ("--auth-token-file %s: the token must be 1 to 4000 bytes, without NUL", path);
+        return strdup (buf);
+}
+
 static char *
 default_init_path (void)
 {
@@ -300,6 +334,8 @@ main (int argc, char **argv)
         struct http_server *http = NULL;
         struct runner_config rc;
         struct http_config hc;
+        yajl_val seccomp = NULL;
+        char *token = NULL;
         char *state_dir, *runc_root, *exec_dir, *init_path, *version = NULL;
         char *version_argv[3];
         int lockfd, status, sig;
@@ -366,6 +402,10 @@ main (int argc, char **argv)
         version[strcspn (version, "\n")] = '\0';
         ce_log ("runtime: %s (%s)", o.runtime, version);
 
+        if (spec_load_seccomp (ce_seccomp_profile, ce_seccomp_profile_len, &seccomp, &err) < 0)
+                die ("%s", err.msg);
+        if (o.auth_token_file)
+                token = read_token (o.auth_token_file);
         if (bundle_registry_load (o.bundles, &bundles, &err) < 0)
                 die ("%s", err.msg);
         for (size_t i = 0; i < bundle_count (bundles); i++)
@@ -380,6 +420,7 @@ main (int argc, char **argv)
                 .exec_dirfd = open (exec_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC),
                 .init_path = init_path,
                 .tmp_bytes = 32 * 1024 * 1024,
+                .seccomp = seccomp,
         };
         if (rc.exec_dirfd < 0)
                 die ("%s: %s", exec_dir, strerror (errno));
@@ -407,6 +448,7 @@ main (int argc, char **argv)
                 .bundles = bundles,
                 .runner = &rc,
                 .pool = pool,
+                .auth_token = token,
         };
         if (http_start (&hc, &http, &err) < 0)
                 die ("%s", err.msg);
@@ -445,6 +487,8 @@ main (int argc, char **argv)
         rmdir (state_dir);
         free (init_path);
         free (version);
+        free (token);
+        yajl_tree_free (seccomp);
         free (exec_dir);
         free (runc_root);
         free (state_dir);

@@ -6,8 +6,9 @@
  * read-only bind mount, a small private /tmp, every namespace but the user
  * one (an empty network namespace means no interface but lo), memory and
  * memory+swap limits, a CPU quota, a pids limit, no capabilities and
- * no_new_privs.  The program runs under codeengine-init, bind-mounted from
- * the host, which reports the program's exact wait status over fd 3.
+ * no_new_privs, a seccomp allowlist (src/seccomp.json, compiled in) and
+ * rlimits.  The program runs under codeengine-init, bind-mounted from the
+ * host, which reports the program's exact wait status over fd 3.
  */
 #include "oci_spec.h"
 
@@ -74,6 +75,66 @@ fail:
         return st;
 }
 
+/* Emit a parsed JSON value as it is (the seccomp profile). */
+static yajl_gen_status
+gen_tree (yajl_gen g, yajl_val v, int depth)
+{
+        yajl_gen_status st = yajl_gen_status_ok;
+
+        if (depth > 16)
+                return yajl_gen_invalid_number; /* any non-ok status: not our profile */
+        if (YAJL_IS_STRING (v)) {
+                GEN_STR (v->u.string);
+        } else if (YAJL_IS_NUMBER (v)) {
+                GEN (yajl_gen_number (g, v->u.number.r, strlen (v->u.number.r)));
+        } else if (YAJL_IS_OBJECT (v)) {
+                GEN (yajl_gen_map_open (g));
+                for (size_t i = 0; i < v->u.object.len; i++) {
+                        GEN_STR (v->u.object.keys[i]);
+                        GEN (gen_tree (g, v->u.object.values[i], depth + 1));
+                }
+                GEN (yajl_gen_map_close (g));
+        } else if (YAJL_IS_ARRAY (v)) {
+                GEN (yajl_gen_array_open (g));
+                for (size_t i = 0; i < v->u.array.len; i++)
+                        GEN (gen_tree (g, v->u.array.values[i], depth + 1));
+                GEN (yajl_gen_array_close (g));
+        } else if (YAJL_IS_TRUE (v) || YAJL_IS_FALSE (v)) {
+                GEN (yajl_gen_bool (g, YAJL_IS_TRUE (v)));
+        } else {
+                GEN (yajl_gen_null (g));
+        }
+fail:
+        return st;
+}
+
+int
+spec_load_seccomp (const char *text, size_t len, yajl_val *out, struct ce_error *err)
+{
+        const char *default_path[] = { "defaultAction", NULL };
+        const char *arch_path[] = { "architectures", NULL };
+        const char *syscalls_path[] = { "syscalls", NULL };
+        char errbuf[256];
+        cleanup_free char *copy = strndup (text, len);
+        yajl_val v;
+
+        if (copy == NULL)
+                return ce_error_set (err, 500, ENOMEM, "out of memory");
+        v = yajl_tree_parse (copy, errbuf, sizeof (errbuf));
+        if (v == NULL)
+                return ce_error_set (err, 500, EINVAL, "seccomp profile: %s", errbuf);
+        if (! YAJL_IS_OBJECT (v) || ! yajl_tree_get (v, default_path, yajl_t_string)
+            || ! yajl_tree_get (v, arch_path, yajl_t_array)
+            || ! yajl_tree_get (v, syscalls_path, yajl_t_array)) {
+                yajl_tree_free (v);
+                return ce_error_set (err, 500, EINVAL,
+                                     "seccomp profile: needs defaultAction, architectures and "
+                                     "syscalls");
+        }
+        *out = v;
+        return 0;
+}
+
 static yajl_gen_status
 gen_rlimit (yajl_gen g, const char *type, uint64_t value)
 {
@@ -136,6 +197,10 @@ gen_process (yajl_gen g, const struct spec_params *p)
         GEN (yajl_gen_array_open (g));
         GEN (gen_rlimit (g, "RLIMIT_NOFILE", 1024));
         GEN (gen_rlimit (g, "RLIMIT_CORE", 0));
+        GEN (gen_rlimit (g, "RLIMIT_MEMLOCK", 0));
+        /* No single file larger than /tmp could hold anyway. */
+        GEN (gen_rlimit (g, "RLIMIT_FSIZE", (uint64_t) p->tmp_bytes));
+        GEN (gen_rlimit (g, "RLIMIT_CPU", (uint64_t) p->cpu_seconds));
         GEN (yajl_gen_array_close (g));
 
         GEN_KV_BOOL ("noNewPrivileges", 1);
@@ -225,6 +290,10 @@ gen_linux (yajl_gen g, const struct spec_params *p)
         GEN (yajl_gen_map_close (g));
         GEN (yajl_gen_map_close (g));
 
+        if (p->seccomp) {
+                GEN_STR ("seccomp");
+                GEN (gen_tree (g, p->seccomp, 0));
+        }
         GEN (gen_strv (g, "maskedPaths", masked_paths,
                        sizeof (masked_paths) / sizeof (*masked_paths)));
         GEN (gen_strv (g, "readonlyPaths", readonly_paths,

@@ -7,6 +7,8 @@
 #ifndef CE_OCI_SPEC_H
 #define CE_OCI_SPEC_H
 
+#include <yajl/yajl_tree.h>
+
 #include "bundle.h"
 #include "common.h"
 
@@ -26,9 +28,19 @@ struct spec_params {
         int64_t cpu_quota_us; /* per cpu_period_us */
         int64_t cpu_period_us;
         int64_t pids_limit;
-        int64_t tmp_bytes; /* size of the /tmp tmpfs */
-        uint32_t uid, gid; /* the program's user inside */
+        int64_t tmp_bytes;   /* size of the /tmp tmpfs */
+        uint32_t uid, gid;   /* the program's user inside */
+        int64_t cpu_seconds; /* RLIMIT_CPU: a backstop behind the wall-clock timeout */
+        yajl_val seccomp;    /* linux.seccomp as loaded by spec_load_seccomp; NULL: none */
 };
+
+/* Parse and check a seccomp profile in OCI form (defaultAction, architectures,
+ * syscalls).  *out is freed with yajl_tree_free. */
+int spec_load_seccomp (const char *text, size_t len, yajl_val *out, struct ce_error *err);
+
+/* The profile compiled into the binary from src/seccomp.json. */
+extern const char ce_seccomp_profile[];
+extern const size_t ce_seccomp_profile_len;
 
 /* Generate config.json into a malloc'd, NUL-terminated buffer. */
 int spec_generate (const struct spec_params *p, char **json, size_t *len, struct ce_error *err);

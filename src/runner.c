@@ -46,6 +46,7 @@ runner_status_name (enum runner_status s)
         case RUN_TIMEOUT: return "timeout";
         case RUN_MEMORY_LIMIT: return "memory_limit";
         case RUN_OUTPUT_LIMIT: return "output_limit";
+        case RUN_CLIENT_GONE: return "client_gone";
         }
         return "unknown";
 }
@@ -295,6 +296,8 @@ prepare_workdir (const struct runner_config *cfg, const char *id, const struct c
                 .tmp_bytes = cfg->tmp_bytes,
                 .uid = CONTAINER_UID,
                 .gid = CONTAINER_GID,
+                .cpu_seconds = (limits->timeout_ms + 999) / 1000 + 1,
+                .seccomp = cfg->seccomp,
         };
         ret = spec_write (wfd, &params, err);
         if (ret < 0)
@@ -326,6 +329,8 @@ fill_result (struct runner_result *res, const struct sup_watch_state *st, bool t
                 res->status = RUN_OUTPUT_LIMIT;
         else if (timed_out)
                 res->status = RUN_TIMEOUT;
+        else if (st->client_gone)
+                res->status = RUN_CLIENT_GONE;
         else if (stats->oom_kills > 0)
                 res->status = RUN_MEMORY_LIMIT;
         else if (res->exit_code == 0)
@@ -351,8 +356,8 @@ close_pair (int p[2])
 
 int
 runner_run (const struct runner_config *cfg, const struct ce_bundle *b,
-            const struct ce_request *req, const struct ce_limits *limits, struct runner_result *res,
-            struct ce_error *err)
+            const struct ce_request *req, const struct ce_limits *limits, int client_fd,
+            struct runner_result *res, struct ce_error *err)
 {
         char id[32], workdir[4096], cgroups_path[128], log_path[4200];
         int wfd = -1, stdin_fd = -1;
@@ -382,8 +387,9 @@ runner_run (const struct runner_config *cfg, const struct ce_bundle *b,
                 ret = ce_error_set (err, 500, errno, "pipe: %s", strerror (errno));
                 goto out;
         }
-        ret = sup_watch_new (&(struct sup_watch_fds){ out_pipe[0], err_pipe[0], status_pipe[0] },
-                             (size_t) limits->output_bytes, &watch, err);
+        ret = sup_watch_new (
+                &(struct sup_watch_fds){ out_pipe[0], err_pipe[0], status_pipe[0], client_fd },
+                (size_t) limits->output_bytes, &watch, err);
         out_pipe[0] = err_pipe[0] = status_pipe[0] = -1; /* owned by the watch, even on failure */
         if (ret < 0)
                 goto out;
@@ -434,7 +440,7 @@ runner_run (const struct runner_config *cfg, const struct ce_bundle *b,
 
                 /* No container runs, so what reached the pipes is runc's own stderr:
                  * the message of last resort when its log has none. */
-                sup_watch_wait (watch, &grace, &st);
+                sup_watch_wait (watch, SUP_WAIT_DONE, &grace, &st);
                 sup_watch_finish (steal_pointer (&watch), &output);
                 runtime_error_message (wfd, &output.stderr_buf, msg, sizeof (msg));
                 ret = ce_error_set (err, 500, EIO, "%s", msg);
@@ -444,14 +450,14 @@ runner_run (const struct runner_config *cfg, const struct ce_bundle *b,
         started = ce_now ();
         deadline = ce_deadline_after_ms (limits->timeout_ms);
 
-        ret = sup_watch_wait (watch, &deadline, &st);
+        ret = sup_watch_wait (watch, SUP_WAIT_EVENT, &deadline, &st);
         if (ret == -ETIMEDOUT || ret == -ECANCELED)
                 timed_out = true;
-        if (timed_out || st.output_limit) {
+        if (timed_out || st.output_limit || st.client_gone) {
                 struct timespec grace = ce_deadline_after_ms (KILL_GRACE_MS);
 
                 runtime_kill (cfg, id);
-                if (sup_watch_wait (watch, &grace, &st) < 0 || ! st.done)
+                if (sup_watch_wait (watch, SUP_WAIT_DONE, &grace, &st) < 0)
                         ce_log ("warning: %s: pipes still open %d ms after kill", id,
                                 KILL_GRACE_MS);
         }

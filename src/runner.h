@@ -9,6 +9,8 @@
 #ifndef CE_RUNNER_H
 #define CE_RUNNER_H
 
+#include <yajl/yajl_tree.h>
+
 #include "bundle.h"
 #include "cgroup.h"
 #include "common.h"
@@ -23,6 +25,7 @@ struct runner_config {
         int exec_dirfd;        /* open on exec_dir */
         const char *init_path; /* absolute host path of codeengine-init */
         int64_t tmp_bytes;     /* size of /tmp inside */
+        yajl_val seccomp;      /* the profile for every container (oci_spec.h) */
 };
 
 enum runner_status {
@@ -31,6 +34,7 @@ enum runner_status {
         RUN_TIMEOUT,
         RUN_MEMORY_LIMIT,
         RUN_OUTPUT_LIMIT,
+        RUN_CLIENT_GONE, /* the client disconnected: killed, nobody to answer */
 };
 
 /* What one program run did.  Compiled languages will report a compile step
@@ -49,11 +53,13 @@ struct runner_result {
 const char *runner_status_name (enum runner_status s);
 
 /* Run req with bundle b under limits (already resolved and checked).
+ * client_fd (or -1) is the client's socket: when the client hangs up, the
+ * container is killed at once.  It is only watched, never read or closed.
  * 0: the program ran and *res describes it (free with runner_result_clear).
  * <0: the runtime failed (err->http_status 500, with runc's message) or the
  * server could not set up the execution. */
 int runner_run (const struct runner_config *cfg, const struct ce_bundle *b,
-                const struct ce_request *req, const struct ce_limits *limits,
+                const struct ce_request *req, const struct ce_limits *limits, int client_fd,
                 struct runner_result *res, struct ce_error *err);
 
 /* "SIGKILL" for 9; NULL for 0. */

@@ -42,7 +42,7 @@ struct sup_child {
         struct sup_child *next;
 };
 
-enum pipe_kind { PIPE_STDOUT, PIPE_STDERR, PIPE_STATUS };
+enum pipe_kind { PIPE_STDOUT, PIPE_STDERR, PIPE_STATUS, PIPE_CLIENT };
 
 struct sup_pipe {
         struct sup_watch *w;
@@ -52,6 +52,7 @@ struct sup_pipe {
 
 struct sup_watch {
         struct sup_pipe out, err, status;
+        struct sup_pipe client; /* a dup of the client's socket, or fd -1 */
         size_t max_output;
         bool out_stopped;         /* output limit reached: out and err no longer polled */
         struct ce_buf output;     /* both streams, in the order they were read */
@@ -261,6 +262,16 @@ drain_pipe (struct sup_pipe *p)
         pthread_cond_broadcast (&w->cond);
 }
 
+/* The client's socket saw its peer close (EPOLLRDHUP, as Go's HTTP server
+ * cancels a request's context) or an error.  Lock held. */
+static void
+client_hung_up (struct sup_pipe *p)
+{
+        p->w->state.client_gone = true;
+        pipe_close (p); /* level-triggered: stop the event repeating */
+        pthread_cond_broadcast (&p->w->cond);
+}
+
 static void
 handle_detach_requests (void)
 {
@@ -273,6 +284,7 @@ handle_detach_requests (void)
                 pipe_close (&w->out);
                 pipe_close (&w->err);
                 pipe_close (&w->status);
+                pipe_close (&w->client);
                 if (w->prev)
                         w->prev->next = w->next;
                 else
@@ -309,7 +321,10 @@ supervisor_main (void *arg)
                                 pthread_mutex_lock (&lock);
                                 /* An earlier event in this batch may have closed or
                                  * stopped this pipe. */
-                                if (p->fd >= 0 && ! (p->kind != PIPE_STATUS && p->w->out_stopped))
+                                if (p->kind == PIPE_CLIENT && p->fd >= 0)
+                                        client_hung_up (p);
+                                else if (p->fd >= 0
+                                         && ! (p->kind != PIPE_STATUS && p->w->out_stopped))
                                         drain_pipe (p);
                                 pthread_mutex_unlock (&lock);
                         }
@@ -324,11 +339,17 @@ supervisor_main (void *arg)
 }
 
 static int
-epoll_add (int fd, void *token)
+epoll_add_events (int fd, void *token, uint32_t events)
 {
-        struct epoll_event ev = { .events = EPOLLIN, .data.ptr = token };
+        struct epoll_event ev = { .events = events, .data.ptr = token };
 
         return epoll_ctl (epfd, EPOLL_CTL_ADD, fd, &ev);
+}
+
+static int
+epoll_add (int fd, void *token)
+{
+        return epoll_add_events (fd, token, EPOLLIN);
 }
 
 int
@@ -541,6 +562,10 @@ sup_watch_new (const struct sup_watch_fds *fds, size_t max_output, struct sup_wa
         w->out = (struct sup_pipe){ w, PIPE_STDOUT, fds->out };
         w->err = (struct sup_pipe){ w, PIPE_STDERR, fds->err };
         w->status = (struct sup_pipe){ w, PIPE_STATUS, fds->status };
+        /* Our own dup: the socket stays valid to watch whatever the HTTP side does. */
+        w->client = (struct sup_pipe){ w, PIPE_CLIENT,
+                                       fds->client >= 0 ? fcntl (fds->client, F_DUPFD_CLOEXEC, 3)
+                                                        : -1 };
         w->max_output = max_output;
         fcntl (fds->out, F_SETFL, O_NONBLOCK);
         fcntl (fds->err, F_SETFL, O_NONBLOCK);
@@ -550,16 +575,20 @@ sup_watch_new (const struct sup_watch_fds *fds, size_t max_output, struct sup_wa
                 close (fds->out);
                 close (fds->err);
                 close (fds->status);
+                if (w->client.fd >= 0)
+                        close (w->client.fd);
                 free (w);
                 return ce_error_set (err, 500, ret, "pthread_cond_init: %s", strerror (ret));
         }
         pthread_mutex_lock (&lock);
         if (epoll_add (fds->out, &w->out) < 0 || epoll_add (fds->err, &w->err) < 0
-            || epoll_add (fds->status, &w->status) < 0) {
+            || epoll_add (fds->status, &w->status) < 0
+            || (w->client.fd >= 0 && epoll_add_events (w->client.fd, &w->client, EPOLLRDHUP) < 0)) {
                 ret = errno;
                 pipe_close (&w->out);
                 pipe_close (&w->err);
                 pipe_close (&w->status);
+                pipe_close (&w->client);
                 pthread_mutex_unlock (&lock);
                 pthread_cond_destroy (&w->cond);
                 free (w);
@@ -574,18 +603,28 @@ sup_watch_new (const struct sup_watch_fds *fds, size_t max_output, struct sup_wa
         return 0;
 }
 
+static bool
+watch_settled (const struct sup_watch *w, enum sup_wait_for what)
+{
+        if (what == SUP_WAIT_DONE)
+                return w->state.done;
+        return w->state.done || w->state.output_limit || w->state.client_gone;
+}
+
 int
-sup_watch_wait (struct sup_watch *w, const struct timespec *deadline, struct sup_watch_state *state)
+sup_watch_wait (struct sup_watch *w, enum sup_wait_for what, const struct timespec *deadline,
+                struct sup_watch_state *state)
 {
         int ret = 0;
 
         pthread_mutex_lock (&lock);
-        while (! w->state.done && ! w->state.output_limit) {
-                ret = timed_wait (&w->cond, deadline, true);
+        while (! watch_settled (w, what)) {
+                /* Once the container is being killed, shutdown must not cut the wait. */
+                ret = timed_wait (&w->cond, deadline, what == SUP_WAIT_EVENT);
                 if (ret == -ETIMEDOUT || ret == -ECANCELED)
                         break;
         }
-        if (w->state.done || w->state.output_limit)
+        if (watch_settled (w, what))
                 ret = 0;
         *state = w->state;
         pthread_mutex_unlock (&lock);

@@ -20,7 +20,7 @@ int supervisor_start (struct ce_error *err);
 /* Stop the thread.  Call after every watch is freed and no child is awaited. */
 void supervisor_stop (void);
 
-/* From now on sup_watch_wait returns -ECANCELED once `deadline` has passed,
+/* From now on sup_watch_wait (SUP_WAIT_EVENT) returns -ECANCELED once `deadline` has passed,
  * whatever its own deadline: this bounds a graceful shutdown.  Waits for
  * children are not affected, so clean-up still completes. */
 void supervisor_set_shutdown_deadline (struct timespec deadline);
@@ -53,6 +53,7 @@ struct sup_watch_state {
         bool done;         /* init exited and the output pipe reached EOF */
         bool exited;       /* init exited (status pipe closed) */
         bool output_limit; /* output passed the limit: kill the container */
+        bool client_gone;  /* the client hung up: kill the container */
         bool has_status;   /* init reported the program's wait status */
         int wait_status;
         struct timespec exited_at;
@@ -61,6 +62,7 @@ struct sup_watch_state {
 struct sup_watch_fds {
         int out, err; /* read ends of the container's stdout and stderr */
         int status;   /* where codeengine-init writes the program's wait status */
+        int client;   /* the client's socket, or -1: borrowed, watched for hang-up only */
 };
 
 /* Start draining a container's pipes.  Takes the fds, even on failure.
@@ -68,10 +70,15 @@ struct sup_watch_fds {
 int sup_watch_new (const struct sup_watch_fds *fds, size_t max_output, struct sup_watch **out,
                    struct ce_error *err);
 
-/* Block until the container is done or passed its output limit (0), or
- * until deadline (-ETIMEDOUT), or the shutdown deadline (-ECANCELED). *state
- * is filled in every case. */
-int sup_watch_wait (struct sup_watch *w, const struct timespec *deadline,
+enum sup_wait_for {
+        SUP_WAIT_EVENT, /* done, output limit or client gone: something to act on */
+        SUP_WAIT_DONE,  /* done only: after a kill, for the pipes to close */
+};
+
+/* Block until `what` happened (0), the deadline passed (-ETIMEDOUT) or, for
+ * SUP_WAIT_EVENT only, the shutdown deadline passed (-ECANCELED).  *state is
+ * filled in every case. */
+int sup_watch_wait (struct sup_watch *w, enum sup_wait_for what, const struct timespec *deadline,
                     struct sup_watch_state *state);
 
 struct sup_output {

@@ -68,6 +68,7 @@ main (void)
                 .tmp_bytes = 32 * 1024 * 1024,
                 .uid = 65534,
                 .gid = 65534,
+                .cpu_seconds = 31,
         };
         struct ce_error err;
         char *json = NULL, *golden;
@@ -75,6 +76,8 @@ main (void)
         yajl_val root;
         char errbuf[256];
 
+        CHECK (spec_load_seccomp (ce_seccomp_profile, ce_seccomp_profile_len, &p.seccomp, &err)
+               == 0);
         CHECK (spec_generate (&p, &json, &len, &err) == 0);
         if (getenv ("CE_UPDATE_GOLDEN")) {
                 FILE *f = fopen (GOLDEN, "we");
@@ -124,6 +127,20 @@ main (void)
                                 has_net = true;
                 }
                 CHECK (has_net);
+                {
+                        const char *def[] = { "linux", "seccomp", "defaultAction", NULL };
+                        const char *rl[] = { "process", "rlimits", NULL };
+                        const char *caps[] = { "process", "capabilities", "bounding", NULL };
+                        yajl_val d = yajl_tree_get (root, def, yajl_t_string);
+                        yajl_val r = yajl_tree_get (root, rl, yajl_t_array);
+                        yajl_val c = yajl_tree_get (root, caps, yajl_t_array);
+
+                        const char *ds = YAJL_GET_STRING (d);
+
+                        CHECK (ds && strcmp (ds, "SCMP_ACT_ERRNO") == 0);
+                        CHECK (r && r->u.array.len == 5);
+                        CHECK (c && c->u.array.len == 0);
+                }
         }
         yajl_tree_free (root);
 
@@ -134,5 +151,6 @@ main (void)
         CHECK (spec_generate (&p, &json, &len, &err) < 0);
         free (json);
         free (golden);
+        yajl_tree_free (p.seccomp);
         TEST_DONE ();
 }

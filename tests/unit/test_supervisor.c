@@ -30,8 +30,8 @@ start (struct run *r, size_t max_output, const char *script)
         close (er[1]);
         close (st[1]);
         close (devnull);
-        CHECK (sup_watch_new (&(struct sup_watch_fds){ out[0], er[0], st[0] }, max_output, &r->w,
-                              &err)
+        CHECK (sup_watch_new (&(struct sup_watch_fds){ out[0], er[0], st[0], -1 }, max_output,
+                              &r->w, &err)
                == 0);
 }
 
@@ -78,7 +78,7 @@ main (void)
         /* Streams apart and together (in arrival order), and the exact exit code. */
         start (&r, 1 << 20, "echo out; sleep 0.05; echo err >&2; sleep 0.05; echo again; exit 3");
         deadline = ce_deadline_after_ms (10000);
-        CHECK (sup_watch_wait (r.w, &deadline, &s) == 0);
+        CHECK (sup_watch_wait (r.w, SUP_WAIT_EVENT, &deadline, &s) == 0);
         CHECK (s.done && s.exited && s.has_status && ! s.output_limit);
         CHECK (WIFEXITED (s.wait_status) && WEXITSTATUS (s.wait_status) == 3);
         finish (&r, &out, &status);
@@ -91,19 +91,19 @@ main (void)
         /* A signal death is reported as such. */
         start (&r, 1 << 20, "kill -TERM $$");
         deadline = ce_deadline_after_ms (10000);
-        CHECK (sup_watch_wait (r.w, &deadline, &s) == 0);
+        CHECK (sup_watch_wait (r.w, SUP_WAIT_EVENT, &deadline, &s) == 0);
         CHECK (s.has_status && WIFSIGNALED (s.wait_status) && WTERMSIG (s.wait_status) == SIGTERM);
         finish (&r, NULL, &status);
 
         /* The timed wait expires; after a kill the watch completes without a status. */
         start (&r, 1 << 20, "echo started; exec sleep 30");
         deadline = ce_deadline_after_ms (300);
-        CHECK (sup_watch_wait (r.w, &deadline, &s) == -ETIMEDOUT);
+        CHECK (sup_watch_wait (r.w, SUP_WAIT_EVENT, &deadline, &s) == -ETIMEDOUT);
         CHECK (! s.done);
         CHECK (ce_ms_between (deadline, ce_now ()) >= 0);
         kill_tree (r.pid);
         deadline = ce_deadline_after_ms (10000);
-        CHECK (sup_watch_wait (r.w, &deadline, &s) == 0);
+        CHECK (sup_watch_wait (r.w, SUP_WAIT_EVENT, &deadline, &s) == 0);
         CHECK (s.done && ! s.has_status);
         finish (&r, &out, &status);
         CHECK_STR (out.combined.data, "started\n");
@@ -114,7 +114,7 @@ main (void)
          * until killed. */
         start (&r, 1000, "while :; do echo xxxxxxxxxxxxxxxxxxxxxxx; echo yyy >&2; done");
         deadline = ce_deadline_after_ms (10000);
-        CHECK (sup_watch_wait (r.w, &deadline, &s) == 0);
+        CHECK (sup_watch_wait (r.w, SUP_WAIT_EVENT, &deadline, &s) == 0);
         CHECK (s.output_limit && ! s.exited);
         kill_tree (r.pid);
         finish (&r, &out, &status);
