@@ -301,8 +301,11 @@ ce_base64_decode (const char *src, size_t len, char **out, size_t *out_len)
                         buf[n++] = (char) ((acc >> bits) & 0xff);
                 }
         }
-        /* A lone 6-bit group cannot encode a byte; leftover bits must be zero. */
-        if (bits >= 6 || (acc & ((1u << bits) - 1)) != 0 || pad > 2)
+        /* A lone 6-bit group cannot encode a byte; leftover bits must be zero;
+         * padding, when given, must complete the last group exactly. */
+        if (bits >= 6 || (acc & ((1u << bits) - 1)) != 0)
+                goto bad;
+        if (pad && (pad != (bits == 4 ? 2 : bits == 2 ? 1 : -1)))
                 goto bad;
         *out = buf;
         *out_len = n;

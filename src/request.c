@@ -412,6 +412,16 @@ take_value (struct request_parser *p, enum vtype t, const unsigned char *s, size
                         field_path (p, path, sizeof (path));
                         return fail (p, "field '%s' must not contain NUL", path);
                 }
+                /* The kernel refuses longer strings in execve (MAX_ARG_STRLEN). */
+                if (len >= REQUEST_MAX_ARG_LEN) {
+                        field_path (p, path, sizeof (path));
+                        return fail (p, "field '%s' is longer than %d bytes", path,
+                                     REQUEST_MAX_ARG_LEN - 1);
+                }
+                if (r->args_bytes + len > REQUEST_MAX_ARGS_BYTES)
+                        return fail (p, "field 'args' is longer than %d bytes in all",
+                                     REQUEST_MAX_ARGS_BYTES);
+                r->args_bytes += len + 1;
                 args = realloc (r->args, (r->nargs + 2) * sizeof (char *));
                 if (args == NULL)
                         return fail (p, "%s", "out of memory");
@@ -484,10 +494,14 @@ on_map_key (void *ctx, const unsigned char *key, size_t len)
                 if (keys[i].ctx != where || strlen (keys[i].name) != len
                     || memcmp (keys[i].name, key, len) != 0)
                         continue;
-                if (*seen & (1u << keys[i].key))
-                        return fail (p, "field '%s' given twice", keys[i].name);
-                *seen |= 1u << keys[i].key;
                 p->key = keys[i].key;
+                if (*seen & (1u << keys[i].key)) {
+                        char path[64];
+
+                        field_path (p, path, sizeof (path));
+                        return fail (p, "field '%s' given twice", path);
+                }
+                *seen |= 1u << keys[i].key;
                 return 1;
         }
         /* Quote a bounded, NUL-free copy of the name back to the client. */

@@ -16,6 +16,8 @@
 #define REQUEST_MAX_FILES 64
 #define REQUEST_MAX_ARGS 256
 #define REQUEST_MAX_NAME 255
+#define REQUEST_MAX_ARG_LEN (32 * 4096)     /* MAX_ARG_STRLEN, NUL included */
+#define REQUEST_MAX_ARGS_BYTES (512 * 1024) /* well under ARG_MAX with the command */
 
 /* Resource limits of one execution. */
 struct ce_limits {
@@ -41,6 +43,7 @@ struct ce_request {
         size_t stdin_len;
         char **args; /* NULL-terminated; never NULL after a successful parse */
         size_t nargs;
+        size_t args_bytes;       /* with their NULs */
         struct ce_limits limits; /* as requested, where limits_given says so */
         unsigned limits_given;   /* LIMIT_* bits */
 };

@@ -56,6 +56,13 @@ main (void)
                 CHECK (ce_base64_decode ("", 0, &out, &n) == 0 && n == 0);
                 free (out);
                 CHECK (ce_base64_decode ("a", 1, &out, &n) == -EINVAL);
+                CHECK (ce_base64_decode ("eA=", 3, &out, &n) == -EINVAL);
+                CHECK (ce_base64_decode ("=", 1, &out, &n) == -EINVAL);
+                CHECK (ce_base64_decode ("YWJj=", 5, &out, &n) == -EINVAL);
+                CHECK (ce_base64_decode ("eA==", 4, &out, &n) == 0 && n == 1 && out[0] == 'x');
+                free (out);
+                CHECK (ce_base64_decode ("YWI=", 4, &out, &n) == 0 && n == 2);
+                free (out);
                 CHECK (ce_base64_decode ("aGVsbG8=x", 9, &out, &n) == -EINVAL);
                 CHECK (ce_base64_decode ("a!==", 4, &out, &n) == -EINVAL);
                 CHECK (ce_base64_decode ("aGVsbG9=", 8, &out, &n) == -EINVAL); /* stray bits */

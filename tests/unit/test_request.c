@@ -177,9 +177,11 @@ main (void)
         A ("[1]", "'args[0]' must be a string");
         A ("[\"a\",\"b\\u0000\"]", "'args[1]' must not contain NUL");
         A ("[[\"a\"]]", "'args[0]' must be a string");
+        F ("[{\"name\":\"a\",\"content\":\"x\",\"name\":\"b\"}]", "'files[0].name' given twice");
 #define L(limits, needle)                                                                          \
         E ("{\"language\":\"py\",\"code\":\"x\",\"limits\":" limits "}", 400, needle)
         L ("[]", "'limits' must be an object");
+        L ("{\"pids\":16,\"pids\":32}", "'limits.pids' given twice");
         L ("{\"timeout_ms\":1.5}", "'limits.timeout_ms' must be an integer");
         L ("{\"pids\":1e3}", "'limits.pids' must be an integer");
         L ("{\"memory_mb\":\"64\"}", "'limits.memory_mb' must be a number");
