@@ -177,7 +177,7 @@ queue_json (struct MHD_Connection *conn, unsigned code, yajl_gen g)
 }
 
 static enum MHD_Result
-queue_result (struct MHD_Connection *conn, const struct ce_bundle *b,
+queue_result (struct http_server *s, struct MHD_Connection *conn, const struct ce_bundle *b,
               const struct runner_result *res)
 {
         yajl_gen g = yajl_gen_alloc (NULL);
@@ -191,6 +191,7 @@ queue_result (struct MHD_Connection *conn, const struct ce_bundle *b,
         GEN (gen_run_fields (g, res));
         GEN_KV_STR ("language", b->name);
         GEN_KV_STR ("version", b->version);
+        GEN_KV_STR ("limit_mode", s->cfg.limit_mode);
         GEN (yajl_gen_map_close (g));
         ret = queue_json (conn, MHD_HTTP_OK, g);
 fail:
@@ -232,6 +233,8 @@ queue_version (struct http_server *s, struct MHD_Connection *conn)
         GEN_KV_STR ("version", CE_VERSION);
         GEN_KV_STR ("runtime", s->cfg.runtime_version);
         GEN_KV_STR ("cgroup", cgroup_mode ());
+        GEN_KV_STR ("limit_mode", s->cfg.limit_mode);
+        GEN_KV_BOOL ("rootless", s->cfg.rootless);
         GEN_KV_INT ("max_concurrent", s->cfg.max_concurrent);
         GEN_KV_INT ("queue", s->cfg.queue);
         GEN_KV_INT ("max_body", s->cfg.max_body);
@@ -394,7 +397,7 @@ answer_result (struct http_req *r, const char *method, const char *url)
                 ret = queue_error (r->conn, 500, r->run_err.msg, "internal_error", NULL, NULL);
         } else {
                 log_request (r, method, url, 200, runner_status_name (r->result.status));
-                ret = queue_result (r->conn, r->bundle, &r->result);
+                ret = queue_result (r->srv, r->conn, r->bundle, &r->result);
         }
         /* Counted until the response is queued, not sent: the daemon still
          * sends it before http_stop returns. */

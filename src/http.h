@@ -23,6 +23,8 @@ struct http_config {
         struct ce_limits defaults;    /* when a request gives no limit */
         struct ce_limits ceilings;    /* the most a request may ask for */
         const char *auth_token;       /* NULL: no authentication */
+        const char *limit_mode;       /* "cgroup" or "rlimit": in /version and every result */
+        bool rootless;
         const struct ce_bundle_registry *bundles;
         const struct runner_config *runner;
         struct pool *pool;

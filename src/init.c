@@ -6,7 +6,8 @@
  * a pid-namespace init ignores every signal it has no handler for (so a
  * program could not even kill itself), and nothing would reap the program's
  * orphans.  This init forks the program, reaps everything, and when the
- * program ends writes its exact wait status (an int) to fd 3 and exits;
+ * program ends writes its exact wait status and resource usage (struct
+ * ce_init_report) to fd 3 and exits;
  * the kernel then kills whatever is left in the namespace.
  *
  * fd 3 is close-on-exec, so the program can neither forge the status nor
@@ -17,11 +18,15 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
-#define STATUS_FD 3
+#include "init_report.h"
+
+#define STATUS_FD CE_INIT_REPORT_FD
 
 int
 main (int argc, char **argv)
@@ -30,8 +35,20 @@ main (int argc, char **argv)
         pid_t child, pid;
         int status;
 
-        if (argc < 2) {
-                fprintf (stderr, "usage: %s PROGRAM [ARG...]\n", argv[0]);
+        struct rlimit as = { RLIM_INFINITY, RLIM_INFINITY };
+        int first = 1;
+
+        /* "--as BYTES": an address-space limit for the program only.  It cannot
+         * go in config.json's rlimits, which runc applies to itself first (its
+         * Go runtime needs far more address space than a program's limit). */
+        if (argc > 3 && strcmp (argv[1], "--as") == 0) {
+                as.rlim_cur = as.rlim_max = strtoull (argv[2], NULL, 10);
+                first = 3;
+        }
+        if (argc > first && strcmp (argv[first], "--") == 0)
+                first++;
+        if (argc <= first) {
+                fprintf (stderr, "usage: %s [--as BYTES] [--] PROGRAM [ARG...]\n", argv[0]);
                 return 127;
         }
         fcntl (STATUS_FD, F_SETFD, FD_CLOEXEC);
@@ -44,8 +61,13 @@ main (int argc, char **argv)
         if (child == 0) {
                 sigemptyset (&none);
                 sigprocmask (SIG_SETMASK, &none, NULL);
-                execvp (argv[1], argv + 1);
-                fprintf (stderr, "codeengine-init: cannot run %s: %s\n", argv[1], strerror (errno));
+                if (as.rlim_max != RLIM_INFINITY && setrlimit (RLIMIT_AS, &as) < 0) {
+                        fprintf (stderr, "codeengine-init: RLIMIT_AS: %s\n", strerror (errno));
+                        _exit (127);
+                }
+                execvp (argv[first], argv + first);
+                fprintf (stderr, "codeengine-init: cannot run %s: %s\n", argv[first],
+                         strerror (errno));
                 _exit (127);
         }
 
@@ -58,9 +80,22 @@ main (int argc, char **argv)
                 if (pid == child)
                         break;
         }
-        /* A short write is impossible on a pipe for 4 bytes. */
-        if (write (STATUS_FD, &status, sizeof (status)) != (ssize_t) sizeof (status))
-                return 126;
+        {
+                struct ce_init_report rep = { .wait_status = status };
+                struct rusage ru;
+
+                /* Reap what is already gone so that its usage counts too. */
+                while (waitpid (-1, NULL, WNOHANG) > 0)
+                        ;
+                if (getrusage (RUSAGE_CHILDREN, &ru) == 0) {
+                        rep.cpu_us = (int64_t) (ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000000
+                                     + ru.ru_utime.tv_usec + ru.ru_stime.tv_usec;
+                        rep.maxrss_kb = ru.ru_maxrss;
+                }
+                /* One write under PIPE_BUF bytes: atomic on a pipe. */
+                if (write (STATUS_FD, &rep, sizeof (rep)) != (ssize_t) sizeof (rep))
+                        return 126;
+        }
         if (WIFEXITED (status))
                 return WEXITSTATUS (status);
         return 128 + WTERMSIG (status);

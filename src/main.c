@@ -34,6 +34,7 @@ struct options {
         const char *runtime;
         const char *init_path;
         const char *auth_token_file;
+        bool require_cgroups;
         long max_concurrent;
         double timeout_s;
         long memory_mb;
@@ -59,7 +60,9 @@ usage (FILE *f, const char *argv0)
                  "Run untrusted code snippets in fresh runc containers, over HTTP.\n\n"
                  "  --listen HOST:PORT      address to serve on (default 127.0.0.1:8080)\n"
                  "  --bundles DIR           prepared language bundles (default ./bundles)\n"
-                 "  --state-dir DIR         work dirs and runc state (default /run/codeengine)\n"
+                 "  --state-dir DIR         work dirs and runc state (default /run/codeengine;\n"
+                 "                          not root: $XDG_RUNTIME_DIR/codeengine)\n"
+                 "  --require-cgroups       refuse to start when cgroup limits cannot be used\n"
                  "  --runtime PATH          OCI runtime binary (default runc)\n"
                  "  --init PATH             codeengine-init binary (default: next to this binary)\n"
                  "  --max-concurrent N      executions running at once (default 10)\n"
@@ -129,6 +132,7 @@ parse_options (int argc, char **argv, struct options *o)
                 O_MAXBODY,
                 O_GRACE,
                 O_AUTH,
+                O_REQUIRE_CGROUPS,
                 O_MAX_TIMEOUT,
                 O_MAX_MEMORY,
                 O_MAX_CPUS,
@@ -152,6 +156,7 @@ parse_options (int argc, char **argv, struct options *o)
                 { "max-body", required_argument, NULL, O_MAXBODY },
                 { "shutdown-grace", required_argument, NULL, O_GRACE },
                 { "auth-token-file", required_argument, NULL, O_AUTH },
+                { "require-cgroups", no_argument, NULL, O_REQUIRE_CGROUPS },
                 { "max-timeout", required_argument, NULL, O_MAX_TIMEOUT },
                 { "max-memory-mb", required_argument, NULL, O_MAX_MEMORY },
                 { "max-cpus", required_argument, NULL, O_MAX_CPUS },
@@ -165,7 +170,7 @@ parse_options (int argc, char **argv, struct options *o)
         *o = (struct options){
                 .listen = "127.0.0.1:8080",
                 .bundles = "./bundles",
-                .state_dir = "/run/codeengine",
+                .state_dir = NULL, /* see default_state_dir */
                 .runtime = "runc",
                 .max_concurrent = 10,
                 .timeout_s = 30,
@@ -202,6 +207,7 @@ parse_options (int argc, char **argv, struct options *o)
                 case O_MAXBODY: ok = parse_long (optarg, 16, 1L << 30, &o->max_body); break;
                 case O_GRACE: ok = parse_double (optarg, 0, 3600, &o->grace_s); break;
                 case O_AUTH: o->auth_token_file = optarg; break;
+                case O_REQUIRE_CGROUPS: o->require_cgroups = true; break;
                 case O_MAX_TIMEOUT:
                         ok = parse_double (optarg, 0.1, 86400, &o->max_timeout_s);
                         break;
@@ -304,6 +310,42 @@ read_token (const char *path)
         return strdup (buf);
 }
 
+/* Root: /run/codeengine.  Anyone else: $XDG_RUNTIME_DIR/codeengine (private
+ * to the user, cleaned at logout), else /tmp/codeengine-UID. */
+static const char *
+default_state_dir (bool rootless)
+{
+        static char buf[PATH_MAX];
+        const char *xdg = getenv ("XDG_RUNTIME_DIR");
+
+        if (! rootless)
+                return "/run/codeengine";
+        if (xdg && xdg[0] == '/')
+                snprintf (buf, sizeof (buf), "%s/codeengine", xdg);
+        else
+                snprintf (buf, sizeof (buf), "/tmp/codeengine-%u", (unsigned) getuid ());
+        return buf;
+}
+
+/* cgroup limits need root here: rootless runc cannot set them on cgroup v1,
+ * and a v2 delegation is not used yet.  Without them, say so loudly. */
+static enum limit_mode
+choose_limit_mode (bool rootless, bool require_cgroups)
+{
+        bool have = cgroup_init () == 0;
+
+        if (have && ! rootless)
+                return LIMITS_CGROUP;
+        if (require_cgroups)
+                die ("--require-cgroups: no usable cgroup (%s; cgroup %s); run as root",
+                     rootless ? "not root" : "no memory controller", cgroup_mode ());
+        ce_log ("warning: no cgroup limits (%s, cgroup %s): memory is bounded by RLIMIT_AS, CPU "
+                "time by RLIMIT_CPU and processes by RLIMIT_NPROC; memory_limit is not detected "
+                "and cpu_ms/memory_kb come from getrusage",
+                rootless ? "rootless" : "no memory controller", cgroup_mode ());
+        return LIMITS_RLIMIT;
+}
+
 static char *
 default_init_path (void)
 {
@@ -334,6 +376,8 @@ main (int argc, char **argv)
         struct http_server *http = NULL;
         struct runner_config rc;
         struct http_config hc;
+        enum limit_mode limits;
+        bool rootless;
         yajl_val seccomp = NULL;
         char *token = NULL;
         char *state_dir, *runc_root, *exec_dir, *init_path, *version = NULL;
@@ -362,9 +406,10 @@ main (int argc, char **argv)
                 rl.rlim_cur = rl.rlim_max;
                 setrlimit (RLIMIT_NOFILE, &rl);
         }
-        if (cgroup_init () < 0)
-                ce_log ("warning: no memory cgroup hierarchy found: memory_limit cannot be "
-                        "detected");
+        rootless = geteuid () != 0;
+        limits = choose_limit_mode (rootless, o.require_cgroups);
+        if (o.state_dir == NULL)
+                o.state_dir = default_state_dir (rootless);
 
         if (make_dirs (o.state_dir) < 0)
                 die ("cannot create state dir %s: %s", o.state_dir, strerror (errno));
@@ -421,6 +466,8 @@ main (int argc, char **argv)
                 .init_path = init_path,
                 .tmp_bytes = 32 * 1024 * 1024,
                 .seccomp = seccomp,
+                .limits = limits,
+                .rootless = rootless,
         };
         if (rc.exec_dirfd < 0)
                 die ("%s: %s", exec_dir, strerror (errno));
@@ -449,13 +496,15 @@ main (int argc, char **argv)
                 .runner = &rc,
                 .pool = pool,
                 .auth_token = token,
+                .limit_mode = runner_limit_mode_name (limits),
+                .rootless = rootless,
         };
         if (http_start (&hc, &http, &err) < 0)
                 die ("%s", err.msg);
         ce_log ("codeengine %s listening on http://%s (max %ld concurrent, timeout %gs, %ld MB, %g "
-                "CPU, cgroup %s)",
+                "CPU, cgroup %s, limits by %s%s)",
                 CE_VERSION, o.listen, o.max_concurrent, o.timeout_s, o.memory_mb, o.cpus,
-                cgroup_mode ());
+                cgroup_mode (), runner_limit_mode_name (limits), rootless ? ", rootless" : "");
 
         sigemptyset (&mask);
         sigaddset (&mask, SIGTERM);

@@ -169,6 +169,15 @@ gen_process (yajl_gen g, const struct spec_params *p)
         GEN_STR ("args");
         GEN (yajl_gen_array_open (g));
         GEN_STR (CE_INIT_PATH);
+        if (p->cgroups_path == NULL) {
+                char as[32];
+
+                /* No memory cgroup: init bounds the program's address space. */
+                snprintf (as, sizeof (as), "%" PRId64, p->memory_bytes);
+                GEN_STR ("--as");
+                GEN_STR (as);
+        }
+        GEN_STR ("--");
         for (char *const *a = p->argv; *a; a++)
                 GEN_STR (*a);
         GEN (yajl_gen_array_close (g));
@@ -201,6 +210,11 @@ gen_process (yajl_gen g, const struct spec_params *p)
         /* No single file larger than /tmp could hold anyway. */
         GEN (gen_rlimit (g, "RLIMIT_FSIZE", (uint64_t) p->tmp_bytes));
         GEN (gen_rlimit (g, "RLIMIT_CPU", (uint64_t) p->cpu_seconds));
+        if (p->cgroups_path == NULL) {
+                /* No cgroup (rootless on cgroup v1, or no delegation): what rlimits
+                 * can still enforce.  NPROC counts per user namespace since 5.14. */
+                GEN (gen_rlimit (g, "RLIMIT_NPROC", (uint64_t) p->pids_limit));
+        }
         GEN (yajl_gen_array_close (g));
 
         GEN_KV_BOOL ("noNewPrivileges", 1);
@@ -248,21 +262,11 @@ fail:
         return st;
 }
 
+/* The cgroup: where it is and what it limits. */
 static yajl_gen_status
-gen_linux (yajl_gen g, const struct spec_params *p)
+gen_resources (yajl_gen g, const struct spec_params *p)
 {
         yajl_gen_status st;
-
-        GEN_STR ("linux");
-        GEN (yajl_gen_map_open (g));
-        GEN_STR ("namespaces");
-        GEN (yajl_gen_array_open (g));
-        for (size_t i = 0; i < sizeof (namespaces) / sizeof (*namespaces); i++) {
-                GEN (yajl_gen_map_open (g));
-                GEN_KV_STR ("type", namespaces[i]);
-                GEN (yajl_gen_map_close (g));
-        }
-        GEN (yajl_gen_array_close (g));
 
         GEN_KV_STR ("cgroupsPath", p->cgroups_path);
         GEN_STR ("resources");
@@ -289,6 +293,55 @@ gen_linux (yajl_gen g, const struct spec_params *p)
         GEN_KV_INT ("limit", p->pids_limit);
         GEN (yajl_gen_map_close (g));
         GEN (yajl_gen_map_close (g));
+fail:
+        return st;
+}
+
+/* Root inside is the invoking user outside, and nobody else is mapped. */
+static yajl_gen_status
+gen_id_mapping (yajl_gen g, const char *key, uint32_t host_id)
+{
+        yajl_gen_status st;
+
+        GEN_STR (key);
+        GEN (yajl_gen_array_open (g));
+        GEN (yajl_gen_map_open (g));
+        GEN_KV_INT ("containerID", 0);
+        GEN_KV_INT ("hostID", host_id);
+        GEN_KV_INT ("size", 1);
+        GEN (yajl_gen_map_close (g));
+        GEN (yajl_gen_array_close (g));
+fail:
+        return st;
+}
+
+static yajl_gen_status
+gen_linux (yajl_gen g, const struct spec_params *p)
+{
+        yajl_gen_status st;
+
+        GEN_STR ("linux");
+        GEN (yajl_gen_map_open (g));
+        GEN_STR ("namespaces");
+        GEN (yajl_gen_array_open (g));
+        for (size_t i = 0; i < sizeof (namespaces) / sizeof (*namespaces); i++) {
+                GEN (yajl_gen_map_open (g));
+                GEN_KV_STR ("type", namespaces[i]);
+                GEN (yajl_gen_map_close (g));
+        }
+        if (p->rootless) {
+                GEN (yajl_gen_map_open (g));
+                GEN_KV_STR ("type", "user");
+                GEN (yajl_gen_map_close (g));
+        }
+        GEN (yajl_gen_array_close (g));
+        if (p->rootless) {
+                GEN (gen_id_mapping (g, "uidMappings", p->host_uid));
+                GEN (gen_id_mapping (g, "gidMappings", p->host_gid));
+        }
+
+        if (p->cgroups_path)
+                GEN (gen_resources (g, p));
 
         if (p->seccomp) {
                 GEN_STR ("seccomp");

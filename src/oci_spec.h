@@ -22,7 +22,9 @@ struct spec_params {
         char *const *argv;              /* the program's command line, NULL-terminated */
         const char *code_dir;           /* host dir mounted read-only at /code */
         const char *init_path;          /* host path of codeengine-init */
-        const char *cgroups_path;       /* e.g. "/codeengine/ce-0123" */
+        const char *cgroups_path; /* e.g. "/codeengine/ce-0123"; NULL: no cgroup, rlimits only */
+        bool rootless;            /* a user namespace mapping host_uid/gid to root inside */
+        uint32_t host_uid, host_gid;
         const char *hostname;
         int64_t memory_bytes; /* memory and memory+swap limit */
         int64_t cpu_quota_us; /* per cpu_period_us */

@@ -283,19 +283,23 @@ prepare_workdir (const struct runner_config *cfg, const char *id, const struct c
         snprintf (code_dir, sizeof (code_dir), "%s/code", workdir);
         snprintf (cgroups_path, sizeof (cgroups_path), "/codeengine/%s", id);
         params = (struct spec_params){
+                .rootless = cfg->rootless,
+                .host_uid = (uint32_t) getuid (),
+                .host_gid = (uint32_t) getgid (),
                 .bundle = b,
                 .argv = argv,
                 .code_dir = code_dir,
                 .init_path = cfg->init_path,
-                .cgroups_path = cgroups_path,
+                .cgroups_path = cfg->limits == LIMITS_CGROUP ? cgroups_path : NULL,
                 .hostname = "codeengine",
                 .memory_bytes = limits->memory_mb * 1024 * 1024,
                 .cpu_quota_us = (int64_t) llround (limits->cpus * CPU_PERIOD_US),
                 .cpu_period_us = CPU_PERIOD_US,
                 .pids_limit = limits->pids,
                 .tmp_bytes = cfg->tmp_bytes,
-                .uid = CONTAINER_UID,
-                .gid = CONTAINER_GID,
+                /* Rootless: root inside is us outside, the only uid mapped. */
+                .uid = cfg->rootless ? 0 : CONTAINER_UID,
+                .gid = cfg->rootless ? 0 : CONTAINER_GID,
                 .cpu_seconds = (limits->timeout_ms + 999) / 1000 + 1,
                 .seccomp = cfg->seccomp,
         };
@@ -340,8 +344,16 @@ fill_result (struct runner_result *res, const struct sup_watch_state *st, bool t
         res->wall_ms = ce_ms_between (started, end);
         if (res->wall_ms < 0)
                 res->wall_ms = 0;
-        res->cpu_ms = stats->cpu_ns < 0 ? -1 : stats->cpu_ns / 1000000;
-        res->memory_kb = stats->memory_peak < 0 ? -1 : stats->memory_peak / 1024;
+        /* The cgroup's figures cover the whole container; without a cgroup
+         * (rootless), init's getrusage of what it reaped is the next best. */
+        if (stats->cpu_ns >= 0)
+                res->cpu_ms = stats->cpu_ns / 1000000;
+        else
+                res->cpu_ms = st->has_status ? st->report.cpu_us / 1000 : -1;
+        if (stats->memory_peak >= 0)
+                res->memory_kb = stats->memory_peak / 1024;
+        else
+                res->memory_kb = st->has_status ? st->report.maxrss_kb : -1;
 }
 
 static void
@@ -461,7 +473,10 @@ runner_run (const struct runner_config *cfg, const struct ce_bundle *b,
                         ce_log ("warning: %s: pipes still open %d ms after kill", id,
                                 KILL_GRACE_MS);
         }
-        cgroup_read_stats (cgroups_path, &stats);
+        if (cfg->limits == LIMITS_CGROUP)
+                cgroup_read_stats (cgroups_path, &stats);
+        else
+                stats = (struct cgroup_stats){ -1, -1, -1 };
         fill_result (res, &st, timed_out, &stats, started);
         ret = 0;
 
@@ -484,6 +499,12 @@ out:
         else
                 sup_output_free (&output);
         return ret;
+}
+
+const char *
+runner_limit_mode_name (enum limit_mode m)
+{
+        return m == LIMITS_CGROUP ? "cgroup" : "rlimit";
 }
 
 const char *

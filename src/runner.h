@@ -17,6 +17,14 @@
 #include "request.h"
 #include "supervisor.h"
 
+/* How resource limits are enforced (GET /version and every response say). */
+enum limit_mode {
+        LIMITS_CGROUP, /* memory, CPU and pids limits by cgroup (root, or delegated v2) */
+        LIMITS_RLIMIT, /* no usable cgroup: rlimits only (address space, CPU time, nproc) */
+};
+
+const char *runner_limit_mode_name (enum limit_mode m);
+
 struct runner_config {
         const char *runtime;   /* runc binary, looked up in PATH */
         const char *state_dir; /* absolute */
@@ -26,6 +34,8 @@ struct runner_config {
         const char *init_path; /* absolute host path of codeengine-init */
         int64_t tmp_bytes;     /* size of /tmp inside */
         yajl_val seccomp;      /* the profile for every container (oci_spec.h) */
+        enum limit_mode limits;
+        bool rootless; /* not root: a user namespace maps us to root inside */
 };
 
 enum runner_status {

@@ -57,7 +57,7 @@ struct sup_watch {
         bool out_stopped;         /* output limit reached: out and err no longer polled */
         struct ce_buf output;     /* both streams, in the order they were read */
         struct ce_buf streams[2]; /* stdout, stderr */
-        char status_buf[sizeof (int)];
+        char status_buf[sizeof (struct ce_init_report)];
         size_t status_len;
         struct sup_watch_state state;
         bool detach_requested;
@@ -218,9 +218,11 @@ drain_pipe (struct sup_pipe *p)
                         if (p->kind == PIPE_STATUS) {
                                 w->state.exited = true;
                                 w->state.exited_at = ce_now ();
-                                if (w->status_len == sizeof (int)) {
+                                if (w->status_len == sizeof (w->status_buf)) {
                                         w->state.has_status = true;
-                                        memcpy (&w->state.wait_status, w->status_buf, sizeof (int));
+                                        memcpy (&w->state.report, w->status_buf,
+                                                sizeof (w->state.report));
+                                        w->state.wait_status = w->state.report.wait_status;
                                 }
                         }
                         pipe_close (p);

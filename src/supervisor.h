@@ -15,6 +15,7 @@
 #include <sys/types.h>
 
 #include "common.h"
+#include "init_report.h"
 
 int supervisor_start (struct ce_error *err);
 /* Stop the thread.  Call after every watch is freed and no child is awaited. */
@@ -54,8 +55,9 @@ struct sup_watch_state {
         bool exited;       /* init exited (status pipe closed) */
         bool output_limit; /* output passed the limit: kill the container */
         bool client_gone;  /* the client hung up: kill the container */
-        bool has_status;   /* init reported the program's wait status */
-        int wait_status;
+        bool has_status;   /* init reported the program's wait status and usage */
+        int wait_status;   /* report.wait_status, for short */
+        struct ce_init_report report;
         struct timespec exited_at;
 };
 

@@ -47,7 +47,9 @@ LEFTOVER_GRACE = 3.0  # cleanup may finish just after the response is sent
 
 # Every completed execution answers exactly these keys, "output" first.
 RESULT_KEYS = ("output", "stdout", "stderr", "exit_code", "signal", "status", "truncated",
-               "time", "time_ms", "memory_kb", "language", "version")
+               "time", "time_ms", "memory_kb", "language", "version", "limit_mode")
+# How limits are enforced: "cgroup" when root, "rlimit" in rootless fallback.
+LIMIT_MODES = {"cgroup", "rlimit"}
 # What the seed API answered (still present, with the same meaning).
 SEED_RESULT_KEYS = ("output", "exit_code", "status", "time_ms")
 TIME_KEYS = ("wall_ms", "cpu_ms")
@@ -663,6 +665,7 @@ class CETestCase(unittest.TestCase):
         """A completed execution: exactly RESULT_KEYS ("output" first), well typed and consistent."""
         self.assertIsInstance(body, dict, "response is not a JSON object: %r" % (body,))
         self.assertEqual(sorted(body), sorted(RESULT_KEYS), "unexpected keys in %r" % (body,))
+        self.assertIn(body["limit_mode"], LIMIT_MODES, body)
         self.assertEqual(next(iter(body)), "output", "'output' must come first: %r" % (body,))
         for key in ("output", "stdout", "stderr", "language", "version"):
             self.assertIsInstance(body[key], str, "%s is not a string: %r" % (key, body))

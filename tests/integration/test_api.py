@@ -841,7 +841,11 @@ class Discovery(APITestCase):
         root = self.get_json("/")
         self.assertEqual(root, version, "GET / and GET /version should answer the same")
         self.assertEqual(sorted(version), sorted(["name", "version", "runtime", "cgroup", "max_concurrent", "queue",
-                                                  "max_body", "limits", "ceilings"]), version)
+                                                  "max_body", "limits", "ceilings", "limit_mode",
+                                                  "rootless"]), version)
+        # The suite runs as root: real cgroup limits.
+        self.assertEqual(version["limit_mode"], "cgroup", version)
+        self.assertIs(version["rootless"], False, version)
         self.assertEqual(version["name"], "codeengine", version)
         self.assertIsInstance(version["version"], str, version)
         self.assertRegex(version["version"], r"^\d+\.\d+", version)

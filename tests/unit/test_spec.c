@@ -8,6 +8,7 @@
 #include "test.h"
 
 #define GOLDEN CE_SOURCE_DIR "/tests/golden/config-python3.json"
+#define GOLDEN_ROOTLESS CE_SOURCE_DIR "/tests/golden/config-python3-rootless.json"
 
 static char *
 slurp (const char *path)
@@ -28,6 +29,28 @@ slurp (const char *path)
         }
         fclose (f);
         return buf;
+}
+
+/* Compare generated JSON with a golden file (rewrite it with CE_UPDATE_GOLDEN=1). */
+static void
+check_golden (const char *path, const char *json, size_t len)
+{
+        char *golden;
+
+        if (getenv ("CE_UPDATE_GOLDEN")) {
+                FILE *f = fopen (path, "we");
+
+                CHECK (f && fwrite (json, 1, len, f) == len);
+                if (f)
+                        fclose (f);
+        }
+        golden = slurp (path);
+        CHECK (golden != NULL);
+        if (golden && strcmp (golden, json) != 0) {
+                fprintf (stderr, "config.json differs from %s; generated:\n%s\n", path, json);
+                test_failures++;
+        }
+        free (golden);
 }
 
 static long long
@@ -71,7 +94,7 @@ main (void)
                 .cpu_seconds = 31,
         };
         struct ce_error err;
-        char *json = NULL, *golden;
+        char *json = NULL;
         size_t len;
         yajl_val root;
         char errbuf[256];
@@ -79,19 +102,7 @@ main (void)
         CHECK (spec_load_seccomp (ce_seccomp_profile, ce_seccomp_profile_len, &p.seccomp, &err)
                == 0);
         CHECK (spec_generate (&p, &json, &len, &err) == 0);
-        if (getenv ("CE_UPDATE_GOLDEN")) {
-                FILE *f = fopen (GOLDEN, "we");
-
-                CHECK (f && fwrite (json, 1, len, f) == len);
-                if (f)
-                        fclose (f);
-        }
-        golden = slurp (GOLDEN);
-        CHECK (golden != NULL);
-        if (golden && strcmp (golden, json) != 0) {
-                fprintf (stderr, "config.json differs from %s; generated:\n%s\n", GOLDEN, json);
-                test_failures++;
-        }
+        check_golden (GOLDEN, json, len);
 
         root = yajl_tree_parse (json, errbuf, sizeof (errbuf));
         CHECK (root != NULL);
@@ -144,13 +155,34 @@ main (void)
         }
         yajl_tree_free (root);
 
+        /* Rootless without a cgroup: a user namespace mapping us to root, no
+         * resources, init bounds the address space, RLIMIT_NPROC. */
+        {
+                struct spec_params rl = p;
+                char *rjson = NULL;
+                size_t rlen;
+
+                rl.rootless = true;
+                rl.host_uid = 1000;
+                rl.host_gid = 1000;
+                rl.uid = rl.gid = 0;
+                rl.cgroups_path = NULL;
+                CHECK (spec_generate (&rl, &rjson, &rlen, &err) == 0);
+                if (rjson) {
+                        check_golden (GOLDEN_ROOTLESS, rjson, rlen);
+                        CHECK (strstr (rjson, "\"uidMappings\"") && strstr (rjson, "\"--as\"")
+                               && strstr (rjson, "RLIMIT_NPROC") && ! strstr (rjson, "cgroupsPath")
+                               && ! strstr (rjson, "\"resources\""));
+                }
+                free (rjson);
+        }
+
         /* A value that is not UTF-8 is refused, not written. */
         b.rootfs = "/srv/\xff";
         free (json);
         json = NULL;
         CHECK (spec_generate (&p, &json, &len, &err) < 0);
         free (json);
-        free (golden);
         yajl_tree_free (p.seccomp);
         TEST_DONE ();
 }
