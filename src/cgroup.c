@@ -7,6 +7,7 @@
 #include "cgroup.h"
 
 #include <fcntl.h>
+#include <limits.h>
 #include <string.h>
 
 static char memory_root[512]; /* v1 memory controller mount, or the v2 root */
@@ -59,6 +60,42 @@ cgroup_init (void)
                 }
         }
         return memory_root[0] ? 0 : -ENOENT;
+}
+
+static int read_small (const char *root, const char *path, const char *file, char *buf,
+                       size_t size);
+
+static bool
+has_word (const char *text, const char *word)
+{
+        size_t n = strlen (word);
+
+        for (const char *p = strstr (text, word); p; p = strstr (p + 1, word))
+                if ((p == text || p[-1] == ' ') && (p[n] == ' ' || p[n] == '\n' || p[n] == '\0'))
+                        return true;
+        return false;
+}
+
+bool
+cgroup_user_delegation (unsigned uid, bool *cpu)
+{
+        char path[256], controllers[512], bus[PATH_MAX];
+        const char *xdg = getenv ("XDG_RUNTIME_DIR");
+
+        *cpu = false;
+        if (! unified)
+                return false;
+        snprintf (path, sizeof (path), "/user.slice/user-%u.slice/user@%u.service", uid, uid);
+        if (read_small (memory_root, path, "cgroup.controllers", controllers, sizeof (controllers))
+                    < 0
+            || ! has_word (controllers, "memory") || ! has_word (controllers, "pids"))
+                return false;
+        /* runc's systemd driver reaches the user's manager over the session bus. */
+        snprintf (bus, sizeof (bus), "%s/bus", xdg ? xdg : "/nonexistent");
+        if (getenv ("DBUS_SESSION_BUS_ADDRESS") == NULL && access (bus, F_OK) < 0)
+                return false;
+        *cpu = has_word (controllers, "cpu");
+        return true;
 }
 
 const char *

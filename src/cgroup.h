@@ -19,6 +19,11 @@ struct cgroup_stats {
 /* Returns 0, or -ENOENT when no memory cgroup hierarchy is mounted. */
 int cgroup_init (void);
 
+/* Rootless on cgroup v2: true when the user's systemd instance has the memory
+ * and pids controllers delegated (and a session bus for runc to ask it),
+ * *cpu when the cpu controller is delegated too. */
+bool cgroup_user_delegation (unsigned uid, bool *cpu);
+
 /* "v1" or "v2" (or "none"). */
 const char *cgroup_mode (void);
 

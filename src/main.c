@@ -327,15 +327,27 @@ default_state_dir (bool rootless)
         return buf;
 }
 
-/* cgroup limits need root here: rootless runc cannot set them on cgroup v1,
- * and a v2 delegation is not used yet.  Without them, say so loudly. */
+/* cgroup limits need root, or (rootless) cgroup v2 with systemd delegation:
+ * rootless runc cannot set them on cgroup v1.  Without them, say so loudly. */
 static enum limit_mode
-choose_limit_mode (bool rootless, bool require_cgroups)
+choose_limit_mode (bool rootless, bool require_cgroups, bool *systemd, bool *cpu)
 {
         bool have = cgroup_init () == 0;
 
+        *systemd = false;
+        *cpu = true;
         if (have && ! rootless)
                 return LIMITS_CGROUP;
+        /* Rootless on cgroup v2 with controllers delegated to the user's systemd
+         * (the default on current distributions): real limits through runc's
+         * systemd driver, in a scope of the user's own slice. */
+        if (have && cgroup_user_delegation ((unsigned) getuid (), cpu)) {
+                *systemd = true;
+                if (! *cpu)
+                        ce_log ("warning: the cpu controller is not delegated to this user: no CPU "
+                                "limit (memory and pids limits apply)");
+                return LIMITS_CGROUP;
+        }
         if (require_cgroups)
                 die ("--require-cgroups: no usable cgroup (%s; cgroup %s); run as root",
                      rootless ? "not root" : "no memory controller", cgroup_mode ());
@@ -377,7 +389,7 @@ main (int argc, char **argv)
         struct runner_config rc;
         struct http_config hc;
         enum limit_mode limits;
-        bool rootless;
+        bool rootless, systemd_cgroup, cpu_limit;
         yajl_val seccomp = NULL;
         char *token = NULL;
         char *state_dir, *runc_root, *exec_dir, *init_path, *version = NULL;
@@ -407,7 +419,7 @@ main (int argc, char **argv)
                 setrlimit (RLIMIT_NOFILE, &rl);
         }
         rootless = geteuid () != 0;
-        limits = choose_limit_mode (rootless, o.require_cgroups);
+        limits = choose_limit_mode (rootless, o.require_cgroups, &systemd_cgroup, &cpu_limit);
         if (o.state_dir == NULL)
                 o.state_dir = default_state_dir (rootless);
 
@@ -468,6 +480,8 @@ main (int argc, char **argv)
                 .seccomp = seccomp,
                 .limits = limits,
                 .rootless = rootless,
+                .systemd_cgroup = systemd_cgroup,
+                .cpu_limit = cpu_limit,
         };
         if (rc.exec_dirfd < 0)
                 die ("%s: %s", exec_dir, strerror (errno));

@@ -283,11 +283,13 @@ gen_resources (yajl_gen g, const struct spec_params *p)
         GEN_KV_INT ("limit", p->memory_bytes);
         GEN_KV_INT ("swap", p->memory_bytes);
         GEN (yajl_gen_map_close (g));
-        GEN_STR ("cpu");
-        GEN (yajl_gen_map_open (g));
-        GEN_KV_INT ("quota", p->cpu_quota_us);
-        GEN_KV_INT ("period", p->cpu_period_us);
-        GEN (yajl_gen_map_close (g));
+        if (! p->no_cpu_limit) {
+                GEN_STR ("cpu");
+                GEN (yajl_gen_map_open (g));
+                GEN_KV_INT ("quota", p->cpu_quota_us);
+                GEN_KV_INT ("period", p->cpu_period_us);
+                GEN (yajl_gen_map_close (g));
+        }
         GEN_STR ("pids");
         GEN (yajl_gen_map_open (g));
         GEN_KV_INT ("limit", p->pids_limit);

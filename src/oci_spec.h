@@ -24,6 +24,7 @@ struct spec_params {
         const char *init_path;          /* host path of codeengine-init */
         const char *cgroups_path; /* e.g. "/codeengine/ce-0123"; NULL: no cgroup, rlimits only */
         bool rootless;            /* a user namespace mapping host_uid/gid to root inside */
+        bool no_cpu_limit;        /* the cpu controller is not available (rootless v2) */
         uint32_t host_uid, host_gid;
         const char *hostname;
         int64_t memory_bytes; /* memory and memory+swap limit */

@@ -70,6 +70,40 @@ make_id (char *buf, size_t size)
         return 0;
 }
 
+/* runc's global flags, first in every runc command line.  Returns the count. */
+static size_t
+runtime_prefix (const struct runner_config *cfg, char **argv)
+{
+        size_t n = 0;
+
+        argv[n++] = (char *) cfg->runtime;
+        argv[n++] = (char *) "--root";
+        argv[n++] = (char *) cfg->runc_root;
+        if (cfg->systemd_cgroup)
+                argv[n++] = (char *) "--systemd-cgroup";
+        return n;
+}
+
+/* The container's cgroup as runc wants it in config.json, and where it is
+ * under the hierarchy's root for reading its counters. */
+static void
+cgroup_paths (const struct runner_config *cfg, const char *id, char *spec, char *fs, size_t size)
+{
+        unsigned uid = (unsigned) getuid ();
+
+        if (cfg->systemd_cgroup) {
+                /* A transient scope in the user's own systemd instance. */
+                snprintf (spec, size, "user.slice:codeengine:%s", id);
+                snprintf (
+                        fs, size,
+                        "/user.slice/user-%u.slice/user@%u.service/user.slice/codeengine-%s.scope",
+                        uid, uid, id);
+        } else {
+                snprintf (spec, size, "/codeengine/%s", id);
+                snprintf (fs, size, "/codeengine/%s", id);
+        }
+}
+
 /* Run a runc subcommand that has no interesting output and wait for it. */
 static int
 runtime_simple (const struct runner_config *cfg, const char *const *args, int *status)
@@ -81,9 +115,7 @@ runtime_simple (const struct runner_config *cfg, const char *const *args, int *s
         pid_t pid;
         int ret;
 
-        argv[n++] = (char *) cfg->runtime;
-        argv[n++] = (char *) "--root";
-        argv[n++] = (char *) cfg->runc_root;
+        n = runtime_prefix (cfg, argv);
         for (; *args && n < 15; args++)
                 argv[n++] = (char *) *args;
         argv[n] = NULL;
@@ -239,7 +271,7 @@ prepare_workdir (const struct runner_config *cfg, const char *id, const struct c
         cleanup_close int codefd = -1;
         cleanup_free char **argv = NULL;
         cleanup_free char *entry_path = NULL;
-        char workdir[4096], code_dir[4200], cgroups_path[128];
+        char workdir[4096], code_dir[4200], cgroups_path[256], cgroup_fs[256];
         struct spec_params params;
         int ret;
 
@@ -281,9 +313,10 @@ prepare_workdir (const struct runner_config *cfg, const char *id, const struct c
                 return ce_error_set (err, 500, ENOMEM, "out of memory");
         snprintf (workdir, sizeof (workdir), "%s/%s", cfg->exec_dir, id);
         snprintf (code_dir, sizeof (code_dir), "%s/code", workdir);
-        snprintf (cgroups_path, sizeof (cgroups_path), "/codeengine/%s", id);
+        cgroup_paths (cfg, id, cgroups_path, cgroup_fs, sizeof (cgroups_path));
         params = (struct spec_params){
                 .rootless = cfg->rootless,
+                .no_cpu_limit = ! cfg->cpu_limit,
                 .host_uid = (uint32_t) getuid (),
                 .host_gid = (uint32_t) getgid (),
                 .bundle = b,
@@ -371,7 +404,7 @@ runner_run (const struct runner_config *cfg, const struct ce_bundle *b,
             const struct ce_request *req, const struct ce_limits *limits, int client_fd,
             struct runner_result *res, struct ce_error *err)
 {
-        char id[32], workdir[4096], cgroups_path[128], log_path[4200];
+        char id[32], workdir[4096], cgroups_path[256], cgroup_fs[256], log_path[4200];
         int wfd = -1, stdin_fd = -1;
         int out_pipe[2] = { -1, -1 }, err_pipe[2] = { -1, -1 }, status_pipe[2] = { -1, -1 };
         struct sup_watch *watch = NULL;
@@ -389,7 +422,7 @@ runner_run (const struct runner_config *cfg, const struct ce_bundle *b,
                 return ce_error_set (err, 500, -ret, "getrandom: %s", strerror (-ret));
         snprintf (workdir, sizeof (workdir), "%s/%s", cfg->exec_dir, id);
         snprintf (log_path, sizeof (log_path), "%s/runc.log", workdir);
-        snprintf (cgroups_path, sizeof (cgroups_path), "/codeengine/%s", id);
+        cgroup_paths (cfg, id, cgroups_path, cgroup_fs, sizeof (cgroups_path));
 
         ret = prepare_workdir (cfg, id, b, req, limits, &wfd, &stdin_fd, err);
         if (ret < 0)
@@ -407,22 +440,16 @@ runner_run (const struct runner_config *cfg, const struct ce_bundle *b,
                 goto out;
 
         {
-                char *argv[] = { (char *) cfg->runtime,
-                                 "--root",
-                                 (char *) cfg->runc_root,
-                                 "--log",
-                                 log_path,
-                                 "--log-format",
-                                 "json",
-                                 "run",
-                                 "--detach",
-                                 "--bundle",
-                                 workdir,
-                                 "--preserve-fds",
-                                 "1",
-                                 id,
-                                 NULL };
+                const char *run[] = { "--log",    log_path, "--log-format",
+                                      "json",     "run",    "--detach",
+                                      "--bundle", workdir,  "--preserve-fds",
+                                      "1",        id,       NULL };
+                char *argv[24];
+                size_t n = runtime_prefix (cfg, argv);
 
+                for (const char *const *a = run; *a; a++)
+                        argv[n++] = (char *) *a;
+                argv[n] = NULL;
                 deadline = ce_deadline_after_ms (RUNTIME_CMD_TIMEOUT_MS);
                 created = true; /* from here on runc may have state to delete */
                 ret = sup_spawn (
@@ -474,7 +501,7 @@ runner_run (const struct runner_config *cfg, const struct ce_bundle *b,
                                 KILL_GRACE_MS);
         }
         if (cfg->limits == LIMITS_CGROUP)
-                cgroup_read_stats (cgroups_path, &stats);
+                cgroup_read_stats (cgroup_fs, &stats);
         else
                 stats = (struct cgroup_stats){ -1, -1, -1 };
         fill_result (res, &st, timed_out, &stats, started);
@@ -524,15 +551,17 @@ runner_signal_name (int sig, char *buf, size_t size)
 int
 runner_cleanup_stale (const struct runner_config *cfg, struct ce_error *err)
 {
-        char *argv[] = {
-                (char *) cfg->runtime, "--root", (char *) cfg->runc_root, "list", "-q", NULL
-        };
+        char *argv[8];
+        size_t n = runtime_prefix (cfg, argv);
         cleanup_free char *ids = NULL;
         char *line, *save = NULL;
         struct dirent *de;
         DIR *d;
         int status, ret;
 
+        argv[n++] = (char *) "list";
+        argv[n++] = (char *) "-q";
+        argv[n] = NULL;
         ret = sup_run_capture (argv, 1 << 20, &ids, &status, err);
         if (ret < 0)
                 return ret;

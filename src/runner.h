@@ -35,7 +35,9 @@ struct runner_config {
         int64_t tmp_bytes;     /* size of /tmp inside */
         yajl_val seccomp;      /* the profile for every container (oci_spec.h) */
         enum limit_mode limits;
-        bool rootless; /* not root: a user namespace maps us to root inside */
+        bool rootless;       /* not root: a user namespace maps us to root inside */
+        bool systemd_cgroup; /* rootless on cgroup v2: runc --systemd-cgroup, user's slice */
+        bool cpu_limit;      /* the cpu controller can be used */
 };
 
 enum runner_status {
