@@ -31,7 +31,9 @@ struct http_server {
         atomic_bool stopping;
         pthread_mutex_t lock; /* guards inflight */
         pthread_cond_t idle_cond;
-        size_t inflight; /* /execute jobs submitted and not yet answered */
+        size_t inflight;                     /* /execute jobs submitted and not yet answered */
+        char *version_json, *languages_json; /* constant bodies, built at start-up */
+        size_t version_len, languages_len;
 };
 
 enum phase {
@@ -95,32 +97,79 @@ queue_body (struct MHD_Connection *conn, unsigned code, const char *type, const 
         return ret;
 }
 
+/* Every JSON body comes from a gen_fill run on a fresh yajl_gen that
+ * validates UTF-8: gen_json keeps the result (*out, malloc'd), queue_gen
+ * sends it. */
+typedef yajl_gen_status (*gen_fill) (yajl_gen g, const void *arg);
+
+static int
+gen_json (gen_fill fill, const void *arg, char **out, size_t *out_len)
+{
+        yajl_gen g = yajl_gen_alloc (NULL);
+        const unsigned char *buf;
+        size_t len;
+        int ret = -EINVAL;
+
+        if (g == NULL)
+                return -ENOMEM;
+        yajl_gen_config (g, yajl_gen_validate_utf8, 1);
+        if (fill (g, arg) == yajl_gen_status_ok
+            && yajl_gen_get_buf (g, &buf, &len) == yajl_gen_status_ok
+            && (*out = malloc (len + 1)) != NULL) {
+                memcpy (*out, buf, len);
+                (*out)[len] = '\0';
+                *out_len = len;
+                ret = 0;
+        }
+        yajl_gen_free (g);
+        return ret;
+}
+
+static enum MHD_Result
+queue_gen (struct MHD_Connection *conn, unsigned code, gen_fill fill, const void *arg,
+           const char *hname, const char *hvalue)
+{
+        cleanup_free char *body = NULL;
+        size_t len;
+
+        if (gen_json (fill, arg, &body, &len) < 0)
+                return MHD_NO;
+        return queue_body (conn, code, "application/json", body, len, hname, hvalue);
+}
+
+struct error_body {
+        const char *msg; /* valid UTF-8 */
+        const char *status;
+};
+
 /* {"error": msg[, "status": status]} */
+static yajl_gen_status
+gen_error (yajl_gen g, const void *arg)
+{
+        const struct error_body *e = arg;
+        yajl_gen_status st;
+
+        GEN (yajl_gen_map_open (g));
+        GEN_KV_STR ("error", e->msg);
+        if (e->status)
+                GEN_KV_STR ("status", e->status);
+        GEN (yajl_gen_map_close (g));
+fail:
+        return st;
+}
+
 static enum MHD_Result
 queue_error (struct MHD_Connection *conn, unsigned code, const char *msg, const char *status,
              const char *hname, const char *hvalue)
 {
-        yajl_gen g = yajl_gen_alloc (NULL);
-        yajl_gen_status st;
         cleanup_free char *clean = NULL;
-        const unsigned char *buf;
-        size_t len, clean_len;
-        enum MHD_Result ret = MHD_NO;
+        size_t clean_len;
 
-        if (g == NULL || ce_utf8_sanitize (msg, strlen (msg), &clean, &clean_len) < 0)
-                goto fail;
-        yajl_gen_config (g, yajl_gen_validate_utf8, 1);
-        GEN (yajl_gen_map_open (g));
-        GEN_KV_STR ("error", clean);
-        if (status)
-                GEN_KV_STR ("status", status);
-        GEN (yajl_gen_map_close (g));
-        GEN (yajl_gen_get_buf (g, &buf, &len));
-        ret = queue_body (conn, code, "application/json", (const char *) buf, len, hname, hvalue);
-fail:
-        if (g)
-                yajl_gen_free (g);
-        return ret;
+        /* Messages may quote the client's input, cut at a byte limit. */
+        if (ce_utf8_sanitize (msg, strlen (msg), &clean, &clean_len) < 0)
+                return MHD_NO;
+        return queue_gen (conn, code, gen_error, &(struct error_body){ clean, status }, hname,
+                          hvalue);
 }
 
 /* Fields shared by a run and (later) a compile step. */
@@ -165,38 +214,21 @@ fail:
         return st;
 }
 
-static enum MHD_Result
-queue_json (struct MHD_Connection *conn, unsigned code, yajl_gen g)
+/* The response to an execution that ran. */
+static yajl_gen_status
+gen_result (yajl_gen g, const void *arg)
 {
-        const unsigned char *buf;
-        size_t len;
-
-        if (yajl_gen_get_buf (g, &buf, &len) != yajl_gen_status_ok)
-                return MHD_NO;
-        return queue_body (conn, code, "application/json", (const char *) buf, len, NULL, NULL);
-}
-
-static enum MHD_Result
-queue_result (struct http_server *s, struct MHD_Connection *conn, const struct ce_bundle *b,
-              const struct runner_result *res)
-{
-        yajl_gen g = yajl_gen_alloc (NULL);
+        const struct http_req *r = arg;
         yajl_gen_status st;
-        enum MHD_Result ret = MHD_NO;
 
-        if (g == NULL)
-                return MHD_NO;
-        yajl_gen_config (g, yajl_gen_validate_utf8, 1);
         GEN (yajl_gen_map_open (g));
-        GEN (gen_run_fields (g, res));
-        GEN_KV_STR ("language", b->name);
-        GEN_KV_STR ("version", b->version);
-        GEN_KV_STR ("limit_mode", s->cfg.limit_mode);
+        GEN (gen_run_fields (g, &r->result));
+        GEN_KV_STR ("language", r->bundle->name);
+        GEN_KV_STR ("version", r->bundle->version);
+        GEN_KV_STR ("limit_mode", r->srv->cfg.limit_mode);
         GEN (yajl_gen_map_close (g));
-        ret = queue_json (conn, MHD_HTTP_OK, g);
 fail:
-        yajl_gen_free (g);
-        return ret;
+        return st;
 }
 
 static yajl_gen_status
@@ -217,50 +249,40 @@ fail:
         return st;
 }
 
-/* GET / and GET /version */
-static enum MHD_Result
-queue_version (struct http_server *s, struct MHD_Connection *conn)
+/* GET / and GET /version: built once, at start-up. */
+static yajl_gen_status
+gen_version (yajl_gen g, const void *arg)
 {
-        yajl_gen g = yajl_gen_alloc (NULL);
+        const struct http_config *c = arg;
         yajl_gen_status st;
-        enum MHD_Result ret = MHD_NO;
 
-        if (g == NULL)
-                return MHD_NO;
-        yajl_gen_config (g, yajl_gen_validate_utf8, 1);
         GEN (yajl_gen_map_open (g));
         GEN_KV_STR ("name", "codeengine");
         GEN_KV_STR ("version", CE_VERSION);
-        GEN_KV_STR ("runtime", s->cfg.runtime_version);
+        GEN_KV_STR ("runtime", c->runtime_version);
         GEN_KV_STR ("cgroup", cgroup_mode ());
-        GEN_KV_STR ("limit_mode", s->cfg.limit_mode);
-        GEN_KV_BOOL ("rootless", s->cfg.rootless);
-        GEN_KV_INT ("max_concurrent", s->cfg.max_concurrent);
-        GEN_KV_INT ("queue", s->cfg.queue);
-        GEN_KV_INT ("max_body", s->cfg.max_body);
-        GEN (gen_limits (g, "limits", &s->cfg.defaults));
-        GEN (gen_limits (g, "ceilings", &s->cfg.ceilings));
+        GEN_KV_STR ("limit_mode", c->limit_mode);
+        GEN_KV_BOOL ("rootless", c->rootless);
+        GEN_KV_INT ("max_concurrent", c->max_concurrent);
+        GEN_KV_INT ("queue", c->queue);
+        GEN_KV_INT ("max_body", c->max_body);
+        GEN (gen_limits (g, "limits", &c->defaults));
+        GEN (gen_limits (g, "ceilings", &c->ceilings));
         GEN (yajl_gen_map_close (g));
-        ret = queue_json (conn, MHD_HTTP_OK, g);
 fail:
-        yajl_gen_free (g);
-        return ret;
+        return st;
 }
 
-/* GET /languages */
-static enum MHD_Result
-queue_languages (struct http_server *s, struct MHD_Connection *conn)
+/* GET /languages: built once, at start-up. */
+static yajl_gen_status
+gen_languages (yajl_gen g, const void *arg)
 {
-        yajl_gen g = yajl_gen_alloc (NULL);
+        const struct ce_bundle_registry *reg = arg;
         yajl_gen_status st;
-        enum MHD_Result ret = MHD_NO;
 
-        if (g == NULL)
-                return MHD_NO;
-        yajl_gen_config (g, yajl_gen_validate_utf8, 1);
         GEN (yajl_gen_array_open (g));
-        for (size_t i = 0; i < bundle_count (s->cfg.bundles); i++) {
-                const struct ce_bundle *b = bundle_at (s->cfg.bundles, i);
+        for (size_t i = 0; i < bundle_count (reg); i++) {
+                const struct ce_bundle *b = bundle_at (reg, i);
 
                 GEN (yajl_gen_map_open (g));
                 GEN_KV_STR ("name", b->name);
@@ -274,10 +296,8 @@ queue_languages (struct http_server *s, struct MHD_Connection *conn)
                 GEN (yajl_gen_map_close (g));
         }
         GEN (yajl_gen_array_close (g));
-        ret = queue_json (conn, MHD_HTTP_OK, g);
 fail:
-        yajl_gen_free (g);
-        return ret;
+        return st;
 }
 
 static void
@@ -397,7 +417,7 @@ answer_result (struct http_req *r, const char *method, const char *url)
                 ret = queue_error (r->conn, 500, r->run_err.msg, "internal_error", NULL, NULL);
         } else {
                 log_request (r, method, url, 200, runner_status_name (r->result.status));
-                ret = queue_result (r->srv, r->conn, r->bundle, &r->result);
+                ret = queue_gen (r->conn, MHD_HTTP_OK, gen_result, r, NULL, NULL);
         }
         /* Counted until the response is queued, not sent: the daemon still
          * sends it before http_stop returns. */
@@ -472,7 +492,11 @@ on_request (void *cls, struct MHD_Connection *conn, const char *url, const char 
                                                     MHD_HTTP_HEADER_ALLOW, "GET, HEAD");
                         }
                         log_request (r, method, url, 200, NULL);
-                        return languages ? queue_languages (s, conn) : queue_version (s, conn);
+                        return languages ? queue_body (conn, MHD_HTTP_OK, "application/json",
+                                                       s->languages_json, s->languages_len, NULL,
+                                                       NULL)
+                                         : queue_body (conn, MHD_HTTP_OK, "application/json",
+                                                       s->version_json, s->version_len, NULL, NULL);
                 }
                 if (strcmp (url, "/execute") != 0) {
                         log_request (r, method, url, 404, NULL);
@@ -606,6 +630,15 @@ http_start (const struct http_config *cfg, struct http_server **out, struct ce_e
                 pthread_cond_init (&s->idle_cond, &attr);
                 pthread_condattr_destroy (&attr);
         }
+        if (gen_json (gen_version, &s->cfg, &s->version_json, &s->version_len) < 0
+            || gen_json (gen_languages, s->cfg.bundles, &s->languages_json, &s->languages_len)
+                       < 0) {
+                free (s->version_json);
+                pthread_mutex_destroy (&s->lock);
+                pthread_cond_destroy (&s->idle_cond);
+                free (s);
+                return ce_error_set (err, 500, EINVAL, "cannot generate /version or /languages");
+        }
         if (ss.ss_family == AF_INET6)
                 flags |= MHD_USE_IPv6;
         s->daemon = MHD_start_daemon (flags, 0, NULL, NULL, on_request, s, MHD_OPTION_SOCK_ADDR,
@@ -616,6 +649,8 @@ http_start (const struct http_config *cfg, struct http_server **out, struct ce_e
                                       (unsigned) 1, MHD_OPTION_END);
         if (s->daemon == NULL) {
                 ret = errno ? errno : EADDRINUSE;
+                free (s->version_json);
+                free (s->languages_json);
                 pthread_mutex_destroy (&s->lock);
                 pthread_cond_destroy (&s->idle_cond);
                 free (s);
@@ -651,6 +686,8 @@ void
 http_stop (struct http_server *s)
 {
         MHD_stop_daemon (s->daemon);
+        free (s->version_json);
+        free (s->languages_json);
         pthread_mutex_destroy (&s->lock);
         pthread_cond_destroy (&s->idle_cond);
         free (s);
