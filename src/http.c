@@ -314,15 +314,24 @@ inflight_done (struct http_req *r)
         pthread_mutex_unlock (&s->lock);
 }
 
+/* Worker thread, from runner_run: the result is in r, answer it now. */
+static void
+job_answer (void *arg, int ret)
+{
+        struct http_req *r = arg;
+
+        r->run_ret = ret;
+        MHD_resume_connection (r->conn); /* r is the HTTP thread's from here */
+}
+
 /* Worker thread. */
 static void
 job_run (struct pool_job *job)
 {
         struct http_req *r = (struct http_req *) ((char *) job - offsetof (struct http_req, job));
 
-        r->run_ret = runner_run (r->srv->cfg.runner, r->bundle, r->req, &r->limits, r->client_fd,
-                                 &r->result, &r->run_err);
-        MHD_resume_connection (r->conn); /* r is the HTTP thread's from here */
+        runner_run (r->srv->cfg.runner, r->bundle, r->req, &r->limits, r->client_fd,
+                    &(struct runner_done){ job_answer, r }, &r->result, &r->run_err);
 }
 
 /* Thread calling pool_shutdown. */

@@ -402,7 +402,7 @@ close_pair (int p[2])
 int
 runner_run (const struct runner_config *cfg, const struct ce_bundle *b,
             const struct ce_request *req, const struct ce_limits *limits, int client_fd,
-            struct runner_result *res, struct ce_error *err)
+            const struct runner_done *done, struct runner_result *res, struct ce_error *err)
 {
         char id[32], workdir[4096], cgroups_path[256], cgroup_fs[256], log_path[4200];
         int wfd = -1, stdin_fd = -1;
@@ -517,14 +517,19 @@ out:
         close_pair (status_pipe);
         if (watch)
                 sup_watch_finish (watch, &output);
-        if (created)
-                runtime_delete (cfg, id);
-        if (ce_remove_tree_at (cfg->exec_dirfd, id) < 0)
-                ce_log ("warning: cannot remove work dir %s", workdir);
         if (ret == 0)
                 res->out = output;
         else
                 sup_output_free (&output);
+        /* The answer is ready: let the caller send it while we clean up (runc
+         * delete costs about as much as starting the container).  From here
+         * on req, limits, res and err are not ours. */
+        if (done)
+                done->fn (done->arg, ret);
+        if (created)
+                runtime_delete (cfg, id);
+        if (ce_remove_tree_at (cfg->exec_dirfd, id) < 0)
+                ce_log ("warning: cannot remove work dir %s", workdir);
         return ret;
 }
 

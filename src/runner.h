@@ -70,9 +70,18 @@ const char *runner_status_name (enum runner_status s);
  * 0: the program ran and *res describes it (free with runner_result_clear).
  * <0: the runtime failed (err->http_status 500, with runc's message) or the
  * server could not set up the execution. */
+/* Called by runner_run once the result is known (ret: its return value),
+ * before the container and the work dir are removed, so that the caller can
+ * answer at once.  After it, runner_run touches neither req, limits, res nor
+ * err: the callee may free them. */
+struct runner_done {
+        void (*fn) (void *arg, int ret);
+        void *arg;
+};
+
 int runner_run (const struct runner_config *cfg, const struct ce_bundle *b,
                 const struct ce_request *req, const struct ce_limits *limits, int client_fd,
-                struct runner_result *res, struct ce_error *err);
+                const struct runner_done *done, struct runner_result *res, struct ce_error *err);
 
 /* "SIGKILL" for 9; NULL for 0. */
 const char *runner_signal_name (int sig, char *buf, size_t size);
