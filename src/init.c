@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -53,6 +54,16 @@ main (int argc, char **argv)
         }
         fcntl (STATUS_FD, F_SETFD, FD_CLOEXEC);
 
+        /* The program runs as our uid, so without this it could open
+         * /proc/1/mem and rewrite us to report whatever it likes (a test does
+         * exactly that).  Not dumpable, our /proc files belong to root and
+         * need CAP_SYS_PTRACE, which nothing in here has.  Set before fork
+         * so there is no window; the program gets the usual dumpable state
+         * back at execve. */
+        if (prctl (PR_SET_DUMPABLE, 0, 0, 0, 0) < 0) {
+                fprintf (stderr, "codeengine-init: PR_SET_DUMPABLE: %s\n", strerror (errno));
+                return 127;
+        }
         child = fork ();
         if (child < 0) {
                 fprintf (stderr, "codeengine-init: fork: %s\n", strerror (errno));
