@@ -358,6 +358,25 @@ choose_limit_mode (bool rootless, bool require_cgroups, bool *systemd, bool *cpu
         return LIMITS_RLIMIT;
 }
 
+/* runc trusts what it finds under its --root, and we remove what is under
+ * exec/: nobody else may own or write the state dir (think of a
+ * /tmp/codeengine-UID another user made first). */
+static void
+check_state_dir (const char *dir)
+{
+        struct stat st;
+
+        if (dir == NULL)
+                return; /* realpath failed: reported by the caller */
+        if (stat (dir, &st) < 0)
+                die ("state dir %s: %s", dir, strerror (errno));
+        if (! S_ISDIR (st.st_mode) || st.st_uid != geteuid () || (st.st_mode & 022))
+                die ("state dir %s must be a directory owned by uid %u and writable by nobody "
+                     "else (owner %u, mode %o)",
+                     dir, (unsigned) geteuid (), (unsigned) st.st_uid,
+                     (unsigned) (st.st_mode & 07777));
+}
+
 static char *
 default_init_path (void)
 {
@@ -426,6 +445,7 @@ main (int argc, char **argv)
         if (make_dirs (o.state_dir) < 0)
                 die ("cannot create state dir %s: %s", o.state_dir, strerror (errno));
         state_dir = realpath (o.state_dir, NULL);
+        check_state_dir (state_dir);
         if (state_dir == NULL || asprintf (&runc_root, "%s/runc", state_dir) < 0
             || asprintf (&exec_dir, "%s/exec", state_dir) < 0)
                 die ("state dir %s: %s", o.state_dir, strerror (errno));

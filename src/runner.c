@@ -377,16 +377,61 @@ fill_result (struct runner_result *res, const struct sup_watch_state *st, bool t
         res->wall_ms = ce_ms_between (started, end);
         if (res->wall_ms < 0)
                 res->wall_ms = 0;
-        /* The cgroup's figures cover the whole container; without a cgroup
-         * (rootless), init's getrusage of what it reaped is the next best. */
-        if (stats->cpu_ns >= 0)
-                res->cpu_ms = stats->cpu_ns / 1000000;
-        else
-                res->cpu_ms = st->has_status ? st->report.cpu_us / 1000 : -1;
-        if (stats->memory_peak >= 0)
-                res->memory_kb = stats->memory_peak / 1024;
-        else
-                res->memory_kb = st->has_status ? st->report.maxrss_kb : -1;
+        res->cpu_ms = stats->cpu_ns < 0 ? -1 : stats->cpu_ns / 1000000;
+        res->memory_kb = stats->memory_peak < 0 ? -1 : stats->memory_peak / 1024;
+}
+
+static pid_t
+steal_pid (pid_t *p)
+{
+        pid_t v = *p;
+
+        *p = -1;
+        return v;
+}
+
+/* The init's pid, from runc's --pid-file in our work dir, registered with
+ * the supervisor; -1 if that fails (usage then comes from init's report). */
+static pid_t
+adopt_init (int wfd)
+{
+        cleanup_close int fd = openat (wfd, "init.pid", O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+        char buf[32];
+        ssize_t n;
+        long pid;
+
+        if (fd < 0 || (n = read (fd, buf, sizeof (buf) - 1)) <= 0)
+                return -1;
+        buf[n] = '\0';
+        pid = strtol (buf, NULL, 10);
+        if (pid <= 1 || sup_adopt_child ((pid_t) pid) < 0)
+                return -1;
+        return (pid_t) pid;
+}
+
+/* Usage without a cgroup: init's own report when it ended normally, else
+ * (killed) what wait4 says of init and everything it reaped as the pid
+ * namespace was torn down. */
+static void
+init_usage (pid_t init_pid, const struct sup_watch_state *st, struct cgroup_stats *stats)
+{
+        struct timespec deadline = ce_deadline_after_ms (KILL_GRACE_MS);
+        struct rusage ru;
+        int status;
+
+        *stats = (struct cgroup_stats){ -1, -1, -1 };
+        if (st->has_status) {
+                stats->cpu_ns = st->report.cpu_us * 1000;
+                stats->memory_peak = st->report.maxrss_kb * 1024;
+        } else if (init_pid > 0 && sup_wait_child_usage (init_pid, &deadline, &status, &ru) == 0) {
+                stats->cpu_ns = ((int64_t) (ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000000
+                                 + ru.ru_utime.tv_usec + ru.ru_stime.tv_usec)
+                                * 1000;
+                stats->memory_peak = (int64_t) ru.ru_maxrss * 1024;
+                return;
+        }
+        if (init_pid > 0)
+                sup_forget_child (init_pid);
 }
 
 static void
@@ -405,6 +450,8 @@ runner_run (const struct runner_config *cfg, const struct ce_bundle *b,
             const struct runner_done *done, struct runner_result *res, struct ce_error *err)
 {
         char id[32], workdir[4096], cgroups_path[256], cgroup_fs[256], log_path[4200];
+        char pid_path[4200];
+        pid_t init_pid = -1;
         int wfd = -1, stdin_fd = -1;
         int out_pipe[2] = { -1, -1 }, err_pipe[2] = { -1, -1 }, status_pipe[2] = { -1, -1 };
         struct sup_watch *watch = NULL;
@@ -422,6 +469,7 @@ runner_run (const struct runner_config *cfg, const struct ce_bundle *b,
                 return ce_error_set (err, 500, -ret, "getrandom: %s", strerror (-ret));
         snprintf (workdir, sizeof (workdir), "%s/%s", cfg->exec_dir, id);
         snprintf (log_path, sizeof (log_path), "%s/runc.log", workdir);
+        snprintf (pid_path, sizeof (pid_path), "%s/init.pid", workdir);
         cgroup_paths (cfg, id, cgroups_path, cgroup_fs, sizeof (cgroups_path));
 
         ret = prepare_workdir (cfg, id, b, req, limits, &wfd, &stdin_fd, err);
@@ -440,10 +488,10 @@ runner_run (const struct runner_config *cfg, const struct ce_bundle *b,
                 goto out;
 
         {
-                const char *run[] = { "--log",    log_path, "--log-format",
-                                      "json",     "run",    "--detach",
-                                      "--bundle", workdir,  "--preserve-fds",
-                                      "1",        id,       NULL };
+                const char *run[] = { "--log",      log_path,   "--log-format",   "json",
+                                      "run",        "--detach", "--bundle",       workdir,
+                                      "--pid-file", pid_path,   "--preserve-fds", "1",
+                                      id,           NULL };
                 char *argv[24];
                 size_t n = runtime_prefix (cfg, argv);
 
@@ -487,6 +535,9 @@ runner_run (const struct runner_config *cfg, const struct ce_bundle *b,
         }
         /* The program's time starts now that it runs: runc's start-up is ours. */
         started = ce_now ();
+        /* Without a cgroup, a killed init cannot report usage; wait4 on it can. */
+        if (cfg->limits != LIMITS_CGROUP)
+                init_pid = adopt_init (wfd);
         deadline = ce_deadline_after_ms (limits->timeout_ms);
 
         ret = sup_watch_wait (watch, SUP_WAIT_EVENT, &deadline, &st);
@@ -503,11 +554,13 @@ runner_run (const struct runner_config *cfg, const struct ce_bundle *b,
         if (cfg->limits == LIMITS_CGROUP)
                 cgroup_read_stats (cgroup_fs, &stats);
         else
-                stats = (struct cgroup_stats){ -1, -1, -1 };
+                init_usage (steal_pid (&init_pid), &st, &stats);
         fill_result (res, &st, timed_out, &stats, started);
         ret = 0;
 
 out:
+        if (init_pid > 0)
+                sup_forget_child (init_pid);
         if (wfd >= 0)
                 close (wfd);
         if (stdin_fd >= 0)

@@ -30,6 +30,7 @@
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/signalfd.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 
 extern char **environ;
@@ -39,6 +40,7 @@ struct sup_child {
         bool exited;
         bool forgotten;
         int status;
+        struct rusage ru; /* of the child and every descendant it reaped */
         struct sup_child *next;
 };
 
@@ -168,7 +170,9 @@ reap_children (void)
 
         while (read (sigfd, &si, sizeof (si)) == sizeof (si))
                 ;
-        while ((pid = waitpid (-1, &status, WNOHANG)) > 0) {
+        struct rusage ru;
+
+        while ((pid = wait4 (-1, &status, WNOHANG, &ru)) > 0) {
                 struct sup_child **pp;
 
                 pthread_mutex_lock (&lock);
@@ -183,6 +187,7 @@ reap_children (void)
                 } else if (*pp) {
                         (*pp)->exited = true;
                         (*pp)->status = status;
+                        (*pp)->ru = ru;
                         pthread_cond_broadcast (&child_cond);
                 }
                 pthread_mutex_unlock (&lock);
@@ -461,7 +466,32 @@ find_child (pid_t pid)
 }
 
 int
-sup_wait_child (pid_t pid, const struct timespec *deadline, int *status)
+sup_adopt_child (pid_t pid)
+{
+        siginfo_t si = { 0 };
+        struct sup_child *c;
+        int ret = 0;
+
+        pthread_mutex_lock (&lock);
+        /* Ours and not yet reaped (WNOWAIT leaves it for the reaper), and not
+         * somebody's registered runc. */
+        if (find_child (pid) != NULL)
+                ret = -EEXIST;
+        else if (waitid (P_PID, (id_t) pid, &si, WEXITED | WSTOPPED | WNOHANG | WNOWAIT) < 0)
+                ret = -errno;
+        else if ((c = calloc (1, sizeof (*c))) == NULL)
+                ret = -ENOMEM;
+        else {
+                c->pid = pid;
+                c->next = children;
+                children = c;
+        }
+        pthread_mutex_unlock (&lock);
+        return ret;
+}
+
+int
+sup_wait_child_usage (pid_t pid, const struct timespec *deadline, int *status, struct rusage *ru)
 {
         struct sup_child **pp, *c;
         int ret = 0;
@@ -477,6 +507,8 @@ sup_wait_child (pid_t pid, const struct timespec *deadline, int *status)
                         c = *pp;
                         *pp = c->next;
                         *status = c->status;
+                        if (ru)
+                                *ru = c->ru;
                         free (c);
                         ret = 0;
                         break;
@@ -487,6 +519,12 @@ sup_wait_child (pid_t pid, const struct timespec *deadline, int *status)
         }
         pthread_mutex_unlock (&lock);
         return ret;
+}
+
+int
+sup_wait_child (pid_t pid, const struct timespec *deadline, int *status)
+{
+        return sup_wait_child_usage (pid, deadline, status, NULL);
 }
 
 void

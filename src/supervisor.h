@@ -12,6 +12,7 @@
 #ifndef CE_SUPERVISOR_H
 #define CE_SUPERVISOR_H
 
+#include <sys/resource.h>
 #include <sys/types.h>
 
 #include "common.h"
@@ -40,6 +41,16 @@ int sup_spawn (char *const argv[], const struct sup_stdio *io, pid_t *pid, struc
  * *status a wait status, or -ETIMEDOUT (the child stays registered).  On 0 the child is forgotten.
  */
 int sup_wait_child (pid_t pid, const struct timespec *deadline, int *status);
+
+/* The same, also giving the child's rusage (its own and its reaped
+ * descendants'), as wait4 reports it. */
+int sup_wait_child_usage (pid_t pid, const struct timespec *deadline, int *status,
+                          struct rusage *ru);
+
+/* Register a child we did not spawn - a container's init, re-parented to us
+ * when runc exits - so that its exit is kept for sup_wait_child_usage.
+ * -ECHILD when it is not (or no longer) an unreaped child of ours. */
+int sup_adopt_child (pid_t pid);
 
 /* Stop caring about a child: its status is dropped when it exits. */
 void sup_forget_child (pid_t pid);
