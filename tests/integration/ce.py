@@ -327,9 +327,17 @@ def force_cleanup(state_dir, remove=True):
 class Server:
     """One codeengine process on a free loopback port with its own state dir."""
 
-    def __init__(self, *extra_args, state_dir=None, own_state_dir=None, runtime=None, tag="server"):
+    def __init__(self, *extra_args, state_dir=None, own_state_dir=None, runtime=None, tag="server",
+                 env=None, pass_state_dir=True):
+        """env: extra variables for the server (a None value removes one).
+        pass_state_dir=False: no --state-dir flag, the server picks its default;
+        state_dir must then say where that is (for the checks)."""
         self.extra_args = [str(a) for a in extra_args]
         self.state_dir = state_dir
+        self.env = dict(env or {})
+        self.pass_state_dir = pass_state_dir
+        if not pass_state_dir and state_dir is None:
+            raise ValueError("pass_state_dir=False needs the expected state_dir")
         # the owner checks the dir at shutdown and removes it
         self.owns_state_dir = (state_dir is None) if own_state_dir is None else own_state_dir
         self.runtime = runtime or RUNC
@@ -344,14 +352,20 @@ class Server:
     # -- life cycle ---------------------------------------------------------
 
     def command(self):
-        return [SERVER, "--listen", "%s:%d" % (HOST, self.port), "--bundles", BUNDLES,
-                "--state-dir", self.state_dir, "--runtime", self.runtime] + self.extra_args
+        state = ["--state-dir", self.state_dir] if self.pass_state_dir else []
+        return ([SERVER, "--listen", "%s:%d" % (HOST, self.port), "--bundles", BUNDLES] + state
+                + ["--runtime", self.runtime] + self.extra_args)
 
     def start(self, timeout=60.0):
         if self.state_dir is None:
             self.state_dir = os.path.realpath(tempfile.mkdtemp(prefix="ce-it-state-"))
         env = dict(os.environ)
         env[ENV_MARKER_NAME] = ENV_MARKER_VALUE
+        for name, value in self.env.items():
+            if value is None:
+                env.pop(name, None)
+            else:
+                env[name] = value
         for attempt in range(3):
             self.port = free_port()
             self.log_path = _next_log_path(self.tag)

@@ -2,15 +2,22 @@
 """Run the CodeEngine integration suite.
 
     python3 tests/integration/run.py --server /abs/build/codeengine --bundles /abs/bundles [--runc runc]
+    python3 tests/integration/run.py --rootless --server ... --bundles ...   (as a non-root user)
 
 Exit codes: 0 all passed, 1 a failure or error, 77 skipped (ctest's skip code)
 because the machine cannot run containers: not root, no runc, or no python3
 bundle rootfs.  Extra options for development: -k PATTERN (only tests whose
 name matches, repeatable), --failfast.
+
+--rootless: the suite runs as a NON-root user against a server that is
+therefore rootless (rootless runc, user namespace, rlimit fallback limits).
+Only the files in ROOTLESS_FILES run; as root it skips (77).  Without it the
+suite needs root and runs every test_*.py but the rootless-only files.
 """
 
 import argparse
 import faulthandler
+import fnmatch
 import os
 import shutil
 import sys
@@ -23,11 +30,26 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 # Hang protection for the whole run: every request and subprocess has its own
 # timeout, this only catches what slips through.
 SUITE_DEADLINE_S = 30 * 60
+# Files that only make sense against a rootless server (skipped as root).
+ROOTLESS_ONLY_FILES = ("test_rootless.py",)
+# What --rootless runs: the rootless checks plus the files that assume
+# nothing about uids, cgroups or the memory limit (test_api.py and
+# test_sandbox.py do: uid 65534, memory_limit, cgroup files).
+ROOTLESS_FILES = ("test_rootless.py", "test_execute.py", "test_http.py", "test_limits.py",
+                  "test_concurrency.py", "test_lifecycle.py")
 
 
 def skip(reason):
     print("SKIP: integration tests not run: %s" % reason, flush=True)
     sys.exit(SKIP)
+
+
+def load_files(loader, names):
+    """A suite of the given test_*.py files, loaded the way discovery loads them."""
+    suite = unittest.TestSuite()
+    for name in names:
+        suite.addTests(loader.discover(start_dir=HERE, pattern=name, top_level_dir=HERE))
+    return suite
 
 
 def main():
@@ -38,10 +60,19 @@ def main():
     ap.add_argument("-k", dest="patterns", action="append", default=[],
                     help="only run tests whose name contains this (repeatable)")
     ap.add_argument("--failfast", action="store_true")
+    ap.add_argument("--rootless", action="store_true",
+                    help="run as a non-root user against a rootless server (only %s)"
+                    % ", ".join(ROOTLESS_FILES))
     args = ap.parse_args()
 
-    if os.geteuid() != 0:
-        skip("must run as root (containers and cgroups need it); euid is %d" % os.geteuid())
+    if args.rootless:
+        if os.geteuid() == 0:
+            skip("--rootless needs a non-root user (the server is rootless only when not root); "
+                 "euid is 0: run it as another user, e.g. runuser -u USER -- python3 %s --rootless ..."
+                 % os.path.abspath(__file__))
+    elif os.geteuid() != 0:
+        skip("must run as root (containers and cgroups need it; --rootless runs the "
+             "rootless tests as a normal user); euid is %d" % os.geteuid())
     runc = shutil.which(args.runc)
     if runc is None:
         skip("runtime %r not found on PATH" % args.runc)
@@ -59,7 +90,8 @@ def main():
     own_log_dir = "CE_LOG_DIR" not in os.environ
     if own_log_dir:
         os.environ["CE_LOG_DIR"] = tempfile.mkdtemp(prefix="ce-it-logs-")
-    print("server %s, bundles %s, runc %s" % (server, os.environ["CE_BUNDLES"], runc))
+    print("server %s, bundles %s, runc %s%s" % (server, os.environ["CE_BUNDLES"], runc,
+                                                ", rootless (euid %d)" % os.geteuid() if args.rootless else ""))
     print("server logs in %s" % os.environ["CE_LOG_DIR"], flush=True)
 
     faulthandler.dump_traceback_later(SUITE_DEADLINE_S, exit=True)
@@ -67,7 +99,12 @@ def main():
     loader = unittest.TestLoader()
     if args.patterns:
         loader.testNamePatterns = ["*%s*" % p for p in args.patterns]
-    suite = loader.discover(start_dir=HERE, pattern="test_*.py", top_level_dir=HERE)
+    if args.rootless:
+        names = ROOTLESS_FILES
+    else:
+        names = sorted(n for n in os.listdir(HERE) if fnmatch.fnmatch(n, "test_*.py")
+                       and n not in ROOTLESS_ONLY_FILES)
+    suite = load_files(loader, names)
     started = time.monotonic()
     result = unittest.TextTestRunner(verbosity=2, failfast=args.failfast, stream=sys.stdout).run(suite)
     elapsed = time.monotonic() - started
