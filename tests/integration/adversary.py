@@ -1,7 +1,7 @@
 """Shared pieces for test_adversarial.py (Python standard library only).
 
   * PRELUDE      code prepended to the in-container programs: raw syscalls
-                 through ctypes (x86_64 numbers in NR), errno names, and
+                 through ctypes (x86_64 numbers in NR), errno names, write(), and
                  mark(), which renames a process "ce<tag>-<name>" so that the
                  host can find every process a program started.
   * host side    the server's fd count and VmRSS, marked processes, zombies
@@ -23,7 +23,7 @@ import threading
 import time
 
 import ce
-from ce import CETestCase, code
+from ce import CETestCase, code, proc_status
 
 # x86_64 system call numbers used by the probes.
 NR = {
@@ -84,6 +84,11 @@ PRELUDE = code('''
     def ename(e):
         return errno.errorcode.get(e.errno, str(e.errno)) if e.errno else type(e).__name__
 
+    def write(path, data="x", mode="w"):
+        """Write data to path (mode "a": append)."""
+        with open(path, mode) as f:
+            f.write(data)
+
     def oserr(fn, *args, **kwargs):
         """'OK', or the errno name of the OSError that fn raised."""
         try:
@@ -120,15 +125,6 @@ def parse_lines(output):
 
 # ---------------------------------------------------------------------------
 # Host side
-
-def proc_status(pid):
-    """/proc/PID/status as a dict, or {} when the process is gone."""
-    try:
-        with open("/proc/%d/status" % pid) as f:
-            return dict(line.rstrip("\n").split(":\t", 1) for line in f if ":\t" in line)
-    except OSError:
-        return {}
-
 
 def fd_count(pid):
     return len(os.listdir("/proc/%d/fd" % pid))
@@ -385,13 +381,6 @@ class AdversarialCase(CETestCase):
         """PRELUDE + src through run_code: the result, its output parsed by parse_lines."""
         body = self.run_code(program(src), server=server, **kwargs)
         return body, parse_lines(body["output"])
-
-    def assert_status(self, body, status, exit_code=None, signal=None):
-        self.assertEqual(body["status"], status, "wrong status: %r" % (body,))
-        if exit_code is not None:
-            self.assertEqual(body["exit_code"], exit_code, "wrong exit_code: %r" % (body,))
-        if signal is not None:
-            self.assertEqual(body["signal"], signal, "wrong signal: %r" % (body,))
 
     def assert_line(self, lines, key, expected, body):
         self.assertIn(key, lines, "no %r line in the output: %r" % (key, body))

@@ -13,8 +13,11 @@ Pieces:
   * Server       starts one server on a free loopback port with a fresh state
                  dir, talks HTTP to it, checks for leftovers, and stops it.
   * CETestCase   unittest base class: one shared server per class (unless
-                 class_server = False), extra servers via start_server(), and
-                 a leftover check after every test.
+                 class_server = False), extra servers via start_server(), a
+                 leftover check after every test, and the assertions and
+                 helpers that several test files share (results, GET JSON,
+                 a running container, the command line, cgroup limits).
+  * fork_program the in-container fork loop that the pids tests share.
 """
 
 import glob
@@ -30,6 +33,7 @@ import textwrap
 import threading
 import time
 import unittest
+from concurrent.futures import ThreadPoolExecutor
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
@@ -58,6 +62,13 @@ RESULT_STATUSES = {"ok", "runtime_error", "timeout", "memory_limit", "output_lim
 # Set in the server's environment; must never show up inside a container.
 ENV_MARKER_NAME = "CE_IT_HOST_SECRET"
 ENV_MARKER_VALUE = "host-only-4f1c9a"
+# All a program may find in its environment: LC_CTYPE may come from Python's
+# locale coercion, PYTHON* from the bundle.
+CONTAINER_ENV_ALLOWED = {"PATH", "HOME", "LANG", "PYTHONUNBUFFERED", "PYTHONDONTWRITEBYTECODE", "LC_CTYPE"}
+
+# Container cgroup v1 files that hold the limits, and their controllers.
+CGROUP_LIMIT_FILES = {"memory.limit_in_bytes": "memory", "memory.memsw.limit_in_bytes": "memory",
+                      "cpu.cfs_quota_us": "cpu", "cpu.cfs_period_us": "cpu", "pids.max": "pids"}
 
 _log_dir = None
 _log_lock = threading.Lock()
@@ -85,6 +96,37 @@ def _next_log_path(tag):
 def code(src):
     """Dedent a triple-quoted program."""
     return textwrap.dedent(src).lstrip("\n")
+
+
+_FORK_LOOP = code("""
+    import errno, os, signal, time
+    pids, err = [], None
+    for i in range(%d):
+        try:
+            pid = os.fork()
+        except OSError as e:
+            err = errno.errorcode.get(e.errno, e.errno)
+            break
+        if pid == 0:
+            time.sleep(100)
+            os._exit(0)
+        pids.append(pid)
+    print("forked", len(pids), "error", err, flush=True)
+    """)
+_FORK_REAP = code("""
+    for pid in pids:
+        os.kill(pid, signal.SIGKILL)
+    for pid in pids:
+        os.waitpid(pid, 0)
+    """)
+
+
+def fork_program(count, reap=True):
+    """A program that forks up to count sleeping children, stops at the first
+    refused fork and prints "forked N error NAME" (NAME: the errno name, or
+    None when every fork worked).  Then it kills and reaps the children
+    (reap=True) or sleeps until the timeout (reap=False)."""
+    return _FORK_LOOP % count + (_FORK_REAP if reap else "time.sleep(100)\n")
 
 
 def free_port():
@@ -212,6 +254,15 @@ def wait_for_container(state_dir, timeout=30.0, done=None):
     return None
 
 
+def proc_status(pid):
+    """/proc/PID/status as a dict, or {} when the process is gone."""
+    try:
+        with open("/proc/%d/status" % pid) as f:
+            return dict(line.rstrip("\n").split(":\t", 1) for line in f if ":\t" in line)
+    except OSError:
+        return {}
+
+
 def process_is_dead(pid, starttime):
     """True when pid no longer names the same live (non-zombie) process."""
     st = read_proc_stat(pid)
@@ -231,6 +282,32 @@ def cgroup_container_dirs():
             if name.startswith("ce-") and os.path.isdir(p):
                 found.add(os.path.realpath(p))
     return found
+
+
+def wait_for_cgroup_container(state_dir, timeout=30.0, done=None):
+    """Poll runc list until a container has a memory cgroup under
+    /sys/fs/cgroup/memory/codeengine; return its id (or None)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and not (done is not None and done()):
+        for cid in runc_list(state_dir):
+            if os.path.isdir("/sys/fs/cgroup/memory/codeengine/%s" % cid):
+                return cid
+        time.sleep(0.05)
+    return None
+
+
+def read_cgroup_limits(cid):
+    """{file: value} of CGROUP_LIMIT_FILES of a running container, read from its
+    cgroup v1 dirs on the host (ints where the file holds one)."""
+    limits = {}
+    for name, controller in CGROUP_LIMIT_FILES.items():
+        try:
+            with open("/sys/fs/cgroup/%s/codeengine/%s/%s" % (controller, cid, name)) as f:
+                value = f.read().strip()
+        except OSError as e:
+            value = "unreadable: %s" % e
+        limits[name] = int(value) if value.lstrip("-").isdigit() else value
+    return limits
 
 
 def _cgroup_procs(name):
@@ -598,6 +675,9 @@ def parse_raw_response(data):
 
 # ---------------------------------------------------------------------------
 
+ANY = object()  # assert_result(signal=...) default: the signal is not checked
+
+
 class CETestCase(unittest.TestCase):
     """Base class: shared server per class and a leftover check after each test."""
 
@@ -723,12 +803,15 @@ class CETestCase(unittest.TestCase):
         self.assert_result_shape(body)
         return body
 
-    def assert_result(self, body, status, exit_code=None, output=None):
+    def assert_result(self, body, status, exit_code=None, output=None, signal=ANY):
+        """status, and exit_code, output and signal where given (signal=None: no signal)."""
         self.assertEqual(body["status"], status, "wrong status in %r" % (body,))
         if exit_code is not None:
             self.assertEqual(body["exit_code"], exit_code, "wrong exit_code in %r" % (body,))
         if output is not None:
             self.assertEqual(body["output"], output, "wrong output in %r" % (body,))
+        if signal is not ANY:
+            self.assertEqual(body["signal"], signal, "wrong signal in %r" % (body,))
 
     def assert_error(self, status, headers, body, expected_status):
         self.assertEqual(status, expected_status, "expected HTTP %d, got %d: %r"
@@ -741,3 +824,63 @@ class CETestCase(unittest.TestCase):
         server = server or self.server
         status, body = server.health()
         self.assertEqual((status, body), (200, b"OK"), "GET /health")
+
+    def get_json(self, path, server=None):
+        """GET path; require 200 and return the JSON body."""
+        server = server or self.server
+        status, _, body = server.request_json("GET", path)
+        self.assertEqual(status, 200, "GET %s: %r" % (path, body))
+        return body
+
+    def running_container(self, server, fut):
+        """(id, runc state) of the one container running for fut (a future of
+        server.execute or the like), polled from runc list."""
+        cid = wait_for_container(server.state_dir, done=fut.done)
+        self.assertIsNotNone(cid, "the execution never showed up in runc --root %s list: %r"
+                             % (runc_root(server.state_dir), fut.result() if fut.done() else None))
+        return cid, runc_state(server.state_dir, cid)
+
+    # -- the command line ---------------------------------------------------------
+
+    def run_cli(self, *args):
+        """Run the server binary with args (no stdin); it must exit within 20 s."""
+        try:
+            return subprocess.run([SERVER] + list(args), stdin=subprocess.DEVNULL,
+                                  capture_output=True, text=True, timeout=20)
+        except subprocess.TimeoutExpired:
+            self.fail("%s %s did not exit" % (SERVER, " ".join(args)))
+
+    def cli_args(self, state_dir=None):
+        """--listen, --state-dir and --bundles for a run_cli() that should fail:
+        if the server wrongly starts anyway, it stays away from the defaults.
+        The state dir (a fresh one unless given) is cleaned up afterwards."""
+        if state_dir is None:
+            state_dir = os.path.realpath(tempfile.mkdtemp(prefix="ce-it-cli-"))
+        self.addCleanup(force_cleanup, state_dir)
+        return ["--listen", "%s:%d" % (HOST, free_port()), "--state-dir", state_dir, "--bundles", BUNDLES]
+
+    # -- cgroup limits (root) -------------------------------------------------------
+
+    def assert_cgroup_limits(self, send, memory_bytes, cpus, pids, server=None):
+        """Run send() (a request for a program that sleeps a few seconds, then
+        prints "slept"; it returns (status, headers, body)) and, while it runs,
+        read its container's cgroup v1 files from the host: the memory (and
+        memory+swap) limit, the CPU quota in cores and pids.max must be these.
+        server: the one send() talks to (default: the class server)."""
+        with ThreadPoolExecutor(1) as pool:
+            fut = pool.submit(send)
+            cid = wait_for_cgroup_container((server or self.server).state_dir, done=fut.done)
+            seen = read_cgroup_limits(cid) if cid else {}
+            status, _, body = fut.result()
+        self.assertEqual(status, 200, body)
+        self.assert_result(body, "ok", exit_code=0, output="slept\n")
+        self.assertIsNotNone(cid, "never saw the container's cgroup under /sys/fs/cgroup/memory/codeengine "
+                             "while it ran")
+        self.assertEqual(seen.get("memory.limit_in_bytes"), memory_bytes, seen)
+        if os.path.exists("/sys/fs/cgroup/memory/memory.memsw.limit_in_bytes"):
+            self.assertEqual(seen.get("memory.memsw.limit_in_bytes"), memory_bytes,
+                             "memory+swap limit: %r" % seen)
+        quota, period = seen.get("cpu.cfs_quota_us"), seen.get("cpu.cfs_period_us")
+        self.assertTrue(isinstance(quota, int) and isinstance(period, int) and quota > 0
+                        and abs(quota / period - cpus) < 0.01, "expected a CPU quota of %s core: %r" % (cpus, seen))
+        self.assertEqual(seen.get("pids.max"), pids, seen)

@@ -38,6 +38,12 @@ ONLY_LO = '''
     if names != ["lo"]:
         say("NOT-ISOLATED", names)
         sys.exit(3)
+
+    def tcp_connect(address):
+        """oserr() of a TCP connect with a 3 s timeout."""
+        s = socket.socket()
+        s.settimeout(3)
+        return oserr(s.connect, address)
 '''
 
 
@@ -66,7 +72,7 @@ class AdversarialProcesses(AdversarialCase):
                 time.sleep(0.5)  # let the host see the full cgroup
                 stop.set()
                 """)
-        self.assert_status(body, "ok", exit_code=0)
+        self.assert_result(body, "ok", exit_code=0)
         self.assertLessEqual(int(lines["THREADS"]), PIDS_LIMIT - 1, body)
         self.assertGreaterEqual(int(lines["THREADS"]), PIDS_LIMIT // 2, "suspiciously few threads: %r" % body)
         self.assertEqual(lines["ERROR"], "can't start new thread", body)
@@ -84,7 +90,7 @@ class AdversarialProcesses(AdversarialCase):
                 m[i] = 1
             say("SURVIVED")
             """)
-        self.assert_status(body, "memory_limit", exit_code=137, signal="SIGKILL")
+        self.assert_result(body, "memory_limit", exit_code=137, signal="SIGKILL")
         self.assertIn("MAPPED", lines, body)
         self.assertNotIn("SURVIVED", lines, body)
         self.assertLessEqual(body["memory_kb"], MEMORY_LIMIT_KB, body)
@@ -119,7 +125,7 @@ class AdversarialProcesses(AdversarialCase):
                 chunks.append(b"x" * (1024 * 1024))
             say("SURVIVED")
             """)
-        self.assert_status(body, "memory_limit", exit_code=137, signal="SIGKILL")
+        self.assert_result(body, "memory_limit", exit_code=137, signal="SIGKILL")
         self.assertIn("SHM-FILLED", lines, body)
         self.assertNotIn("SURVIVED", lines, body)
 
@@ -142,7 +148,7 @@ class AdversarialProcesses(AdversarialCase):
             t = os.times()
             say("RATIO", (t.children_user + t.children_system) / (time.monotonic() - start))
             """)
-        self.assert_status(body, "ok", exit_code=0)
+        self.assert_result(body, "ok", exit_code=0)
         wall, cpu = body["time"]["wall_ms"], body["time"]["cpu_ms"]
         self.assertGreater(wall, 0, body)
         self.assertGreater(cpu, 0, body)
@@ -174,7 +180,7 @@ class AdversarialProcesses(AdversarialCase):
         finally:
             sentinel.kill()
             sentinel.wait()
-        self.assert_status(body, "ok", exit_code=0)
+        self.assert_result(body, "ok", exit_code=0)
         self.assert_line(lines, "KILL-ALL", "OK", body)
         self.assert_line(lines, "KIDS", "[9, 9, 9]", body)
         self.assert_line(lines, "SURVIVOR", "True", body)
@@ -204,7 +210,7 @@ class AdversarialProcesses(AdversarialCase):
         cgroup_procs = processes_in_cgroups(mon.seen)
         runtime = os.path.basename(ce.RUNC)[:15]
         kids = [k for k in ce.child_processes(self.server.proc.pid) if " comm %s " % runtime not in k]
-        self.assert_status(body, "ok", exit_code=0)
+        self.assert_result(body, "ok", exit_code=0)
         self.assertIn("MAIN-DONE", lines, body)
         self.assertIn("daemon alive", body["output"], body)
         self.assertEqual(len(mon.seen), 1, "containers seen: %r" % mon.seen)
@@ -224,7 +230,7 @@ class AdversarialProcesses(AdversarialCase):
                       for p in os.listdir("/proc") if p.isdigit()]
             say("ZOMBIES", states.count("Z"))
             """)
-        self.assert_status(body, "ok", exit_code=0)
+        self.assert_result(body, "ok", exit_code=0)
         self.assert_line(lines, "ZOMBIES", "20", body)
         # tearDown: no zombie under the server, no marked process anywhere
 
@@ -241,7 +247,7 @@ class AdversarialProcesses(AdversarialCase):
             r = oserr(os.pipe)
             say("PIPE", r)
             """)
-        self.assert_status(body, "ok", exit_code=0)
+        self.assert_result(body, "ok", exit_code=0)
         count, err = lines["OPENED"].split()
         self.assertEqual(err, "EMFILE", body)
         self.assertLessEqual(int(count), NOFILE, body)
@@ -309,7 +315,7 @@ class AdversarialTimeouts(AdversarialCase):
             while True:
                 pass
             """))
-        self.assert_status(body, "timeout", exit_code=137, signal="SIGKILL")
+        self.assert_result(body, "timeout", exit_code=137, signal="SIGKILL")
         self.assertIn("SPINNING", body["output"], body)
 
     def test_sleep_times_out(self):
@@ -319,7 +325,7 @@ class AdversarialTimeouts(AdversarialCase):
             say("SLEEPING")
             time.sleep(1000)
             """))
-        self.assert_status(body, "timeout", exit_code=137, signal="SIGKILL")
+        self.assert_result(body, "timeout", exit_code=137, signal="SIGKILL")
         self.assertIn("SLEEPING", body["output"], body)
 
     def test_sigterm_ignoring_processes_time_out(self):
@@ -337,7 +343,7 @@ class AdversarialTimeouts(AdversarialCase):
             while True:
                 time.sleep(0.01)
             """))
-        self.assert_status(body, "timeout", exit_code=137, signal="SIGKILL")
+        self.assert_result(body, "timeout", exit_code=137, signal="SIGKILL")
         self.assertIn("IGNORING", body["output"], body)
 
 
@@ -346,16 +352,18 @@ class AdversarialTimeouts(AdversarialCase):
 class AdversarialFilesystem(AdversarialCase):
     """Filling, escaping and writing where a program must not."""
 
-    def test_tmp_fill_hits_enospc(self):
+    def _fill(self, directory, files, mb_per_file):
+        """Write files of mb_per_file MB into directory until ENOSPC: (body, lines)
+        with SIZE (the fs size), WROTE (bytes) and ERROR (errno name or None)."""
         body, lines = self.run_program("""
-            st = os.statvfs("/tmp")
+            st = os.statvfs(%r)
             say("SIZE", st.f_blocks * st.f_frsize)
             total, err = 0, None
-            chunk = b"t" * (1024 * 1024)
+            chunk = b"f" * (1024 * 1024)
             try:
-                for name in ("a", "b", "c"):  # 3 files: RLIMIT_FSIZE is 32 MB per file
-                    with open("/tmp/fill-" + name, "wb") as f:
-                        for i in range(20):
+                for n in range(%d):
+                    with open("%s/fill-%%d" %% n, "wb") as f:
+                        for i in range(%d):
                             f.write(chunk)
                             f.flush()
                             total += len(chunk)
@@ -363,29 +371,18 @@ class AdversarialFilesystem(AdversarialCase):
                 err = ename(e)
             say("WROTE", total)
             say("ERROR", err)
-            """)
+            """ % (directory, files, directory, mb_per_file))
         self.assertIn(body["status"], ("ok", "runtime_error"), body)
-        self.assert_line(lines, "SIZE", str(TMP_BYTES), body)
         self.assert_line(lines, "ERROR", "ENOSPC", body)
+        return body, lines
+
+    def test_tmp_fill_hits_enospc(self):
+        body, lines = self._fill("/tmp", 3, 20)  # 3 files: RLIMIT_FSIZE is 32 MB per file
+        self.assert_line(lines, "SIZE", str(TMP_BYTES), body)
         self.assertLessEqual(int(lines["WROTE"]), TMP_BYTES, body)
 
     def test_shm_fill_hits_enospc(self):
-        body, lines = self.run_program("""
-            total, err = 0, None
-            chunk = b"s" * (1024 * 1024)
-            try:
-                with open("/dev/shm/fill", "wb") as f:
-                    for i in range(64):
-                        f.write(chunk)
-                        f.flush()
-                        total += len(chunk)
-            except OSError as e:
-                err = ename(e)
-            say("WROTE", total)
-            say("ERROR", err)
-            """)
-        self.assertIn(body["status"], ("ok", "runtime_error"), body)
-        self.assert_line(lines, "ERROR", "ENOSPC", body)
+        body, lines = self._fill("/dev/shm", 1, 64)
         self.assertLessEqual(int(lines["WROTE"]), SHM_BYTES, body)
 
     def _inode_exhaustion(self, directory, cap):
@@ -402,7 +399,7 @@ class AdversarialFilesystem(AdversarialCase):
 
     def test_tmp_inode_exhaustion(self):
         body, lines = self._inode_exhaustion("/tmp", 4 * TMP_INODES)
-        self.assert_status(body, "ok", exit_code=0)
+        self.assert_result(body, "ok", exit_code=0)
         count, err = lines["FILES"].split()
         self.assertEqual(err, "ENOSPC", body)
         self.assertLessEqual(int(count), TMP_INODES, body)
@@ -410,7 +407,7 @@ class AdversarialFilesystem(AdversarialCase):
     def test_shm_inode_exhaustion(self):
         # /dev/shm is meant to hold at most SHM_INODES inodes, like /tmp's cap.
         body, lines = self._inode_exhaustion("/dev/shm", 5 * SHM_INODES)
-        self.assert_status(body, "ok", exit_code=0)
+        self.assert_result(body, "ok", exit_code=0)
         count, err = lines["FILES"].split()
         self.assertEqual(err, "ENOSPC", "created %s files in /dev/shm without ENOSPC (no nr_inodes "
                          "cap on the /dev/shm tmpfs): %r" % (count, body["output"]))
@@ -418,21 +415,15 @@ class AdversarialFilesystem(AdversarialCase):
 
     def test_root_fs_is_not_writable(self):
         body, lines = self.run_program("""
-            def append(path):
-                with open(path, "a") as f:
-                    f.write("x")
-            def create(path):
-                with open(path, "w") as f:
-                    f.write("x")
-            say("CREATE", oserr(create, "/ceadv"))
+            say("CREATE", oserr(write, "/ceadv"))
             say("MKDIR", oserr(os.mkdir, "/ceadv-dir"))
-            say("PASSWD", oserr(append, "/etc/passwd"))
-            say("BIN", oserr(create, "/usr/bin/ceadv"))
+            say("PASSWD", oserr(write, "/etc/passwd", "x", "a"))
+            say("BIN", oserr(write, "/usr/bin/ceadv"))
             say("CHMOD", oserr(os.chmod, "/usr/bin/python3", 0o4777))
             say("RENAME", oserr(os.rename, "/etc/hostname", "/etc/hostname2"))
             say("RDONLY", bool(os.statvfs("/").f_flag & os.ST_RDONLY))
             """)
-        self.assert_status(body, "ok", exit_code=0)
+        self.assert_result(body, "ok", exit_code=0)
         self.assert_line(lines, "CREATE", "EROFS", body)
         self.assert_line(lines, "MKDIR", "EROFS", body)
         self.assert_denied(lines, ["PASSWD", "BIN", "CHMOD", "RENAME"], DENIED_WRITE, body)
@@ -440,20 +431,14 @@ class AdversarialFilesystem(AdversarialCase):
 
     def test_code_dir_is_not_writable(self):
         body, lines = self.run_program("""
-            def append(path):
-                with open(path, "a") as f:
-                    f.write("# changed")
-            def create(path):
-                with open(path, "w") as f:
-                    f.write("x")
-            say("APPEND", oserr(append, "/code/main.py"))
-            say("CREATE", oserr(create, "/code/x"))
+            say("APPEND", oserr(write, "/code/main.py", "# changed", "a"))
+            say("CREATE", oserr(write, "/code/x"))
             say("MKDIR", oserr(os.mkdir, "/code/d"))
             say("UNLINK", oserr(os.unlink, "/code/main.py"))
             say("SYMLINK", oserr(os.symlink, "/etc/passwd", "/code/link"))
             say("CHMOD", oserr(os.chmod, "/code/main.py", 0o4777))
             """)
-        self.assert_status(body, "ok", exit_code=0)
+        self.assert_result(body, "ok", exit_code=0)
         # the existing file is root's: its mode bits refuse before the read-only mount does
         self.assert_denied(lines, ["APPEND"], {"EROFS", "EACCES"}, body)
         self.assert_denied(lines, ["CREATE", "MKDIR", "UNLINK", "SYMLINK"], {"EROFS"}, body)
@@ -462,16 +447,13 @@ class AdversarialFilesystem(AdversarialCase):
     def test_proc_sys_is_not_writable(self):
         host_name = socket.gethostname()
         body, lines = self.run_program("""
-            def write(path, data):
-                with open(path, "w") as f:
-                    f.write(data)
             say("HOSTNAME-FILE", oserr(write, "/proc/sys/kernel/hostname", "pwned"))
             say("CORE-PATTERN", oserr(write, "/proc/sys/kernel/core_pattern", "|/tmp/x"))
             say("DROP-CACHES", oserr(write, "/proc/sys/vm/drop_caches", "3"))
             say("SETHOSTNAME", syscall(%d, b"pwned", 5)[1])
             say("NAME", socket.gethostname())
             """ % NR["sethostname"])
-        self.assert_status(body, "ok", exit_code=0)
+        self.assert_result(body, "ok", exit_code=0)
         self.assert_denied(lines, ["HOSTNAME-FILE", "CORE-PATTERN", "DROP-CACHES"], DENIED_WRITE, body)
         self.assert_line(lines, "SETHOSTNAME", "EPERM", body)
         self.assert_line(lines, "NAME", "codeengine", body)
@@ -479,19 +461,13 @@ class AdversarialFilesystem(AdversarialCase):
 
     def test_sysrq_trigger_is_not_writable(self):
         body, lines = self.run_program("""
-            def write(path, data):
-                with open(path, "w") as f:
-                    f.write(data)
             say("SYSRQ", oserr(write, "/proc/sysrq-trigger", "h"))
             """)
-        self.assert_status(body, "ok", exit_code=0)
+        self.assert_result(body, "ok", exit_code=0)
         self.assert_denied(lines, ["SYSRQ"], DENIED_WRITE | {"ENOENT"}, body)
 
     def test_cgroup_files_absent_or_read_only(self):
         body, lines = self.run_program("""
-            def write(path, data):
-                with open(path, "w") as f:
-                    f.write(data)
             entries = []
             for root, dirs, files in os.walk("/sys/fs/cgroup"):
                 entries += [os.path.join(root, n) for n in files]
@@ -506,7 +482,7 @@ class AdversarialFilesystem(AdversarialCase):
             say("MKDIR", oserr(os.mkdir, "/sys/fs/cgroup/ceadv"))
             say("OWN", sorted(set(l.strip().split(":", 2)[2] for l in open("/proc/self/cgroup"))))
             """)
-        self.assert_status(body, "ok", exit_code=0)
+        self.assert_result(body, "ok", exit_code=0)
         self.assertNotIn("WRITABLE", lines, body)
         if lines["FILES"] != "0":
             self.assert_line(lines, "RDONLY", "True", body)
@@ -528,7 +504,7 @@ class AdversarialFilesystem(AdversarialCase):
                     r = ename(e)
                 say(path, r)
             """)
-        self.assert_status(body, "ok", exit_code=0)
+        self.assert_result(body, "ok", exit_code=0)
         for path in ["/proc/kcore", "/proc/keys", "/proc/timer_list", "/proc/sched_debug",
                      "/proc/interrupts", "/proc/kmsg", "/proc/kpagecount", "/proc/kpageflags",
                      "/proc/sysrq-trigger", "/sys/firmware"]:
@@ -545,15 +521,14 @@ class AdversarialFilesystem(AdversarialCase):
                 say("ENV", ename(e))
             say("CMDLINE", json.dumps(open("/proc/1/cmdline", "rb").read().decode().split("\\0")))
             """)
-        self.assert_status(body, "ok", exit_code=0)
+        self.assert_result(body, "ok", exit_code=0)
         out = body["output"]
         for secret in (ce.ENV_MARKER_NAME, ce.ENV_MARKER_VALUE, "CE_SERVER", "CE_BUNDLES", "CE_LOG_DIR",
                        "=/root", "SUDO_", "SSH_"):
             self.assertNotIn(secret, out, "host environment visible through /proc/1: %r" % out)
         if lines["ENV"] not in ("EACCES", "EPERM"):
             names = {kv.split("=", 1)[0] for kv in json.loads(lines["ENV"]) if kv}
-            allowed = {"PATH", "HOME", "LANG", "PYTHONUNBUFFERED", "PYTHONDONTWRITEBYTECODE", "LC_CTYPE"}
-            self.assertLessEqual(names, allowed, "pid 1's environment: %r" % lines["ENV"])
+            self.assertLessEqual(names, ce.CONTAINER_ENV_ALLOWED, "pid 1's environment: %r" % lines["ENV"])
 
     def test_links_to_host_files_stay_inside(self):
         host_dir = os.path.dirname(self.server.state_dir)
@@ -567,9 +542,6 @@ class AdversarialFilesystem(AdversarialCase):
                 def read(path):
                     with open(path) as f:
                         say("CONTENT", path, f.read())
-                def write(path):
-                    with open(path, "w") as f:
-                        f.write("PWNED")
                 canary, state = %r, %r
                 say("DIRECT", oserr(read, canary))
                 say("STATE-DIR", oserr(os.listdir, state))
@@ -585,15 +557,15 @@ class AdversarialFilesystem(AdversarialCase):
                 say("HARD-SHADOW", oserr(os.link, "/etc/shadow", "/tmp/h-shadow"))
                 say("HARD-PASSWD", oserr(os.link, "/etc/passwd", "/tmp/h-passwd"))
                 say("HARD-CODE", oserr(os.link, "/code/main.py", "/tmp/h-code"))
-                say("WRITE-LINK", oserr(write, "/tmp/to-canary"))
-                say("WRITE-DIRECT", oserr(write, canary))
+                say("WRITE-LINK", oserr(write, "/tmp/to-canary", "PWNED"))
+                say("WRITE-DIRECT", oserr(write, canary, "PWNED"))
                 """ % (canary, self.server.state_dir))
             with open(canary) as f:
                 after_content = f.read()
             after = os.stat(canary)
         finally:
             os.unlink(canary)
-        self.assert_status(body, "ok", exit_code=0)
+        self.assert_result(body, "ok", exit_code=0)
         self.assertNotIn(secret, body["output"], "a host file was read from inside")
         self.assertNotIn("CONTENT", lines, "a read succeeded: %r" % body)
         self.assert_denied(lines, ["DIRECT", "STATE-DIR", "SELF-ROOT", "DOTDOT", "SYMLINK"], {"ENOENT"}, body)
@@ -614,13 +586,13 @@ class AdversarialFilesystem(AdversarialCase):
                     f.write(%r)
             say("WRITTEN")
             """ % token)
-        self.assert_status(first, "ok", exit_code=0)
+        self.assert_result(first, "ok", exit_code=0)
         self.assertIn("WRITTEN", lines1, first)
         second, lines2 = self.run_program("""
             say("TMP", sorted(os.listdir("/tmp")))
             say("SHM", sorted(os.listdir("/dev/shm")))
             """)
-        self.assert_status(second, "ok", exit_code=0)
+        self.assert_result(second, "ok", exit_code=0)
         self.assert_line(lines2, "TMP", "[]", second)
         self.assert_line(lines2, "SHM", "[]", second)
         self.assertNotIn(token, second["output"], second)
@@ -632,7 +604,7 @@ class AdversarialFilesystem(AdversarialCase):
             os.chmod("/dev/shm/t", 0o755)
             say("EXEC", oserr(subprocess.run, ["/dev/shm/t"]))
             """)
-        self.assert_status(body, "ok", exit_code=0)
+        self.assert_result(body, "ok", exit_code=0)
         self.assert_line(lines, "EXEC", "EACCES", body)
 
 
@@ -644,7 +616,7 @@ class AdversarialSyscalls(AdversarialCase):
 
     def _one(self, src):
         body, lines = self.run_program(src)
-        self.assert_status(body, "ok", exit_code=0)
+        self.assert_result(body, "ok", exit_code=0)
         return body, lines
 
     def test_mount_denied(self):
@@ -829,7 +801,7 @@ class AdversarialSyscalls(AdversarialCase):
             sys.exit(7)
             """))
         lines = parse_lines(body["output"])
-        self.assert_status(body, "runtime_error", exit_code=7, signal=None)
+        self.assert_result(body, "runtime_error", exit_code=7, signal=None)
         self.assert_denied(lines, ["FD3"], {"EACCES", "EPERM", "ENOENT"}, body)
         self.assert_denied(lines, ["MEM"], {"EACCES", "EPERM", "ENOENT"}, body)
 
@@ -842,7 +814,7 @@ class AdversarialNetwork(AdversarialCase):
     def _net(self, src):
         body, lines = self.run_program(ce.code(ONLY_LO) + ce.code(src))
         self.assertNotIn("NOT-ISOLATED", lines, "the container has more than lo: %r" % body)
-        self.assert_status(body, "ok", exit_code=0)
+        self.assert_result(body, "ok", exit_code=0)
         return body, lines
 
     def test_raw_socket_denied(self):
@@ -869,17 +841,13 @@ class AdversarialNetwork(AdversarialCase):
 
     def test_tcp_to_server_port_refused(self):
         body, lines = self._net("""
-            s = socket.socket()
-            s.settimeout(3)
-            say("CONNECT", oserr(s.connect, ("127.0.0.1", %d)))
+            say("CONNECT", tcp_connect(("127.0.0.1", %d)))
             """ % self.server.port)
         self.assert_line(lines, "CONNECT", "ECONNREFUSED", body)
 
     def test_private_address_unreachable(self):
         body, lines = self._net("""
-            s = socket.socket()
-            s.settimeout(3)
-            say("TCP", oserr(s.connect, ("10.0.0.1", 53)))
+            say("TCP", tcp_connect(("10.0.0.1", 53)))
             u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
             say("UDP", oserr(u.sendto, b"x", ("10.0.0.1", 53)))
             """)
@@ -888,9 +856,7 @@ class AdversarialNetwork(AdversarialCase):
 
     def test_metadata_address_unreachable(self):
         body, lines = self._net("""
-            s = socket.socket()
-            s.settimeout(3)
-            say("METADATA", oserr(s.connect, ("169.254.169.254", 80)))
+            say("METADATA", tcp_connect(("169.254.169.254", 80)))
             """)
         self.assert_line(lines, "METADATA", "ENETUNREACH", body)
 
@@ -972,7 +938,7 @@ class AdversarialIdentity(AdversarialCase):
             say("SU-EXIT", p.wait())
             say("SU-STDOUT", p.stdout.read())
             """)
-        self.assert_status(body, "ok", exit_code=0)
+        self.assert_result(body, "ok", exit_code=0)
         self.assertIn("/bin/su", lines["SETUID"], body)
         uid = str(CONTAINER_UID)
         self.assert_line(lines, "SU-NAME", "su", body)
@@ -989,7 +955,7 @@ class AdversarialIdentity(AdversarialCase):
                 if key in ("CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb", "NoNewPrivs", "Seccomp"):
                     say(key, value.strip())
             """)
-        self.assert_status(body, "ok", exit_code=0)
+        self.assert_result(body, "ok", exit_code=0)
         for key in ("CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb"):
             self.assert_line(lines, key, "0" * 16, body)
         self.assert_line(lines, "NoNewPrivs", "1", body)
@@ -1004,7 +970,7 @@ class AdversarialIdentity(AdversarialCase):
             say("SETGROUPS", oserr(os.setgroups, [0]))
             say("INIT-UID", [l.split()[1] for l in open("/proc/1/status") if l.startswith("Uid:")][0])
             """)
-        self.assert_status(body, "ok", exit_code=0)
+        self.assert_result(body, "ok", exit_code=0)
         uid = CONTAINER_UID
         self.assert_line(lines, "RESUID", str((uid, uid, uid)), body)
         self.assert_line(lines, "RESGID", str((uid, uid, uid)), body)
@@ -1023,7 +989,7 @@ class AdversarialOutput(AdversarialCase):
 
     def test_stdout_flood_truncated_exactly(self):
         body = self.run_code('import sys\nwhile True: sys.stdout.write("abcdefghi\\n")')
-        self.assert_status(body, "output_limit", exit_code=137, signal="SIGKILL")
+        self.assert_result(body, "output_limit", exit_code=137, signal="SIGKILL")
         self.assertTrue(body["truncated"], body)
         self.assertEqual(body["output"], "abcdefghi\n" * (self.LIMIT // 10), body)
         self.assertEqual(body["stdout"], body["output"], body)
@@ -1031,7 +997,7 @@ class AdversarialOutput(AdversarialCase):
 
     def test_stderr_flood_truncated_exactly(self):
         body = self.run_code('import sys\nwhile True: sys.stderr.write("ABCDEFGHI\\n")')
-        self.assert_status(body, "output_limit", exit_code=137, signal="SIGKILL")
+        self.assert_result(body, "output_limit", exit_code=137, signal="SIGKILL")
         self.assertEqual(body["output"], "ABCDEFGHI\n" * (self.LIMIT // 10), body)
         self.assertEqual(body["stderr"], body["output"], body)
         self.assertEqual(body["stdout"], "", body)
@@ -1054,7 +1020,7 @@ class AdversarialOutput(AdversarialCase):
 
     def test_binary_output_is_valid_json(self):
         body = self.run_code("import sys\nsys.stdout.buffer.write(bytes(range(256)))")
-        self.assert_status(body, "ok", exit_code=0)
+        self.assert_result(body, "ok", exit_code=0)
         expected = bytes(range(128)).decode("ascii") + "\ufffd" * 128
         self.assertEqual(body["output"], expected, body)
         self.assertEqual(body["stdout"], expected, body)
@@ -1121,7 +1087,7 @@ class AdversarialAuth(AdversarialCase):
         self.assertEqual(status, 200, data)
         body = ce.parse_json(data)
         self.assert_result_shape(body)
-        self.assert_status(body, "ok", exit_code=0)
+        self.assert_result(body, "ok", exit_code=0)
         self.assertEqual(body["output"], "42\n", body)
 
     def test_health_needs_no_token(self):

@@ -5,64 +5,43 @@ import json
 from ce import CETestCase, code
 
 
-class SeedExamples(CETestCase):
-    def test_hello_world(self):
+class ResultChecks:
+    """Results that test_rootless.Basics checks too, against a rootless server
+    (a plain mixin, not a TestCase, so that discovery collects nothing twice)."""
+
+    def check_hello_world(self):
         body = self.run_code("print('Hello, World!')")
-        self.assert_result(body, "ok", exit_code=0, output="Hello, World!\n")
+        self.assert_result(body, "ok", exit_code=0, output="Hello, World!\n", signal=None)
 
-    def test_hello_world_raw_body_starts_with_output(self):
-        status, _, data = self.server.request(
-            "POST", "/execute", json.dumps({"language": "python3", "code": "print('Hello, World!')"}),
-            {"Content-Type": "application/json"})
-        self.assertEqual(status, 200, data)
-        self.assertRegex(data, rb'^\{\s*"output"\s*:\s*"Hello, World!\\n"\s*,',
-                         "body should start with the output field")
-
-    def test_sum(self):
+    def check_sum(self):
         body = self.run_code("print(sum(range(10)))")
         self.assert_result(body, "ok", exit_code=0, output="45\n")
 
-    def test_name_error(self):
+    def check_name_error(self):
         body = self.run_code("print(undefined_variable)")
         self.assert_result(body, "runtime_error", exit_code=1)
         self.assertIn("NameError", body["output"], body)
+        self.assertIn("NameError", body["stderr"], body)
+        self.assertEqual(body["stdout"], "", body)
 
-
-class ExitCodes(CETestCase):
-    def test_sys_exit_3(self):
+    def check_sys_exit_3(self):
         body = self.run_code("import sys; sys.exit(3)")
         self.assert_result(body, "runtime_error", exit_code=3, output="")
 
-    def test_sys_exit_0_is_ok(self):
+    def check_sys_exit_0_is_ok(self):
         body = self.run_code("import sys; print('bye'); sys.exit(0)")
         self.assert_result(body, "ok", exit_code=0, output="bye\n")
 
-    def test_killed_by_sigkill(self):
-        body = self.run_code("import os, signal; os.kill(os.getpid(), signal.SIGKILL)")
-        self.assert_result(body, "runtime_error", exit_code=137)
-
-    def test_killed_by_sigterm(self):
-        body = self.run_code(code("""
-            import os, signal
-            signal.signal(signal.SIGTERM, signal.SIG_DFL)
-            os.kill(os.getpid(), signal.SIGTERM)
-            """))
-        self.assert_result(body, "runtime_error", exit_code=128 + 15)
-
-    def test_syntax_error(self):
+    def check_syntax_error(self):
         body = self.run_code("def broken(:\n    pass\n")
         self.assert_result(body, "runtime_error", exit_code=1)
         self.assertIn("SyntaxError", body["output"], body)
 
-    def test_time_ms_covers_the_run(self):
-        # a lower bound only: a program sleeping 0.5 s cannot take less than 500 ms
-        body = self.run_code("import time; time.sleep(0.5); print('x')")
-        self.assert_result(body, "ok", exit_code=0, output="x\n")
-        self.assertGreaterEqual(body["time_ms"], 500, body)
+    def check_killed_by_sigkill(self):
+        body = self.run_code("import os, signal; os.kill(os.getpid(), signal.SIGKILL)")
+        self.assert_result(body, "runtime_error", exit_code=137, signal="SIGKILL")
 
-
-class Output(CETestCase):
-    def test_stdout_stderr_interleaved_in_order(self):
+    def check_stdout_stderr_interleaved_in_order(self):
         # stdout and stderr are two pipes: "output" keeps the order of writes
         # that are a few milliseconds apart, so the program pauses whenever it
         # switches streams.
@@ -85,6 +64,58 @@ class Output(CETestCase):
         self.assert_result(body, "ok", exit_code=0, output=expected)
         self.assertEqual(body["stdout"], "a\nc\n" + "".join("out%d\n" % i for i in range(10)), body)
         self.assertEqual(body["stderr"], "b\n" + "".join("err%d\n" % i for i in range(10)), body)
+
+
+class SeedExamples(ResultChecks, CETestCase):
+    def test_hello_world(self):
+        self.check_hello_world()
+
+    def test_hello_world_raw_body_starts_with_output(self):
+        status, _, data = self.server.request(
+            "POST", "/execute", json.dumps({"language": "python3", "code": "print('Hello, World!')"}),
+            {"Content-Type": "application/json"})
+        self.assertEqual(status, 200, data)
+        self.assertRegex(data, rb'^\{\s*"output"\s*:\s*"Hello, World!\\n"\s*,',
+                         "body should start with the output field")
+
+    def test_sum(self):
+        self.check_sum()
+
+    def test_name_error(self):
+        self.check_name_error()
+
+
+class ExitCodes(ResultChecks, CETestCase):
+    def test_sys_exit_3(self):
+        self.check_sys_exit_3()
+
+    def test_sys_exit_0_is_ok(self):
+        self.check_sys_exit_0_is_ok()
+
+    def test_killed_by_sigkill(self):
+        self.check_killed_by_sigkill()
+
+    def test_killed_by_sigterm(self):
+        body = self.run_code(code("""
+            import os, signal
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+            os.kill(os.getpid(), signal.SIGTERM)
+            """))
+        self.assert_result(body, "runtime_error", exit_code=128 + 15)
+
+    def test_syntax_error(self):
+        self.check_syntax_error()
+
+    def test_time_ms_covers_the_run(self):
+        # a lower bound only: a program sleeping 0.5 s cannot take less than 500 ms
+        body = self.run_code("import time; time.sleep(0.5); print('x')")
+        self.assert_result(body, "ok", exit_code=0, output="x\n")
+        self.assertGreaterEqual(body["time_ms"], 500, body)
+
+
+class Output(ResultChecks, CETestCase):
+    def test_stdout_stderr_interleaved_in_order(self):
+        self.check_stdout_stderr_interleaved_in_order()
 
     def test_unicode_exact(self):
         body = self.run_code('print("héllo ✓ 日本 🐍")')

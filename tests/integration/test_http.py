@@ -8,90 +8,98 @@ import ce
 from ce import CETestCase
 
 
-class BadRequests(CETestCase):
-    """Every malformed request gets the right status and a JSON error."""
+class RequestChecks:
+    """Rejected requests; test_rootless.Basics uses these too (a plain mixin,
+    not a TestCase, so that discovery collects nothing twice)."""
 
-    def check(self, body, expected=400, content_type="application/json"):
+    def assert_rejected(self, body, expected=400, content_type="application/json"):
+        """POST body to /execute: HTTP `expected` with a JSON error, and the
+        server still healthy.  Returns the error body."""
         status, headers, obj = self.server.post_execute(body, content_type=content_type)
         self.assert_error(status, headers, obj, expected)
         self.assert_healthy()
         return obj
 
+    def assert_path_rejected(self, method, path, expected, body=None):
+        """method path (a JSON body if given): HTTP `expected` with a JSON error."""
+        headers = {"Content-Type": "application/json"} if body is not None else None
+        status, headers, obj = self.server.request_json(method, path, body, headers)
+        self.assert_error(status, headers, obj, expected)
+        return obj
+
+
+class BadRequests(RequestChecks, CETestCase):
+    """Every malformed request gets the right status and a JSON error."""
+
     def test_malformed_json(self):
-        self.check(b'{"language":')
+        self.assert_rejected(b'{"language":')
 
     def test_array_body(self):
-        self.check(b"[]")
+        self.assert_rejected(b"[]")
 
     def test_string_body(self):
-        self.check(b'"str"')
+        self.assert_rejected(b'"str"')
 
     def test_number_body(self):
-        self.check(b"42")
+        self.assert_rejected(b"42")
 
     def test_empty_object(self):
-        self.check(b"{}")
+        self.assert_rejected(b"{}")
 
     def test_missing_code(self):
-        self.check(b'{"language":"python3"}')
+        self.assert_rejected(b'{"language":"python3"}')
 
     def test_missing_language(self):
-        self.check(b'{"code":"print(1)"}')
+        self.assert_rejected(b'{"code":"print(1)"}')
 
     def test_language_wrong_type(self):
-        self.check(b'{"language":5,"code":"x"}')
+        self.assert_rejected(b'{"language":5,"code":"x"}')
 
     def test_code_wrong_type(self):
-        self.check(b'{"language":"python3","code":5}')
+        self.assert_rejected(b'{"language":"python3","code":5}')
 
     def test_code_null(self):
-        self.check(b'{"language":"python3","code":null}')
+        self.assert_rejected(b'{"language":"python3","code":null}')
 
     def test_unknown_language_lists_available(self):
-        obj = self.check(b'{"language":"cobol","code":"x"}')
+        obj = self.assert_rejected(b'{"language":"cobol","code":"x"}')
         self.assertIn("python3", obj["error"], "the message should list the languages: %r" % obj)
 
     def test_unknown_field(self):
-        self.check(b'{"language":"python3","code":"print(1)","extra":1}')
+        self.assert_rejected(b'{"language":"python3","code":"print(1)","extra":1}')
 
     def test_garbage_bytes(self):
-        self.check(b"\x00\xff\xfe garbage")
+        self.assert_rejected(b"\x00\xff\xfe garbage")
 
     def test_raw_nul_in_json_string(self):
-        self.check(b'{"language":"python3","code":"print(1)\x00"}')
+        self.assert_rejected(b'{"language":"python3","code":"print(1)\x00"}')
 
     def test_invalid_utf8_in_json_string(self):
-        self.check(b'{"language":"python3","code":"print(1) # \xff\xfe"}')
+        self.assert_rejected(b'{"language":"python3","code":"print(1) # \xff\xfe"}')
 
     def test_trailing_garbage_after_object(self):
-        self.check(b'{"language":"python3","code":"print(1)"} trailing')
+        self.assert_rejected(b'{"language":"python3","code":"print(1)"} trailing')
 
     def test_deeply_nested_arrays(self):
-        self.check(b"[" * 100000)
+        self.assert_rejected(b"[" * 100000)
 
     def test_deeply_nested_objects(self):
-        self.check(b'{"a":' * 50000)
+        self.assert_rejected(b'{"a":' * 50000)
 
     def test_empty_body(self):
-        self.check(b"")
+        self.assert_rejected(b"")
 
     def test_unknown_path(self):
-        status, headers, obj = self.server.request_json("GET", "/nope")
-        self.assert_error(status, headers, obj, 404)
+        self.assert_path_rejected("GET", "/nope", 404)
 
     def test_unknown_path_post(self):
-        status, headers, obj = self.server.request_json("POST", "/nope", b"{}",
-                                                        {"Content-Type": "application/json"})
-        self.assert_error(status, headers, obj, 404)
+        self.assert_path_rejected("POST", "/nope", 404, b"{}")
 
     def test_get_execute(self):
-        status, headers, obj = self.server.request_json("GET", "/execute")
-        self.assert_error(status, headers, obj, 405)
+        self.assert_path_rejected("GET", "/execute", 405)
 
     def test_post_health(self):
-        status, headers, obj = self.server.request_json("POST", "/health", b"",
-                                                        {"Content-Type": "application/json"})
-        self.assert_error(status, headers, obj, 405)
+        self.assert_path_rejected("POST", "/health", 405, b"")
 
     def test_health(self):
         status, headers, body = self.server.request("GET", "/health")

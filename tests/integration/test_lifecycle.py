@@ -4,7 +4,6 @@ import os
 import shutil
 import signal
 import stat
-import subprocess
 import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -85,21 +84,16 @@ class RuntimeFailure(CETestCase):
         self.assert_healthy(server)
 
 
-class Shutdown(CETestCase):
-    class_server = False
-
-    def _container_started(self, server, fut):
-        cid = ce.wait_for_container(server.state_dir, done=fut.done)
-        self.assertIsNotNone(cid, "the execution never showed up in runc list: %r"
-                             % (fut.result() if fut.done() else None,))
-        return cid
+class ShutdownChecks:
+    """SIGTERM checks, a plain mixin (not a TestCase, so that discovery collects
+    nothing twice): Shutdown here and test_rootless.Lifecycle run them."""
 
     def test_sigterm_lets_running_execution_finish(self):
         server = self.start_server()
         with ThreadPoolExecutor(1) as pool:
             fut = pool.submit(server.execute, 'import time; time.sleep(2); print("done")')
             time.sleep(0.5)
-            self._container_started(server, fut)
+            self.running_container(server, fut)
             server.send_signal(signal.SIGTERM)
             status, _, body = fut.result()
         self.assertEqual(status, 200, body)
@@ -107,11 +101,22 @@ class Shutdown(CETestCase):
         self.assertEqual(server.wait(60), 0, server.log_tail())
         server.shutdown()  # checks: exit code 0, nothing but empty dirs in the state dir
 
+    def check_sigterm_after_work(self):
+        server = self.start_server()
+        for i in range(3):
+            body = self.run_code("print(%d)" % i, server=server)
+            self.assert_result(body, "ok", exit_code=0, output="%d\n" % i)
+        server.shutdown(signal.SIGTERM)
+
+
+class Shutdown(ShutdownChecks, CETestCase):
+    class_server = False
+
     def test_stops_accepting_during_shutdown(self):
         server = self.start_server()
         with ThreadPoolExecutor(1) as pool:
             fut = pool.submit(server.execute, 'import time; time.sleep(4); print("done")')
-            self._container_started(server, fut)
+            self.running_container(server, fut)
             server.send_signal(signal.SIGTERM)
 
             def still_serving():
@@ -133,7 +138,7 @@ class Shutdown(CETestCase):
         server = self.start_server("--max-concurrent", "1")
         with ThreadPoolExecutor(2) as pool:
             running = pool.submit(server.execute, 'import time; time.sleep(2); print("first")')
-            self._container_started(server, running)
+            self.running_container(server, running)
             queued = pool.submit(server.execute, 'print("second")')
             time.sleep(0.5)
             server.send_signal(signal.SIGTERM)
@@ -159,11 +164,7 @@ class Shutdown(CETestCase):
         server.shutdown()
 
     def test_sigterm_after_work(self):
-        server = self.start_server()
-        for i in range(3):
-            status, _, body = server.execute("print(%d)" % i)
-            self.assertEqual((status, body.get("output")), (200, "%d\n" % i), body)
-        server.shutdown(signal.SIGTERM)
+        self.check_sigterm_after_work()
 
 
 class CrashRecovery(CETestCase):
@@ -174,9 +175,8 @@ class CrashRecovery(CETestCase):
         state = first.state_dir
         with ThreadPoolExecutor(1) as pool:
             fut = pool.submit(first.execute, "import time; time.sleep(30)")
-            cid = ce.wait_for_container(state, done=fut.done)
-            self.assertIsNotNone(cid, "the execution never showed up in runc list")
-            container = ce.runc_state(state, cid) or {}
+            cid, container = self.running_container(first, fut)
+            container = container or {}
             pid = container.get("pid") or 0
             proc_stat = ce.read_proc_stat(pid) if pid else None
             orphans = ce.child_pids(first.proc.pid)
@@ -241,20 +241,6 @@ class StateDir(CETestCase):
 class CommandLine(CETestCase):
     class_server = False
 
-    def run_cli(self, *args):
-        try:
-            return subprocess.run([ce.SERVER] + list(args), stdin=subprocess.DEVNULL,
-                                  capture_output=True, text=True, timeout=20)
-        except subprocess.TimeoutExpired:
-            self.fail("%s %s did not exit" % (ce.SERVER, " ".join(args)))
-
-    def safe_args(self):
-        # if the server wrongly starts anyway, keep it away from defaults
-        state = tempfile.mkdtemp(prefix="ce-it-cli-")
-        self.addCleanup(ce.force_cleanup, state)
-        return ["--listen", "%s:%d" % (ce.HOST, ce.free_port()), "--state-dir", state,
-                "--bundles", ce.BUNDLES]
-
     def test_help(self):
         p = self.run_cli("--help")
         text = p.stdout + p.stderr
@@ -265,10 +251,10 @@ class CommandLine(CETestCase):
             self.assertIn(flag, text, "--help should document %s" % flag)
 
     def test_unknown_flag(self):
-        p = self.run_cli(*self.safe_args(), "--bogus")
+        p = self.run_cli(*self.cli_args(), "--bogus")
         self.assertEqual(p.returncode, 2, p.stdout + p.stderr)
         self.assertIn("usage", p.stderr.lower(), "usage should go to stderr: %r" % p.stderr)
 
     def test_bad_flag_value(self):
-        p = self.run_cli(*self.safe_args(), "--max-concurrent", "notanumber")
+        p = self.run_cli(*self.cli_args(), "--max-concurrent", "notanumber")
         self.assertEqual(p.returncode, 2, p.stdout + p.stderr)

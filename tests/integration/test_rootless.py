@@ -17,37 +17,28 @@ On cgroup v2 a rootless server may have real limits (systemd delegation,
 """
 
 import errno
-import json
 import os
 import shutil
 import signal
-import subprocess
 import tempfile
-import time
 import unittest
 from concurrent.futures import ThreadPoolExecutor
 
 import ce
 from ce import CETestCase, code
+# Check mixins (plain classes: nothing here is collected twice) shared with
+# the root suite's files, which the same checks run against a root server.
+from test_execute import ResultChecks
+from test_http import RequestChecks
+from test_lifecycle import ShutdownChecks
+from test_limits import OutputLimitChecks, TimeoutChecks
+from test_sandbox import FilesystemChecks, IdentityChecks, MemoryChecks, NetworkChecks
 
 IS_ROOT = os.geteuid() == 0
 # Rootless runc cannot use cgroup v1 at all, so there the server must fall back
 # to rlimits.  On a unified (v2) hierarchy it may have real limits through
 # systemd delegation ("cgroup"); the rlimit-only tests then skip.
 CGROUP_V2 = os.path.exists("/sys/fs/cgroup/cgroup.controllers")
-
-
-def status_fields(pid):
-    """{field: value} of /proc/PID/status (empty when it is gone)."""
-    fields = {}
-    try:
-        with open("/proc/%d/status" % pid) as f:
-            for line in f:
-                name, _, value = line.partition(":")
-                fields[name] = value.strip()
-    except OSError:
-        pass
-    return fields
 
 
 def proc_cgroups(pid):
@@ -82,21 +73,8 @@ class RootlessTestCase(CETestCase):
                          "each result must say the server's limit_mode: %r" % (body,))
         return body
 
-    def get_json(self, path, server=None):
-        server = server or self.server
-        status, _, body = server.request_json("GET", path)
-        self.assertEqual(status, 200, body)
-        return body
 
-    def running_container(self, server, fut):
-        """(id, runc state) of the one container running for fut, polled from runc list."""
-        cid = ce.wait_for_container(server.state_dir, done=fut.done)
-        self.assertIsNotNone(cid, "the execution never showed up in runc --root %s list: %r"
-                             % (ce.runc_root(server.state_dir), fut.result() if fut.done() else None))
-        return cid, ce.runc_state(server.state_dir, cid)
-
-
-class Basics(RootlessTestCase):
+class Basics(ResultChecks, RequestChecks, RootlessTestCase):
     def test_version_says_rootless_and_rlimit(self):
         version = self.get_json("/version")
         self.assertIs(version.get("rootless"), True, version)
@@ -109,61 +87,34 @@ class Basics(RootlessTestCase):
         self.assertIn("no cgroup limits", self.server.log_text(), self.server.log_tail())
 
     def test_seed_hello_world(self):
-        body = self.run_code("print('Hello, World!')")
-        self.assert_result(body, "ok", exit_code=0, output="Hello, World!\n")
-        self.assertIsNone(body["signal"], body)
+        self.check_hello_world()
 
     def test_seed_sum(self):
-        body = self.run_code("print(sum(range(10)))")
-        self.assert_result(body, "ok", exit_code=0, output="45\n")
+        self.check_sum()
 
     def test_seed_name_error(self):
-        body = self.run_code("print(undefined_variable)")
-        self.assert_result(body, "runtime_error", exit_code=1)
-        self.assertIn("NameError", body["output"], body)
-        self.assertIn("NameError", body["stderr"], body)
-        self.assertEqual(body["stdout"], "", body)
+        self.check_name_error()
 
     def test_exit_codes(self):
-        body = self.run_code("import sys; sys.exit(3)")
-        self.assert_result(body, "runtime_error", exit_code=3, output="")
-        body = self.run_code("import sys; print('bye'); sys.exit(0)")
-        self.assert_result(body, "ok", exit_code=0, output="bye\n")
-        body = self.run_code("def broken(:\n    pass\n")
-        self.assert_result(body, "runtime_error", exit_code=1)
-        self.assertIn("SyntaxError", body["output"], body)
+        self.check_sys_exit_3()
+        self.check_sys_exit_0_is_ok()
+        self.check_syntax_error()
 
     def test_killed_by_signal(self):
-        body = self.run_code("import os, signal; os.kill(os.getpid(), signal.SIGKILL)")
-        self.assert_result(body, "runtime_error", exit_code=137)
-        self.assertEqual(body["signal"], "SIGKILL", body)
+        self.check_killed_by_sigkill()
 
     def test_stdout_and_stderr(self):
-        body = self.run_code(code("""
-            import sys, time
-            print("out1", flush=True)
-            time.sleep(0.05)
-            print("err1", file=sys.stderr, flush=True)
-            time.sleep(0.05)
-            print("out2", flush=True)
-            """))
-        self.assert_result(body, "ok", exit_code=0, output="out1\nerr1\nout2\n")
-        self.assertEqual(body["stdout"], "out1\nout2\n", body)
-        self.assertEqual(body["stderr"], "err1\n", body)
+        self.check_stdout_stderr_interleaved_in_order()
 
     def test_bad_requests_are_400(self):
         for raw in (b'{"language": "python3", "code": ', b'[]',
                     b'{"language": "python3"}',
                     b'{"language": "python3", "code": "print(1)", "bogus": 1}'):
-            status, headers, obj = self.server.post_execute(raw)
-            self.assert_error(status, headers, obj, 400)
-        status, headers, obj = self.server.execute("print(1)", language="cobol")
-        self.assert_error(status, headers, obj, 400)
+            self.assert_rejected(raw)
+        obj = self.assert_rejected(b'{"language": "cobol", "code": "print(1)"}')
         self.assertIn("python3", obj["error"], obj)
-        status, headers, obj = self.server.request_json("GET", "/nonexistent")
-        self.assert_error(status, headers, obj, 404)
-        status, headers, obj = self.server.request_json("GET", "/execute")
-        self.assert_error(status, headers, obj, 405)
+        self.assert_path_rejected("GET", "/nonexistent", 404)
+        self.assert_path_rejected("GET", "/execute", 405)
         self.assert_healthy()
 
     def test_container_is_the_users_and_has_no_cgroup(self):
@@ -175,7 +126,7 @@ class Basics(RootlessTestCase):
             fut = pool.submit(server.execute, "import time; time.sleep(3); print('slept')")
             cid, state = self.running_container(server, fut)
             pid = (state or {}).get("pid") or 0
-            host_status = status_fields(pid) if pid else {}
+            host_status = ce.proc_status(pid) if pid else {}
             cgroups = proc_cgroups(pid) if pid else None
             server_cgroups = proc_cgroups(server.proc.pid)
             cgroup_dirs = [p for p in ce.cgroup_container_dirs() if os.path.basename(p) == cid]
@@ -191,64 +142,21 @@ class Basics(RootlessTestCase):
         self.assertEqual(cgroup_dirs, [], "no codeengine cgroup may be created rootless")
 
 
-class Sandbox(RootlessTestCase):
-    def test_only_loopback_interface(self):
-        body = self.run_code(code("""
-            import socket
-            print("IFACES", sorted(name for _, name in socket.if_nameindex()))
-            """))
-        self.assert_result(body, "ok", exit_code=0, output="IFACES ['lo']\n")
-
-    def test_cannot_reach_the_server_port(self):
-        body = self.run_code(code("""
-            import socket
-            s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-            s.settimeout(5)
-            try:
-                s.connect(("127.0.0.1", %d))
-                print("CONNECTED")
-            except OSError as e:
-                print("FAILED", type(e).__name__, e.errno)
-            """ % self.server.port))
-        self.assert_result(body, "ok", exit_code=0)
-        self.assertTrue(body["output"].startswith("FAILED"), body)
-
+class Sandbox(NetworkChecks, FilesystemChecks, IdentityChecks, RootlessTestCase):
     def test_root_and_code_read_only_tmp_writable(self):
-        body = self.run_code(code("""
-            import os
-            print("ROOT", bool(os.statvfs("/").f_flag & os.ST_RDONLY))
-            print("CODE", bool(os.statvfs("/code").f_flag & os.ST_RDONLY))
-            print("TMP", bool(os.statvfs("/tmp").f_flag & os.ST_RDONLY))
-            with open("/tmp/t.txt", "w") as f:
-                f.write("hello tmp")
-            print("READ", open("/tmp/t.txt").read())
-            """))
-        self.assert_result(body, "ok", exit_code=0, output="ROOT True\nCODE True\nTMP False\nREAD hello tmp\n")
+        self.check_root_and_code_read_only()
+        self.check_tmp_writable()
 
     def test_writes_to_root_and_code_fail(self):
         # Inside, /code/main.py belongs to uid 0 (this user outside): only the
         # read-only mount stops the program, so the error must be EROFS.
-        body = self.run_code(code("""
-            import os
-            def attempt(name, fn):
-                try:
-                    fn()
-                    print(name, "ALLOWED")
-                except OSError as e:
-                    print(name, "DENIED", e.errno)
-            attempt("code-append", lambda: open("/code/main.py", "a").write("# changed"))
-            attempt("code-create", lambda: open("/code/new.py", "w").write("x"))
-            attempt("code-chmod", lambda: os.chmod("/code/main.py", 0o777))
-            attempt("root-create", lambda: open("/evil", "w").write("x"))
-            attempt("etc-append", lambda: open("/etc/passwd", "a").write("x"))
-            """))
-        self.assert_result(body, "ok", exit_code=0)
-        lines = dict(line.split(" ", 1) for line in body["output"].splitlines())
-        self.assertEqual(set(lines), {"code-append", "code-create", "code-chmod", "root-create", "etc-append"}, body)
+        body, results = self.write_attempts(self.CODE_APPEND, self.CODE_CREATE, self.CODE_CHMOD,
+                                            self.ROOT_CREATE, self.ETC_APPEND)
         for name in ("code-append", "code-create", "code-chmod"):
-            self.assertEqual(lines[name], "DENIED %d" % errno.EROFS, "%s: %r" % (name, body))
+            self.assertEqual(results[name], "DENIED %d" % errno.EROFS, "%s: %r" % (name, body))
         for name in ("root-create", "etc-append"):
-            self.assertIn(lines[name], ("DENIED %d" % errno.EROFS, "DENIED %d" % errno.EACCES), "%s: %r" % (name, body))
+            self.assertIn(results[name], ("DENIED %d" % errno.EROFS, "DENIED %d" % errno.EACCES),
+                          "%s: %r" % (name, body))
 
     def test_uid_0_inside_without_privileges(self):
         body = self.run_code(code("""
@@ -284,21 +192,12 @@ class Sandbox(RootlessTestCase):
                     % (os.getuid(), os.getgid()))
         self.assertEqual(body["output"], expected, body)
 
-    def test_sees_only_its_own_processes(self):
-        body = self.run_code("import os; print(sorted(int(p) for p in os.listdir('/proc') if p.isdigit()))")
-        self.assert_result(body, "ok", exit_code=0)
-        self.assertLessEqual(len(json.loads(body["output"])), 3, body)
-
     def test_server_environment_does_not_leak(self):
-        body = self.run_code("import os, json; print(json.dumps(dict(os.environ)))")
-        self.assert_result(body, "ok", exit_code=0)
-        env = json.loads(body["output"])
-        self.assertNotIn(ce.ENV_MARKER_NAME, env, env)
+        env = self.container_env()
         self.assertNotIn("XDG_RUNTIME_DIR", env, env)
-        self.assertEqual(env.get("HOME"), "/tmp", env)
 
 
-class Fallbacks(RootlessTestCase):
+class Fallbacks(MemoryChecks, RootlessTestCase):
     """The rlimit fallback, as documented: no cgroup, so no memory_limit status."""
 
     def setUp(self):
@@ -319,7 +218,7 @@ class Fallbacks(RootlessTestCase):
                          % (mem, mem, limits["pids"], limits["pids"], cpu, cpu), body)
 
     def test_memory_bomb_gets_memory_error(self):
-        body = self.run_code('s = b"x" * (200 * 1024 * 1024)\nprint("survived", len(s))')
+        body = self.run_code(self.BIG_ALLOCATION)
         self.assertNotEqual(body["status"], "memory_limit", "rlimit mode cannot detect an OOM kill: %r" % (body,))
         self.assert_result(body, "runtime_error", exit_code=1)
         self.assertIn("MemoryError", body["output"], body)
@@ -327,43 +226,14 @@ class Fallbacks(RootlessTestCase):
         self.assert_healthy()
 
     def test_growing_memory_gets_memory_error(self):
-        body = self.run_code(code("""
-            chunks = []
-            for i in range(400):
-                chunks.append(b"x" * (1024 * 1024))
-            print("survived", len(chunks))
-            """))
+        body = self.run_code(self.GROWING_ALLOCATION)
         self.assert_result(body, "runtime_error", exit_code=1)
         self.assertIn("MemoryError", body["output"], body)
         self.assertNotIn("survived", body["output"], body)
 
-    def test_modest_allocation_succeeds(self):
-        body = self.run_code('s = b"x" * (10 * 1024 * 1024)\nprint(len(s))')
-        self.assert_result(body, "ok", exit_code=0, output="10485760\n")
-
-    FORK_BOMB = code("""
-        import errno, os, signal, time
-        pids, err = [], None
-        for i in range(%d):
-            try:
-                pid = os.fork()
-            except OSError as e:
-                err = errno.errorcode.get(e.errno, e.errno)
-                break
-            if pid == 0:
-                time.sleep(60)
-                os._exit(0)
-            pids.append(pid)
-        print("forked", len(pids), "error", err, flush=True)
-        for pid in pids:
-            os.kill(pid, signal.SIGKILL)
-        for pid in pids:
-            os.waitpid(pid, 0)
-        """)
-
     def test_fork_bomb_is_bounded_by_rlimit_nproc(self):
         # at most 200 forks, so a missing limit cannot hurt the host
-        body = self.run_code(self.FORK_BOMB % 200)
+        body = self.run_code(ce.fork_program(200))
         self.assert_result(body, "ok", exit_code=0)
         words = body["output"].split()
         self.assertEqual((words[0], words[2]), ("forked", "error"), body)
@@ -378,7 +248,7 @@ class Fallbacks(RootlessTestCase):
         # RLIMIT_NPROC counts per user namespace: three executions with 30
         # processes each must not share one limit of 64.
         with ThreadPoolExecutor(3) as pool:
-            futures = [pool.submit(self.server.execute, self.FORK_BOMB % 30) for _ in range(3)]
+            futures = [pool.submit(self.server.execute, ce.fork_program(30)) for _ in range(3)]
             results = [f.result() for f in futures]
         for status, _, body in results:
             self.assertEqual(status, 200, body)
@@ -400,55 +270,22 @@ class Fallbacks(RootlessTestCase):
         self.assertIsInstance(body["memory_kb"], int, body)
 
 
-class Timeout(RootlessTestCase):
-    server_args = ("--timeout", "2")
-
-    def test_busy_loop_times_out_keeping_output(self):
-        body = self.run_code(code("""
-            print("started", flush=True)
-            while True:
-                pass
-            """))
-        self.assert_result(body, "timeout", exit_code=137, output="started\n")
-        self.assertEqual(body["signal"], "SIGKILL", body)
-
-    def test_sleep_times_out(self):
-        body = self.run_code("import time; print('sleeping', flush=True); time.sleep(100)")
-        self.assert_result(body, "timeout", exit_code=137, output="sleeping\n")
-
+class Timeout(TimeoutChecks, RootlessTestCase):
     def test_cpu_rlimit_is_timeout_plus_one(self):
         self.require_rlimit_mode()
         body = self.run_code("import resource as r; print(*r.getrlimit(r.RLIMIT_CPU))")
         self.assert_result(body, "ok", exit_code=0, output="3 3\n")
 
 
-class OutputLimit(RootlessTestCase):
-    LIMIT = 1000
-    server_args = ("--max-output", str(LIMIT), "--timeout", "10")
-
+class OutputLimit(OutputLimitChecks, RootlessTestCase):
     def test_flood_is_cut_at_exactly_the_limit(self):
         body = self.run_code('while True: print("x" * 99)')
         self.assert_result(body, "output_limit", output=("x" * 99 + "\n") * 10)
         self.assertIs(body["truncated"], True, body)
 
-    def test_exactly_at_limit_is_ok(self):
-        body = self.run_code('import sys; sys.stdout.write("y" * %d)' % self.LIMIT)
-        self.assert_result(body, "ok", exit_code=0, output="y" * self.LIMIT)
 
-    def test_one_byte_over_limit(self):
-        body = self.run_code('import sys; sys.stdout.write("y" * %d)' % (self.LIMIT + 1))
-        self.assert_result(body, "output_limit", output="y" * self.LIMIT)
-
-
-class Lifecycle(RootlessTestCase):
+class Lifecycle(ShutdownChecks, RootlessTestCase):
     class_server = False
-
-    def run_cli(self, *args):
-        try:
-            return subprocess.run([ce.SERVER] + list(args), stdin=subprocess.DEVNULL,
-                                  capture_output=True, text=True, timeout=20)
-        except subprocess.TimeoutExpired:
-            self.fail("%s %s did not exit" % (ce.SERVER, " ".join(args)))
 
     def private_dir(self, prefix):
         d = os.path.realpath(tempfile.mkdtemp(prefix=prefix))
@@ -460,9 +297,7 @@ class Lifecycle(RootlessTestCase):
         if CGROUP_V2:
             self.skipTest("cgroup v2: the server may have delegated cgroups; see test_version_*")
         state = os.path.join(self.private_dir("ce-it-reqcg-"), "state")
-        self.addCleanup(ce.force_cleanup, state)
-        p = self.run_cli("--listen", "%s:%d" % (ce.HOST, ce.free_port()), "--state-dir", state,
-                         "--bundles", ce.BUNDLES, "--require-cgroups")
+        p = self.run_cli(*self.cli_args(state), "--require-cgroups")
         self.assertEqual(p.returncode, 1, "--require-cgroups must refuse to start rootless: %r" % (p,))
         self.assertIn("cgroup", p.stderr.lower(), p)
 
@@ -498,24 +333,8 @@ class Lifecycle(RootlessTestCase):
         self.addCleanup(ce.force_cleanup, state)
         self.check_default_state_dir(state, {"XDG_RUNTIME_DIR": None})
 
-    def test_sigterm_lets_running_execution_finish(self):
-        server = self.start_server()
-        with ThreadPoolExecutor(1) as pool:
-            fut = pool.submit(server.execute, 'import time; time.sleep(2); print("done")')
-            self.running_container(server, fut)
-            server.send_signal(signal.SIGTERM)
-            status, _, body = fut.result()
-        self.assertEqual(status, 200, body)
-        self.assert_result(body, "ok", exit_code=0, output="done\n")
-        self.assertEqual(server.wait(60), 0, server.log_tail())
-        server.shutdown()  # exit code 0, nothing but empty dirs in the state dir
-
     def test_sigterm_after_work_exits_0(self):
-        server = self.start_server()
-        for i in range(3):
-            body = self.run_code("print(%d)" % i, server=server)
-            self.assert_result(body, "ok", exit_code=0, output="%d\n" % i)
-        server.shutdown(signal.SIGTERM)
+        self.check_sigterm_after_work()
 
 
 if __name__ == "__main__":

@@ -1,9 +1,6 @@
 """What a program can and cannot do inside its container."""
 
 import json
-import os
-import time
-from concurrent.futures import ThreadPoolExecutor
 
 import ce
 from ce import CETestCase, code
@@ -11,7 +8,12 @@ from ce import CETestCase, code
 MEMORY_LIMIT = 50 * 1024 * 1024
 
 
-class Network(CETestCase):
+# The check mixins below are plain classes (not TestCases, so that discovery
+# collects nothing twice): the classes here and test_rootless.Sandbox and
+# test_rootless.Fallbacks mix them in, so the same checks run against a root
+# and a rootless server.
+
+class NetworkChecks:
     def test_only_loopback_interface(self):
         body = self.run_code(code("""
             import socket
@@ -33,6 +35,8 @@ class Network(CETestCase):
         self.assert_result(body, "ok", exit_code=0)
         self.assertTrue(body["output"].startswith("FAILED"), body)
 
+
+class Network(NetworkChecks, CETestCase):
     def test_name_resolution_fails(self):
         # The lookup is only attempted when the container has nothing but lo,
         # so that a broken sandbox can never send a query off this machine.
@@ -51,32 +55,35 @@ class Network(CETestCase):
         self.assertTrue(body["output"].startswith("FAILED"), body)
 
 
-class Filesystem(CETestCase):
-    def test_cannot_write_code_file(self):
-        body = self.run_code(code("""
-            try:
-                with open("/code/main.py", "a") as f:
-                    f.write("# changed")
-                print("WROTE")
-            except OSError as e:
-                print("DENIED", e.errno)
-            """))
-        self.assert_result(body, "ok", exit_code=0)
-        self.assertTrue(body["output"].startswith("DENIED"), body)
+class FilesystemChecks:
+    """Helpers: writes a program attempts, the read-only mounts, a writable /tmp."""
 
-    def test_cannot_create_file_in_code_dir(self):
-        body = self.run_code(code("""
+    ATTEMPT = code("""
+        import os
+        def attempt(name, fn):
             try:
-                with open("/code/x", "w") as f:
-                    f.write("x")
-                print("CREATED")
+                fn()
+                print(name, "ALLOWED")
             except OSError as e:
-                print("DENIED", e.errno)
-            """))
-        self.assert_result(body, "ok", exit_code=0)
-        self.assertTrue(body["output"].startswith("DENIED"), body)
+                print(name, "DENIED", e.errno)
+        """)
+    # (name, expression) pairs for write_attempts()
+    CODE_APPEND = ("code-append", 'open("/code/main.py", "a").write("# changed")')
+    CODE_CREATE = ("code-create", 'open("/code/new.py", "w").write("x")')
+    CODE_CHMOD = ("code-chmod", 'os.chmod("/code/main.py", 0o777)')
+    ROOT_CREATE = ("root-create", 'open("/evil", "w").write("x")')
+    ETC_APPEND = ("etc-append", 'open("/etc/passwd", "a").write("x")')
 
-    def test_root_and_code_mounted_read_only(self):
+    def write_attempts(self, *attempts):
+        """Evaluate each (name, expression) inside one program: (body, {name:
+        "ALLOWED" or "DENIED <errno>"})."""
+        body = self.run_code(self.ATTEMPT + "".join("attempt(%r, lambda: %s)\n" % a for a in attempts))
+        self.assert_result(body, "ok", exit_code=0)
+        results = dict(line.split(" ", 1) for line in body["output"].splitlines())
+        self.assertEqual(set(results), {name for name, _ in attempts}, body)
+        return body, results
+
+    def check_root_and_code_read_only(self):
         body = self.run_code(code("""
             import os
             print("ROOT", bool(os.statvfs("/").f_flag & os.ST_RDONLY))
@@ -84,7 +91,7 @@ class Filesystem(CETestCase):
             """))
         self.assert_result(body, "ok", exit_code=0, output="ROOT True\nCODE True\n")
 
-    def test_tmp_is_writable(self):
+    def check_tmp_writable(self):
         body = self.run_code(code("""
             import os
             with open("/tmp/t.txt", "w") as f:
@@ -94,6 +101,22 @@ class Filesystem(CETestCase):
             print("RW", not (os.statvfs("/tmp").f_flag & os.ST_RDONLY))
             """))
         self.assert_result(body, "ok", exit_code=0, output="READ hello tmp\nRW True\n")
+
+
+class Filesystem(FilesystemChecks, CETestCase):
+    def test_cannot_write_code_file(self):
+        body, results = self.write_attempts(self.CODE_APPEND)
+        self.assertTrue(results["code-append"].startswith("DENIED"), body)
+
+    def test_cannot_create_file_in_code_dir(self):
+        body, results = self.write_attempts(self.CODE_CREATE)
+        self.assertTrue(results["code-create"].startswith("DENIED"), body)
+
+    def test_root_and_code_mounted_read_only(self):
+        self.check_root_and_code_read_only()
+
+    def test_tmp_is_writable(self):
+        self.check_tmp_writable()
 
     def test_each_execution_gets_a_fresh_tmp(self):
         first = self.run_code(code("""
@@ -106,7 +129,25 @@ class Filesystem(CETestCase):
         self.assert_result(second, "ok", exit_code=0, output="False\n")
 
 
-class Identity(CETestCase):
+class IdentityChecks:
+    def test_sees_only_its_own_processes(self):
+        body = self.run_code("import os; print(sorted(int(p) for p in os.listdir('/proc') if p.isdigit()))")
+        self.assert_result(body, "ok", exit_code=0)
+        pids = json.loads(body["output"])
+        self.assertLessEqual(len(pids), 3, "a fresh PID namespace shows only the program: %r" % body)
+
+    def container_env(self):
+        """The program's environment: HOME=/tmp and nothing of the server's."""
+        body = self.run_code("import os, json; print(json.dumps(dict(os.environ)))")
+        self.assert_result(body, "ok", exit_code=0)
+        env = json.loads(body["output"])
+        self.assertEqual(env.get("HOME"), "/tmp", env)
+        self.assertNotIn(ce.ENV_MARKER_NAME, env, "the server's environment leaked into the container")
+        self.assertNotIn(ce.ENV_MARKER_VALUE, body["output"], "the server's environment leaked")
+        return env
+
+
+class Identity(IdentityChecks, CETestCase):
     def test_runs_as_uid_65534(self):
         body = self.run_code("import os; print(os.getuid(), os.geteuid())")
         self.assert_result(body, "ok", exit_code=0, output="65534 65534\n")
@@ -120,97 +161,46 @@ class Identity(CETestCase):
         self.assert_result(body, "ok", exit_code=0,
                            output="CapPrm: 0000000000000000\nCapEff: 0000000000000000\n")
 
-    def test_sees_only_its_own_processes(self):
-        body = self.run_code("import os; print(sorted(int(p) for p in os.listdir('/proc') if p.isdigit()))")
-        self.assert_result(body, "ok", exit_code=0)
-        pids = json.loads(body["output"])
-        self.assertLessEqual(len(pids), 3, "a fresh PID namespace shows only the program: %r" % body)
-
     def test_environment(self):
-        body = self.run_code("import os, json; print(json.dumps(dict(os.environ)))")
-        self.assert_result(body, "ok", exit_code=0)
-        env = json.loads(body["output"])
-        self.assertEqual(env.get("HOME"), "/tmp", env)
+        env = self.container_env()
         self.assertIn("PATH", env)
         self.assertIn("LANG", env)
         self.assertEqual(env.get("PYTHONUNBUFFERED"), "1", env)
-        self.assertNotIn(ce.ENV_MARKER_NAME, env, "the server's environment leaked into the container")
-        self.assertNotIn(ce.ENV_MARKER_VALUE, body["output"], "the server's environment leaked")
-        # LC_CTYPE may come from Python's locale coercion, PYTHON* from the bundle
-        allowed = {"PATH", "HOME", "LANG", "PYTHONUNBUFFERED", "PYTHONDONTWRITEBYTECODE", "LC_CTYPE"}
+        allowed = ce.CONTAINER_ENV_ALLOWED
         self.assertLessEqual(set(env), allowed, "unexpected variables: %r" % sorted(set(env) - allowed))
 
 
-class Resources(CETestCase):
-    def test_memory_bomb_single_allocation(self):
-        body = self.run_code('s = b"x" * (200 * 1024 * 1024)\nprint("survived", len(s))')
-        self.assert_result(body, "memory_limit", exit_code=137)
-        self.assertNotIn("survived", body["output"], body)
-
-    def test_memory_bomb_growing_list(self):
-        body = self.run_code(code("""
-            chunks = []
-            for i in range(400):
-                chunks.append(b"x" * (1024 * 1024))  # 1 MiB, pages touched
-            print("survived", len(chunks))
-            """))
-        self.assert_result(body, "memory_limit", exit_code=137)
-        self.assertNotIn("survived", body["output"], body)
+class MemoryChecks:
+    BIG_ALLOCATION = 's = b"x" * (200 * 1024 * 1024)\nprint("survived", len(s))'
+    GROWING_ALLOCATION = code("""
+        chunks = []
+        for i in range(400):
+            chunks.append(b"x" * (1024 * 1024))  # 1 MiB, pages touched
+        print("survived", len(chunks))
+        """)
 
     def test_modest_allocation_succeeds(self):
         body = self.run_code('s = b"x" * (10 * 1024 * 1024)\nprint(len(s))')
         self.assert_result(body, "ok", exit_code=0, output="10485760\n")
 
+
+class Resources(MemoryChecks, CETestCase):
+    def test_memory_bomb_single_allocation(self):
+        body = self.run_code(self.BIG_ALLOCATION)
+        self.assert_result(body, "memory_limit", exit_code=137)
+        self.assertNotIn("survived", body["output"], body)
+
+    def test_memory_bomb_growing_list(self):
+        body = self.run_code(self.GROWING_ALLOCATION)
+        self.assert_result(body, "memory_limit", exit_code=137)
+        self.assertNotIn("survived", body["output"], body)
+
     def test_server_fine_after_memory_bomb(self):
-        self.run_code('s = b"x" * (200 * 1024 * 1024)')
+        self.run_code(self.BIG_ALLOCATION)
         body = self.run_code("print('Hello, World!')")
         self.assert_result(body, "ok", exit_code=0, output="Hello, World!\n")
 
     def test_cgroup_limits_applied(self):
-        # read the running container's cgroup v1 files from the host
-        state = self.server.state_dir
-        with ThreadPoolExecutor(1) as pool:
-            fut = pool.submit(self.server.execute, "import time; time.sleep(4); print('slept')")
-            cid, deadline = None, time.monotonic() + 30
-            while cid is None and time.monotonic() < deadline and not fut.done():
-                for c in ce.runc_list(state):
-                    if os.path.isdir("/sys/fs/cgroup/memory/codeengine/%s" % c):
-                        cid = c
-                        break
-                else:
-                    time.sleep(0.05)
-            limits = {}
-            if cid is not None:
-                limits = self._read_limits(cid)
-            status, _, body = fut.result()
-        self.assertEqual(status, 200, body)
-        self.assert_result(body, "ok", exit_code=0, output="slept\n")
-        self.assertIsNotNone(cid, "never saw the container's cgroup under "
-                             "/sys/fs/cgroup/memory/codeengine while it ran")
-        self.assertEqual(limits.get("memory.limit_in_bytes"), MEMORY_LIMIT, limits)
-        if os.path.exists("/sys/fs/cgroup/memory/memory.memsw.limit_in_bytes"):
-            self.assertEqual(limits.get("memory.memsw.limit_in_bytes"), MEMORY_LIMIT,
-                             "memory+swap limit: %r" % limits)
-        quota, period = limits.get("cpu.cfs_quota_us"), limits.get("cpu.cfs_period_us")
-        self.assertTrue(quota and period and quota > 0 and abs(quota / period - 0.5) < 0.01,
-                        "expected a CPU quota of 0.5 core: %r" % limits)
-        self.assertIsInstance(limits.get("pids.max"), int, "expected a pids limit: %r" % limits)
-
-    @staticmethod
-    def _read_limits(cid):
-        files = {
-            "memory.limit_in_bytes": "memory",
-            "memory.memsw.limit_in_bytes": "memory",
-            "cpu.cfs_quota_us": "cpu",
-            "cpu.cfs_period_us": "cpu",
-            "pids.max": "pids",
-        }
-        limits = {}
-        for name, controller in files.items():
-            try:
-                with open("/sys/fs/cgroup/%s/codeengine/%s/%s" % (controller, cid, name)) as f:
-                    value = f.read().strip()
-            except OSError as e:
-                value = "unreadable: %s" % e
-            limits[name] = int(value) if value.lstrip("-").isdigit() else value
-        return limits
+        # the server's defaults: 50 MB, half a CPU, 64 processes
+        self.assert_cgroup_limits(lambda: self.server.execute("import time; time.sleep(4); print('slept')"),
+                                  MEMORY_LIMIT, 0.5, 64)
