@@ -210,9 +210,12 @@ gen_process (yajl_gen g, const struct spec_params *p)
         /* No single file larger than /tmp could hold anyway. */
         GEN (gen_rlimit (g, "RLIMIT_FSIZE", (uint64_t) p->tmp_bytes));
         GEN (gen_rlimit (g, "RLIMIT_CPU", (uint64_t) p->cpu_seconds));
-        if (p->cgroups_path == NULL) {
+        if (p->cgroups_path == NULL && p->rootless) {
                 /* No cgroup (rootless on cgroup v1, or no delegation): what rlimits
-                 * can still enforce.  NPROC counts per user namespace since 5.14. */
+                 * can still enforce.  NPROC counts per user namespace since 5.14, so
+                 * it is this container's alone; without a user namespace it would
+                 * count every container's uid 65534 together, so root without a
+                 * pids cgroup gets none. */
                 GEN (gen_rlimit (g, "RLIMIT_NPROC", (uint64_t) p->pids_limit));
         }
         GEN (yajl_gen_array_close (g));
