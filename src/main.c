@@ -352,9 +352,10 @@ choose_limit_mode (bool rootless, bool require_cgroups, bool *systemd, bool *cpu
                 die ("--require-cgroups: no usable cgroup (%s; cgroup %s); run as root",
                      rootless ? "not root" : "no memory controller", cgroup_mode ());
         ce_log ("warning: no cgroup limits (%s, cgroup %s): memory is bounded by RLIMIT_AS, CPU "
-                "time by RLIMIT_CPU and processes by RLIMIT_NPROC; memory_limit is not detected "
-                "and cpu_ms/memory_kb come from getrusage",
-                rootless ? "rootless" : "no memory controller", cgroup_mode ());
+                "time by RLIMIT_CPU and processes %s; there is no CPU share, memory_limit is not "
+                "detected and cpu_ms/memory_kb come from getrusage",
+                rootless ? "rootless" : "no memory controller", cgroup_mode (),
+                rootless ? "by RLIMIT_NPROC" : "not at all");
         return LIMITS_RLIMIT;
 }
 
