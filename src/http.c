@@ -32,6 +32,7 @@ struct http_server {
         pthread_mutex_t lock; /* guards inflight */
         pthread_cond_t idle_cond;
         size_t inflight;                     /* /execute jobs submitted and not yet answered */
+        MHD_socket quiesced_fd;              /* the listening socket after http_quiesce */
         char *version_json, *languages_json; /* constant bodies, built at start-up */
         size_t version_len, languages_len;
 };
@@ -628,6 +629,7 @@ http_start (const struct http_config *cfg, struct http_server **out, struct ce_e
                 return ce_error_set (err, 500, ENOMEM, "out of memory");
         s->cfg = *cfg;
         atomic_init (&s->stopping, false);
+        s->quiesced_fd = MHD_INVALID_SOCKET;
         pthread_mutex_init (&s->lock, NULL);
         pthread_cond_init (&s->idle_cond, NULL);
         {
@@ -673,12 +675,10 @@ http_start (const struct http_config *cfg, struct http_server **out, struct ce_e
 void
 http_quiesce (struct http_server *s)
 {
-        MHD_socket fd;
-
         atomic_store (&s->stopping, true);
-        fd = MHD_quiesce_daemon (s->daemon);
-        if (fd != MHD_INVALID_SOCKET)
-                close (fd);
+        /* MHD's thread drops the socket from its epoll set a little later:
+         * it may only be closed once the daemon has stopped (found by TSan). */
+        s->quiesced_fd = MHD_quiesce_daemon (s->daemon);
 }
 
 void
@@ -695,6 +695,8 @@ void
 http_stop (struct http_server *s)
 {
         MHD_stop_daemon (s->daemon);
+        if (s->quiesced_fd != MHD_INVALID_SOCKET)
+                close (s->quiesced_fd);
         free (s->version_json);
         free (s->languages_json);
         pthread_mutex_destroy (&s->lock);
