@@ -103,11 +103,8 @@ cond_init_monotonic (pthread_cond_t *c)
 static void
 wake (void)
 {
-        uint64_t one = 1;
-
         /* Can only fail if the counter is saturated, which still wakes us. */
-        if (write (wakefd, &one, sizeof (one)) < 0) {
-        }
+        (void) eventfd_write (wakefd, 1);
 }
 
 /* The earlier of the caller's deadline and the shutdown deadline.  Called
@@ -320,10 +317,10 @@ supervisor_main (void *arg)
                         if (p == &sigchld_token) {
                                 reap_children ();
                         } else if (p == &wake_token) {
-                                uint64_t v;
+                                eventfd_t v;
 
-                                if (read (wakefd, &v, sizeof (v)) < 0) {
-                                }
+                                /* Only resets the counter; the work is below. */
+                                (void) eventfd_read (wakefd, &v);
                         } else {
                                 pthread_mutex_lock (&lock);
                                 /* An earlier event in this batch may have closed or
