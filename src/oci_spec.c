@@ -275,13 +275,17 @@ gen_resources (yajl_gen g, const struct spec_params *p)
         GEN_KV_STR ("cgroupsPath", p->cgroups_path);
         GEN_STR ("resources");
         GEN (yajl_gen_map_open (g));
-        GEN_STR ("devices");
-        GEN (yajl_gen_array_open (g));
-        GEN (yajl_gen_map_open (g));
-        GEN_KV_BOOL ("allow", 0);
-        GEN_KV_STR ("access", "rwm");
-        GEN (yajl_gen_map_close (g));
-        GEN (yajl_gen_array_close (g));
+        /* Rootless (a delegated v2 scope), the device controller is not ours to
+         * program, and a user namespace cannot create device nodes anyway. */
+        if (! p->rootless) {
+                GEN_STR ("devices");
+                GEN (yajl_gen_array_open (g));
+                GEN (yajl_gen_map_open (g));
+                GEN_KV_BOOL ("allow", 0);
+                GEN_KV_STR ("access", "rwm");
+                GEN (yajl_gen_map_close (g));
+                GEN (yajl_gen_array_close (g));
+        }
         GEN_STR ("memory");
         GEN (yajl_gen_map_open (g));
         GEN_KV_INT ("limit", p->memory_bytes);
