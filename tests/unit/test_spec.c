@@ -177,6 +177,29 @@ main (void)
                 free (rjson);
         }
 
+        /* Rootless with a delegated cgroup v2 scope (runc --systemd-cgroup): real
+         * limits, no device rules, no --as fallback, no RLIMIT_NPROC. */
+        {
+                struct spec_params v2 = p;
+                char *vjson = NULL;
+                size_t vlen;
+
+                v2.rootless = true;
+                v2.host_uid = v2.host_gid = 1000;
+                v2.uid = v2.gid = 0;
+                v2.cgroups_path = "user.slice:codeengine:ce-0123456789abcdef";
+                v2.no_cpu_limit = true;
+                CHECK (spec_generate (&v2, &vjson, &vlen, &err) == 0);
+                if (vjson) {
+                        CHECK (strstr (vjson, "\"user.slice:codeengine:ce-0123456789abcdef\"")
+                               && strstr (vjson, "\"memory\"") && strstr (vjson, "\"pids\"")
+                               && strstr (vjson, "\"uidMappings\""));
+                        CHECK (! strstr (vjson, "\"devices\"") && ! strstr (vjson, "\"quota\"")
+                               && ! strstr (vjson, "\"--as\"") && ! strstr (vjson, "RLIMIT_NPROC"));
+                }
+                free (vjson);
+        }
+
         /* A value that is not UTF-8 is refused, not written. */
         b.rootfs = "/srv/\xff";
         free (json);
