@@ -84,24 +84,42 @@ runtime_prefix (const struct runner_config *cfg, char **argv)
         return n;
 }
 
-/* The container's cgroup as runc wants it in config.json, and where it is
- * under the hierarchy's root for reading its counters. */
-static void
-cgroup_paths (const struct runner_config *cfg, const char *id, char *spec, char *fs, size_t size)
+/* Every name one execution uses, derived once from its id. */
+struct exec_paths {
+        char id[32];
+        char workdir[4096];    /* STATE/exec/<id> */
+        char code_dir[4200];   /* mounted at /code */
+        char log_path[4200];   /* runc --log */
+        char pid_path[4200];   /* runc --pid-file */
+        char cgroup_spec[256]; /* cgroupsPath, as runc wants it */
+        char cgroup_fs[256];   /* the same cgroup under the hierarchy's root */
+};
+
+static int
+exec_paths_init (const struct runner_config *cfg, struct exec_paths *p)
 {
         unsigned uid = (unsigned) getuid ();
+        int ret = make_id (p->id, sizeof (p->id));
 
+        if (ret < 0)
+                return ret;
+        snprintf (p->workdir, sizeof (p->workdir), "%s/%s", cfg->exec_dir, p->id);
+        snprintf (p->code_dir, sizeof (p->code_dir), "%s/code", p->workdir);
+        snprintf (p->log_path, sizeof (p->log_path), "%s/runc.log", p->workdir);
+        snprintf (p->pid_path, sizeof (p->pid_path), "%s/init.pid", p->workdir);
         if (cfg->systemd_cgroup) {
                 /* A transient scope in the user's own systemd instance. */
-                snprintf (spec, size, "user.slice:codeengine:%s", id);
+                snprintf (p->cgroup_spec, sizeof (p->cgroup_spec), "user.slice:codeengine:%s",
+                          p->id);
                 snprintf (
-                        fs, size,
+                        p->cgroup_fs, sizeof (p->cgroup_fs),
                         "/user.slice/user-%u.slice/user@%u.service/user.slice/codeengine-%s.scope",
-                        uid, uid, id);
+                        uid, uid, p->id);
         } else {
-                snprintf (spec, size, "/codeengine/%s", id);
-                snprintf (fs, size, "/codeengine/%s", id);
+                snprintf (p->cgroup_spec, sizeof (p->cgroup_spec), "/codeengine/%s", p->id);
+                snprintf (p->cgroup_fs, sizeof (p->cgroup_fs), "/codeengine/%s", p->id);
         }
+        return 0;
 }
 
 /* Run a runc subcommand that has no interesting output and wait for it. */
@@ -263,22 +281,21 @@ build_argv (const struct ce_bundle *b, const struct ce_request *req, char **entr
 }
 
 static int
-prepare_workdir (const struct runner_config *cfg, const char *id, const struct ce_bundle *b,
-                 const struct ce_request *req, const struct ce_limits *limits, int *wfd_out,
-                 int *stdin_out, struct ce_error *err)
+prepare_workdir (const struct runner_config *cfg, const struct exec_paths *paths,
+                 const struct ce_bundle *b, const struct ce_request *req,
+                 const struct ce_limits *limits, int *wfd_out, int *stdin_out, struct ce_error *err)
 {
         cleanup_close int wfd = -1;
         cleanup_close int codefd = -1;
         cleanup_free char **argv = NULL;
         cleanup_free char *entry_path = NULL;
-        char workdir[4096], code_dir[4200], cgroups_path[256], cgroup_fs[256];
         struct spec_params params;
         int ret;
 
-        if (mkdirat (cfg->exec_dirfd, id, 0700) < 0)
+        if (mkdirat (cfg->exec_dirfd, paths->id, 0700) < 0)
                 return ce_error_set (err, 500, errno, "cannot create work dir: %s",
                                      strerror (errno));
-        wfd = openat (cfg->exec_dirfd, id, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        wfd = openat (cfg->exec_dirfd, paths->id, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
         if (wfd < 0 || mkdirat (wfd, "code", 0755) < 0)
                 return ce_error_set (err, 500, errno, "cannot create work dir: %s",
                                      strerror (errno));
@@ -311,9 +328,6 @@ prepare_workdir (const struct runner_config *cfg, const char *id, const struct c
         argv = build_argv (b, req, &entry_path);
         if (argv == NULL)
                 return ce_error_set (err, 500, ENOMEM, "out of memory");
-        snprintf (workdir, sizeof (workdir), "%s/%s", cfg->exec_dir, id);
-        snprintf (code_dir, sizeof (code_dir), "%s/code", workdir);
-        cgroup_paths (cfg, id, cgroups_path, cgroup_fs, sizeof (cgroups_path));
         params = (struct spec_params){
                 .rootless = cfg->rootless,
                 .no_cpu_limit = ! cfg->cpu_limit,
@@ -321,9 +335,9 @@ prepare_workdir (const struct runner_config *cfg, const char *id, const struct c
                 .host_gid = (uint32_t) getgid (),
                 .bundle = b,
                 .argv = argv,
-                .code_dir = code_dir,
+                .code_dir = paths->code_dir,
                 .init_path = cfg->init_path,
-                .cgroups_path = cfg->limits == LIMITS_CGROUP ? cgroups_path : NULL,
+                .cgroups_path = cfg->limits == LIMITS_CGROUP ? paths->cgroup_spec : NULL,
                 .hostname = "codeengine",
                 .memory_bytes = limits->memory_mb * 1024 * 1024,
                 .cpu_quota_us = (int64_t) llround (limits->cpus * CPU_PERIOD_US),
@@ -449,8 +463,7 @@ runner_run (const struct runner_config *cfg, const struct ce_bundle *b,
             const struct ce_request *req, const struct ce_limits *limits, int client_fd,
             const struct runner_done *done, struct runner_result *res, struct ce_error *err)
 {
-        char id[32], workdir[4096], cgroups_path[256], cgroup_fs[256], log_path[4200];
-        char pid_path[4200];
+        struct exec_paths paths;
         pid_t init_pid = -1;
         int wfd = -1, stdin_fd = -1;
         int out_pipe[2] = { -1, -1 }, err_pipe[2] = { -1, -1 }, status_pipe[2] = { -1, -1 };
@@ -464,15 +477,11 @@ runner_run (const struct runner_config *cfg, const struct ce_bundle *b,
         int ret, wstatus;
 
         memset (res, 0, sizeof (*res));
-        ret = make_id (id, sizeof (id));
+        ret = exec_paths_init (cfg, &paths);
         if (ret < 0)
                 return ce_error_set (err, 500, -ret, "getrandom: %s", strerror (-ret));
-        snprintf (workdir, sizeof (workdir), "%s/%s", cfg->exec_dir, id);
-        snprintf (log_path, sizeof (log_path), "%s/runc.log", workdir);
-        snprintf (pid_path, sizeof (pid_path), "%s/init.pid", workdir);
-        cgroup_paths (cfg, id, cgroups_path, cgroup_fs, sizeof (cgroups_path));
 
-        ret = prepare_workdir (cfg, id, b, req, limits, &wfd, &stdin_fd, err);
+        ret = prepare_workdir (cfg, &paths, b, req, limits, &wfd, &stdin_fd, err);
         if (ret < 0)
                 goto out;
         if (pipe2 (out_pipe, O_CLOEXEC) < 0 || pipe2 (err_pipe, O_CLOEXEC) < 0
@@ -488,10 +497,20 @@ runner_run (const struct runner_config *cfg, const struct ce_bundle *b,
                 goto out;
 
         {
-                const char *run[] = { "--log",      log_path,   "--log-format",   "json",
-                                      "run",        "--detach", "--bundle",       workdir,
-                                      "--pid-file", pid_path,   "--preserve-fds", "1",
-                                      id,           NULL };
+                const char *run[] = { "--log",
+                                      paths.log_path,
+                                      "--log-format",
+                                      "json",
+                                      "run",
+                                      "--detach",
+                                      "--bundle",
+                                      paths.workdir,
+                                      "--pid-file",
+                                      paths.pid_path,
+                                      "--preserve-fds",
+                                      "1",
+                                      paths.id,
+                                      NULL };
                 char *argv[24];
                 size_t n = runtime_prefix (cfg, argv);
 
@@ -546,13 +565,13 @@ runner_run (const struct runner_config *cfg, const struct ce_bundle *b,
         if (timed_out || st.output_limit || st.client_gone) {
                 struct timespec grace = ce_deadline_after_ms (KILL_GRACE_MS);
 
-                runtime_kill (cfg, id);
+                runtime_kill (cfg, paths.id);
                 if (sup_watch_wait (watch, SUP_WAIT_DONE, &grace, &st) < 0)
-                        ce_log ("warning: %s: pipes still open %d ms after kill", id,
+                        ce_log ("warning: %s: pipes still open %d ms after kill", paths.id,
                                 KILL_GRACE_MS);
         }
         if (cfg->limits == LIMITS_CGROUP)
-                cgroup_read_stats (cgroup_fs, &stats);
+                cgroup_read_stats (paths.cgroup_fs, &stats);
         else
                 init_usage (steal_pid (&init_pid), &st, &stats);
         fill_result (res, &st, timed_out, &stats, started);
@@ -580,9 +599,9 @@ out:
         if (done)
                 done->fn (done->arg, ret);
         if (created)
-                runtime_delete (cfg, id);
-        if (ce_remove_tree_at (cfg->exec_dirfd, id) < 0)
-                ce_log ("warning: cannot remove work dir %s", workdir);
+                runtime_delete (cfg, paths.id);
+        if (ce_remove_tree_at (cfg->exec_dirfd, paths.id) < 0)
+                ce_log ("warning: cannot remove work dir %s", paths.workdir);
         return ret;
 }
 
