@@ -129,7 +129,7 @@ ce_utf8_sanitize (const char *src, size_t len, char **out, size_t *out_len)
         struct ce_buf b = { 0 };
         size_t i = 0, run = 0;
 
-        /* Worst case every byte becomes three. */
+        /* A valid (empty) string even when there is nothing to copy. */
         if (ce_buf_append (&b, "", 0) < 0)
                 return -ENOMEM;
         while (i < len) {

@@ -359,6 +359,18 @@ choose_limit_mode (bool rootless, bool require_cgroups, bool *systemd, bool *cpu
         return LIMITS_RLIMIT;
 }
 
+/* A symlink where the state dir should be is only followed if it is ours:
+ * in a sticky /tmp, another user could plant one pointing anywhere. */
+static void
+check_state_link (const char *path)
+{
+        struct stat st;
+
+        if (lstat (path, &st) == 0 && S_ISLNK (st.st_mode) && st.st_uid != geteuid ())
+                die ("state dir %s is a symlink owned by uid %u, not by us", path,
+                     (unsigned) st.st_uid);
+}
+
 /* runc trusts what it finds under its --root, and we remove what is under
  * exec/: nobody else may own or write the state dir (think of a
  * /tmp/codeengine-UID another user made first). */
@@ -445,6 +457,7 @@ main (int argc, char **argv)
 
         if (make_dirs (o.state_dir) < 0)
                 die ("cannot create state dir %s: %s", o.state_dir, strerror (errno));
+        check_state_link (o.state_dir);
         state_dir = realpath (o.state_dir, NULL);
         check_state_dir (state_dir);
         if (state_dir == NULL || asprintf (&runc_root, "%s/runc", state_dir) < 0

@@ -28,7 +28,7 @@ int pool_new (size_t workers, size_t queue_max, struct pool **out, struct ce_err
  * -ESHUTDOWN: the pool is stopping. */
 int pool_submit (struct pool *p, struct pool_job *job);
 
-/* Snapshot of how many jobs run and wait (for /health-like reporting). */
+/* Snapshot of how many jobs run and wait (diagnostics and tests). */
 void pool_stats (struct pool *p, size_t *running, size_t *queued);
 
 /* Refuse new jobs, cancel the queued ones, wait for running ones to return
