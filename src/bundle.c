@@ -1,46 +1,65 @@
 /*
- * bundle.c - read bundles/<lang>/bundle.json with yajl's tree API.
+ * bundle.c - read bundles/<bundle>/bundle.json with yajl's tree API.
  *
  * These files are the operator's, not a client's, but they are still checked
- * field by field: a broken bundle is refused at start-up with a message that
- * names the file, rather than failing on the first request.
+ * field by field (unknown keys included, so that a typo is not silently a
+ * default): a broken bundle is refused at start-up with a message that
+ * names the file, rather than failing on the first request.  A prepared
+ * bundle's tree is also checked for the programs its stages start, looked up
+ * inside the tree (openat2 RESOLVE_IN_ROOT: the tree's absolute symlinks,
+ * such as /etc/alternatives, resolve inside it, never on the host).
  */
 #include "bundle.h"
 
 #include <dirent.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <linux/openat2.h>
+#include <math.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <yajl/yajl_tree.h>
 
+#define MAX_NAME_LEN 32
+#define DEFAULT_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
 struct ce_bundle_registry {
-        struct ce_bundle *items;
+        struct ce_language *items;
         size_t n;
         char *names;
 };
 
 static void
-strv_free (char **v)
+stage_clear (struct ce_stage_def *s)
 {
-        if (v == NULL)
-                return;
-        for (char **p = v; *p; p++)
-                free (*p);
-        free (v);
+        ce_strv_free (s->command);
+        ce_strv_free (s->env);
+        memset (s, 0, sizeof (*s));
 }
 
 static void
-bundle_clear (struct ce_bundle *b)
+language_clear (struct ce_language *l)
 {
-        free (b->name);
-        strv_free (b->aliases);
-        free (b->entry_file);
-        strv_free (b->command);
-        strv_free (b->env);
-        free (b->version);
-        free (b->rootfs);
-        memset (b, 0, sizeof (*b));
+        free (l->name);
+        free (l->bundle);
+        ce_strv_free (l->aliases);
+        free (l->entry_file);
+        ce_strv_free (l->sources);
+        free (l->version);
+        free (l->rootfs);
+        stage_clear (&l->compile);
+        stage_clear (&l->run);
+        free (l->reason);
+        memset (l, 0, sizeof (*l));
+}
+
+void
+bundle_languages_free (struct ce_language *langs, size_t n)
+{
+        for (size_t i = 0; i < n; i++)
+                language_clear (&langs[i]);
+        free (langs);
 }
 
 static int
@@ -68,14 +87,15 @@ read_file (const char *path, size_t max, char **out, struct ce_error *err)
         return 0;
 }
 
-/* A NULL-terminated copy of a JSON array of strings; NULL if it is not one. */
+/* A NULL-terminated copy of a JSON array of strings (of at least min
+ * elements); NULL if it is not one. */
 static char **
-strv_from_json (yajl_val arr)
+strv_from_json (yajl_val arr, size_t min)
 {
         char **v;
         size_t n;
 
-        if (! YAJL_IS_ARRAY (arr))
+        if (! YAJL_IS_ARRAY (arr) || arr->u.array.len < min)
                 return NULL;
         n = arr->u.array.len;
         v = calloc (n + 1, sizeof (char *));
@@ -85,46 +105,50 @@ strv_from_json (yajl_val arr)
                 const char *s = YAJL_GET_STRING (arr->u.array.values[i]);
 
                 if (s == NULL || (v[i] = strdup (s)) == NULL) {
-                        strv_free (v);
+                        ce_strv_free (v);
                         return NULL;
                 }
         }
         return v;
 }
 
+/* "KEY=VALUE" strings of the objects' members, the first object's first. */
 static char **
-env_from_json (yajl_val obj)
+env_from_json (yajl_val a, yajl_val b)
 {
+        yajl_val objs[2] = { a, b };
+        size_t n = 0, k = 0;
         char **v;
-        size_t n;
 
-        if (obj == NULL)
-                return calloc (1, sizeof (char *));
-        if (! YAJL_IS_OBJECT (obj))
-                return NULL;
-        n = obj->u.object.len;
+        for (int i = 0; i < 2; i++) {
+                if (objs[i] && ! YAJL_IS_OBJECT (objs[i]))
+                        return NULL;
+                n += objs[i] ? objs[i]->u.object.len : 0;
+        }
         v = calloc (n + 1, sizeof (char *));
         if (v == NULL)
                 return NULL;
-        for (size_t i = 0; i < n; i++) {
-                const char *key = obj->u.object.keys[i];
-                const char *val = YAJL_GET_STRING (obj->u.object.values[i]);
+        for (int i = 0; i < 2; i++)
+                for (size_t j = 0; objs[i] && j < objs[i]->u.object.len; j++) {
+                        const char *key = objs[i]->u.object.keys[j];
+                        const char *val = YAJL_GET_STRING (objs[i]->u.object.values[j]);
 
-                if (val == NULL || *key == '\0' || strchr (key, '=')
-                    || asprintf (&v[i], "%s=%s", key, val) < 0) {
-                        v[i] = NULL;
-                        strv_free (v);
-                        return NULL;
+                        if (val == NULL || *key == '\0' || strchr (key, '=')
+                            || asprintf (&v[k], "%s=%s", key, val) < 0) {
+                                v[k] = NULL;
+                                ce_strv_free (v);
+                                return NULL;
+                        }
+                        k++;
                 }
-        }
         return v;
 }
 
 static bool
-strv_contains (char **v, const char *s)
+strv_has_substring (char **v, const char *s)
 {
         for (; v && *v; v++)
-                if (strcmp (*v, s) == 0)
+                if (strstr (*v, s))
                         return true;
         return false;
 }
@@ -144,82 +168,419 @@ is_plain_name (const char *s)
                && strlen (s) < NAME_MAX;
 }
 
-static int
-bundle_load_one (const char *dir, const char *name, struct ce_bundle *b, struct ce_error *err)
+/* Language names and aliases: what a client types, kept simple. */
+static bool
+is_language_name (const char *s)
 {
-        const char *name_path[] = { "name", NULL };
-        const char *aliases_path[] = { "aliases", NULL };
-        const char *entry_path[] = { "entry_file", NULL };
-        const char *command_path[] = { "command", NULL };
-        const char *env_path[] = { "env", NULL };
-        cleanup_free char *json_path = NULL;
-        cleanup_free char *rootfs = NULL;
-        cleanup_free char *version_path = NULL;
-        cleanup_free char *text = NULL;
-        char errbuf[256];
-        yajl_val root, v;
-        struct stat st;
-        int ret;
+        size_t n = s ? strlen (s) : 0;
 
-        if (asprintf (&json_path, "%s/%s/bundle.json", dir, name) < 0
-            || asprintf (&rootfs, "%s/%s/rootfs", dir, name) < 0
-            || asprintf (&version_path, "%s/%s/VERSION", dir, name) < 0)
-                return ce_error_set (err, 500, ENOMEM, "out of memory");
-        ret = read_file (json_path, 1 << 20, &text, err);
-        if (ret < 0)
-                return ret;
-        root = yajl_tree_parse (text, errbuf, sizeof (errbuf));
-        if (root == NULL)
-                return ce_error_set (err, 500, EINVAL, "%s: %s", json_path, errbuf);
+        if (n == 0 || n > MAX_NAME_LEN)
+                return false;
+        for (const char *p = s; *p; p++)
+                if (! ((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9')
+                       || strchr ("_+#.-", *p)))
+                        return false;
+        return true;
+}
 
-        b->name = dup_string (yajl_tree_get (root, name_path, yajl_t_string));
-        b->entry_file = dup_string (yajl_tree_get (root, entry_path, yajl_t_string));
-        v = yajl_tree_get (root, aliases_path, yajl_t_array);
-        b->aliases = v ? strv_from_json (v) : calloc (1, sizeof (char *));
-        b->command = strv_from_json (yajl_tree_get (root, command_path, yajl_t_array));
-        b->env = env_from_json (yajl_tree_get (root, env_path, yajl_t_any));
-        yajl_tree_free (root);
+/* Refuse keys the format does not have: a misspelt "limts" must not be a
+ * silent default. */
+static const char *
+unknown_key (yajl_val obj, const char *const *known)
+{
+        for (size_t i = 0; i < obj->u.object.len; i++) {
+                const char *k = obj->u.object.keys[i];
+                bool found = false;
 
-        if (b->name == NULL || strcmp (b->name, name) != 0)
-                ret = ce_error_set (err, 500, EINVAL, "%s: 'name' must be \"%s\"", json_path, name);
-        else if (! is_plain_name (b->entry_file))
-                ret = ce_error_set (err, 500, EINVAL, "%s: 'entry_file' must be a plain file name",
-                                    json_path);
-        else if (b->command == NULL || b->command[0] == NULL)
-                ret = ce_error_set (err, 500, EINVAL,
-                                    "%s: 'command' must be a non-empty array of strings",
-                                    json_path);
-        else if (! strv_contains (b->command, BUNDLE_ENTRY_PLACEHOLDER))
-                ret = ce_error_set (err, 500, EINVAL,
-                                    "%s: 'command' must contain \"" BUNDLE_ENTRY_PLACEHOLDER
-                                    "\" where the entry file goes",
-                                    json_path);
-        else if (b->aliases == NULL || b->env == NULL)
-                ret = ce_error_set (err, 500, EINVAL,
-                                    "%s: 'aliases' must be strings and 'env' an object of strings",
-                                    json_path);
-        if (ret < 0)
-                return ret;
+                for (const char *const *p = known; *p && ! found; p++)
+                        found = strcmp (*p, k) == 0;
+                if (! found)
+                        return k;
+        }
+        return NULL;
+}
 
-        if (stat (rootfs, &st) < 0 || ! S_ISDIR (st.st_mode))
-                return ce_error_set (err, 500, ENOENT,
-                                     "%s is not prepared (no %s): run tools/prepare-bundles %s",
-                                     name, rootfs, name);
-        b->rootfs = realpath (rootfs, NULL);
-        if (b->rootfs == NULL)
-                return ce_error_set (err, 500, errno, "%s: %s", rootfs, strerror (errno));
-        if (read_file (version_path, 256, &b->version, NULL) < 0)
-                b->version = strdup ("");
-        if (b->version == NULL)
-                return ce_error_set (err, 500, ENOMEM, "out of memory");
-        b->version[strcspn (b->version, "\r\n")] = '\0';
+static yajl_val
+member (yajl_val obj, const char *key)
+{
+        const char *path[] = { key, NULL };
+
+        return yajl_tree_get (obj, path, yajl_t_any);
+}
+
+static int
+parse_limits (yajl_val v, const char *where, struct ce_stage_def *s, struct ce_error *err)
+{
+        static const char *const known[] = { "timeout_ms",   "memory_mb", "cpus",
+                                             "output_bytes", "pids",      NULL };
+        const char *bad;
+
+        if (v == NULL)
+                return 0;
+        if (! YAJL_IS_OBJECT (v))
+                return ce_error_set (err, 500, EINVAL, "%s.limits must be an object", where);
+        if ((bad = unknown_key (v, known)))
+                return ce_error_set (err, 500, EINVAL, "%s.limits: unknown key '%s'", where, bad);
+        for (size_t i = 0; i < v->u.object.len; i++) {
+                const char *k = v->u.object.keys[i];
+                yajl_val n = v->u.object.values[i];
+                double d;
+
+                if (! YAJL_IS_NUMBER (n) || ! isfinite (d = YAJL_GET_DOUBLE (n)) || d <= 0)
+                        return ce_error_set (err, 500, EINVAL,
+                                             "%s.limits.%s must be a positive number", where, k);
+                if (strcmp (k, "cpus") == 0) {
+                        s->limits.cpus = d;
+                        s->limits_given |= LIMIT_CPUS;
+                        continue;
+                }
+                if (! YAJL_IS_INTEGER (n))
+                        return ce_error_set (err, 500, EINVAL, "%s.limits.%s must be an integer",
+                                             where, k);
+                if (strcmp (k, "timeout_ms") == 0)
+                        s->limits.timeout_ms = YAJL_GET_INTEGER (n),
+                        s->limits_given |= LIMIT_TIMEOUT;
+                else if (strcmp (k, "memory_mb") == 0)
+                        s->limits.memory_mb = YAJL_GET_INTEGER (n), s->limits_given |= LIMIT_MEMORY;
+                else if (strcmp (k, "output_bytes") == 0)
+                        s->limits.output_bytes = YAJL_GET_INTEGER (n),
+                        s->limits_given |= LIMIT_OUTPUT;
+                else
+                        s->limits.pids = YAJL_GET_INTEGER (n), s->limits_given |= LIMIT_PIDS;
+        }
         return 0;
 }
 
 static int
-cmp_bundle (const void *a, const void *b)
+parse_stage (yajl_val v, yajl_val lang_env, const char *where, struct ce_stage_def *s,
+             struct ce_error *err)
 {
-        return strcmp (((const struct ce_bundle *) a)->name, ((const struct ce_bundle *) b)->name);
+        static const char *const known[] = { "command", "env", "limits", NULL };
+        const char *bad;
+
+        if (! YAJL_IS_OBJECT (v))
+                return ce_error_set (err, 500, EINVAL, "%s must be an object", where);
+        if ((bad = unknown_key (v, known)))
+                return ce_error_set (err, 500, EINVAL, "%s: unknown key '%s'", where, bad);
+        s->command = strv_from_json (member (v, "command"), 1);
+        if (s->command == NULL)
+                return ce_error_set (err, 500, EINVAL,
+                                     "%s.command must be a non-empty array of strings", where);
+        for (char **a = s->command; *a; a++)
+                if (strstr (*a, BUNDLE_SOURCES_PLACEHOLDER)
+                    && strcmp (*a, BUNDLE_SOURCES_PLACEHOLDER) != 0)
+                        return ce_error_set (err, 500, EINVAL,
+                                             "%s.command: " BUNDLE_SOURCES_PLACEHOLDER
+                                             " must be a whole element",
+                                             where);
+        s->env = env_from_json (lang_env, member (v, "env"));
+        if (s->env == NULL)
+                return ce_error_set (err, 500, EINVAL, "%s: 'env' must be an object of strings",
+                                     where);
+        return parse_limits (member (v, "limits"), where, s, err);
+}
+
+static bool
+uses_code (char **command)
+{
+        return strv_has_substring (command, BUNDLE_ENTRY_PLACEHOLDER)
+               || strv_has_substring (command, BUNDLE_SOURCES_PLACEHOLDER);
+}
+
+static int
+parse_language (const char *bundle, yajl_val v, size_t idx, struct ce_language *l,
+                struct ce_error *err)
+{
+        static const char *const known[] = { "name",    "aliases", "entry_file", "version_command",
+                                             "sources", "env",     "compile",    "run",
+                                             NULL };
+        char where[96];
+        const char *bad;
+        yajl_val env, compile, x;
+        int ret;
+
+        snprintf (where, sizeof (where), "languages[%zu]", idx);
+        if (! YAJL_IS_OBJECT (v))
+                return ce_error_set (err, 500, EINVAL, "%s must be an object", where);
+        if ((bad = unknown_key (v, known)))
+                return ce_error_set (err, 500, EINVAL, "%s: unknown key '%s'", where, bad);
+        l->name = dup_string (member (v, "name"));
+        if (! is_language_name (l->name))
+                return ce_error_set (err, 500, EINVAL,
+                                     "%s.name must be 1-%d characters of a-z 0-9 _ + # . -", where,
+                                     MAX_NAME_LEN);
+        snprintf (where, sizeof (where), "language '%s'", l->name);
+        l->bundle = strdup (bundle);
+        x = member (v, "aliases");
+        l->aliases = x ? strv_from_json (x, 0) : calloc (1, sizeof (char *));
+        x = member (v, "sources");
+        l->sources = x ? strv_from_json (x, 0) : calloc (1, sizeof (char *));
+        l->entry_file = dup_string (member (v, "entry_file"));
+        if (l->bundle == NULL || l->aliases == NULL || l->sources == NULL)
+                return ce_error_set (err, 500, EINVAL,
+                                     "%s: 'aliases' and 'sources' must be "
+                                     "arrays of strings",
+                                     where);
+        for (char **a = l->aliases; *a; a++)
+                if (! is_language_name (*a))
+                        return ce_error_set (err, 500, EINVAL, "%s: bad alias '%s'", where, *a);
+        if (! is_plain_name (l->entry_file))
+                return ce_error_set (err, 500, EINVAL, "%s: 'entry_file' must be a plain file name",
+                                     where);
+        env = member (v, "env");
+        compile = member (v, "compile");
+        if (compile) {
+                char w[128];
+
+                snprintf (w, sizeof (w), "%s: compile", where);
+                ret = parse_stage (compile, env, w, &l->compile, err);
+                if (ret < 0)
+                        return ret;
+        }
+        x = member (v, "run");
+        if (x == NULL)
+                return ce_error_set (err, 500, EINVAL, "%s: 'run' is required", where);
+        {
+                char w[128];
+
+                snprintf (w, sizeof (w), "%s: run", where);
+                ret = parse_stage (x, env, w, &l->run, err);
+                if (ret < 0)
+                        return ret;
+        }
+        if (! uses_code (l->compile.command ? l->compile.command : l->run.command))
+                return ce_error_set (err, 500, EINVAL,
+                                     "%s: the %s command must contain \"" BUNDLE_ENTRY_PLACEHOLDER
+                                     "\" or \"" BUNDLE_SOURCES_PLACEHOLDER "\" where the code goes",
+                                     where, l->compile.command ? "compile" : "run");
+        return 0;
+}
+
+int
+bundle_parse (const char *bundle, const char *text, struct ce_language **out, size_t *n,
+              struct ce_error *err)
+{
+        char errbuf[256];
+        yajl_val root, langs;
+        struct ce_language *items = NULL;
+        size_t count = 0;
+        int ret = 0;
+
+        root = yajl_tree_parse (text, errbuf, sizeof (errbuf));
+        if (root == NULL)
+                return ce_error_set (err, 500, EINVAL, "%s", errbuf);
+        langs = YAJL_IS_OBJECT (root) ? member (root, "languages") : NULL;
+        if (! YAJL_IS_ARRAY (langs) || langs->u.array.len == 0) {
+                yajl_tree_free (root);
+                return ce_error_set (err, 500, EINVAL, "'languages' must be a non-empty array");
+        }
+        count = langs->u.array.len;
+        items = calloc (count, sizeof (*items));
+        if (items == NULL)
+                ret = ce_error_set (err, 500, ENOMEM, "out of memory");
+        for (size_t i = 0; ret == 0 && i < count; i++)
+                ret = parse_language (bundle, langs->u.array.values[i], i, &items[i], err);
+        yajl_tree_free (root);
+        if (ret < 0) {
+                bundle_languages_free (items, count);
+                return ret;
+        }
+        *out = items;
+        *n = count;
+        return 0;
+}
+
+/* An executable regular file at path inside the tree open on rootfd, every
+ * link resolved inside the tree. */
+static bool
+executable_in_root (int rootfd, const char *path)
+{
+        struct open_how how = { .flags = O_PATH | O_CLOEXEC, .resolve = RESOLVE_IN_ROOT };
+        struct stat st;
+        int fd = (int) syscall (SYS_openat2, rootfd, path, &how, sizeof (how));
+        bool ok;
+
+        if (fd < 0)
+                return false;
+        ok = fstat (fd, &st) == 0 && S_ISREG (st.st_mode) && (st.st_mode & 0111);
+        close (fd);
+        return ok;
+}
+
+/* The PATH a stage's command is looked up in: its env's, else the default. */
+static const char *
+stage_path (const struct ce_stage_def *s)
+{
+        for (char **e = s->env; e && *e; e++)
+                if (strncmp (*e, "PATH=", 5) == 0)
+                        return *e + 5;
+        return DEFAULT_PATH;
+}
+
+/* 0 when the stage's program is in the tree (or made by an earlier stage). */
+static int
+check_stage_program (int rootfd, const struct ce_stage_def *s, char *why, size_t size)
+{
+        const char *prog = s->command ? s->command[0] : NULL;
+        char path[PATH_MAX];
+        const char *p, *colon;
+
+        /* What the compile stage makes, or a path known only per request. */
+        if (prog == NULL || strchr (prog, '{') || strncmp (prog, "/build/", 7) == 0
+            || strncmp (prog, "/code/", 6) == 0)
+                return 0;
+        if (strchr (prog, '/')) {
+                if (executable_in_root (rootfd, prog))
+                        return 0;
+                snprintf (why, size, "%s is not an executable file in its tree", prog);
+                return -1;
+        }
+        for (p = stage_path (s); *p; p = *colon ? colon + 1 : colon) {
+                colon = strchrnul (p, ':');
+                snprintf (path, sizeof (path), "%.*s/%s", (int) (colon - p), p, prog);
+                if (colon > p && executable_in_root (rootfd, path))
+                        return 0;
+        }
+        snprintf (why, size, "%s is not on its PATH in its tree", prog);
+        return -1;
+}
+
+/* Fill rootfs, version and availability of the languages of one bundle. */
+static void
+bundle_prepare_languages (const char *dir, const char *bundle, struct ce_language *langs, size_t n)
+{
+        cleanup_free char *rootfs = NULL;
+        cleanup_free char *versions_path = NULL;
+        cleanup_free char *real = NULL;
+        cleanup_free char *text = NULL;
+        cleanup_close int rootfd = -1;
+        yajl_val versions = NULL;
+        char why[512] = "";
+
+        if (asprintf (&rootfs, "%s/%s/rootfs", dir, bundle) < 0
+            || asprintf (&versions_path, "%s/%s/versions.json", dir, bundle) < 0)
+                snprintf (why, sizeof (why), "out of memory");
+        else if ((real = realpath (rootfs, NULL)) == NULL
+                 || (rootfd = open (real, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
+                snprintf (why, sizeof (why),
+                          "bundle %s is not prepared (no %s): run tools/prepare-bundles %s", bundle,
+                          rootfs, bundle);
+        if (*why == '\0' && read_file (versions_path, 1 << 16, &text, NULL) == 0)
+                versions = yajl_tree_parse (text, NULL, 0);
+        for (size_t i = 0; i < n; i++) {
+                struct ce_language *l = &langs[i];
+                const char *v = versions ? YAJL_GET_STRING (member (versions, l->name)) : NULL;
+                char lwhy[512];
+
+                l->version = strdup (v ? v : "");
+                if (*why) {
+                        l->reason = strdup (why);
+                        continue;
+                }
+                if (check_stage_program (rootfd, &l->compile, lwhy, sizeof (lwhy)) < 0
+                    || check_stage_program (rootfd, &l->run, lwhy, sizeof (lwhy)) < 0) {
+                        if (asprintf (&l->reason,
+                                      "bundle %s is broken: %s (run "
+                                      "tools/prepare-bundles %s)",
+                                      bundle, lwhy, bundle)
+                            < 0)
+                                l->reason = NULL;
+                        continue;
+                }
+                l->rootfs = strdup (real);
+                l->available = l->rootfs != NULL && l->version != NULL;
+        }
+        yajl_tree_free (versions);
+}
+
+static bool
+name_taken (const struct ce_bundle_registry *reg, const char *name)
+{
+        return bundle_lookup (reg, name) != NULL;
+}
+
+/* Move the bundle's languages into the registry, refusing a name or alias
+ * another language already has. */
+static int
+registry_add (struct ce_bundle_registry *reg, struct ce_language *langs, size_t n)
+{
+        struct ce_language *items = realloc (reg->items, (reg->n + n) * sizeof (*items));
+
+        if (items == NULL)
+                return -ENOMEM;
+        reg->items = items;
+        for (size_t i = 0; i < n; i++) {
+                bool clash = name_taken (reg, langs[i].name);
+
+                for (char **a = langs[i].aliases; *a && ! clash; a++)
+                        clash = name_taken (reg, *a);
+                if (clash) {
+                        ce_log ("warning: skipping language %s of bundle %s: its name or an alias "
+                                "is another language's",
+                                langs[i].name, langs[i].bundle);
+                        language_clear (&langs[i]);
+                        continue;
+                }
+                reg->items[reg->n++] = langs[i];
+                memset (&langs[i], 0, sizeof (langs[i])); /* owned by the registry */
+        }
+        return 0;
+}
+
+static void
+load_bundle (struct ce_bundle_registry *reg, const char *dir, const char *bundle)
+{
+        cleanup_free char *json_path = NULL;
+        cleanup_free char *text = NULL;
+        struct ce_language *langs = NULL;
+        struct ce_error e;
+        size_t n = 0;
+
+        if (asprintf (&json_path, "%s/%s/bundle.json", dir, bundle) < 0)
+                return;
+        if (access (json_path, F_OK) < 0)
+                return; /* not a bundle */
+        if (read_file (json_path, 1 << 20, &text, &e) < 0
+            || bundle_parse (bundle, text, &langs, &n, &e) < 0) {
+                ce_log ("warning: skipping bundle %s: %s: %s", bundle, json_path, e.msg);
+                return;
+        }
+        bundle_prepare_languages (dir, bundle, langs, n);
+        if (registry_add (reg, langs, n) < 0)
+                ce_log ("warning: skipping bundle %s: out of memory", bundle);
+        bundle_languages_free (langs, n);
+}
+
+static int
+cmp_language (const void *a, const void *b)
+{
+        return strcmp (((const struct ce_language *) a)->name,
+                       ((const struct ce_language *) b)->name);
+}
+
+/* reg->names: the available languages, "c, cpp, python3" ("" for none). */
+static int
+build_names (struct ce_bundle_registry *reg)
+{
+        struct ce_buf names = { 0 };
+        size_t count = 0;
+
+        if (ce_buf_append (&names, "", 0) < 0)
+                return -ENOMEM;
+        for (size_t i = 0; i < reg->n; i++) {
+                const struct ce_language *l = &reg->items[i];
+
+                if (! l->available)
+                        continue;
+                if ((count++ && ce_buf_append (&names, ", ", 2) < 0)
+                    || ce_buf_append (&names, l->name, strlen (l->name)) < 0) {
+                        ce_buf_free (&names);
+                        return -ENOMEM;
+                }
+        }
+        free (reg->names);
+        reg->names = names.data;
+        return 0;
 }
 
 int
@@ -227,7 +588,6 @@ bundle_registry_load (const char *dir, struct ce_bundle_registry **out, struct c
 {
         struct ce_bundle_registry *reg;
         struct dirent *de;
-        struct ce_buf names = { 0 };
         DIR *d = opendir (dir);
 
         if (d == NULL)
@@ -238,54 +598,44 @@ bundle_registry_load (const char *dir, struct ce_bundle_registry **out, struct c
                 closedir (d);
                 return ce_error_set (err, 500, ENOMEM, "out of memory");
         }
-        while ((de = readdir (d)) != NULL) {
-                struct ce_bundle b = { 0 };
-                struct ce_error e;
-                struct ce_bundle *items;
-                char *probe;
-                bool has_json;
-
-                if (de->d_name[0] == '.')
-                        continue;
-                if (asprintf (&probe, "%s/%s/bundle.json", dir, de->d_name) < 0)
-                        continue;
-                has_json = access (probe, F_OK) == 0;
-                free (probe);
-                if (! has_json)
-                        continue;
-                if (bundle_load_one (dir, de->d_name, &b, &e) < 0) {
-                        ce_log ("warning: skipping language %s: %s", de->d_name, e.msg);
-                        bundle_clear (&b);
-                        continue;
-                }
-                items = realloc (reg->items, (reg->n + 1) * sizeof (*items));
-                if (items == NULL) {
-                        bundle_clear (&b);
-                        break;
-                }
-                reg->items = items;
-                reg->items[reg->n++] = b;
-        }
+        while ((de = readdir (d)) != NULL)
+                if (de->d_name[0] != '.')
+                        load_bundle (reg, dir, de->d_name);
         closedir (d);
-        if (reg->n == 0) {
+        if (reg->n > 0)
+                qsort (reg->items, reg->n, sizeof (*reg->items), cmp_language);
+        if (build_names (reg) < 0) {
+                bundle_registry_free (reg);
+                return ce_error_set (err, 500, ENOMEM, "out of memory");
+        }
+        if (reg->names[0] == '\0') {
                 bundle_registry_free (reg);
                 return ce_error_set (err, 500, ENOENT,
                                      "no prepared language under %s: run tools/prepare-bundles",
                                      dir);
         }
-        qsort (reg->items, reg->n, sizeof (*reg->items), cmp_bundle);
-        for (size_t i = 0; i < reg->n; i++) {
-                if ((i && ce_buf_append (&names, ", ", 2) < 0)
-                    || ce_buf_append (&names, reg->items[i].name, strlen (reg->items[i].name))
-                               < 0) {
-                        ce_buf_free (&names);
-                        bundle_registry_free (reg);
-                        return ce_error_set (err, 500, ENOMEM, "out of memory");
-                }
-        }
-        reg->names = names.data;
         *out = reg;
         return 0;
+}
+
+size_t
+bundle_mark_unavailable (struct ce_bundle_registry *reg, const char *bundle, const char *reason)
+{
+        size_t left = 0;
+
+        for (size_t i = 0; i < reg->n; i++) {
+                struct ce_language *l = &reg->items[i];
+
+                if (l->available && strcmp (l->bundle, bundle) == 0) {
+                        free (l->reason);
+                        l->reason = strdup (reason);
+                        l->available = false;
+                }
+                left += l->available;
+        }
+        if (build_names (reg) < 0)
+                ce_log ("warning: out of memory");
+        return left;
 }
 
 void
@@ -294,23 +644,23 @@ bundle_registry_free (struct ce_bundle_registry *reg)
         if (reg == NULL)
                 return;
         for (size_t i = 0; i < reg->n; i++)
-                bundle_clear (&reg->items[i]);
+                language_clear (&reg->items[i]);
         free (reg->items);
         free (reg->names);
         free (reg);
 }
 
-const struct ce_bundle *
+const struct ce_language *
 bundle_lookup (const struct ce_bundle_registry *reg, const char *name)
 {
         for (size_t i = 0; i < reg->n; i++) {
-                const struct ce_bundle *b = &reg->items[i];
+                const struct ce_language *l = &reg->items[i];
 
-                if (strcmp (b->name, name) == 0)
-                        return b;
-                for (char **a = b->aliases; *a; a++)
+                if (strcmp (l->name, name) == 0)
+                        return l;
+                for (char **a = l->aliases; *a; a++)
                         if (strcmp (*a, name) == 0)
-                                return b;
+                                return l;
         }
         return NULL;
 }
@@ -321,7 +671,7 @@ bundle_count (const struct ce_bundle_registry *reg)
         return reg->n;
 }
 
-const struct ce_bundle *
+const struct ce_language *
 bundle_at (const struct ce_bundle_registry *reg, size_t i)
 {
         return i < reg->n ? &reg->items[i] : NULL;

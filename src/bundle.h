@@ -1,45 +1,84 @@
 /*
  * bundle.h - the languages this server can run, read once at start-up.
  *
- * A language is a folder bundles/<name>/ with bundle.json (command line,
- * entry file, aliases, environment), VERSION (written by
+ * A bundle is a folder bundles/<bundle>/ with bundle.json (one or more
+ * languages that share the bundle's tree: their stages, command lines, entry
+ * files, aliases, environment and default limits), versions.json (written by
  * tools/prepare-bundles) and rootfs/ (the unpacked image, shared read-only by
- * every container).  The registry is immutable after bundle_registry_load,
- * so any thread may read it without locking.
+ * every container).  Languages are data: nothing in C knows a language by
+ * its name.
+ *
+ * A language whose bundle is not prepared, or whose commands are missing from
+ * its tree, is still listed, as unavailable with the reason, so that the log
+ * and GET /languages say what is wrong instead of a 500 at the first request.
+ * The registry is immutable after bundle_registry_load, so any thread may
+ * read it without locking.
  */
 #ifndef CE_BUNDLE_H
 #define CE_BUNDLE_H
 
 #include "common.h"
+#include "request.h"
 
-/* The element of `command` replaced by the entry file's path inside. */
-#define BUNDLE_ENTRY_PLACEHOLDER "{entry}"
+/* Placeholders in a stage's command (see README, "Bundles"). */
+#define BUNDLE_ENTRY_PLACEHOLDER "{entry}"     /* the entry file's path inside */
+#define BUNDLE_STEM_PLACEHOLDER "{stem}"       /* its base name without extension */
+#define BUNDLE_SOURCES_PLACEHOLDER "{sources}" /* a whole element: every source file */
 
-struct ce_bundle {
+/* One stage of a language: its command line, extra environment and the
+ * defaults it declares (only the LIMIT_* bits in limits_given are set). */
+struct ce_stage_def {
+        char **command; /* argv with placeholders, NULL-terminated; NULL: no such stage */
+        char **env;     /* "KEY=VALUE": the language's env, then the stage's */
+        struct ce_limits limits;
+        unsigned limits_given;
+};
+
+struct ce_language {
         char *name;
-        char **aliases;   /* NULL-terminated */
-        char *entry_file; /* a plain file name: no '/' */
-        char **command;   /* argv, NULL-terminated */
-        char **env;       /* "KEY=VALUE", NULL-terminated */
-        char *version;    /* "" when unknown */
-        char *rootfs;     /* absolute, resolved host path */
+        char *bundle;                /* the folder it comes from */
+        char **aliases;              /* NULL-terminated */
+        char *entry_file;            /* a plain file name: no '/' */
+        char **sources;              /* file suffixes {sources} expands to; NULL-terminated */
+        char *version;               /* "" when unknown */
+        char *rootfs;                /* absolute, resolved host path; NULL when unavailable */
+        struct ce_stage_def compile; /* command NULL: interpreted */
+        struct ce_stage_def run;
+        bool available;
+        char *reason; /* why not available; NULL when it is */
 };
 
 struct ce_bundle_registry;
 
-/* Load every prepared language under dir.  Folders that are not ready (no
- * rootfs yet) are skipped with a warning on stderr.  Fails when none is
- * usable. */
+/* Load every language under dir.  Bundles that are not prepared (no rootfs)
+ * or whose stage commands are not in their tree give unavailable languages,
+ * with a warning on stderr; a bundle.json that cannot be read is skipped with
+ * a warning.  Fails when no language is available at all. */
 int bundle_registry_load (const char *dir, struct ce_bundle_registry **out, struct ce_error *err);
 void bundle_registry_free (struct ce_bundle_registry *reg);
 
-/* Find by name or alias; NULL when unknown. */
-const struct ce_bundle *bundle_lookup (const struct ce_bundle_registry *reg, const char *name);
+/* Find by name or alias (available or not); NULL when unknown. */
+const struct ce_language *bundle_lookup (const struct ce_bundle_registry *reg, const char *name);
 
+/* Every language, available or not, sorted by name. */
 size_t bundle_count (const struct ce_bundle_registry *reg);
-const struct ce_bundle *bundle_at (const struct ce_bundle_registry *reg, size_t i);
+const struct ce_language *bundle_at (const struct ce_bundle_registry *reg, size_t i);
 
-/* "python3, ruby" - for error messages.  Owned by the registry. */
+/* "c, cpp, python3" - the available ones, for error messages.  Owned by the
+ * registry. */
 const char *bundle_names (const struct ce_bundle_registry *reg);
+
+/* Start-up only, before any other thread reads the registry: mark every
+ * language of `bundle` unavailable (its probe failed).  Returns how many
+ * languages stay available. */
+size_t bundle_mark_unavailable (struct ce_bundle_registry *reg, const char *bundle,
+                                const char *reason);
+
+/* Parse one bundle.json text (exposed for tests): the languages it declares,
+ * each without rootfs or version.  *out is an array of *n languages, freed
+ * with bundle_languages_free. */
+int bundle_parse (const char *bundle, const char *text, struct ce_language **out, size_t *n,
+                  struct ce_error *err);
+void bundle_languages_free (struct ce_language *langs, size_t n);
 
 #endif

@@ -22,6 +22,16 @@ ce_error_set (struct ce_error *err, int http_status, int code, const char *fmt, 
         return -code;
 }
 
+void
+ce_strv_free (char **v)
+{
+        if (v == NULL)
+                return;
+        for (char **p = v; *p; p++)
+                free (*p);
+        free (v);
+}
+
 int
 ce_buf_append (struct ce_buf *b, const void *data, size_t len)
 {

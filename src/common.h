@@ -58,7 +58,17 @@ cleanup_fclosep (FILE **f)
                 fclose (*f);
 }
 
+/* Free a NULL-terminated array of malloc'd strings, and the array. */
+void ce_strv_free (char **v);
+
+static inline void
+cleanup_strvp (char ***v)
+{
+        ce_strv_free (*v);
+}
+
 #define cleanup_free __attribute__ ((cleanup (cleanup_freep)))
+#define cleanup_strv __attribute__ ((cleanup (cleanup_strvp)))
 #define cleanup_close __attribute__ ((cleanup (cleanup_closep)))
 #define cleanup_fclose __attribute__ ((cleanup (cleanup_fclosep)))
 

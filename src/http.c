@@ -6,7 +6,8 @@
  * only between pool_submit and its MHD_resume_connection call, and never
  * after it: from then on the request is the HTTP thread's again.
  *
- * Routes: GET /health, POST /execute.  Anything else is 404 or 405.
+ * Routes: GET /health, /ready, /languages, /version (and /), POST /execute.
+ * Anything else is 404 or 405.
  */
 #include "http.h"
 
@@ -31,10 +32,11 @@ struct http_server {
         atomic_bool stopping;
         pthread_mutex_t lock; /* guards inflight */
         pthread_cond_t idle_cond;
-        size_t inflight;                     /* /execute jobs submitted and not yet answered */
-        MHD_socket quiesced_fd;              /* the listening socket after http_quiesce */
-        char *version_json, *languages_json; /* constant bodies, built at start-up */
-        size_t version_len, languages_len;
+        size_t inflight;        /* /execute jobs submitted and not yet answered */
+        MHD_socket quiesced_fd; /* the listening socket after http_quiesce */
+        /* constant bodies, built at start-up */
+        char *version_json, *languages_json, *ready_json;
+        size_t version_len, languages_len, ready_len;
 };
 
 enum phase {
@@ -53,16 +55,16 @@ struct http_req {
         struct ce_error body_err;
 
         struct ce_request *req;
-        const struct ce_bundle *bundle;
-        struct ce_limits limits; /* resolved for this request */
-        int client_fd;           /* the connection's socket: MHD's, only watched */
+        const struct ce_language *lang;
+        struct exec_plan plan; /* the stages' limits, resolved for this request */
+        int client_fd;         /* the connection's socket: MHD's, only watched */
         struct pool_job job;
         bool counted;   /* counts in srv->inflight */
         bool cancelled; /* the pool dropped the job at shutdown */
         int rejected;   /* pool_submit's error: queue full or stopping */
         int run_ret;
         struct ce_error run_err;
-        struct runner_result result;
+        struct exec_result result;
 };
 
 static void
@@ -76,7 +78,7 @@ log_request (struct http_req *r, const char *method, const char *url, unsigned c
         for (i = 0; url[i] && i < sizeof (path) - 1; i++)
                 path[i] = (url[i] > 0x20 && url[i] < 0x7f) ? url[i] : '?';
         path[i] = '\0';
-        ce_log ("%s %s %s %u %s %lldms", method, path, r && r->bundle ? r->bundle->name : "-", code,
+        ce_log ("%s %s %s %u %s %lldms", method, path, r && r->lang ? r->lang->name : "-", code,
                 outcome ? outcome : "-", r ? (long long) ce_ms_between (r->start, ce_now ()) : 0LL);
 }
 
@@ -173,7 +175,7 @@ queue_error (struct MHD_Connection *conn, unsigned code, const char *msg, const 
                           hvalue);
 }
 
-/* Fields shared by a run and (later) a compile step. */
+/* Fields shared by the run and the compile stage. */
 static yajl_gen_status
 gen_run_fields (yajl_gen g, const struct runner_result *res)
 {
@@ -223,10 +225,16 @@ gen_result (yajl_gen g, const void *arg)
         yajl_gen_status st;
 
         GEN (yajl_gen_map_open (g));
-        GEN (gen_run_fields (g, &r->result));
-        GEN_KV_STR ("language", r->bundle->name);
-        GEN_KV_STR ("version", r->bundle->version);
+        GEN (gen_run_fields (g, &r->result.run));
+        GEN_KV_STR ("language", r->lang->name);
+        GEN_KV_STR ("version", r->lang->version);
         GEN_KV_STR ("limit_mode", r->srv->cfg.limit_mode);
+        if (r->result.compiled) {
+                GEN_STR ("compile");
+                GEN (yajl_gen_map_open (g));
+                GEN (gen_run_fields (g, &r->result.compile));
+                GEN (yajl_gen_map_close (g));
+        }
         GEN (yajl_gen_map_close (g));
 fail:
         return st;
@@ -267,36 +275,73 @@ gen_version (yajl_gen g, const void *arg)
         GEN_KV_INT ("max_concurrent", c->max_concurrent);
         GEN_KV_INT ("queue", c->queue);
         GEN_KV_INT ("max_body", c->max_body);
-        GEN (gen_limits (g, "limits", &c->defaults));
-        GEN (gen_limits (g, "ceilings", &c->ceilings));
+        GEN (gen_limits (g, "limits", &c->policy.defaults));
+        GEN (gen_limits (g, "ceilings", &c->policy.ceilings));
+        GEN (gen_limits (g, "compile_limits", &c->policy.compile_defaults));
+        GEN (gen_limits (g, "compile_ceilings", &c->policy.compile_ceilings));
         GEN (yajl_gen_map_close (g));
 fail:
         return st;
 }
 
-/* GET /languages: built once, at start-up. */
+/* GET /languages: built once, at start-up.  Unavailable languages are
+ * listed too, with the reason, so that a client sees what is missing. */
 static yajl_gen_status
 gen_languages (yajl_gen g, const void *arg)
 {
-        const struct ce_bundle_registry *reg = arg;
+        const struct http_config *c = arg;
         yajl_gen_status st;
 
         GEN (yajl_gen_array_open (g));
-        for (size_t i = 0; i < bundle_count (reg); i++) {
-                const struct ce_bundle *b = bundle_at (reg, i);
+        for (size_t i = 0; i < bundle_count (c->bundles); i++) {
+                const struct ce_language *l = bundle_at (c->bundles, i);
+                struct ce_limits lim;
 
                 GEN (yajl_gen_map_open (g));
-                GEN_KV_STR ("name", b->name);
-                GEN_KV_STR ("version", b->version);
+                GEN_KV_STR ("name", l->name);
+                GEN_KV_STR ("version", l->version);
                 GEN_STR ("aliases");
                 GEN (yajl_gen_array_open (g));
-                for (char **a = b->aliases; *a; a++)
+                for (char **a = l->aliases; *a; a++)
                         GEN_STR (*a);
                 GEN (yajl_gen_array_close (g));
-                GEN_KV_STR ("entry_file", b->entry_file);
+                GEN_KV_STR ("entry_file", l->entry_file);
+                GEN_KV_BOOL ("compiled", l->compile.command != NULL);
+                execution_default_limits (l, false, &c->policy, &lim);
+                GEN (gen_limits (g, "limits", &lim));
+                if (l->compile.command) {
+                        execution_default_limits (l, true, &c->policy, &lim);
+                        GEN (gen_limits (g, "compile_limits", &lim));
+                }
+                GEN_KV_BOOL ("available", l->available);
+                if (! l->available)
+                        GEN_KV_STR ("reason", l->reason ? l->reason : "not prepared");
                 GEN (yajl_gen_map_close (g));
         }
         GEN (yajl_gen_array_close (g));
+fail:
+        return st;
+}
+
+/* GET /ready: which languages passed their start-up check (bundle.c's and
+ * the probe container's), built once at start-up. */
+static yajl_gen_status
+gen_ready (yajl_gen g, const void *arg)
+{
+        const struct http_config *c = arg;
+        yajl_gen_status st;
+
+        GEN (yajl_gen_map_open (g));
+        GEN_KV_BOOL ("ready", 1);
+        GEN_STR ("languages");
+        GEN (yajl_gen_map_open (g));
+        for (size_t i = 0; i < bundle_count (c->bundles); i++) {
+                const struct ce_language *l = bundle_at (c->bundles, i);
+
+                GEN_KV_STR (l->name, l->available ? "ok" : l->reason ? l->reason : "not prepared");
+        }
+        GEN (yajl_gen_map_close (g));
+        GEN (yajl_gen_map_close (g));
 fail:
         return st;
 }
@@ -315,7 +360,7 @@ inflight_done (struct http_req *r)
         pthread_mutex_unlock (&s->lock);
 }
 
-/* Worker thread, from runner_run: the result is in r, answer it now. */
+/* Worker thread, from execution_run: the result is in r, answer it now. */
 static void
 job_answer (void *arg, int ret)
 {
@@ -331,8 +376,8 @@ job_run (struct pool_job *job)
 {
         struct http_req *r = (struct http_req *) ((char *) job - offsetof (struct http_req, job));
 
-        runner_run (r->srv->cfg.runner, r->bundle, r->req, &r->limits, r->client_fd,
-                    &(struct runner_done){ job_answer, r }, &r->result, &r->run_err);
+        execution_run (r->srv->cfg.runner, &r->plan, r->req, r->client_fd,
+                       &(struct exec_done){ job_answer, r }, &r->result, &r->run_err);
 }
 
 /* Thread calling pool_shutdown. */
@@ -362,8 +407,8 @@ finish_execute (struct http_req *r, const char *method, const char *url)
                 log_request (r, method, url, (unsigned) err.http_status, "bad_request");
                 return queue_error (r->conn, (unsigned) err.http_status, err.msg, NULL, NULL, NULL);
         }
-        r->bundle = bundle_lookup (s->cfg.bundles, r->req->language);
-        if (r->bundle == NULL) {
+        r->lang = bundle_lookup (s->cfg.bundles, r->req->language);
+        if (r->lang == NULL) {
                 char msg[512];
                 char lang[65];
 
@@ -373,9 +418,10 @@ finish_execute (struct http_req *r, const char *method, const char *url)
                 log_request (r, method, url, 400, "bad_request");
                 return queue_error (r->conn, 400, msg, NULL, NULL, NULL);
         }
-        ret = request_resolve_limits (r->req, &s->cfg.defaults, &s->cfg.ceilings, &r->limits, &err);
+        ret = execution_plan (r->lang, r->req, &s->cfg.policy, &r->plan, &err);
         if (ret < 0) {
-                log_request (r, method, url, (unsigned) err.http_status, "bad_request");
+                log_request (r, method, url, (unsigned) err.http_status,
+                             err.http_status == 503 ? "unavailable" : "bad_request");
                 return queue_error (r->conn, (unsigned) err.http_status, err.msg, NULL, NULL, NULL);
         }
         if (atomic_load (&s->stopping)) {
@@ -493,26 +539,33 @@ on_request (void *cls, struct MHD_Connection *conn, const char *url, const char 
                         return queue_body (conn, MHD_HTTP_OK, "text/plain", "OK", 2, NULL, NULL);
                 }
                 if (strcmp (url, "/") == 0 || strcmp (url, "/version") == 0
-                    || strcmp (url, "/languages") == 0) {
-                        bool languages = strcmp (url, "/languages") == 0;
+                    || strcmp (url, "/languages") == 0 || strcmp (url, "/ready") == 0) {
+                        const char *body = s->version_json;
+                        size_t len = s->version_len;
 
                         if (! get) {
                                 log_request (r, method, url, 405, NULL);
                                 return queue_error (conn, 405, "use GET", NULL,
                                                     MHD_HTTP_HEADER_ALLOW, "GET, HEAD");
                         }
+                        if (strcmp (url, "/ready") == 0 && atomic_load (&s->stopping)) {
+                                log_request (r, method, url, 503, "shutting_down");
+                                return queue_error (conn, 503, "the server is shutting down", NULL,
+                                                    MHD_HTTP_HEADER_RETRY_AFTER, "5");
+                        }
+                        if (strcmp (url, "/languages") == 0)
+                                body = s->languages_json, len = s->languages_len;
+                        else if (strcmp (url, "/ready") == 0)
+                                body = s->ready_json, len = s->ready_len;
                         log_request (r, method, url, 200, NULL);
-                        return languages ? queue_body (conn, MHD_HTTP_OK, "application/json",
-                                                       s->languages_json, s->languages_len, NULL,
-                                                       NULL)
-                                         : queue_body (conn, MHD_HTTP_OK, "application/json",
-                                                       s->version_json, s->version_len, NULL, NULL);
+                        return queue_body (conn, MHD_HTTP_OK, "application/json", body, len, NULL,
+                                           NULL);
                 }
                 if (strcmp (url, "/execute") != 0) {
                         log_request (r, method, url, 404, NULL);
                         return queue_error (conn, 404,
-                                            "not found: the API is GET /health, GET /languages, "
-                                            "GET /version and POST /execute",
+                                            "not found: the API is GET /health, GET /ready, "
+                                            "GET /languages, GET /version and POST /execute",
                                             NULL, NULL, NULL);
                 }
                 if (! post) {
@@ -572,7 +625,7 @@ on_completed (void *cls, struct MHD_Connection *conn, void **con_cls,
         inflight_done (r);
         request_parser_free (r->parser);
         request_free (r->req);
-        runner_result_clear (&r->result);
+        execution_result_clear (&r->result);
         free (r);
         *con_cls = NULL;
 }
@@ -642,9 +695,10 @@ http_start (const struct http_config *cfg, struct http_server **out, struct ce_e
                 pthread_condattr_destroy (&attr);
         }
         if (gen_json (gen_version, &s->cfg, &s->version_json, &s->version_len) < 0
-            || gen_json (gen_languages, s->cfg.bundles, &s->languages_json, &s->languages_len)
-                       < 0) {
+            || gen_json (gen_languages, &s->cfg, &s->languages_json, &s->languages_len) < 0
+            || gen_json (gen_ready, &s->cfg, &s->ready_json, &s->ready_len) < 0) {
                 free (s->version_json);
+                free (s->languages_json);
                 pthread_mutex_destroy (&s->lock);
                 pthread_cond_destroy (&s->idle_cond);
                 free (s);
@@ -662,6 +716,7 @@ http_start (const struct http_config *cfg, struct http_server **out, struct ce_e
                 ret = errno ? errno : EADDRINUSE;
                 free (s->version_json);
                 free (s->languages_json);
+                free (s->ready_json);
                 pthread_mutex_destroy (&s->lock);
                 pthread_cond_destroy (&s->idle_cond);
                 free (s);
@@ -699,6 +754,7 @@ http_stop (struct http_server *s)
                 close (s->quiesced_fd);
         free (s->version_json);
         free (s->languages_json);
+        free (s->ready_json);
         pthread_mutex_destroy (&s->lock);
         pthread_cond_destroy (&s->idle_cond);
         free (s);

@@ -12,6 +12,7 @@
 
 #include "bundle.h"
 #include "common.h"
+#include "execution.h"
 #include "pool.h"
 #include "runner.h"
 
@@ -20,8 +21,7 @@ struct http_config {
         size_t max_body;
         size_t max_concurrent, queue; /* reported by GET /version */
         const char *runtime_version;  /* reported by GET /version */
-        struct ce_limits defaults;    /* when a request gives no limit */
-        struct ce_limits ceilings;    /* the most a request may ask for */
+        struct exec_policy policy;    /* limits per stage: defaults and ceilings */
         const char *auth_token;       /* NULL: no authentication */
         const char *limit_mode;       /* "cgroup" or "rlimit": in /version and every result */
         bool rootless;

@@ -21,6 +21,7 @@
 
 #include "bundle.h"
 #include "cgroup.h"
+#include "execution.h"
 #include "http.h"
 #include "oci_spec.h"
 #include "pool.h"
@@ -50,6 +51,16 @@ struct options {
         double max_cpus;
         long max_pids;
         long max_output_bytes;
+        /* The compile stage's defaults and ceilings (cpus and pids ceilings
+         * are the run's). */
+        double compile_timeout_s;
+        long compile_memory_mb;
+        double compile_cpus;
+        long compile_pids;
+        double max_compile_timeout_s;
+        long max_compile_memory_mb;
+        long build_mb;
+        bool compile_cpus_set, compile_pids_set;
 };
 
 static void
@@ -79,6 +90,11 @@ usage (FILE *f, const char *argv0)
                  "Ceilings for a request's \"limits\" (defaults in brackets):\n"
                  "  --max-timeout SECONDS [60]  --max-memory-mb N [512]  --max-cpus FRACTION [1]\n"
                  "  --max-pids N [256]          --max-output-bytes BYTES [16777216]\n"
+                 "The compile stage of compiled languages (a language's bundle may set its own):\n"
+                 "  --compile-timeout SECONDS [10]  --compile-memory-mb N [256]\n"
+                 "  --compile-cpus FRACTION [1]     --compile-pids N [128]\n"
+                 "  --max-compile-timeout SECONDS [60]  --max-compile-memory-mb N [1024]\n"
+                 "  --build-mb N            size of the compile's output dir /build [128]\n"
                  "  --auth-token-file FILE  require 'Authorization: Bearer <token>' (the file's\n"
                  "                          content) on every request but /health\n"
                  "  --help                  show this help\n",
@@ -138,6 +154,13 @@ parse_options (int argc, char **argv, struct options *o)
                 O_MAX_CPUS,
                 O_MAX_PIDS,
                 O_MAX_OUTPUT_BYTES,
+                O_COMPILE_TIMEOUT,
+                O_COMPILE_MEMORY,
+                O_COMPILE_CPUS,
+                O_COMPILE_PIDS,
+                O_MAX_COMPILE_TIMEOUT,
+                O_MAX_COMPILE_MEMORY,
+                O_BUILD_MB,
                 O_HELP,
         };
         static const struct option longopts[] = {
@@ -162,6 +185,13 @@ parse_options (int argc, char **argv, struct options *o)
                 { "max-cpus", required_argument, NULL, O_MAX_CPUS },
                 { "max-pids", required_argument, NULL, O_MAX_PIDS },
                 { "max-output-bytes", required_argument, NULL, O_MAX_OUTPUT_BYTES },
+                { "compile-timeout", required_argument, NULL, O_COMPILE_TIMEOUT },
+                { "compile-memory-mb", required_argument, NULL, O_COMPILE_MEMORY },
+                { "compile-cpus", required_argument, NULL, O_COMPILE_CPUS },
+                { "compile-pids", required_argument, NULL, O_COMPILE_PIDS },
+                { "max-compile-timeout", required_argument, NULL, O_MAX_COMPILE_TIMEOUT },
+                { "max-compile-memory-mb", required_argument, NULL, O_MAX_COMPILE_MEMORY },
+                { "build-mb", required_argument, NULL, O_BUILD_MB },
                 { "help", no_argument, NULL, O_HELP },
                 { NULL, 0, NULL, 0 },
         };
@@ -186,6 +216,13 @@ parse_options (int argc, char **argv, struct options *o)
                 .max_cpus = 1,
                 .max_pids = 256,
                 .max_output_bytes = 16 << 20,
+                .compile_timeout_s = 10,
+                .compile_memory_mb = 256,
+                .compile_cpus = 1,
+                .compile_pids = 128,
+                .max_compile_timeout_s = 60,
+                .max_compile_memory_mb = 1024,
+                .build_mb = 128,
         };
         opterr = 0;
         while ((c = getopt_long (argc, argv, "", longopts, NULL)) != -1) {
@@ -217,6 +254,27 @@ parse_options (int argc, char **argv, struct options *o)
                 case O_MAX_OUTPUT_BYTES:
                         ok = parse_long (optarg, 1, 1L << 30, &o->max_output_bytes);
                         break;
+                case O_COMPILE_TIMEOUT:
+                        ok = parse_double (optarg, 0.1, 86400, &o->compile_timeout_s);
+                        break;
+                case O_COMPILE_MEMORY:
+                        ok = parse_long (optarg, 16, 1 << 20, &o->compile_memory_mb);
+                        break;
+                case O_COMPILE_CPUS:
+                        ok = parse_double (optarg, 0.05, 1024, &o->compile_cpus);
+                        o->compile_cpus_set = true;
+                        break;
+                case O_COMPILE_PIDS:
+                        ok = parse_long (optarg, 8, 1 << 20, &o->compile_pids);
+                        o->compile_pids_set = true;
+                        break;
+                case O_MAX_COMPILE_TIMEOUT:
+                        ok = parse_double (optarg, 0.1, 86400, &o->max_compile_timeout_s);
+                        break;
+                case O_MAX_COMPILE_MEMORY:
+                        ok = parse_long (optarg, 16, 1 << 20, &o->max_compile_memory_mb);
+                        break;
+                case O_BUILD_MB: ok = parse_long (optarg, 1, 1 << 20, &o->build_mb); break;
                 case O_HELP: usage (stdout, argv[0]); exit (0);
                 default:
                         fprintf (stderr, "%s: unknown or incomplete option '%s'\n", argv[0],
@@ -231,14 +289,24 @@ parse_options (int argc, char **argv, struct options *o)
                         return -1;
                 }
         }
+        /* The compile stage shares the run's cpus and pids ceilings: a lower
+         * ceiling lowers the compile's built-in defaults with it. */
+        if (! o->compile_cpus_set && o->compile_cpus > o->max_cpus)
+                o->compile_cpus = o->max_cpus;
+        if (! o->compile_pids_set && o->compile_pids > o->max_pids)
+                o->compile_pids = o->max_pids;
         /* A default above its ceiling would make the default unrequestable. */
         if (o->timeout_s > o->max_timeout_s || o->memory_mb > o->max_memory_mb
-            || o->cpus > o->max_cpus || o->pids > o->max_pids
-            || o->max_output > o->max_output_bytes) {
+            || o->cpus > o->max_cpus || o->pids > o->max_pids || o->max_output > o->max_output_bytes
+            || o->compile_timeout_s > o->max_compile_timeout_s
+            || o->compile_memory_mb > o->max_compile_memory_mb || o->compile_cpus > o->max_cpus
+            || o->compile_pids > o->max_pids) {
                 fprintf (stderr,
                          "%s: a default limit is above its ceiling (--timeout <= --max-timeout, "
                          "--memory-mb <= --max-memory-mb, --cpus <= --max-cpus, --pids <= "
-                         "--max-pids, --max-output <= --max-output-bytes)\n",
+                         "--max-pids, --max-output <= --max-output-bytes, --compile-timeout <= "
+                         "--max-compile-timeout, --compile-memory-mb <= --max-compile-memory-mb, "
+                         "--compile-cpus <= --max-cpus, --compile-pids <= --max-pids)\n",
                          argv[0]);
                 return -1;
         }
@@ -408,6 +476,69 @@ default_init_path (void)
         return out;
 }
 
+/* Why a probe may fail where the runtime itself is fine: said once, at
+ * start-up, instead of a 500 on every request. */
+static const char *
+probe_hint (bool rootless, const char *msg)
+{
+        bool in_container = access ("/.dockerenv", F_OK) == 0
+                            || access ("/run/.containerenv", F_OK) == 0 || getenv ("container");
+
+        if (rootless && strstr (msg, "proc") && strstr (msg, "not permitted"))
+                return in_container
+                               ? "this looks like a container: its /proc has masked (over-mounted) "
+                                 "paths, so rootless runc may not mount a fresh /proc; start the "
+                                 "container with --security-opt systempaths=unconfined (docker, "
+                                 "podman) or run CodeEngine as root"
+                               : "/proc has over-mounted paths (as inside a container), so "
+                                 "rootless "
+                                 "runc may not mount a fresh /proc; unmask them or run CodeEngine "
+                                 "as root";
+        if (in_container)
+                return "this looks like a container: CodeEngine needs to create namespaces and "
+                       "cgroups (e.g. docker run --privileged, or run it on the host)";
+        return "check the runtime by hand: runc --version, and the message above";
+}
+
+/* One probe container per bundle (its tree) under this server's runtime
+ * configuration.  A bundle that fails is taken out of service; when none
+ * passes the server refuses to start. */
+static void
+probe_bundles (const struct runner_config *rc, struct ce_bundle_registry *reg,
+               const struct ce_limits *limits)
+{
+        char first[512] = "";
+        size_t left = 0;
+
+        for (size_t i = 0; i < bundle_count (reg); i++) {
+                const struct ce_language *l = bundle_at (reg, i);
+                struct timespec t0 = ce_now ();
+                struct ce_error err;
+                char reason[700];
+                bool seen = false;
+
+                for (size_t j = 0; j < i && ! seen; j++)
+                        seen = strcmp (bundle_at (reg, j)->bundle, l->bundle) == 0;
+                if (seen || ! l->available)
+                        continue;
+                if (execution_probe (rc, l, limits, &err) == 0) {
+                        ce_log ("probe: bundle %s ok (%lld ms)", l->bundle,
+                                (long long) ce_ms_between (t0, ce_now ()));
+                        continue;
+                }
+                if (*first == '\0')
+                        snprintf (first, sizeof (first), "%s", err.msg);
+                snprintf (reason, sizeof (reason), "its start-up probe failed: %s", err.msg);
+                ce_log ("warning: bundle %s: %s", l->bundle, reason);
+                bundle_mark_unavailable (reg, l->bundle, reason);
+        }
+        for (size_t i = 0; i < bundle_count (reg); i++)
+                left += bundle_at (reg, i)->available;
+        if (left == 0)
+                die ("no language passed its start-up probe: %s (hint: %s)", first,
+                     probe_hint (rc->rootless, first));
+}
+
 int
 main (int argc, char **argv)
 {
@@ -499,9 +630,6 @@ main (int argc, char **argv)
                 token = read_token (o.auth_token_file);
         if (bundle_registry_load (o.bundles, &bundles, &err) < 0)
                 die ("%s", err.msg);
-        for (size_t i = 0; i < bundle_count (bundles); i++)
-                ce_log ("language: %s %s", bundle_at (bundles, i)->name,
-                        bundle_at (bundles, i)->version);
 
         rc = (struct runner_config){
                 .runtime = o.runtime,
@@ -511,6 +639,7 @@ main (int argc, char **argv)
                 .exec_dirfd = open (exec_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC),
                 .init_path = init_path,
                 .tmp_bytes = 32 * 1024 * 1024,
+                .build_bytes = (int64_t) o.build_mb * 1024 * 1024,
                 .seccomp = seccomp,
                 .limits = limits,
                 .rootless = rootless,
@@ -519,8 +648,29 @@ main (int argc, char **argv)
         };
         if (rc.exec_dirfd < 0)
                 die ("%s: %s", exec_dir, strerror (errno));
-        if (runner_cleanup_stale (&rc, &err) < 0)
+        if (execution_cleanup_stale (&rc, &err) < 0)
                 die ("clean-up of an earlier run failed: %s", err.msg);
+        /* hc.policy is not built yet: the probe runs under the run defaults. */
+        {
+                const struct ce_limits probe_limits = {
+                        .timeout_ms = (int64_t) llround (o.timeout_s * 1000),
+                        .memory_mb = o.memory_mb,
+                        .cpus = o.cpus,
+                        .output_bytes = o.max_output,
+                        .pids = o.pids,
+                };
+
+                probe_bundles (&rc, bundles, &probe_limits);
+        }
+        for (size_t i = 0; i < bundle_count (bundles); i++) {
+                const struct ce_language *l = bundle_at (bundles, i);
+
+                if (l->available)
+                        ce_log ("language: %s %s (%s%s)", l->name, l->version, l->bundle,
+                                l->compile.command ? ", compiled" : "");
+                else
+                        ce_log ("warning: language %s not available: %s", l->name, l->reason);
+        }
 
         if (pool_new ((size_t) o.max_concurrent, (size_t) o.queue, &pool, &err) < 0)
                 die ("%s", err.msg);
@@ -530,16 +680,30 @@ main (int argc, char **argv)
                 .max_concurrent = (size_t) o.max_concurrent,
                 .queue = (size_t) o.queue,
                 .runtime_version = version,
-                .defaults = { .timeout_ms = (int64_t) llround (o.timeout_s * 1000),
-                              .memory_mb = o.memory_mb,
-                              .cpus = o.cpus,
-                              .output_bytes = o.max_output,
-                              .pids = o.pids },
-                .ceilings = { .timeout_ms = (int64_t) llround (o.max_timeout_s * 1000),
-                              .memory_mb = o.max_memory_mb,
-                              .cpus = o.max_cpus,
-                              .output_bytes = o.max_output_bytes,
-                              .pids = o.max_pids },
+                .policy = {
+                        .defaults = { .timeout_ms = (int64_t) llround (o.timeout_s * 1000),
+                                      .memory_mb = o.memory_mb,
+                                      .cpus = o.cpus,
+                                      .output_bytes = o.max_output,
+                                      .pids = o.pids },
+                        .ceilings = { .timeout_ms = (int64_t) llround (o.max_timeout_s * 1000),
+                                      .memory_mb = o.max_memory_mb,
+                                      .cpus = o.max_cpus,
+                                      .output_bytes = o.max_output_bytes,
+                                      .pids = o.max_pids },
+                        .compile_defaults = { .timeout_ms = (int64_t) llround (
+                                                      o.compile_timeout_s * 1000),
+                                              .memory_mb = o.compile_memory_mb,
+                                              .cpus = o.compile_cpus,
+                                              .output_bytes = o.max_output,
+                                              .pids = o.compile_pids },
+                        .compile_ceilings = { .timeout_ms = (int64_t) llround (
+                                                      o.max_compile_timeout_s * 1000),
+                                              .memory_mb = o.max_compile_memory_mb,
+                                              .cpus = o.max_cpus,
+                                              .output_bytes = o.max_output_bytes,
+                                              .pids = o.max_pids },
+                },
                 .bundles = bundles,
                 .runner = &rc,
                 .pool = pool,

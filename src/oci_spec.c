@@ -154,7 +154,6 @@ gen_process (yajl_gen g, const struct spec_params *p)
 {
         static const char *const cap_sets[] = { "bounding", "effective", "inheritable", "permitted",
                                                 "ambient" };
-        const struct ce_bundle *b = p->bundle;
         yajl_gen_status st;
 
         GEN_STR ("process");
@@ -186,11 +185,11 @@ gen_process (yajl_gen g, const struct spec_params *p)
         GEN (yajl_gen_array_open (g));
         for (size_t i = 0; i < sizeof (default_env) / sizeof (*default_env); i++)
                 GEN_STR (default_env[i]);
-        for (char **e = b->env; *e; e++)
+        for (char *const *e = p->env; e && *e; e++)
                 GEN_STR (*e);
         GEN (yajl_gen_array_close (g));
 
-        GEN_KV_STR ("cwd", CE_CODE_DIR);
+        GEN_KV_STR ("cwd", p->cwd ? p->cwd : CE_CODE_DIR);
 
         /* No capability in any set: the program is an ordinary user. */
         GEN_STR ("capabilities");
@@ -207,8 +206,7 @@ gen_process (yajl_gen g, const struct spec_params *p)
         GEN (gen_rlimit (g, "RLIMIT_NOFILE", 1024));
         GEN (gen_rlimit (g, "RLIMIT_CORE", 0));
         GEN (gen_rlimit (g, "RLIMIT_MEMLOCK", 0));
-        /* No single file larger than /tmp could hold anyway. */
-        GEN (gen_rlimit (g, "RLIMIT_FSIZE", (uint64_t) p->tmp_bytes));
+        GEN (gen_rlimit (g, "RLIMIT_FSIZE", (uint64_t) p->fsize_bytes));
         GEN (gen_rlimit (g, "RLIMIT_CPU", (uint64_t) p->cpu_seconds));
         if (p->cgroups_path == NULL && p->rootless) {
                 /* No cgroup (rootless on cgroup v1, or no delegation): what rlimits
@@ -253,13 +251,19 @@ gen_mounts (yajl_gen g, const struct spec_params *p)
                   { "nosuid", "nodev", "mode=1777", tmp_opts, "nr_inodes=4096", NULL } },
                 { CE_CODE_DIR, "bind", p->code_dir, { "rbind", "ro", "nosuid", "nodev", NULL } },
                 { CE_INIT_PATH, "bind", p->init_path, { "bind", "ro", "nosuid", "nodev", NULL } },
+                /* Last, and only for compiled languages: what the compile stage made. */
+                { CE_BUILD_DIR,
+                  "bind",
+                  p->build_dir,
+                  { "rbind", p->build_writable ? "rw" : "ro", "nosuid", "nodev", NULL } },
         };
+        size_t nmounts = sizeof (mounts) / sizeof (*mounts) - (p->build_dir ? 0 : 1);
         yajl_gen_status st;
 
         snprintf (tmp_opts, sizeof (tmp_opts), "size=%" PRId64, p->tmp_bytes);
         GEN_STR ("mounts");
         GEN (yajl_gen_array_open (g));
-        for (size_t i = 0; i < sizeof (mounts) / sizeof (*mounts); i++)
+        for (size_t i = 0; i < nmounts; i++)
                 GEN (gen_mount (g, &mounts[i]));
         GEN (yajl_gen_array_close (g));
 fail:
@@ -385,7 +389,7 @@ spec_generate (const struct spec_params *p, char **json, size_t *len, struct ce_
         GEN (gen_process (g, p));
         GEN_STR ("root");
         GEN (yajl_gen_map_open (g));
-        GEN_KV_STR ("path", p->bundle->rootfs);
+        GEN_KV_STR ("path", p->rootfs);
         GEN_KV_BOOL ("readonly", 1);
         GEN (yajl_gen_map_close (g));
         GEN_KV_STR ("hostname", p->hostname);

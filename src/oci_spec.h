@@ -9,7 +9,6 @@
 
 #include <yajl/yajl_tree.h>
 
-#include "bundle.h"
 #include "common.h"
 
 /* Where things appear inside every container. */
@@ -17,11 +16,17 @@
 #define CE_INIT_DIR "/.codeengine"
 #define CE_INIT_PATH CE_INIT_DIR "/init"
 
+#define CE_BUILD_DIR "/build"
+
 struct spec_params {
-        const struct ce_bundle *bundle; /* rootfs and env */
-        char *const *argv;              /* the program's command line, NULL-terminated */
-        const char *code_dir;           /* host dir mounted read-only at /code */
-        const char *init_path;          /* host path of codeengine-init */
+        const char *rootfs;       /* the language's tree, mounted read-only as / */
+        char *const *env;         /* the stage's "KEY=VALUE"s after the defaults; NULL-terminated */
+        char *const *argv;        /* the program's command line, NULL-terminated */
+        const char *cwd;          /* inside: CE_CODE_DIR or CE_BUILD_DIR */
+        const char *code_dir;     /* host dir mounted read-only at /code */
+        const char *build_dir;    /* host dir mounted at /build; NULL: none */
+        bool build_writable;      /* the compile stage writes it; the run only reads it */
+        const char *init_path;    /* host path of codeengine-init */
         const char *cgroups_path; /* e.g. "/codeengine/ce-0123"; NULL: no cgroup, rlimits only */
         bool rootless;            /* a user namespace mapping host_uid/gid to root inside */
         bool no_cpu_limit;        /* the cpu controller is not available (rootless v2) */
@@ -32,6 +37,7 @@ struct spec_params {
         int64_t cpu_period_us;
         int64_t pids_limit;
         int64_t tmp_bytes;   /* size of the /tmp tmpfs */
+        int64_t fsize_bytes; /* RLIMIT_FSIZE: no single file larger than where it could go */
         uint32_t uid, gid;   /* the program's user inside */
         int64_t cpu_seconds; /* RLIMIT_CPU: a backstop behind the wall-clock timeout */
         yajl_val seccomp;    /* linux.seccomp as loaded by spec_load_seccomp; NULL: none */

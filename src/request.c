@@ -52,6 +52,9 @@ enum key {
         K_CPUS,
         K_OUTPUT,
         K_PIDS,
+        K_COMPILE_TIMEOUT,
+        K_COMPILE_MEMORY,
+        K_COMPILE_PIDS,
 };
 
 struct key_def {
@@ -75,6 +78,9 @@ static const struct key_def keys[] = {
         { "cpus", CTX_LIMITS, K_CPUS },
         { "output_bytes", CTX_LIMITS, K_OUTPUT },
         { "pids", CTX_LIMITS, K_PIDS },
+        { "compile_timeout_ms", CTX_LIMITS, K_COMPILE_TIMEOUT },
+        { "compile_memory_mb", CTX_LIMITS, K_COMPILE_MEMORY },
+        { "compile_pids", CTX_LIMITS, K_COMPILE_PIDS },
 };
 
 enum vtype { V_STRING, V_NUMBER, V_BOOL, V_NULL, V_MAP, V_ARRAY };
@@ -301,12 +307,19 @@ bad:
 static int
 take_limit (struct request_parser *p, const char *s, size_t len)
 {
-        struct ce_limits *l = &p->req->limits;
+        struct ce_limits *l = &p->req->limits, *c = &p->req->compile_limits;
         char buf[64], path[64];
-        unsigned bit = 0;
+        unsigned bit = 0, cbit = 0;
         int ok = 1;
 
         switch (p->key) {
+        case K_COMPILE_TIMEOUT:
+                ok = parse_int (p, s, len, &c->timeout_ms), cbit = LIMIT_TIMEOUT;
+                break;
+        case K_COMPILE_MEMORY:
+                ok = parse_int (p, s, len, &c->memory_mb), cbit = LIMIT_MEMORY;
+                break;
+        case K_COMPILE_PIDS: ok = parse_int (p, s, len, &c->pids), cbit = LIMIT_PIDS; break;
         case K_TIMEOUT: ok = parse_int (p, s, len, &l->timeout_ms), bit = LIMIT_TIMEOUT; break;
         case K_MEMORY: ok = parse_int (p, s, len, &l->memory_mb), bit = LIMIT_MEMORY; break;
         case K_OUTPUT: ok = parse_int (p, s, len, &l->output_bytes), bit = LIMIT_OUTPUT; break;
@@ -323,6 +336,7 @@ take_limit (struct request_parser *p, const char *s, size_t len)
         default: return fail (p, "%s", "unexpected number");
         }
         p->req->limits_given |= bit;
+        p->req->compile_limits_given |= cbit;
         return ok;
 }
 
@@ -515,7 +529,8 @@ on_map_key (void *ctx, const unsigned char *key, size_t len)
         if (where == CTX_LIMITS)
                 return fail (p,
                              "unknown field 'limits.%s' (expected timeout_ms, memory_mb, cpus, "
-                             "output_bytes, pids)",
+                             "output_bytes, pids, compile_timeout_ms, compile_memory_mb, "
+                             "compile_pids)",
                              name);
         return fail (p,
                      "unknown field '%s' (expected language, code or files, stdin, args, limits)",
@@ -689,53 +704,52 @@ request_parser_finish (struct request_parser *p, struct ce_request **out, struct
 }
 
 static int
-check_int (const char *name, int64_t v, int64_t min, int64_t max, struct ce_error *err)
+check_int (const char *prefix, const char *name, int64_t v, int64_t min, int64_t max,
+           struct ce_error *err)
 {
         if (v < min || v > max)
                 return ce_error_set (err, 400, ERANGE,
-                                     "field 'limits.%s' must be between %" PRId64 " and %" PRId64
+                                     "field 'limits.%s%s' must be between %" PRId64 " and %" PRId64
                                      " (at most %" PRId64 " on this server)",
-                                     name, min, max, max);
+                                     prefix, name, min, max, max);
         return 0;
 }
 
 int
-request_resolve_limits (const struct ce_request *req, const struct ce_limits *defaults,
-                        const struct ce_limits *ceilings, struct ce_limits *out,
-                        struct ce_error *err)
+request_resolve_limits (const struct ce_limits *l, unsigned given, const char *prefix,
+                        const struct ce_limits *defaults, const struct ce_limits *ceilings,
+                        struct ce_limits *out, struct ce_error *err)
 {
         const struct ce_limits *min = &request_limit_minimums;
-        const struct ce_limits *l = &req->limits;
-        unsigned given = req->limits_given;
         int ret = 0;
 
         *out = *defaults;
         if (given & LIMIT_TIMEOUT) {
-                ret = check_int ("timeout_ms", l->timeout_ms, min->timeout_ms, ceilings->timeout_ms,
-                                 err);
+                ret = check_int (prefix, "timeout_ms", l->timeout_ms, min->timeout_ms,
+                                 ceilings->timeout_ms, err);
                 out->timeout_ms = l->timeout_ms;
         }
         if (ret == 0 && (given & LIMIT_MEMORY)) {
-                ret = check_int ("memory_mb", l->memory_mb, min->memory_mb, ceilings->memory_mb,
-                                 err);
+                ret = check_int (prefix, "memory_mb", l->memory_mb, min->memory_mb,
+                                 ceilings->memory_mb, err);
                 out->memory_mb = l->memory_mb;
         }
         if (ret == 0 && (given & LIMIT_OUTPUT)) {
-                ret = check_int ("output_bytes", l->output_bytes, min->output_bytes,
+                ret = check_int (prefix, "output_bytes", l->output_bytes, min->output_bytes,
                                  ceilings->output_bytes, err);
                 out->output_bytes = l->output_bytes;
         }
         if (ret == 0 && (given & LIMIT_PIDS)) {
-                ret = check_int ("pids", l->pids, min->pids, ceilings->pids, err);
+                ret = check_int (prefix, "pids", l->pids, min->pids, ceilings->pids, err);
                 out->pids = l->pids;
         }
         if (ret == 0 && (given & LIMIT_CPUS)) {
                 if (l->cpus < min->cpus || l->cpus > ceilings->cpus)
                         ret = ce_error_set (
                                 err, 400, ERANGE,
-                                "field 'limits.cpus' must be between %g and %g (at most "
+                                "field 'limits.%scpus' must be between %g and %g (at most "
                                 "%g on this server)",
-                                min->cpus, ceilings->cpus, ceilings->cpus);
+                                prefix, min->cpus, ceilings->cpus, ceilings->cpus);
                 out->cpus = l->cpus;
         }
         return ret;

@@ -46,6 +46,9 @@ struct ce_request {
         size_t args_bytes;       /* with their NULs */
         struct ce_limits limits; /* as requested, where limits_given says so */
         unsigned limits_given;   /* LIMIT_* bits */
+        /* limits.compile_*: the compile stage's, for languages that compile */
+        struct ce_limits compile_limits;
+        unsigned compile_limits_given;
 };
 
 enum {
@@ -73,12 +76,12 @@ int request_parser_finish (struct request_parser *p, struct ce_request **out, st
 
 void request_free (struct ce_request *r);
 
-/* The limits an execution gets: the request's where given (checked against
- * [minimum, ceiling]), the defaults elsewhere.  400 naming the field when a
- * value is out of range. */
-int request_resolve_limits (const struct ce_request *req, const struct ce_limits *defaults,
-                            const struct ce_limits *ceilings, struct ce_limits *out,
-                            struct ce_error *err);
+/* The limits one stage gets: `asked` where `given` (LIMIT_* bits) says so,
+ * each checked against [minimum, ceiling], the defaults elsewhere.  400
+ * naming the field ("limits.<prefix><name>") when a value is out of range. */
+int request_resolve_limits (const struct ce_limits *asked, unsigned given, const char *prefix,
+                            const struct ce_limits *defaults, const struct ce_limits *ceilings,
+                            struct ce_limits *out, struct ce_error *err);
 
 /* The smallest value each limit may take. */
 extern const struct ce_limits request_limit_minimums;

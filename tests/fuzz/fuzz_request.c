@@ -36,7 +36,9 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
                                  c = { 60000, 512, 1, 1 << 24, 256 };
                 struct ce_limits out;
 
-                request_resolve_limits (req, &d, &c, &out, &err);
+                request_resolve_limits (&req->limits, req->limits_given, "", &d, &c, &out, &err);
+                request_resolve_limits (&req->compile_limits, req->compile_limits_given, "compile_",
+                                        &d, &c, &out, &err);
                 request_free (req);
         }
         request_parser_free (p);

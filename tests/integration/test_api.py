@@ -10,7 +10,7 @@ import subprocess
 import ce
 from ce import CETestCase, code
 
-VERSION_FILE = os.path.join(ce.BUNDLES, "python3", "VERSION")
+VERSIONS_FILE = os.path.join(ce.BUNDLES, "python3", "versions.json")
 
 DEFAULT_LIMITS = {"timeout_ms": 30000, "memory_mb": 50, "cpus": 0.5, "output_bytes": 1048576, "pids": 64}
 DEFAULT_CEILINGS = {"timeout_ms": 60000, "memory_mb": 512, "cpus": 1, "output_bytes": 16777216, "pids": 256}
@@ -32,8 +32,8 @@ def short(body, limit=600):
 
 
 def bundle_version():
-    with open(VERSION_FILE) as f:
-        return f.read().strip()
+    with open(VERSIONS_FILE) as f:
+        return json.load(f)["python3"]
 
 
 def b64(data):
@@ -533,6 +533,28 @@ class Limits(APITestCase):
             with self.subTest(limits=value):
                 self.assert_400({"language": "python3", "code": "pass", "limits": value}, "limits")
 
+    def test_compile_limits_checked(self):
+        # Typed like every limit, for every language...
+        self.assert_400({"language": "python3", "code": "pass", "limits": {"compile_timeout_ms": "5"}},
+                        "limits.compile_timeout_ms", "must be a number")
+        raw = b'{"language":"python3","code":"pass","limits":{"compile_pids":16,"compile_pids":32}}'
+        status, headers, body = self.server.post_execute(raw)
+        self.assert_error(status, headers, body, 400)
+        self.assertIn("limits.compile_pids", body["error"], body)
+        # ...ignored by an interpreted one...
+        body = self.run_src("print('no compile')", limits={"compile_timeout_ms": 10 ** 9})
+        self.assert_result(body, "ok", exit_code=0, output="no compile\n")
+        self.assertNotIn("compile", body, body)
+        # ...and held to the compile ceilings for a compiled one.
+        compiled = [e["name"] for e in self.get_json("/languages") if e["compiled"] and e["available"]]
+        if not compiled:
+            self.skipTest("no compiled language is prepared on this server")
+        for key, value, maximum in (("compile_timeout_ms", 60001, "60000"), ("compile_memory_mb", 1025, "1024"),
+                                    ("compile_memory_mb", 15, "1024"), ("compile_pids", 257, "256")):
+            with self.subTest(key=key, value=value):
+                self.assert_400({"language": compiled[0], "code": "x", "limits": {key: value}},
+                                "limits." + key, "at most " + maximum)
+
     def test_empty_limits_use_defaults(self):
         body = self.run_src("print('defaults')", limits={})
         self.assert_result(body, "ok", exit_code=0, output="defaults\n")
@@ -614,16 +636,20 @@ class Accounting(APITestCase):
     BUSY = "import time\nt = time.time()\nwhile time.time() - t < 2: pass\n"
 
     def test_busy_loop_cpu_follows_the_quota(self):
-        half = self.run_src(self.BUSY)
-        self.assert_result(half, "ok", exit_code=0)
-        ratio = half["time"]["cpu_ms"] / max(1, half["time"]["wall_ms"])
-        self.assertTrue(0.3 <= ratio <= 0.7, "0.5 CPU: cpu/wall %.2f: %r" % (ratio, half))
-        self.assertGreaterEqual(half["time"]["wall_ms"], 2000, half)
-
-        full = self.run_src(self.BUSY, limits={"cpus": 1.0})
-        self.assert_result(full, "ok", exit_code=0)
-        full_ratio = full["time"]["cpu_ms"] / max(1, full["time"]["wall_ms"])
-        self.assertGreater(full_ratio, 0.75, "1 CPU: cpu/wall %.2f: %r (0.5 CPU: %r)" % (full_ratio, full, half))
+        # The quota is a cap: a busy loop gets at most its share of a core, the
+        # default 0.5 or what the request asks.  How much it gets below the cap
+        # depends on the machine's load, so that is never asserted.  (One
+        # thread cannot pass 1.0 anyway: the caps below 1 are what is tested.)
+        for cpus, cap in ((None, 0.5), (0.25, 0.25), (1.0, 1.0)):
+            with self.subTest(cpus=cpus):
+                extra = {} if cpus is None else {"limits": {"cpus": cpus}}
+                body = self.run_src(self.BUSY, **extra)
+                self.assert_result(body, "ok", exit_code=0)
+                wall, cpu = body["time"]["wall_ms"], body["time"]["cpu_ms"]
+                self.assertGreaterEqual(wall, 2000, body)
+                self.assertGreater(cpu, 0, body)
+                # + 0.1: the container's start-up is charged too, before the quota period settles
+                self.assertLessEqual(cpu / wall, cap + 0.1, "cap %s CPU: cpu/wall %.2f: %r" % (cap, cpu / wall, body))
 
 
 # ---------------------------------------------------------------------------
@@ -731,8 +757,17 @@ class Streams(APITestCase):
 class Discovery(APITestCase):
     def test_languages(self):
         body = self.get_json("/languages")
-        self.assertEqual(body, [{"name": "python3", "version": bundle_version(), "aliases": ["python", "py"],
-                                 "entry_file": "main.py"}], body)
+        self.assertIsInstance(body, list, body)
+        python = [entry for entry in body if entry.get("name") == "python3"]
+        self.assertEqual(python, [{"name": "python3", "version": bundle_version(),
+                                   "aliases": ["python", "py", "py3"], "entry_file": "main.py",
+                                   "compiled": False, "limits": DEFAULT_LIMITS, "available": True}], body)
+        names = [entry["name"] for entry in body]
+        self.assertEqual(names, sorted(names), "sorted by name")
+        for entry in body:
+            with self.subTest(language=entry.get("name")):
+                self.assertEqual("compile_limits" in entry, entry["compiled"], entry)
+                self.assertEqual("reason" in entry, not entry["available"], entry)
 
     def test_response_language_matches_languages(self):
         langs = {entry["name"]: entry for entry in self.get_json("/languages")}
@@ -762,7 +797,7 @@ class Discovery(APITestCase):
         self.assertEqual(root, version, "GET / and GET /version should answer the same")
         self.assertEqual(sorted(version), sorted(["name", "version", "runtime", "cgroup", "max_concurrent", "queue",
                                                   "max_body", "limits", "ceilings", "limit_mode",
-                                                  "rootless"]), version)
+                                                  "rootless", "compile_limits", "compile_ceilings"]), version)
         # The suite runs as root: real cgroup limits.
         self.assertEqual(version["limit_mode"], "cgroup", version)
         self.assertIs(version["rootless"], False, version)
@@ -776,6 +811,10 @@ class Discovery(APITestCase):
                          version)
         self.assertEqual(version["limits"], DEFAULT_LIMITS, version)
         self.assertEqual(version["ceilings"], DEFAULT_CEILINGS, version)
+        self.assertEqual(version["compile_limits"], {"timeout_ms": 10000, "memory_mb": 256, "cpus": 1.0,
+                                                     "output_bytes": 1048576, "pids": 128}, version)
+        self.assertEqual(version["compile_ceilings"], {"timeout_ms": 60000, "memory_mb": 1024, "cpus": 1.0,
+                                                       "output_bytes": 16777216, "pids": 256}, version)
         for key in ("timeout_ms", "memory_mb", "output_bytes", "pids"):
             self.assertTrue(type(version["limits"][key]) is int and type(version["ceilings"][key]) is int, version)
 

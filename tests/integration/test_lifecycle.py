@@ -12,9 +12,16 @@ import ce
 from ce import CETestCase
 
 WRAPPER = """#!/bin/sh
-# Behaves like runc, except that creating or running a container fails.
+# Behaves like runc, except that creating or running a container fails
+# (with CE_IT_PASS_PROBES=1, but for the server's start-up probes).
 sub=""
 skip=0
+bundle=""
+prev=""
+for a in "$@"; do
+    if [ "$prev" = --bundle ]; then bundle="$a"; fi
+    prev="$a"
+done
 for a in "$@"; do
     if [ "$skip" = 1 ]; then skip=0; continue; fi
     case "$a" in
@@ -24,7 +31,11 @@ for a in "$@"; do
     esac
 done
 case "$sub" in
-    run|create) echo "simulated runtime failure" >&2; exit 1 ;;
+    run|create)
+        if [ -n "$CE_IT_PASS_PROBES" ] && grep -q '"--probe"' "$bundle/config.json"; then
+            exec %s "$@"
+        fi
+        echo "simulated runtime failure" >&2; exit 1 ;;
 esac
 exec %s "$@"
 """
@@ -68,20 +79,38 @@ class RuntimeFailure(CETestCase):
 
     def test_runtime_failure_is_500_internal_error(self):
         # the wrapper prints its message on stderr, as most runtimes would
-        server = self.start_server(runtime=self.write_wrapper(WRAPPER % ce.RUNC))
+        server = self.start_server(runtime=self.write_wrapper(WRAPPER % (ce.RUNC, ce.RUNC)),
+                                   env={"CE_IT_PASS_PROBES": "1"})
         status, headers, body = server.execute("print('never runs')")
         self.assert_error(status, headers, body, 500)
         self.assertEqual(body.get("status"), "internal_error", body)
         self.assertIn("simulated runtime failure", body["error"], body)
         self.assert_healthy(server)
 
+    def test_broken_runtime_refused_at_start(self):
+        # The start-up probe fails: the server says why and does not serve
+        # (rather than a 500 on every request).
+        wrapper = self.write_wrapper(WRAPPER % (ce.RUNC, ce.RUNC))
+        args = self.cli_args()
+        p = self.run_cli(*args, "--runtime", wrapper)
+        text = p.stdout + p.stderr
+        self.assertEqual(p.returncode, 1, text)
+        self.assertIn("no language passed its start-up probe", text)
+        self.assertIn("simulated runtime failure", text)
+        self.assertIn("hint:", text)
+        state = args[args.index("--state-dir") + 1]
+        self.assertEqual(ce.runc_list(state), [], "probe container left behind")
+        exec_dir = os.path.join(state, "exec")
+        self.assertEqual(os.listdir(exec_dir) if os.path.isdir(exec_dir) else [], [], text)
+
     def test_real_runc_error_is_reported(self):
-        server = self.start_server(runtime=self.write_wrapper(MISDIRECTING_WRAPPER % ce.RUNC))
-        status, headers, body = server.execute("print('never runs')")
-        self.assert_error(status, headers, body, 500)
-        self.assertEqual(body.get("status"), "internal_error", body)
-        self.assertIn("nonexistent-ce-it-bundle", body["error"], "runc's own message: %r" % body)
-        self.assert_healthy(server)
+        # runc's own words, from its log: at start-up (the probe) the server
+        # refuses to start with them.
+        wrapper = self.write_wrapper(MISDIRECTING_WRAPPER % ce.RUNC)
+        p = self.run_cli(*self.cli_args(), "--runtime", wrapper)
+        text = p.stdout + p.stderr
+        self.assertEqual(p.returncode, 1, text)
+        self.assertIn("nonexistent-ce-it-bundle", text, "runc's own message: %r" % text)
 
 
 class ShutdownChecks:

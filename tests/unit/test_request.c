@@ -210,25 +210,43 @@ main (void)
                 struct ce_limits out;
                 struct ce_error err;
 
-                CHECK (request_resolve_limits (&r, &def, &ceil, &out, &err) == 0);
+                CHECK (request_resolve_limits (&r.limits, r.limits_given, "", &def, &ceil, &out,
+                                               &err)
+                       == 0);
                 CHECK (out.timeout_ms == 30000 && out.memory_mb == 50 && out.pids == 64);
                 r.limits_given = LIMIT_TIMEOUT | LIMIT_MEMORY | LIMIT_CPUS;
                 r.limits = (struct ce_limits){ 60000, 16, 1, 0, 0 };
-                CHECK (request_resolve_limits (&r, &def, &ceil, &out, &err) == 0);
+                CHECK (request_resolve_limits (&r.limits, r.limits_given, "", &def, &ceil, &out,
+                                               &err)
+                       == 0);
                 CHECK (out.timeout_ms == 60000 && out.memory_mb == 16 && out.cpus == 1
                        && out.output_bytes == 1 << 20);
                 r.limits.timeout_ms = 60001;
-                CHECK (request_resolve_limits (&r, &def, &ceil, &out, &err) < 0);
+                CHECK (request_resolve_limits (&r.limits, r.limits_given, "", &def, &ceil, &out,
+                                               &err)
+                       < 0);
                 CHECK (err.http_status == 400 && strstr (err.msg, "at most 60000"));
                 r.limits.timeout_ms = 0;
-                CHECK (request_resolve_limits (&r, &def, &ceil, &out, &err) < 0);
+                CHECK (request_resolve_limits (&r.limits, r.limits_given, "", &def, &ceil, &out,
+                                               &err)
+                       < 0);
                 r.limits.timeout_ms = 10;
                 r.limits.cpus = 1.5;
-                CHECK (request_resolve_limits (&r, &def, &ceil, &out, &err) < 0);
+                CHECK (request_resolve_limits (&r.limits, r.limits_given, "", &def, &ceil, &out,
+                                               &err)
+                       < 0);
                 CHECK (strstr (err.msg, "limits.cpus") && strstr (err.msg, "at most 1"));
                 r.limits_given = LIMIT_PIDS;
                 r.limits.pids = -1;
-                CHECK (request_resolve_limits (&r, &def, &ceil, &out, &err) < 0);
+                CHECK (request_resolve_limits (&r.limits, r.limits_given, "", &def, &ceil, &out,
+                                               &err)
+                       < 0);
+                /* The compile stage's limits name their own fields. */
+                r.compile_limits.timeout_ms = 70000;
+                CHECK (request_resolve_limits (&r.compile_limits, LIMIT_TIMEOUT, "compile_", &def,
+                                               &ceil, &out, &err)
+                       < 0);
+                CHECK (strstr (err.msg, "limits.compile_timeout_ms") != NULL);
         }
 
         /* Size limit (1000 bytes in expect_error) → 413, even in pieces. */

@@ -9,6 +9,7 @@
 
 #define GOLDEN CE_SOURCE_DIR "/tests/golden/config-python3.json"
 #define GOLDEN_ROOTLESS CE_SOURCE_DIR "/tests/golden/config-python3-rootless.json"
+#define GOLDEN_COMPILE CE_SOURCE_DIR "/tests/golden/config-c-compile.json"
 
 static char *
 slurp (const char *path)
@@ -61,25 +62,24 @@ get_int (yajl_val root, const char **path)
         return v ? YAJL_GET_INTEGER (v) : -1;
 }
 
+static const char *
+str_or_empty (yajl_val v)
+{
+        const char *s = YAJL_GET_STRING (v);
+
+        return s ? s : "";
+}
+
 int
 main (void)
 {
-        char *command[] = { "python3", "{entry}", NULL };
         char *argv[] = { "python3", "/code/main.py", "arg one", NULL };
         char *env[] = { "PYTHONUNBUFFERED=1", NULL };
-        char *aliases[] = { NULL };
-        struct ce_bundle b = {
-                .name = "python3",
-                .aliases = aliases,
-                .entry_file = "main.py",
-                .command = command,
-                .env = env,
-                .version = "3.11.2",
-                .rootfs = "/srv/codeengine/bundles/python3/rootfs",
-        };
         struct spec_params p = {
-                .bundle = &b,
+                .rootfs = "/srv/codeengine/bundles/python3/rootfs",
+                .env = env,
                 .argv = argv,
+                .cwd = CE_CODE_DIR,
                 .code_dir = "/run/codeengine/exec/ce-0123456789abcdef/code",
                 .init_path = "/usr/lib/codeengine/codeengine-init",
                 .cgroups_path = "/codeengine/ce-0123456789abcdef",
@@ -89,6 +89,7 @@ main (void)
                 .cpu_period_us = 100000,
                 .pids_limit = 64,
                 .tmp_bytes = 32 * 1024 * 1024,
+                .fsize_bytes = 32 * 1024 * 1024,
                 .uid = 65534,
                 .gid = 65534,
                 .cpu_seconds = 31,
@@ -200,8 +201,58 @@ main (void)
                 free (vjson);
         }
 
+        /* A compile stage: /build is writable and its cwd; the run of the same
+         * execution gets /build read-only. */
+        {
+                char *cargv[] = { "gcc", "-o", "/build/main", "/code/main.c", NULL };
+                struct spec_params c = p;
+                char *cjson = NULL;
+                size_t clen;
+
+                c.rootfs = "/srv/codeengine/bundles/gcc/rootfs";
+                c.env = NULL;
+                c.argv = cargv;
+                c.cwd = CE_BUILD_DIR;
+                c.build_dir = "/run/codeengine/exec/ce-0123456789abcdef/build";
+                c.build_writable = true;
+                c.cgroups_path = "/codeengine/ce-0123456789abcdef-compile";
+                c.memory_bytes = 256 * 1024 * 1024;
+                c.tmp_bytes = 256 * 1024 * 1024;
+                c.fsize_bytes = 128 * 1024 * 1024;
+                CHECK (spec_generate (&c, &cjson, &clen, &err) == 0);
+                if (cjson) {
+                        check_golden (GOLDEN_COMPILE, cjson, clen);
+                        CHECK (strstr (cjson, "\"cwd\": \"/build\"") != NULL);
+                }
+                free (cjson);
+                c.build_writable = false;
+                c.cwd = CE_CODE_DIR;
+                CHECK (spec_generate (&c, &cjson, &clen, &err) == 0);
+                if (cjson) {
+                        const char *mounts[] = { "mounts", NULL };
+                        yajl_val r = yajl_tree_parse (cjson, errbuf, sizeof (errbuf));
+                        yajl_val m = r ? yajl_tree_get (r, mounts, yajl_t_array) : NULL;
+                        yajl_val last =
+                                m && m->u.array.len ? m->u.array.values[m->u.array.len - 1] : NULL;
+                        const char *dest[] = { "destination", NULL };
+                        const char *opts[] = { "options", NULL };
+                        yajl_val o = last ? yajl_tree_get (last, opts, yajl_t_array) : NULL;
+
+                        CHECK (last
+                               && strcmp (str_or_empty (yajl_tree_get (last, dest, yajl_t_string)),
+                                          "/build")
+                                          == 0);
+                        CHECK (o && o->u.array.len == 4
+                               && strcmp (str_or_empty (o->u.array.values[1]), "ro") == 0);
+                        yajl_tree_free (r);
+                }
+                free (cjson);
+                /* No /build at all for an interpreted language. */
+                CHECK (json && strstr (json, "/build") == NULL);
+        }
+
         /* A value that is not UTF-8 is refused, not written. */
-        b.rootfs = "/srv/\xff";
+        p.rootfs = "/srv/\xff";
         free (json);
         json = NULL;
         CHECK (spec_generate (&p, &json, &len, &err) < 0);

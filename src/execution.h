@@ -1,0 +1,91 @@
+/*
+ * execution.h - one request's execution: a short list of stages.
+ *
+ * The planner turns a language's metadata (bundle.h) and a request into
+ * stages - compile, when the language has one, then run - each with its own
+ * limits, and runs each in a fresh container (runner.h) inside one work dir
+ * of the execution's:
+ *
+ *   STATE/exec/<id>/code     the request's files; read-only at /code in every stage
+ *                  /stdin    the run's standard input
+ *                  /build    the compile's output: written by the compile stage
+ *                            (a size-bounded tmpfs when root), read-only in the run
+ *                  /compile, /run   each container's bundle dir (config.json)
+ *
+ * The run starts only if the compile succeeded, in a new container that sees
+ * nothing of the compiler's but /build.  Nothing here knows a language by its
+ * name, and nothing here knows which API the request came in by.
+ */
+#ifndef CE_EXECUTION_H
+#define CE_EXECUTION_H
+
+#include "bundle.h"
+#include "common.h"
+#include "request.h"
+#include "runner.h"
+
+/* The server's limits for each stage: what a stage gets when neither the
+ * language nor the request says otherwise, and the most a request may ask. */
+struct exec_policy {
+        struct ce_limits defaults, ceilings;
+        struct ce_limits compile_defaults, compile_ceilings;
+};
+
+struct exec_plan {
+        const struct ce_language *lang;
+        struct ce_limits compile_limits; /* when lang->compile.command */
+        struct ce_limits run_limits;
+};
+
+/* A stage's limits when the request asks nothing: the server's defaults,
+ * replaced by what the language declares, each held to the ceiling. */
+void execution_default_limits (const struct ce_language *lang, bool compile,
+                               const struct exec_policy *pol, struct ce_limits *out);
+
+/* Resolve the request's limits for every stage of lang.  400 naming the
+ * field when one is out of range; 503 when lang is not available. */
+int execution_plan (const struct ce_language *lang, const struct ce_request *req,
+                    const struct exec_policy *pol, struct exec_plan *plan, struct ce_error *err);
+
+struct exec_result {
+        bool compiled;                /* a compile stage ran: `compile` is filled */
+        struct runner_result compile; /* its status: ok, compile_error or a limit */
+        /* The run's, or after a failed compile a stand-in: no output, the
+         * compiler's exit code and signal, no usage. */
+        struct runner_result run;
+        enum runner_status status; /* of the whole: the run's, or compile_error */
+};
+
+/* Called once the result is known (ret: execution_run's return value),
+ * before the containers and the work dir are removed, so that the caller can
+ * answer at once.  After it, execution_run touches neither plan, req, res
+ * nor err: the callee may free them. */
+struct exec_done {
+        void (*fn) (void *arg, int ret);
+        void *arg;
+};
+
+/* Run req as planned, on a pool worker (it blocks that worker).  client_fd
+ * (or -1): the client's socket, watched for hang-up.  0: *res holds what the
+ * stages did (free with execution_result_clear); <0: the runtime failed
+ * (500) or the server could not set up the execution.  Whatever happens, the
+ * containers, their cgroups, the /build mount and the work dir are gone when
+ * it returns. */
+int execution_run (const struct runner_config *cfg, const struct exec_plan *plan,
+                   const struct ce_request *req, int client_fd, const struct exec_done *done,
+                   struct exec_result *res, struct ce_error *err);
+
+void execution_result_clear (struct exec_result *res);
+
+/* At start-up, before serving: run one container of lang's tree under the
+ * server's configuration with codeengine-init itself as the program (it is
+ * in every container), proving the runtime, namespaces, mounts, cgroups,
+ * seccomp and the tree.  <0 with runc's own message when it fails. */
+int execution_probe (const struct runner_config *cfg, const struct ce_language *lang,
+                     const struct ce_limits *limits, struct ce_error *err);
+
+/* At start-up: remove the containers, /build mounts and work dirs an earlier
+ * instance that died left behind.  The supervisor must be running. */
+int execution_cleanup_stale (const struct runner_config *cfg, struct ce_error *err);
+
+#endif
