@@ -15,6 +15,7 @@ CE_DEPS=(
   build-essential cmake pkg-config libmicrohttpd-dev libyajl-dev
   runc skopeo umoci docker.io mmdebstrap jq python3 curl
   clang libclang-rt-14-dev uidmap
+  libwslay-dev nettle-dev nodejs npm
 )
 
 CE_START_SECONDS="${CE_START_SECONDS:-$(date +%s)}"
@@ -58,6 +59,14 @@ ce_dep_present() {
   fi
   if [[ "$1" == "docker.io" ]] && command -v docker >/dev/null 2>&1 &&
     command -v dockerd >/dev/null 2>&1; then
+    return 0
+  fi
+  # The test clients need node and npm, wherever they came from (a Node.js
+  # package that bundles npm, say): Debian's npm would fight it.
+  if [[ "$1" == "nodejs" ]] && command -v node >/dev/null 2>&1; then
+    return 0
+  fi
+  if [[ "$1" == "npm" ]] && command -v npm >/dev/null 2>&1; then
     return 0
   fi
   return 1
@@ -109,7 +118,8 @@ ce_docker_up() {
 # ce_docker_hint: explain how to get a docker daemon.
 ce_docker_hint() {
   ce_log "no docker daemon answers (docker info failed)."
-  ce_log "start it: systemctl start docker, or as root: dockerd --bridge=none --iptables=false &"
+  ce_log "start it: systemctl start docker, or as root:"
+  ce_log "  setsid dockerd --bridge=none --iptables=false </dev/null >/var/log/codeengine-dockerd.log 2>&1 &"
   ce_log "as non-root you also need access to /var/run/docker.sock (group docker)."
 }
 
@@ -118,22 +128,50 @@ ce_has_systemd() {
   [[ -d /run/systemd/system ]] && [[ "$(ps -p 1 -o comm= 2>/dev/null)" == "systemd" ]]
 }
 
+# ce_spawn_detached LOG CMD...: start CMD as a daemon in its own session, stdin
+# /dev/null, stdout and stderr appended to LOG, and no other fd of ours: a
+# daemon that inherited one would hold it for its whole life (an inherited
+# flock fd kept tools/prepare-bundles' lock taken forever). Sets
+# CE_SPAWNED_PID to the daemon's pid.
+ce_spawn_detached() {
+  local log="$1"
+  shift
+  (
+    local fd
+    # The glob is expanded by this subshell, so /proc/self is the subshell;
+    # the directory fd the expansion used is already closed, hence 2>/dev/null.
+    for fd in /proc/self/fd/*; do
+      fd="${fd##*/}"
+      if [[ "${fd}" =~ ^[0-9]+$ ]] && ((fd > 2)); then
+        exec {fd}>&- 2>/dev/null || true
+      fi
+    done
+    exec setsid "$@" </dev/null >>"${log}" 2>&1
+  ) &
+  CE_SPAWNED_PID=$!
+}
+
 # ce_start_dockerd: start a docker daemon in the background (root only).
 ce_start_dockerd() {
   local log=/var/log/codeengine-dockerd.log
   if ce_has_systemd && systemctl start docker; then
     return 0
   fi
-  ce_log "starting dockerd in the background (log: ${log})"
-  setsid dockerd --bridge=none --iptables=false </dev/null >>"${log}" 2>&1 &
+  ce_spawn_detached "${log}" dockerd --bridge=none --iptables=false
+  ce_log "started dockerd in the background (pid ${CE_SPAWNED_PID}, log: ${log})"
 }
 
-# ce_wait_docker SECONDS: wait until docker answers; false on timeout.
+# ce_wait_docker SECONDS: wait until docker answers, saying every 10 s what it
+# waits for; false on timeout.
 ce_wait_docker() {
-  local deadline=$((SECONDS + $1))
+  local limit="$1" start="${SECONDS}" next=$((SECONDS + 10))
   until ce_docker_up; do
-    if ((SECONDS >= deadline)); then
+    if ((SECONDS - start >= limit)); then
       return 1
+    fi
+    if ((SECONDS >= next)); then
+      ce_log "waiting for the docker daemon to answer ($((SECONDS - start)) s of ${limit} s)"
+      next=$((SECONDS + 10))
     fi
     sleep 1
   done
