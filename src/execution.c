@@ -20,6 +20,7 @@
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/random.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 
 #include "oci_spec.h"
@@ -421,8 +422,8 @@ compile_failed (struct exec_result *res)
 
 int
 execution_run (const struct runner_config *cfg, const struct exec_plan *plan,
-               const struct ce_request *req, int client_fd, const struct exec_done *done,
-               struct exec_result *res, struct ce_error *err)
+               const struct ce_request *req, int client_fd, const struct exec_sink *sink,
+               const struct exec_done *done, struct exec_result *res, struct ce_error *err)
 {
         const struct ce_language *lang = plan->lang;
         bool compiles = lang->compile.command != NULL;
@@ -466,10 +467,16 @@ execution_run (const struct runner_config *cfg, const struct exec_plan *plan,
                 stage.tmp_bytes = plan->compile_limits.memory_mb * 1024 * 1024;
                 stage.fsize_bytes = cfg->build_bytes;
                 stage.stdin_fd = devnull;
+                if (sink) {
+                        stage.tap = (struct sup_output_tap){ sink->output, sink->arg };
+                        sink->stage_start (sink->arg, EXEC_STAGE_COMPILE);
+                }
                 ret = runner_run (cfg, &stage, client_fd, &compile_created, &res->compile, err);
                 if (ret < 0)
                         goto out;
                 res->compiled = true;
+                if (sink)
+                        sink->stage_end (sink->arg, EXEC_STAGE_COMPILE, &res->compile);
                 if (res->compile.status != RUN_OK) {
                         compile_failed (res);
                         goto out;
@@ -491,9 +498,30 @@ execution_run (const struct runner_config *cfg, const struct exec_plan *plan,
                         ret = ce_error_set (err, 500, ENOMEM, "out of memory");
                         goto out;
                 }
+                if (sink && sink->stdin_open) {
+                        /* Live stdin: the program reads one end, the sink writes the other. */
+                        int sv[2];
+
+                        if (socketpair (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) {
+                                ret = ce_error_set (err, 500, errno, "socketpair: %s",
+                                                    strerror (errno));
+                                goto out;
+                        }
+                        close (stdin_fd);
+                        stdin_fd = sv[0];
+                        stage.stdin_fd = stdin_fd;
+                        sink->stdin_open (sink->arg, sv[1]); /* owned by the sink */
+                }
+                if (sink) {
+                        stage.tap = (struct sup_output_tap){ sink->output, sink->arg };
+                        sink->stage_start (sink->arg, EXEC_STAGE_RUN);
+                }
                 ret = runner_run (cfg, &stage, client_fd, &run_created, &res->run, err);
-                if (ret == 0)
+                if (ret == 0) {
                         res->status = res->run.status;
+                        if (sink)
+                                sink->stage_end (sink->arg, EXEC_STAGE_RUN, &res->run);
+                }
         }
 
 out:

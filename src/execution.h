@@ -23,6 +23,7 @@
 #include "common.h"
 #include "request.h"
 #include "runner.h"
+#include "sink.h"
 
 /* The server's limits for each stage: what a stage gets when neither the
  * language nor the request says otherwise, and the most a request may ask. */
@@ -66,14 +67,16 @@ struct exec_done {
 };
 
 /* Run req as planned, on a pool worker (it blocks that worker).  client_fd
- * (or -1): the client's socket, watched for hang-up.  0: *res holds what the
+ * (or -1): the client's socket, watched for hang-up.  sink (or NULL) hears
+ * each stage start, its output as it is written and its end (sink.h); it
+ * is not called once done->fn has been.  0: *res holds what the
  * stages did (free with execution_result_clear); <0: the runtime failed
  * (500) or the server could not set up the execution.  Whatever happens, the
  * containers, their cgroups, the /build mount and the work dir are gone when
  * it returns. */
 int execution_run (const struct runner_config *cfg, const struct exec_plan *plan,
-                   const struct ce_request *req, int client_fd, const struct exec_done *done,
-                   struct exec_result *res, struct ce_error *err);
+                   const struct ce_request *req, int client_fd, const struct exec_sink *sink,
+                   const struct exec_done *done, struct exec_result *res, struct ce_error *err);
 
 void execution_result_clear (struct exec_result *res);
 

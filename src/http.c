@@ -2,12 +2,20 @@
  * http.c - routes, request bodies and JSON responses.
  *
  * Threads: the access handler and the completion callback run on
- * libmicrohttpd's internal thread.  A pool worker touches a struct http_req
- * only between pool_submit and its MHD_resume_connection call, and never
- * after it: from then on the request is the HTTP thread's again.
+ * libmicrohttpd's internal thread.  A pool worker touches a buffered
+ * struct http_req only between pool_submit and its MHD_resume_connection
+ * call, and never after it: from then on the request is the HTTP thread's
+ * again.  A streamed one (Accept: application/x-ndjson) is not suspended:
+ * the HTTP side and the worker both hold it (refs) and the last frees it.
  *
- * Routes: GET /health, /ready, /languages, /version (and /), POST /execute.
- * Anything else is 404 or 405.
+ * Routes: GET /health, /ready, /languages, /version (and /), POST /execute
+ * (api_native.c), and Piston's API v2 under /api/v2/ (api_piston.c; the
+ * WebSocket GET /api/v2/connect is stream_ws.c's once upgraded).  Anything
+ * else is 404 or 405.  Both front-ends share one path: the body is fed to
+ * the front-end's parser as it arrives, its finish gives the internal
+ * request, the job runs on a worker, and the front-end's response goes back
+ * either buffered (the connection suspended until the worker resumes it) or
+ * as NDJSON events while it runs (stream_ndjson.c).
  */
 #include "http.h"
 
@@ -18,9 +26,12 @@
 #include <sys/socket.h>
 #include <microhttpd.h>
 
+#include "api.h"
 #include "cgroup.h"
 #include "jsongen.h"
 #include "request.h"
+#include "stream_ndjson.h"
+#include "stream_ws.h"
 
 /* Seconds an idle or slow connection may sit before it is dropped. */
 #define CONNECTION_TIMEOUT_S 30
@@ -29,18 +40,23 @@
 struct http_server {
         struct MHD_Daemon *daemon;
         struct http_config cfg;
+        struct api_env env; /* what the front-ends may read: points into cfg */
         atomic_bool stopping;
-        pthread_mutex_t lock; /* guards inflight */
+        pthread_mutex_t lock; /* guards inflight, and each http_req's refs and counted */
         pthread_cond_t idle_cond;
-        size_t inflight;        /* /execute jobs submitted and not yet answered */
+        size_t inflight;        /* execution jobs submitted and not yet answered */
         MHD_socket quiesced_fd; /* the listening socket after http_quiesce */
         /* constant bodies, built at start-up */
         char *version_json, *languages_json, *ready_json;
         size_t version_len, languages_len, ready_len;
+        struct ws_config ws_cfg; /* GET /api/v2/connect: WebSockets */
+        struct ws_hub *ws;
+        char *runtimes_json, *packages_json; /* Piston's */
+        size_t runtimes_len, packages_len;
 };
 
 enum phase {
-        PHASE_BODY,    /* reading the /execute body */
+        PHASE_BODY,    /* reading an execution's body */
         PHASE_RUNNING, /* suspended, owned by a worker */
         PHASE_DONE,    /* a response is queued */
 };
@@ -50,13 +66,20 @@ struct http_req {
         struct MHD_Connection *conn;
         enum phase phase;
         struct timespec start;
-        struct request_parser *parser;
+        const struct api_frontend *api; /* the API the request came in by */
+        void *parser;                   /* api's, while the body is read */
         bool body_failed;
         struct ce_error body_err;
 
-        struct ce_request *req;
-        const struct ce_language *lang;
-        struct exec_plan plan; /* the stages' limits, resolved for this request */
+        const char *route; /* for the log line: the execution's path */
+        /* Live output (Accept: application/x-ndjson), or NULL: one buffered
+         * answer.  A streaming request is not suspended while it runs, so
+         * libmicrohttpd may complete it (the client went away) while the
+         * worker still holds it: refs counts the HTTP side and the worker. */
+        struct ndjson_stream *stream;
+        int refs;
+
+        struct api_request in; /* the request, its language and its stages' limits */
         int client_fd;         /* the connection's socket: MHD's, only watched */
         struct pool_job job;
         bool counted;   /* counts in srv->inflight */
@@ -78,8 +101,9 @@ log_request (struct http_req *r, const char *method, const char *url, unsigned c
         for (i = 0; url[i] && i < sizeof (path) - 1; i++)
                 path[i] = (url[i] > 0x20 && url[i] < 0x7f) ? url[i] : '?';
         path[i] = '\0';
-        ce_log ("%s %s %s %u %s %lldms", method, path, r && r->lang ? r->lang->name : "-", code,
-                outcome ? outcome : "-", r ? (long long) ce_ms_between (r->start, ce_now ()) : 0LL);
+        ce_log ("%s %s %s %u %s %lldms", method, path, r && r->in.lang ? r->in.lang->name : "-",
+                code, outcome ? outcome : "-",
+                r ? (long long) ce_ms_between (r->start, ce_now ()) : 0LL);
 }
 
 static enum MHD_Result
@@ -141,29 +165,23 @@ queue_gen (struct MHD_Connection *conn, unsigned code, gen_fill fill, const void
 }
 
 struct error_body {
+        const struct api_frontend *api;
         const char *msg; /* valid UTF-8 */
         const char *status;
 };
 
-/* {"error": msg[, "status": status]} */
+/* The front-end's error shape: {"error": ...} or Piston's {"message": ...}. */
 static yajl_gen_status
 gen_error (yajl_gen g, const void *arg)
 {
         const struct error_body *e = arg;
-        yajl_gen_status st;
 
-        GEN (yajl_gen_map_open (g));
-        GEN_KV_STR ("error", e->msg);
-        if (e->status)
-                GEN_KV_STR ("status", e->status);
-        GEN (yajl_gen_map_close (g));
-fail:
-        return st;
+        return e->api->gen_error (g, e->msg, e->status);
 }
 
 static enum MHD_Result
-queue_error (struct MHD_Connection *conn, unsigned code, const char *msg, const char *status,
-             const char *hname, const char *hvalue)
+queue_error (struct MHD_Connection *conn, const struct api_frontend *api, unsigned code,
+             const char *msg, const char *status, const char *hname, const char *hvalue)
 {
         cleanup_free char *clean = NULL;
         size_t clean_len;
@@ -171,73 +189,17 @@ queue_error (struct MHD_Connection *conn, unsigned code, const char *msg, const 
         /* Messages may quote the client's input, cut at a byte limit. */
         if (ce_utf8_sanitize (msg, strlen (msg), &clean, &clean_len) < 0)
                 return MHD_NO;
-        return queue_gen (conn, code, gen_error, &(struct error_body){ clean, status }, hname,
+        return queue_gen (conn, code, gen_error, &(struct error_body){ api, clean, status }, hname,
                           hvalue);
 }
 
-/* Fields shared by the run and the compile stage. */
-static yajl_gen_status
-gen_run_fields (yajl_gen g, const struct runner_result *res)
-{
-        const struct ce_buf *bufs[] = { &res->out.combined, &res->out.stdout_buf,
-                                        &res->out.stderr_buf };
-        const char *names[] = { "output", "stdout", "stderr" };
-        char signame[32];
-        const char *sig = runner_signal_name (res->signal, signame, sizeof (signame));
-        yajl_gen_status st = yajl_gen_status_ok;
-
-        for (size_t i = 0; i < 3; i++) {
-                cleanup_free char *clean = NULL;
-                size_t len;
-
-                if (ce_utf8_sanitize (bufs[i]->data ? bufs[i]->data : "", bufs[i]->len, &clean,
-                                      &len)
-                    < 0)
-                        return yajl_gen_invalid_string;
-                GEN_STR (names[i]);
-                GEN_STRN (clean, len);
-        }
-        GEN_KV_INT ("exit_code", res->exit_code);
-        GEN_STR ("signal");
-        GEN (sig ? yajl_gen_string (g, (const unsigned char *) sig, strlen (sig))
-                 : yajl_gen_null (g));
-        GEN_KV_STR ("status", runner_status_name (res->status));
-        GEN_KV_BOOL ("truncated", res->truncated);
-        GEN_STR ("time");
-        GEN (yajl_gen_map_open (g));
-        GEN_KV_INT ("wall_ms", res->wall_ms);
-        GEN_STR ("cpu_ms");
-        GEN (res->cpu_ms < 0 ? yajl_gen_null (g) : yajl_gen_integer (g, res->cpu_ms));
-        GEN (yajl_gen_map_close (g));
-        /* time_ms: the first API's field, kept for existing clients. */
-        GEN_KV_INT ("time_ms", res->wall_ms);
-        GEN_STR ("memory_kb");
-        GEN (res->memory_kb < 0 ? yajl_gen_null (g) : yajl_gen_integer (g, res->memory_kb));
-fail:
-        return st;
-}
-
-/* The response to an execution that ran. */
+/* The response to an execution that ran, in the front-end's shape. */
 static yajl_gen_status
 gen_result (yajl_gen g, const void *arg)
 {
         const struct http_req *r = arg;
-        yajl_gen_status st;
 
-        GEN (yajl_gen_map_open (g));
-        GEN (gen_run_fields (g, &r->result.run));
-        GEN_KV_STR ("language", r->lang->name);
-        GEN_KV_STR ("version", r->lang->version);
-        GEN_KV_STR ("limit_mode", r->srv->cfg.limit_mode);
-        if (r->result.compiled) {
-                GEN_STR ("compile");
-                GEN (yajl_gen_map_open (g));
-                GEN (gen_run_fields (g, &r->result.compile));
-                GEN (yajl_gen_map_close (g));
-        }
-        GEN (yajl_gen_map_close (g));
-fail:
-        return st;
+        return r->api->gen_result (g, &r->srv->env, &r->in, &r->result);
 }
 
 static yajl_gen_status
@@ -346,18 +308,82 @@ fail:
         return st;
 }
 
+/* GET /api/v2/runtimes and /api/v2/packages: built once, at start-up. */
+static yajl_gen_status
+gen_runtimes (yajl_gen g, const void *arg)
+{
+        return api_piston_gen_runtimes (g, arg);
+}
+
+static yajl_gen_status
+gen_packages (yajl_gen g, const void *arg)
+{
+        return api_piston_gen_packages (g, arg);
+}
+
+/* Any thread: a streamed answer ends on the worker, its connection may
+ * end first on the HTTP thread. */
 static void
 inflight_done (struct http_req *r)
 {
         struct http_server *s = r->srv;
 
-        if (! r->counted)
-                return;
-        r->counted = false;
         pthread_mutex_lock (&s->lock);
-        s->inflight--;
-        pthread_cond_broadcast (&s->idle_cond);
+        if (r->counted) {
+                r->counted = false;
+                s->inflight--;
+                pthread_cond_broadcast (&s->idle_cond);
+        }
         pthread_mutex_unlock (&s->lock);
+}
+
+static void
+req_free (struct http_req *r)
+{
+        if (r->parser)
+                r->api->parser_free (r->parser);
+        request_free (r->in.req);
+        execution_result_clear (&r->result);
+        ndjson_stream_unref (r->stream);
+        free (r);
+}
+
+/* Drop one holder of r (the HTTP side or a streaming worker); the last frees it. */
+static void
+req_unref (struct http_req *r)
+{
+        struct http_server *s = r->srv;
+        bool last;
+
+        pthread_mutex_lock (&s->lock);
+        last = --r->refs == 0;
+        pthread_mutex_unlock (&s->lock);
+        if (last)
+                req_free (r);
+}
+
+/* The last NDJSON line: the result, in the front-end's shape, or the error
+ * the buffered answer would have had. */
+static yajl_gen_status
+gen_stream_error (yajl_gen g, const void *arg)
+{
+        const struct error_body *e = arg;
+        cleanup_free char *clean = NULL;
+        size_t len;
+
+        if (ce_utf8_sanitize (e->msg, strlen (e->msg), &clean, &len) < 0)
+                return yajl_gen_invalid_string;
+        return e->api->gen_error (g, clean, e->status);
+}
+
+static void
+stream_error (struct http_req *r, int http_status, const char *msg, const char *status,
+              const char *outcome)
+{
+        struct error_body e = { r->api, msg, status };
+
+        log_request (r, "POST", r->route, (unsigned) http_status, outcome);
+        ndjson_stream_end (r->stream, "error", "error", gen_stream_error, &e, http_status);
 }
 
 /* Worker thread, from execution_run: the result is in r, answer it now. */
@@ -367,7 +393,17 @@ job_answer (void *arg, int ret)
         struct http_req *r = arg;
 
         r->run_ret = ret;
-        MHD_resume_connection (r->conn); /* r is the HTTP thread's from here */
+        if (r->stream == NULL) {
+                MHD_resume_connection (r->conn); /* r is the HTTP thread's from here */
+                return;
+        }
+        if (ret < 0) {
+                stream_error (r, 500, r->run_err.msg, "internal_error", "internal_error");
+        } else {
+                log_request (r, "POST", r->route, 200, runner_status_name (r->result.status));
+                ndjson_stream_end (r->stream, "result", "result", gen_result, r, 0);
+        }
+        inflight_done (r);
 }
 
 /* Worker thread. */
@@ -375,9 +411,14 @@ static void
 job_run (struct pool_job *job)
 {
         struct http_req *r = (struct http_req *) ((char *) job - offsetof (struct http_req, job));
+        /* Read before: a buffered r is not ours once job_answer resumed it. */
+        struct ndjson_stream *stream = r->stream;
 
-        execution_run (r->srv->cfg.runner, &r->plan, r->req, r->client_fd,
+        execution_run (r->srv->cfg.runner, &r->in.plan, r->in.req, r->client_fd,
+                       stream ? ndjson_stream_sink (stream) : NULL,
                        &(struct exec_done){ job_answer, r }, &r->result, &r->run_err);
+        if (stream)
+                req_unref (r);
 }
 
 /* Thread calling pool_shutdown. */
@@ -387,7 +428,61 @@ job_cancel (struct pool_job *job)
         struct http_req *r = (struct http_req *) ((char *) job - offsetof (struct http_req, job));
 
         r->cancelled = true;
-        MHD_resume_connection (r->conn);
+        if (r->stream == NULL) {
+                MHD_resume_connection (r->conn);
+                return;
+        }
+        stream_error (r, 503, "the server is shutting down", NULL, "shutting_down");
+        inflight_done (r);
+        req_unref (r);
+}
+
+/* Accept: application/x-ndjson on a front-end that streams. */
+static bool
+wants_stream (struct http_req *r)
+{
+        const char *accept =
+                MHD_lookup_connection_value (r->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_ACCEPT);
+
+        return r->api->streams && accept && strcasestr (accept, "application/x-ndjson");
+}
+
+/* The job is accepted: answer 200 at once with the live stream. */
+static enum MHD_Result
+start_stream (struct http_req *r, const char *method, const char *url)
+{
+        struct http_server *s = r->srv;
+        struct MHD_Response *resp;
+        enum MHD_Result ret;
+        int sret;
+
+        pthread_mutex_lock (&s->lock);
+        s->inflight++;
+        r->counted = true;
+        r->refs++; /* the worker's */
+        pthread_mutex_unlock (&s->lock);
+        r->phase = PHASE_DONE;
+        sret = pool_submit (s->cfg.pool, &r->job);
+        if (sret < 0) {
+                pthread_mutex_lock (&s->lock);
+                r->refs--;
+                pthread_mutex_unlock (&s->lock);
+                inflight_done (r);
+                log_request (r, method, url, 503, sret == -EAGAIN ? "queue_full" : "shutting_down");
+                return sret == -EAGAIN
+                               ? queue_error (r->conn, r->api, 503,
+                                              "too many executions waiting; retry later", NULL,
+                                              MHD_HTTP_HEADER_RETRY_AFTER, "1")
+                               : queue_error (r->conn, r->api, 503, "the server is shutting down",
+                                              NULL, MHD_HTTP_HEADER_RETRY_AFTER, "5");
+        }
+        /* From here the worker may already be writing lines: they wait in the stream. */
+        resp = ndjson_stream_response (r->stream);
+        if (resp == NULL)
+                return MHD_NO; /* the worker finishes alone; its lines go nowhere */
+        ret = MHD_queue_response (r->conn, MHD_HTTP_OK, resp);
+        MHD_destroy_response (resp);
+        return ret;
 }
 
 static enum MHD_Result
@@ -399,34 +494,19 @@ finish_execute (struct http_req *r, const char *method, const char *url)
 
         if (r->body_failed) {
                 log_request (r, method, url, (unsigned) r->body_err.http_status, "bad_request");
-                return queue_error (r->conn, (unsigned) r->body_err.http_status, r->body_err.msg,
-                                    NULL, NULL, NULL);
+                return queue_error (r->conn, r->api, (unsigned) r->body_err.http_status,
+                                    r->body_err.msg, NULL, NULL, NULL);
         }
-        ret = request_parser_finish (r->parser, &r->req, &err);
-        if (ret < 0) {
-                log_request (r, method, url, (unsigned) err.http_status, "bad_request");
-                return queue_error (r->conn, (unsigned) err.http_status, err.msg, NULL, NULL, NULL);
-        }
-        r->lang = bundle_lookup (s->cfg.bundles, r->req->language);
-        if (r->lang == NULL) {
-                char msg[512];
-                char lang[65];
-
-                snprintf (lang, sizeof (lang), "%s", r->req->language);
-                snprintf (msg, sizeof (msg), "unknown language '%s'; available: %s", lang,
-                          bundle_names (s->cfg.bundles));
-                log_request (r, method, url, 400, "bad_request");
-                return queue_error (r->conn, 400, msg, NULL, NULL, NULL);
-        }
-        ret = execution_plan (r->lang, r->req, &s->cfg.policy, &r->plan, &err);
+        ret = r->api->finish (r->parser, &s->env, &r->in, &err);
         if (ret < 0) {
                 log_request (r, method, url, (unsigned) err.http_status,
                              err.http_status == 503 ? "unavailable" : "bad_request");
-                return queue_error (r->conn, (unsigned) err.http_status, err.msg, NULL, NULL, NULL);
+                return queue_error (r->conn, r->api, (unsigned) err.http_status, err.msg, NULL,
+                                    NULL, NULL);
         }
         if (atomic_load (&s->stopping)) {
                 log_request (r, method, url, 503, "shutting_down");
-                return queue_error (r->conn, 503, "the server is shutting down", NULL,
+                return queue_error (r->conn, r->api, 503, "the server is shutting down", NULL,
                                     MHD_HTTP_HEADER_RETRY_AFTER, "5");
         }
 
@@ -438,10 +518,16 @@ finish_execute (struct http_req *r, const char *method, const char *url)
         }
         r->job.run = job_run;
         r->job.cancel = job_cancel;
+        if (wants_stream (r)) {
+                r->stream = ndjson_stream_new (r->conn);
+                if (r->stream == NULL)
+                        return MHD_NO;
+                return start_stream (r, method, url);
+        }
         pthread_mutex_lock (&s->lock);
         s->inflight++;
-        pthread_mutex_unlock (&s->lock);
         r->counted = true;
+        pthread_mutex_unlock (&s->lock);
         r->phase = PHASE_RUNNING;
         /* Suspend before submitting: a fast worker may resume at once. */
         MHD_suspend_connection (r->conn);
@@ -462,15 +548,16 @@ answer_result (struct http_req *r, const char *method, const char *url)
         r->phase = PHASE_DONE;
         if (r->rejected == -EAGAIN) {
                 log_request (r, method, url, 503, "queue_full");
-                ret = queue_error (r->conn, 503, "too many executions waiting; retry later", NULL,
-                                   MHD_HTTP_HEADER_RETRY_AFTER, "1");
+                ret = queue_error (r->conn, r->api, 503, "too many executions waiting; retry later",
+                                   NULL, MHD_HTTP_HEADER_RETRY_AFTER, "1");
         } else if (r->cancelled || r->rejected) {
                 log_request (r, method, url, 503, "shutting_down");
-                ret = queue_error (r->conn, 503, "the server is shutting down", NULL,
+                ret = queue_error (r->conn, r->api, 503, "the server is shutting down", NULL,
                                    MHD_HTTP_HEADER_RETRY_AFTER, "5");
         } else if (r->run_ret < 0) {
                 log_request (r, method, url, 500, "internal_error");
-                ret = queue_error (r->conn, 500, r->run_err.msg, "internal_error", NULL, NULL);
+                ret = queue_error (r->conn, r->api, 500, r->run_err.msg, "internal_error", NULL,
+                                   NULL);
         } else {
                 log_request (r, method, url, 200, runner_status_name (r->result.status));
                 ret = queue_gen (r->conn, MHD_HTTP_OK, gen_result, r, NULL, NULL);
@@ -502,6 +589,111 @@ authorized (struct http_server *s, struct MHD_Connection *conn)
         return diff == 0;
 }
 
+/* POST of an execution by `api`: refuse a declared oversize body before
+ * reading any of it, then parse the body as it arrives. */
+static enum MHD_Result
+start_execution (struct http_req *r, const struct api_frontend *api, const char *method,
+                 const char *url)
+{
+        struct http_server *s = r->srv;
+        const char *cl = MHD_lookup_connection_value (r->conn, MHD_HEADER_KIND,
+                                                      MHD_HTTP_HEADER_CONTENT_LENGTH);
+
+        r->api = api;
+        r->route = api == &api_native ? "/execute" : "/api/v2/execute";
+        if (cl && strtoull (cl, NULL, 10) > s->cfg.max_body) {
+                char msg[128];
+
+                snprintf (msg, sizeof (msg), "request body is larger than %zu bytes",
+                          s->cfg.max_body);
+                log_request (r, method, url, 413, "bad_request");
+                return queue_error (r->conn, api, 413, msg, NULL, NULL, NULL);
+        }
+        r->parser = api->parser_new (s->cfg.max_body);
+        if (r->parser == NULL)
+                return MHD_NO;
+        r->phase = PHASE_BODY;
+        return MHD_YES;
+}
+
+static enum MHD_Result
+queue_json (struct http_req *r, const char *method, const char *url, const char *body, size_t len)
+{
+        log_request (r, method, url, 200, NULL);
+        return queue_body (r->conn, MHD_HTTP_OK, "application/json", body, len, NULL, NULL);
+}
+
+/* Piston's API v2 under /api/v2/ (path is what follows it). */
+static enum MHD_Result
+route_piston (struct http_req *r, const char *path, const char *method, const char *url, bool get,
+              bool post)
+{
+        struct http_server *s = r->srv;
+        const struct api_frontend *api = &api_piston;
+
+        r->api = api;
+        if (strcmp (path, "runtimes") == 0 || strcmp (path, "packages") == 0) {
+                bool runtimes = path[0] == 'r';
+
+                if (get)
+                        return runtimes ? queue_json (r, method, url, s->runtimes_json,
+                                                      s->runtimes_len)
+                                        : queue_json (r, method, url, s->packages_json,
+                                                      s->packages_len);
+                if (! runtimes && (post || strcmp (method, MHD_HTTP_METHOD_DELETE) == 0)) {
+                        log_request (r, method, url, 501, NULL);
+                        return queue_error (r->conn, api, 501,
+                                            "packages are not installed over HTTP here: the "
+                                            "server's languages are bundles, prepared with "
+                                            "tools/prepare-bundles LANGUAGE on the server",
+                                            NULL, NULL, NULL);
+                }
+                log_request (r, method, url, 405, NULL);
+                return queue_error (r->conn, api, 405, "use GET", NULL, MHD_HTTP_HEADER_ALLOW,
+                                    "GET, HEAD");
+        }
+        if (strcmp (path, "connect") == 0) {
+                struct MHD_Response *resp;
+                unsigned status;
+                const char *msg;
+                enum MHD_Result ret;
+
+                if (strcmp (method, MHD_HTTP_METHOD_GET) != 0) {
+                        log_request (r, method, url, 405, NULL);
+                        return queue_error (r->conn, api, 405, "use GET /api/v2/connect", NULL,
+                                            MHD_HTTP_HEADER_ALLOW, "GET");
+                }
+                if (atomic_load (&s->stopping)) {
+                        log_request (r, method, url, 503, "shutting_down");
+                        return queue_error (r->conn, api, 503, "the server is shutting down", NULL,
+                                            MHD_HTTP_HEADER_RETRY_AFTER, "5");
+                }
+                resp = ws_upgrade_response (s->ws, r->conn, &status, &msg);
+                if (resp == NULL) {
+                        log_request (r, method, url, status, "bad_request");
+                        return queue_error (r->conn, api, status, msg, NULL,
+                                            status == 426 ? "Sec-WebSocket-Version" : NULL, "13");
+                }
+                log_request (r, method, url, 101, NULL);
+                ret = MHD_queue_response (r->conn, MHD_HTTP_SWITCHING_PROTOCOLS, resp);
+                MHD_destroy_response (resp);
+                return ret;
+        }
+        if (strcmp (path, "execute") == 0) {
+                if (! post) {
+                        log_request (r, method, url, 405, NULL);
+                        return queue_error (r->conn, api, 405, "use POST /api/v2/execute", NULL,
+                                            MHD_HTTP_HEADER_ALLOW, "POST");
+                }
+                return start_execution (r, api, method, url);
+        }
+        log_request (r, method, url, 404, NULL);
+        return queue_error (r->conn, api, 404,
+                            "not found: Piston's API v2 here is GET /api/v2/runtimes, "
+                            "GET /api/v2/packages, POST /api/v2/execute and GET /api/v2/connect",
+                            NULL, NULL, NULL);
+}
+
 static enum MHD_Result
 on_request (void *cls, struct MHD_Connection *conn, const char *url, const char *method,
             const char *version, const char *upload_data, size_t *upload_data_size, void **con_cls)
@@ -511,6 +703,7 @@ on_request (void *cls, struct MHD_Connection *conn, const char *url, const char 
         bool get = strcmp (method, MHD_HTTP_METHOD_GET) == 0
                    || strcmp (method, MHD_HTTP_METHOD_HEAD) == 0;
         bool post = strcmp (method, MHD_HTTP_METHOD_POST) == 0;
+        const struct api_frontend *native = &api_native;
 
         (void) version;
         if (r == NULL) {
@@ -521,18 +714,24 @@ on_request (void *cls, struct MHD_Connection *conn, const char *url, const char 
                 r->conn = conn;
                 r->start = ce_now ();
                 r->phase = PHASE_DONE;
+                r->api = native;
+                r->refs = 1; /* the HTTP side's */
                 *con_cls = r;
 
+                if (strncmp (url, "/api/v2/", 8) == 0)
+                        r->api = &api_piston; /* errors in Piston's shape from here */
                 if (s->cfg.auth_token && strcmp (url, "/health") != 0 && ! authorized (s, conn)) {
                         log_request (r, method, url, 401, "unauthorized");
-                        return queue_error (conn, 401,
+                        return queue_error (conn, r->api, 401,
                                             "missing or wrong 'Authorization: Bearer <token>'",
                                             NULL, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer");
                 }
+                if (strncmp (url, "/api/v2/", 8) == 0)
+                        return route_piston (r, url + 8, method, url, get, post);
                 if (strcmp (url, "/health") == 0) {
                         if (! get) {
                                 log_request (r, method, url, 405, NULL);
-                                return queue_error (conn, 405, "use GET /health", NULL,
+                                return queue_error (conn, native, 405, "use GET /health", NULL,
                                                     MHD_HTTP_HEADER_ALLOW, "GET, HEAD");
                         }
                         log_request (r, method, url, 200, NULL);
@@ -545,60 +744,43 @@ on_request (void *cls, struct MHD_Connection *conn, const char *url, const char 
 
                         if (! get) {
                                 log_request (r, method, url, 405, NULL);
-                                return queue_error (conn, 405, "use GET", NULL,
+                                return queue_error (conn, native, 405, "use GET", NULL,
                                                     MHD_HTTP_HEADER_ALLOW, "GET, HEAD");
                         }
                         if (strcmp (url, "/ready") == 0 && atomic_load (&s->stopping)) {
                                 log_request (r, method, url, 503, "shutting_down");
-                                return queue_error (conn, 503, "the server is shutting down", NULL,
+                                return queue_error (conn, native, 503,
+                                                    "the server is shutting down", NULL,
                                                     MHD_HTTP_HEADER_RETRY_AFTER, "5");
                         }
                         if (strcmp (url, "/languages") == 0)
                                 body = s->languages_json, len = s->languages_len;
                         else if (strcmp (url, "/ready") == 0)
                                 body = s->ready_json, len = s->ready_len;
-                        log_request (r, method, url, 200, NULL);
-                        return queue_body (conn, MHD_HTTP_OK, "application/json", body, len, NULL,
-                                           NULL);
+                        return queue_json (r, method, url, body, len);
                 }
                 if (strcmp (url, "/execute") != 0) {
                         log_request (r, method, url, 404, NULL);
-                        return queue_error (conn, 404,
+                        return queue_error (conn, native, 404,
                                             "not found: the API is GET /health, GET /ready, "
-                                            "GET /languages, GET /version and POST /execute",
+                                            "GET /languages, GET /version and POST /execute "
+                                            "(and Piston's under /api/v2/)",
                                             NULL, NULL, NULL);
                 }
                 if (! post) {
                         log_request (r, method, url, 405, NULL);
-                        return queue_error (conn, 405, "use POST /execute", NULL,
+                        return queue_error (conn, native, 405, "use POST /execute", NULL,
                                             MHD_HTTP_HEADER_ALLOW, "POST");
                 }
-                {
-                        const char *cl = MHD_lookup_connection_value (
-                                conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
-                        char msg[128];
-
-                        /* Refuse a declared oversize body before reading any of it. */
-                        if (cl && strtoull (cl, NULL, 10) > s->cfg.max_body) {
-                                snprintf (msg, sizeof (msg),
-                                          "request body is larger than %zu bytes", s->cfg.max_body);
-                                log_request (r, method, url, 413, "bad_request");
-                                return queue_error (conn, 413, msg, NULL, NULL, NULL);
-                        }
-                }
-                r->parser = request_parser_new (s->cfg.max_body);
-                if (r->parser == NULL)
-                        return MHD_NO;
-                r->phase = PHASE_BODY;
-                return MHD_YES;
+                return start_execution (r, native, method, url);
         }
 
         switch (r->phase) {
         case PHASE_BODY:
                 if (*upload_data_size) {
                         if (! r->body_failed
-                            && request_parser_feed (r->parser, upload_data, *upload_data_size,
-                                                    &r->body_err)
+                            && r->api->feed (r->parser, upload_data, *upload_data_size,
+                                             &r->body_err)
                                        < 0)
                                 r->body_failed = true;
                         *upload_data_size = 0;
@@ -623,11 +805,8 @@ on_completed (void *cls, struct MHD_Connection *conn, void **con_cls,
         if (r == NULL)
                 return;
         inflight_done (r);
-        request_parser_free (r->parser);
-        request_free (r->req);
-        execution_result_clear (&r->result);
-        free (r);
         *con_cls = NULL;
+        req_unref (r);
 }
 
 static int
@@ -671,7 +850,7 @@ http_start (const struct http_config *cfg, struct http_server **out, struct ce_e
         socklen_t sslen;
         struct http_server *s;
         unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME
-                         | MHD_USE_ERROR_LOG;
+                         | MHD_ALLOW_UPGRADE | MHD_USE_ERROR_LOG;
         int ret;
 
         ret = resolve_listen (cfg->listen, &ss, &sslen, err);
@@ -681,6 +860,13 @@ http_start (const struct http_config *cfg, struct http_server **out, struct ce_e
         if (s == NULL)
                 return ce_error_set (err, 500, ENOMEM, "out of memory");
         s->cfg = *cfg;
+        s->env = (struct api_env){ s->cfg.bundles, &s->cfg.policy, s->cfg.limit_mode };
+        s->ws_cfg = (struct ws_config){ &s->env, s->cfg.runner, s->cfg.pool, s->cfg.max_body };
+        s->ws = ws_hub_new (&s->ws_cfg);
+        if (s->ws == NULL) {
+                free (s);
+                return ce_error_set (err, 500, ENOMEM, "out of memory");
+        }
         atomic_init (&s->stopping, false);
         s->quiesced_fd = MHD_INVALID_SOCKET;
         pthread_mutex_init (&s->lock, NULL);
@@ -696,9 +882,14 @@ http_start (const struct http_config *cfg, struct http_server **out, struct ce_e
         }
         if (gen_json (gen_version, &s->cfg, &s->version_json, &s->version_len) < 0
             || gen_json (gen_languages, &s->cfg, &s->languages_json, &s->languages_len) < 0
-            || gen_json (gen_ready, &s->cfg, &s->ready_json, &s->ready_len) < 0) {
+            || gen_json (gen_ready, &s->cfg, &s->ready_json, &s->ready_len) < 0
+            || gen_json (gen_runtimes, &s->env, &s->runtimes_json, &s->runtimes_len) < 0
+            || gen_json (gen_packages, &s->env, &s->packages_json, &s->packages_len) < 0) {
                 free (s->version_json);
                 free (s->languages_json);
+                free (s->ready_json);
+                free (s->runtimes_json);
+                ws_hub_shutdown (s->ws);
                 pthread_mutex_destroy (&s->lock);
                 pthread_cond_destroy (&s->idle_cond);
                 free (s);
@@ -717,6 +908,9 @@ http_start (const struct http_config *cfg, struct http_server **out, struct ce_e
                 free (s->version_json);
                 free (s->languages_json);
                 free (s->ready_json);
+                free (s->runtimes_json);
+                free (s->packages_json);
+                ws_hub_shutdown (s->ws);
                 pthread_mutex_destroy (&s->lock);
                 pthread_cond_destroy (&s->idle_cond);
                 free (s);
@@ -749,12 +943,16 @@ http_wait_idle (struct http_server *s, struct timespec deadline)
 void
 http_stop (struct http_server *s)
 {
+        /* WebSockets are libmicrohttpd's upgraded connections: closed first. */
+        ws_hub_shutdown (s->ws);
         MHD_stop_daemon (s->daemon);
         if (s->quiesced_fd != MHD_INVALID_SOCKET)
                 close (s->quiesced_fd);
         free (s->version_json);
         free (s->languages_json);
         free (s->ready_json);
+        free (s->runtimes_json);
+        free (s->packages_json);
         pthread_mutex_destroy (&s->lock);
         pthread_cond_destroy (&s->idle_cond);
         free (s);

@@ -2,10 +2,12 @@
  * http.h - the HTTP front: routing, bodies, responses (libmicrohttpd).
  *
  * libmicrohttpd's one internal thread (epoll) runs every access handler; no
- * handler ever blocks on an execution.  POST /execute parses its body as it
- * arrives, then hands a job to the pool and suspends the connection; the
- * worker resumes it when the result is ready.  All mapping of errors to HTTP
- * statuses happens in http.c.
+ * handler ever blocks on an execution.  POST /execute (and Piston's POST
+ * /api/v2/execute) parses its body as it arrives, then hands a job to the
+ * pool and suspends the connection; the worker resumes it when the result
+ * is ready.  With Accept: application/x-ndjson the answer is a live stream
+ * instead (stream_ndjson.h); GET /api/v2/connect is a WebSocket
+ * (stream_ws.h).  All mapping of errors to HTTP statuses happens in http.c.
  */
 #ifndef CE_HTTP_H
 #define CE_HTTP_H

@@ -399,6 +399,8 @@ runner_run (const struct runner_config *cfg, const struct runner_stage *stage, i
         out_pipe[0] = err_pipe[0] = status_pipe[0] = -1; /* owned by the watch, even on failure */
         if (ret < 0)
                 goto out;
+        if (stage->tap.fn)
+                sup_watch_set_tap (watch, &stage->tap); /* live output: sink.h */
 
         {
                 const char *run[] = { "--log",

@@ -82,6 +82,7 @@ struct runner_stage {
         int64_t tmp_bytes;              /* /tmp inside */
         int64_t fsize_bytes;            /* RLIMIT_FSIZE */
         int stdin_fd;                   /* becomes the program's fd 0 */
+        struct sup_output_tap tap;      /* live output (supervisor.h); fn NULL: none */
 };
 
 /* Run one stage.  client_fd (or -1) is the client's socket: when the client

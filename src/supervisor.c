@@ -56,9 +56,10 @@ struct sup_watch {
         struct sup_pipe out, err, status;
         struct sup_pipe client; /* a dup of the client's socket, or fd -1 */
         size_t max_output;
-        bool out_stopped;         /* output limit reached: out and err no longer polled */
-        struct ce_buf output;     /* both streams, in the order they were read */
-        struct ce_buf streams[2]; /* stdout, stderr */
+        struct sup_output_tap tap; /* live output, if someone listens */
+        bool out_stopped;          /* output limit reached: out and err no longer polled */
+        struct ce_buf output;      /* both streams, in the order they were read */
+        struct ce_buf streams[2];  /* stdout, stderr */
         char status_buf[sizeof (struct ce_init_report)];
         size_t status_len;
         struct sup_watch_state state;
@@ -249,6 +250,8 @@ drain_pipe (struct sup_pipe *p)
                         if (ce_buf_append (&w->output, chunk, keep) < 0
                             || ce_buf_append (stream, chunk, keep) < 0)
                                 w->state.output_limit = true;
+                        else if (w->tap.fn && keep > 0)
+                                w->tap.fn (w->tap.arg, p->kind == PIPE_STDERR ? 2 : 1, chunk, keep);
                 }
                 if (w->state.output_limit) {
                         /* Keep exactly max_output bytes and stop reading, but keep the
@@ -638,6 +641,14 @@ sup_watch_new (const struct sup_watch_fds *fds, size_t max_output, struct sup_wa
         pthread_mutex_unlock (&lock);
         *out = w;
         return 0;
+}
+
+void
+sup_watch_set_tap (struct sup_watch *w, const struct sup_output_tap *tap)
+{
+        pthread_mutex_lock (&lock);
+        w->tap = *tap;
+        pthread_mutex_unlock (&lock);
 }
 
 static bool

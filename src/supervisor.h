@@ -72,6 +72,15 @@ struct sup_watch_state {
         struct timespec exited_at;
 };
 
+/* Live output: called on the supervisor thread, with its lock held, for
+ * every piece of output as it is kept (stream 1 or 2; never past the output
+ * limit).  It must not block or call back into the supervisor: it copies
+ * what it needs and returns (sink.h says how the transports bound it). */
+struct sup_output_tap {
+        void (*fn) (void *arg, int stream, const char *data, size_t len);
+        void *arg;
+};
+
 struct sup_watch_fds {
         int out, err; /* read ends of the container's stdout and stderr */
         int status;   /* where codeengine-init writes the program's wait status */
@@ -82,6 +91,10 @@ struct sup_watch_fds {
  * Output past max_output bytes (both streams together) is not read. */
 int sup_watch_new (const struct sup_watch_fds *fds, size_t max_output, struct sup_watch **out,
                    struct ce_error *err);
+
+/* Listen to w's output live from now on (before the container starts, so
+ * that nothing is missed); tap->fn NULL stops it. */
+void sup_watch_set_tap (struct sup_watch *w, const struct sup_output_tap *tap);
 
 enum sup_wait_for {
         SUP_WAIT_EVENT, /* done, output limit or client gone: something to act on */

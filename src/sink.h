@@ -1,0 +1,68 @@
+/*
+ * sink.h - the events of one execution, for whoever delivers them.
+ *
+ * An execution (execution.c) reports what happens as it happens: a stage
+ * starts, its program writes to stdout or stderr, the stage ends; the whole
+ * result follows through struct exec_done.  A transport is a sink of these
+ * events: the buffered response listens to none of them and answers from
+ * the result alone; the NDJSON stream (stream_ndjson.c) turns each into a
+ * line as it comes.
+ *
+ * Threads: stage_start and stage_end run on the execution's pool worker;
+ * output runs on the supervisor thread with its lock held (supervisor.h),
+ * so a sink must never block in it: it copies into a bounded buffer of its
+ * own and returns.  The supervisor never waits for a slow client.
+ */
+#ifndef CE_SINK_H
+#define CE_SINK_H
+
+#include "runner.h"
+
+enum exec_stage {
+        EXEC_STAGE_COMPILE,
+        EXEC_STAGE_RUN,
+};
+
+/* "compile" or "run". */
+static inline const char *
+exec_stage_name (enum exec_stage s)
+{
+        return s == EXEC_STAGE_COMPILE ? "compile" : "run";
+}
+
+struct exec_sink {
+        void (*stage_start) (void *arg, enum exec_stage stage);
+        /* stream 1 (stdout) or 2 (stderr); raw bytes, maybe invalid UTF-8 and
+         * cut anywhere, never past the stage's output limit. */
+        void (*output) (void *arg, int stream, const char *data, size_t len);
+        /* The stage's result, as it will appear in the final result. */
+        void (*stage_end) (void *arg, enum exec_stage stage, const struct runner_result *res);
+        /* NULL: the run reads the request's stdin.  Otherwise stdin is live:
+         * before the run starts (worker thread) the sink gets the write end
+         * of a socket whose other end is the program's fd 0, and owns it
+         * (closing it is the program's end of input). */
+        void (*stdin_open) (void *arg, int fd);
+        void *arg;
+};
+
+/* How much of buf[0..len) is whole UTF-8 sequences: an incomplete one at
+ * the end (at most 3 bytes) may be completed by the next chunk.  For sinks
+ * that send output in pieces. */
+static inline size_t
+sink_utf8_complete (const char *buf, size_t len)
+{
+        for (size_t back = 1; back <= 3 && back <= len; back++) {
+                unsigned char c = (unsigned char) buf[len - back];
+                size_t need;
+
+                if ((c & 0xc0) == 0x80)
+                        continue; /* a continuation byte: look further back */
+                if (c < 0xc0)
+                        return len; /* ASCII: complete */
+                need = c >= 0xf0 ? 4 : c >= 0xe0 ? 3 : 2;
+                return back < need ? len - back : len;
+        }
+        return len;
+}
+
+#endif

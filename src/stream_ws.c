@@ -1,0 +1,950 @@
+/*
+ * stream_ws.c - Piston's WebSocket protocol over libwslay (see stream_ws.h).
+ *
+ * Threads and ownership.  A connection (struct ws_conn) is held by its own
+ * thread and, while its execution may run, by the pool worker: `refs`
+ * counts them and the last frees it.  Only the connection thread touches
+ * the socket and the wslay context.  The worker and the supervisor thread
+ * (live output) only append ready messages to `outq` under `lock` and poke
+ * `wake` (an eventfd); they never wait for the client.  The thread polls
+ * the socket, `wake` and, when a client's stdin is waiting, the program's
+ * stdin socket.
+ */
+#include "stream_ws.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <nettle/base64.h>
+#include <nettle/sha1.h>
+#include <wslay/wslay.h>
+#include <yajl/yajl_tree.h>
+
+#include "jsongen.h"
+#include "stream_ndjson.h" /* STREAM_MAX_PENDING */
+
+#define WS_GUID "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
+#define INIT_TIMEOUT_MS 1000      /* Piston's */
+#define CLOSE_TIMEOUT_MS 2000     /* after our close frame, for the client's */
+#define MAX_CONNECTIONS 256       /* WebSocket threads at once */
+#define MAX_STDIN_PENDING 1048576 /* client stdin the program has not read yet */
+
+struct ws_hub {
+        const struct ws_config *cfg;
+        pthread_mutex_t lock; /* guards the list, count and stopping */
+        pthread_cond_t gone;  /* signalled when count drops */
+        struct ws_conn *conns;
+        size_t count;
+        bool stopping;
+};
+
+struct ws_msg {
+        struct ws_msg *next;
+        size_t len;
+        char data[];
+};
+
+struct ws_conn {
+        struct ws_hub *hub;
+        struct ws_conn *prev, *next; /* in hub->conns */
+        MHD_socket sock;
+        struct MHD_UpgradeResponseHandle *urh;
+        char *extra; /* bytes libmicrohttpd read past the handshake */
+        size_t extra_len, extra_off;
+        wslay_event_context_ptr ctx;
+        int wake; /* eventfd: outq or stdin changed, or the hub stops */
+
+        pthread_mutex_t lock; /* guards everything up to `sink` */
+        int refs;
+        struct ws_msg *outq, **outq_tail;
+        size_t out_bytes;
+        uint64_t skipped[2];
+        bool job_done;    /* the last message of the job is queued */
+        bool failed;      /* ... and it was an error: close 4002, not 4999 */
+        bool thread_gone; /* nobody takes stdin_new any more */
+        int stdin_new;    /* from the worker, for the thread */
+        enum exec_stage stage;
+        char carry[2][4];
+        size_t carry_len[2];
+        struct exec_sink sink;
+
+        /* the connection thread's own */
+        bool initialized, close_queued;
+        uint16_t finish_code; /* close with it once every queued message is sent */
+        const char *finish_reason;
+        struct timespec init_deadline, close_deadline;
+        int kill_fd;  /* closing it kills the container (the worker watches its peer) */
+        int stdin_fd; /* the program's stdin, ours to write */
+        struct ce_buf stdin_buf;
+        size_t stdin_off;
+
+        /* the job, the worker's while it runs */
+        struct pool_job job;
+        int kill_peer;
+        struct api_request in;
+        struct exec_result result;
+        struct ce_error run_err;
+};
+
+struct ws_hub *
+ws_hub_new (const struct ws_config *cfg)
+{
+        struct ws_hub *h = calloc (1, sizeof (*h));
+        pthread_condattr_t attr;
+
+        if (h == NULL)
+                return NULL;
+        h->cfg = cfg;
+        pthread_mutex_init (&h->lock, NULL);
+        pthread_condattr_init (&attr);
+        pthread_condattr_setclock (&attr, CLOCK_MONOTONIC);
+        pthread_cond_init (&h->gone, &attr);
+        pthread_condattr_destroy (&attr);
+        return h;
+}
+
+/* -- the handshake ------------------------------------------------------------ */
+
+static bool
+header_has_token (struct MHD_Connection *conn, const char *name, const char *token)
+{
+        const char *v = MHD_lookup_connection_value (conn, MHD_HEADER_KIND, name);
+
+        return v && strcasestr (v, token) != NULL;
+}
+
+static void ws_on_upgrade (void *cls, struct MHD_Connection *connection, void *con_cls,
+                           const char *extra_in, size_t extra_in_size, MHD_socket sock,
+                           struct MHD_UpgradeResponseHandle *urh);
+
+struct MHD_Response *
+ws_upgrade_response (struct ws_hub *hub, struct MHD_Connection *conn, unsigned *status,
+                     const char **msg)
+{
+        const char *key = MHD_lookup_connection_value (conn, MHD_HEADER_KIND, "Sec-WebSocket-Key");
+        const char *version =
+                MHD_lookup_connection_value (conn, MHD_HEADER_KIND, "Sec-WebSocket-Version");
+        uint8_t digest[SHA1_DIGEST_SIZE];
+        char accept[BASE64_ENCODE_RAW_LENGTH (SHA1_DIGEST_SIZE) + 1];
+        struct sha1_ctx sha;
+        struct MHD_Response *resp;
+
+        *status = 400;
+        if (! header_has_token (conn, MHD_HTTP_HEADER_UPGRADE, "websocket")
+            || ! header_has_token (conn, MHD_HTTP_HEADER_CONNECTION, "upgrade")) {
+                *msg = "GET /api/v2/connect is a WebSocket: send Connection: Upgrade and "
+                       "Upgrade: websocket";
+                return NULL;
+        }
+        if (version == NULL || strcmp (version, "13") != 0) {
+                *status = 426;
+                *msg = "only WebSocket version 13 is supported";
+                return NULL;
+        }
+        if (key == NULL || strlen (key) != 24) {
+                *msg = "missing or malformed Sec-WebSocket-Key";
+                return NULL;
+        }
+        sha1_init (&sha);
+        sha1_update (&sha, strlen (key), (const uint8_t *) key);
+        sha1_update (&sha, strlen (WS_GUID), (const uint8_t *) WS_GUID);
+        sha1_digest (&sha, sizeof (digest), digest);
+        base64_encode_raw (accept, sizeof (digest), digest);
+        accept[BASE64_ENCODE_RAW_LENGTH (SHA1_DIGEST_SIZE)] = '\0';
+        resp = MHD_create_response_for_upgrade (ws_on_upgrade, hub);
+        if (resp == NULL) {
+                *status = 500;
+                *msg = "out of memory";
+                return NULL;
+        }
+        MHD_add_response_header (resp, MHD_HTTP_HEADER_UPGRADE, "websocket");
+        MHD_add_response_header (resp, "Sec-WebSocket-Accept", accept);
+        return resp;
+}
+
+/* -- messages to the client (any thread) -------------------------------------- */
+
+static void
+wake (struct ws_conn *c)
+{
+        (void) eventfd_write (c->wake, 1);
+}
+
+/* Queue g's text as one message.  Lock held.  Output (droppable) past the
+ * bound is refused: returns false. */
+static bool
+enqueue (struct ws_conn *c, yajl_gen g, bool droppable)
+{
+        const unsigned char *buf;
+        size_t len;
+        struct ws_msg *m;
+
+        if (yajl_gen_get_buf (g, &buf, &len) != yajl_gen_status_ok)
+                return false;
+        if (droppable && c->out_bytes + len > STREAM_MAX_PENDING)
+                return false;
+        m = malloc (sizeof (*m) + len);
+        if (m == NULL)
+                return false;
+        m->next = NULL;
+        m->len = len;
+        memcpy (m->data, buf, len);
+        *c->outq_tail = m;
+        c->outq_tail = &m->next;
+        c->out_bytes += len;
+        wake (c);
+        return true;
+}
+
+static yajl_gen
+new_gen (void)
+{
+        yajl_gen g = yajl_gen_alloc (NULL);
+
+        if (g)
+                yajl_gen_config (g, yajl_gen_validate_utf8, 1);
+        return g;
+}
+
+static const char *const stream_names[2] = { "stdout", "stderr" };
+
+/* Lock held. */
+static void
+send_skipped (struct ws_conn *c)
+{
+        for (int i = 0; i < 2; i++) {
+                yajl_gen g;
+                yajl_gen_status st;
+
+                if (c->skipped[i] == 0 || (g = new_gen ()) == NULL)
+                        continue;
+                GEN (yajl_gen_map_open (g));
+                GEN_KV_STR ("type", "skipped");
+                GEN_KV_STR ("stream", stream_names[i]);
+                GEN_KV_INT ("bytes", c->skipped[i]);
+                GEN (yajl_gen_map_close (g));
+                if (enqueue (c, g, false))
+                        c->skipped[i] = 0;
+        fail:
+                yajl_gen_free (g);
+        }
+}
+
+/* Lock held. */
+static void
+send_data (struct ws_conn *c, int i, const char *data, size_t len)
+{
+        cleanup_free char *clean = NULL;
+        size_t clean_len;
+        yajl_gen g;
+        yajl_gen_status st;
+
+        if (len == 0)
+                return;
+        if (c->out_bytes >= STREAM_MAX_PENDING
+            || ce_utf8_sanitize (data, len, &clean, &clean_len) < 0 || (g = new_gen ()) == NULL) {
+                c->skipped[i] += len;
+                return;
+        }
+        send_skipped (c);
+        GEN (yajl_gen_map_open (g));
+        GEN_KV_STR ("type", "data");
+        GEN_KV_STR ("stream", stream_names[i]);
+        GEN_STR ("data");
+        GEN_STRN (clean, clean_len);
+        GEN (yajl_gen_map_close (g));
+        if (! enqueue (c, g, true))
+                c->skipped[i] += len;
+fail:
+        yajl_gen_free (g);
+}
+
+/* Supervisor thread, its lock held: only our lock, held briefly. */
+static void
+sink_output (void *arg, int stream, const char *data, size_t len)
+{
+        struct ws_conn *c = arg;
+        int i = stream == 2;
+
+        pthread_mutex_lock (&c->lock);
+        while (len > 0) {
+                char buf[4 + 16384];
+                size_t take = len < 16384 ? len : 16384, n, whole;
+
+                memcpy (buf, c->carry[i], c->carry_len[i]);
+                memcpy (buf + c->carry_len[i], data, take);
+                n = c->carry_len[i] + take;
+                whole = sink_utf8_complete (buf, n);
+                c->carry_len[i] = n - whole;
+                memcpy (c->carry[i], buf + whole, c->carry_len[i]);
+                send_data (c, i, buf, whole);
+                data += take;
+                len -= take;
+        }
+        pthread_mutex_unlock (&c->lock);
+}
+
+static void
+sink_stage_start (void *arg, enum exec_stage stage)
+{
+        struct ws_conn *c = arg;
+        yajl_gen g = new_gen ();
+        yajl_gen_status st;
+
+        pthread_mutex_lock (&c->lock);
+        c->stage = stage;
+        if (g == NULL)
+                goto fail;
+        GEN (yajl_gen_map_open (g));
+        GEN_KV_STR ("type", "stage");
+        GEN_KV_STR ("stage", exec_stage_name (stage));
+        GEN (yajl_gen_map_close (g));
+        enqueue (c, g, false);
+fail:
+        pthread_mutex_unlock (&c->lock);
+        if (g)
+                yajl_gen_free (g);
+}
+
+/* Piston's status and message for a stage (as in api_piston.c's result). */
+static const char *
+piston_status (const struct runner_result *res)
+{
+        switch (res->status) {
+        case RUN_OK: return NULL;
+        case RUN_TIMEOUT: return "TO";
+        case RUN_OUTPUT_LIMIT: return res->out.stdout_buf.len == 0 ? "EL" : "OL";
+        case RUN_MEMORY_LIMIT: return "SG";
+        default: return res->signal ? "SG" : res->exit_code ? "RE" : NULL;
+        }
+}
+
+static void
+sink_stage_end (void *arg, enum exec_stage stage, const struct runner_result *res)
+{
+        struct ws_conn *c = arg;
+        char signame[32];
+        const char *sig = runner_signal_name (res->signal, signame, sizeof (signame));
+        const char *status = piston_status (res);
+        yajl_gen g = new_gen ();
+        yajl_gen_status st;
+
+        if (status && (strcmp (status, "TO") == 0 || status[1] == 'L'))
+                sig = "SIGKILL";
+        pthread_mutex_lock (&c->lock);
+        if (g == NULL)
+                goto fail;
+        for (int i = 0; i < 2; i++) {
+                send_data (c, i, c->carry[i], c->carry_len[i]);
+                c->carry_len[i] = 0;
+        }
+        send_skipped (c);
+        GEN (yajl_gen_map_open (g));
+        GEN_KV_STR ("type", "exit");
+        GEN_KV_STR ("stage", exec_stage_name (stage));
+        GEN_STR ("code");
+        GEN (sig ? yajl_gen_null (g) : yajl_gen_integer (g, res->exit_code));
+        GEN_STR ("signal");
+        GEN (sig ? yajl_gen_string (g, (const unsigned char *) sig, strlen (sig))
+                 : yajl_gen_null (g));
+        GEN_STR ("status");
+        GEN (status ? yajl_gen_string (g, (const unsigned char *) status, strlen (status))
+                    : yajl_gen_null (g));
+        GEN (yajl_gen_map_close (g));
+        enqueue (c, g, false);
+fail:
+        pthread_mutex_unlock (&c->lock);
+        if (g)
+                yajl_gen_free (g);
+}
+
+static void
+sink_stdin_open (void *arg, int fd)
+{
+        struct ws_conn *c = arg;
+
+        pthread_mutex_lock (&c->lock);
+        if (c->thread_gone || c->stdin_new >= 0) {
+                close (fd);
+        } else {
+                c->stdin_new = fd;
+                wake (c);
+        }
+        pthread_mutex_unlock (&c->lock);
+}
+
+/* {"type":"error","message":msg}, then close 4002.  Lock held. */
+static void
+send_error (struct ws_conn *c, const char *msg)
+{
+        cleanup_free char *clean = NULL;
+        size_t len;
+        yajl_gen g = new_gen ();
+        yajl_gen_status st;
+
+        if (g == NULL || ce_utf8_sanitize (msg, strlen (msg), &clean, &len) < 0)
+                goto fail;
+        GEN (yajl_gen_map_open (g));
+        GEN_KV_STR ("type", "error");
+        GEN_STR ("message");
+        GEN_STRN (clean, len);
+        GEN (yajl_gen_map_close (g));
+        enqueue (c, g, false);
+fail:
+        if (g)
+                yajl_gen_free (g);
+        c->failed = true;
+}
+
+static void
+conn_unref (struct ws_conn *c)
+{
+        bool last;
+
+        pthread_mutex_lock (&c->lock);
+        last = --c->refs == 0;
+        pthread_mutex_unlock (&c->lock);
+        if (! last)
+                return;
+        while (c->outq) {
+                struct ws_msg *m = c->outq;
+
+                c->outq = m->next;
+                free (m);
+        }
+        request_free (c->in.req);
+        execution_result_clear (&c->result);
+        ce_buf_free (&c->stdin_buf);
+        if (c->stdin_new >= 0)
+                close (c->stdin_new);
+        close (c->wake);
+        free (c->extra);
+        pthread_mutex_destroy (&c->lock);
+        free (c);
+}
+
+/* -- the job (a pool worker) ---------------------------------------------------- */
+
+static void
+job_done (void *arg, int ret)
+{
+        struct ws_conn *c = arg;
+
+        ce_log ("WS /api/v2/connect %s %s", c->in.lang->name,
+                ret < 0 ? "internal_error" : runner_status_name (c->result.status));
+
+        pthread_mutex_lock (&c->lock);
+        if (ret < 0)
+                send_error (c, c->run_err.msg);
+        c->job_done = true;
+        wake (c);
+        pthread_mutex_unlock (&c->lock);
+}
+
+static void
+job_run (struct pool_job *job)
+{
+        struct ws_conn *c = (struct ws_conn *) ((char *) job - offsetof (struct ws_conn, job));
+
+        execution_run (c->hub->cfg->runner, &c->in.plan, c->in.req, c->kill_peer, &c->sink,
+                       &(struct exec_done){ job_done, c }, &c->result, &c->run_err);
+        close (c->kill_peer);
+        c->kill_peer = -1;
+        conn_unref (c);
+}
+
+static void
+job_cancel (struct pool_job *job)
+{
+        struct ws_conn *c = (struct ws_conn *) ((char *) job - offsetof (struct ws_conn, job));
+
+        pthread_mutex_lock (&c->lock);
+        send_error (c, "the server is shutting down");
+        c->job_done = true;
+        wake (c);
+        pthread_mutex_unlock (&c->lock);
+        close (c->kill_peer);
+        c->kill_peer = -1;
+        conn_unref (c);
+}
+
+/* -- the connection thread --------------------------------------------------------- */
+
+static void
+queue_close (struct ws_conn *c, uint16_t code, const char *reason)
+{
+        if (c->close_queued)
+                return;
+        c->close_queued = true;
+        c->close_deadline = ce_deadline_after_ms (CLOSE_TIMEOUT_MS);
+        wslay_event_queue_close (c->ctx, code, (const uint8_t *) reason, strlen (reason));
+}
+
+static void
+kill_job (struct ws_conn *c)
+{
+        if (c->kill_fd >= 0) {
+                close (c->kill_fd); /* the supervisor sees its peer hang up */
+                c->kill_fd = -1;
+        }
+}
+
+static const char *const piston_signals[] = {
+        "SIGABRT", "SIGALRM", "SIGBUS",    "SIGCHLD", "SIGCLD",  "SIGCONT",  "SIGEMT",    "SIGFPE",
+        "SIGHUP",  "SIGILL",  "SIGINFO",   "SIGINT",  "SIGIO",   "SIGIOT",   "SIGKILL",   "SIGLOST",
+        "SIGPIPE", "SIGPOLL", "SIGPROF",   "SIGPWR",  "SIGQUIT", "SIGSEGV",  "SIGSTKFLT", "SIGSTOP",
+        "SIGTSTP", "SIGSYS",  "SIGTERM",   "SIGTRAP", "SIGTTIN", "SIGTTOU",  "SIGUNUSED", "SIGURG",
+        "SIGUSR1", "SIGUSR2", "SIGVTALRM", "SIGXCPU", "SIGXFSZ", "SIGWINCH", NULL,
+};
+
+static void
+handle_init (struct ws_conn *c, const char *text, size_t len)
+{
+        struct ws_hub *h = c->hub;
+        const struct api_frontend *api = &api_piston;
+        void *parser = api->parser_new (h->cfg->max_message);
+        struct ce_error err;
+        int sv[2];
+        int ret;
+
+        c->initialized = true;
+        if (parser == NULL) {
+                ret = ce_error_set (&err, 500, ENOMEM, "out of memory");
+        } else {
+                ret = api->feed (parser, text, len, &err);
+                if (ret == 0)
+                        ret = api->finish (parser, h->cfg->env, &c->in, &err);
+                api->parser_free (parser);
+        }
+        if (ret == 0 && socketpair (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
+                ret = ce_error_set (&err, 500, errno, "socketpair: %s", strerror (errno));
+        if (ret < 0) {
+                pthread_mutex_lock (&c->lock);
+                send_error (c, err.msg);
+                c->job_done = true;
+                pthread_mutex_unlock (&c->lock);
+                return;
+        }
+        c->kill_fd = sv[0];
+        c->kill_peer = sv[1];
+        {
+                yajl_gen g = new_gen ();
+                yajl_gen_status st;
+
+                pthread_mutex_lock (&c->lock);
+                if (g == NULL)
+                        goto fail;
+                GEN (yajl_gen_map_open (g));
+                GEN_KV_STR ("type", "runtime");
+                GEN_KV_STR ("language", api_piston_language_name (c->in.lang));
+                GEN_KV_STR ("version", c->in.lang->version);
+                GEN (yajl_gen_map_close (g));
+                enqueue (c, g, false);
+        fail:
+                c->refs++; /* the worker's */
+                pthread_mutex_unlock (&c->lock);
+                if (g)
+                        yajl_gen_free (g);
+        }
+        ce_log ("WS /api/v2/connect %s init", c->in.lang->name);
+        c->job.run = job_run;
+        c->job.cancel = job_cancel;
+        if (pool_submit (h->cfg->pool, &c->job) < 0) {
+                close (c->kill_peer);
+                c->kill_peer = -1;
+                pthread_mutex_lock (&c->lock);
+                c->refs--;
+                send_error (c, "too many executions waiting, or the server is shutting down");
+                c->job_done = true;
+                pthread_mutex_unlock (&c->lock);
+        }
+}
+
+static void
+handle_stdin (struct ws_conn *c, const char *data, size_t len)
+{
+        if (c->stdin_buf.len - c->stdin_off + len > MAX_STDIN_PENDING) {
+                pthread_mutex_lock (&c->lock);
+                send_error (c, "the program does not read its stdin fast enough");
+                pthread_mutex_unlock (&c->lock);
+                kill_job (c);
+                return;
+        }
+        ce_buf_append (&c->stdin_buf, data, len);
+}
+
+/* One text or binary message from the client. */
+static void
+handle_message (struct ws_conn *c, const char *text, size_t len)
+{
+        char buf[128];
+        cleanup_free char *copy = malloc (len + 1);
+        yajl_val msg, type;
+        const char *t;
+
+        if (copy == NULL)
+                return;
+        memcpy (copy, text, len);
+        copy[len] = '\0';
+        msg = yajl_tree_parse (copy, buf, sizeof (buf));
+        type = msg && YAJL_IS_OBJECT (msg)
+                       ? yajl_tree_get (msg, (const char *[]){ "type", NULL }, yajl_t_string)
+                       : NULL;
+        if (msg == NULL || strlen (copy) != len) {
+                pthread_mutex_lock (&c->lock);
+                send_error (c, msg ? "messages must not contain NUL" : "malformed JSON message");
+                pthread_mutex_unlock (&c->lock);
+                c->finish_code = 4002;
+                c->finish_reason = "Notified Error";
+                goto out;
+        }
+        t = type ? YAJL_GET_STRING (type) : "";
+        if (strcmp (t, "init") == 0) {
+                if (c->initialized)
+                        queue_close (c, 4000, "Already Initialized");
+                else
+                        handle_init (c, text, len);
+        } else if (strcmp (t, "data") == 0 || strcmp (t, "signal") == 0) {
+                if (! c->initialized) {
+                        queue_close (c, 4003, "Not yet initialized");
+                } else if (c->kill_fd < 0) {
+                        /* the job is over (or never started): nothing to feed or signal */
+                } else if (t[0] == 'd') {
+                        yajl_val stream = yajl_tree_get (msg, (const char *[]){ "stream", NULL },
+                                                         yajl_t_string);
+                        yajl_val data = yajl_tree_get (msg, (const char *[]){ "data", NULL },
+                                                       yajl_t_string);
+
+                        if (stream == NULL || strcmp (stream->u.string, "stdin") != 0
+                            || data == NULL)
+                                queue_close (c, 4004, "Can only write to stdin");
+                        else
+                                handle_stdin (c, data->u.string, strlen (data->u.string));
+                } else {
+                        yajl_val sig = yajl_tree_get (msg, (const char *[]){ "signal", NULL },
+                                                      yajl_t_string);
+                        bool valid = false;
+
+                        for (const char *const *s = piston_signals; sig && *s; s++)
+                                valid = valid || strcmp (*s, sig->u.string) == 0;
+                        if (! valid)
+                                queue_close (c, 4005, "Invalid signal");
+                        else
+                                kill_job (c); /* every signal kills: the container goes */
+                }
+        }
+        /* Piston ignores other types. */
+out:
+        yajl_tree_free (msg);
+}
+
+static ssize_t
+on_recv (wslay_event_context_ptr ctx, uint8_t *buf, size_t len, int flags, void *user)
+{
+        struct ws_conn *c = user;
+        ssize_t n;
+
+        (void) flags;
+        if (c->extra_off < c->extra_len) {
+                n = (ssize_t) (c->extra_len - c->extra_off < len ? c->extra_len - c->extra_off
+                                                                 : len);
+                memcpy (buf, c->extra + c->extra_off, (size_t) n);
+                c->extra_off += (size_t) n;
+                return n;
+        }
+        n = recv (c->sock, buf, len, 0);
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) {
+                wslay_event_set_error (ctx, WSLAY_ERR_WOULDBLOCK);
+                return -1;
+        }
+        if (n <= 0) {
+                wslay_event_set_error (ctx, WSLAY_ERR_CALLBACK_FAILURE);
+                return -1;
+        }
+        return n;
+}
+
+static ssize_t
+on_send (wslay_event_context_ptr ctx, const uint8_t *data, size_t len, int flags, void *user)
+{
+        struct ws_conn *c = user;
+        ssize_t n =
+                send (c->sock, data, len, MSG_NOSIGNAL | ((flags & WSLAY_MSG_MORE) ? MSG_MORE : 0));
+
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) {
+                wslay_event_set_error (ctx, WSLAY_ERR_WOULDBLOCK);
+                return -1;
+        }
+        if (n < 0) {
+                wslay_event_set_error (ctx, WSLAY_ERR_CALLBACK_FAILURE);
+                return -1;
+        }
+        return n;
+}
+
+static void
+on_msg (wslay_event_context_ptr ctx, const struct wslay_event_on_msg_recv_arg *arg, void *user)
+{
+        (void) ctx;
+        if (arg->opcode == WSLAY_TEXT_FRAME || arg->opcode == WSLAY_BINARY_FRAME)
+                handle_message (user, (const char *) arg->msg, arg->msg_length);
+}
+
+/* Move what the producers queued into wslay.  Returns true once the job's
+ * last message has gone into wslay. */
+static bool
+flush_queue (struct ws_conn *c)
+{
+        struct ws_msg *q;
+        bool done;
+
+        pthread_mutex_lock (&c->lock);
+        q = c->outq;
+        c->outq = NULL;
+        c->outq_tail = &c->outq;
+        c->out_bytes = 0;
+        done = c->job_done;
+        if (c->stdin_new >= 0) {
+                c->stdin_fd = c->stdin_new;
+                c->stdin_new = -1;
+                fcntl (c->stdin_fd, F_SETFL, O_NONBLOCK);
+        }
+        pthread_mutex_unlock (&c->lock);
+        while (q) {
+                struct ws_msg *m = q;
+                struct wslay_event_msg msg = { WSLAY_TEXT_FRAME, (const uint8_t *) m->data,
+                                               m->len };
+
+                q = m->next;
+                if (! c->close_queued)
+                        wslay_event_queue_msg (c->ctx, &msg);
+                free (m);
+        }
+        return done;
+}
+
+static void
+write_stdin (struct ws_conn *c)
+{
+        while (c->stdin_fd >= 0 && c->stdin_off < c->stdin_buf.len) {
+                ssize_t n = send (c->stdin_fd, c->stdin_buf.data + c->stdin_off,
+                                  c->stdin_buf.len - c->stdin_off, MSG_NOSIGNAL);
+
+                if (n < 0 && (errno == EAGAIN || errno == EINTR))
+                        return;
+                if (n < 0) {
+                        /* The program is gone or closed its stdin: drop the rest. */
+                        c->stdin_off = c->stdin_buf.len;
+                        break;
+                }
+                c->stdin_off += (size_t) n;
+        }
+        if (c->stdin_off == c->stdin_buf.len)
+                c->stdin_off = c->stdin_buf.len = 0;
+}
+
+/* Both close frames are out: stop writing and read what the client still
+ * sends (a message too big, say) until it closes, so that closing the
+ * socket does not reset the connection before it has read our close. */
+static void
+linger_close (struct ws_conn *c)
+{
+        struct timespec deadline = ce_deadline_after_ms (CLOSE_TIMEOUT_MS);
+        char scratch[16384];
+
+        shutdown (c->sock, SHUT_WR);
+        while (ce_time_before (ce_now (), deadline)) {
+                struct pollfd p = { c->sock, POLLIN, 0 };
+                ssize_t n;
+
+                if (poll (&p, 1, 100) < 0 && errno != EINTR)
+                        return;
+                n = recv (c->sock, scratch, sizeof (scratch), 0);
+                if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR))
+                        return;
+        }
+}
+
+static void *
+conn_main (void *arg)
+{
+        struct ws_conn *c = arg;
+        struct ws_hub *h = c->hub;
+        struct wslay_event_callbacks cb = { .recv_callback = on_recv,
+                                            .send_callback = on_send,
+                                            .on_msg_recv_callback = on_msg };
+        bool completed = false;
+
+        fcntl (c->sock, F_SETFL, fcntl (c->sock, F_GETFL) | O_NONBLOCK);
+        if (wslay_event_context_server_init (&c->ctx, &cb, c) != 0)
+                goto out;
+        wslay_event_config_set_max_recv_msg_length (c->ctx, h->cfg->max_message);
+        c->init_deadline = ce_deadline_after_ms (INIT_TIMEOUT_MS);
+        for (;;) {
+                struct pollfd p[3];
+                bool stopping;
+                int n;
+
+                if (flush_queue (c) && ! completed) {
+                        bool failed;
+
+                        completed = true;
+                        pthread_mutex_lock (&c->lock);
+                        failed = c->failed;
+                        pthread_mutex_unlock (&c->lock);
+                        if (c->finish_code == 0) {
+                                c->finish_code = failed ? 4002 : 4999;
+                                c->finish_reason = failed ? "Notified Error" : "Job Completed";
+                        }
+                }
+                /* wslay sends control frames before queued messages: close
+                 * only once the last message is out. */
+                if (c->finish_code && wslay_event_get_queued_msg_count (c->ctx) == 0)
+                        queue_close (c, c->finish_code, c->finish_reason);
+                pthread_mutex_lock (&h->lock);
+                stopping = h->stopping;
+                pthread_mutex_unlock (&h->lock);
+                if (stopping)
+                        queue_close (c, WSLAY_CODE_GOING_AWAY, "Server shutting down");
+                if (! c->initialized && ! ce_time_before (ce_now (), c->init_deadline))
+                        queue_close (c, 4001, "Initialization Timeout");
+                write_stdin (c);
+                if (wslay_event_want_write (c->ctx) && wslay_event_send (c->ctx) != 0)
+                        break;
+                if (! wslay_event_want_read (c->ctx) && ! wslay_event_want_write (c->ctx)) {
+                        linger_close (c);
+                        break;
+                }
+                if (c->close_queued && ! ce_time_before (ce_now (), c->close_deadline))
+                        break;
+                p[0] = (struct pollfd){ c->sock,
+                                        (short) ((wslay_event_want_read (c->ctx) ? POLLIN : 0)
+                                                 | (wslay_event_want_write (c->ctx) ? POLLOUT : 0)),
+                                        0 };
+                p[1] = (struct pollfd){ c->wake, POLLIN, 0 };
+                p[2] = (struct pollfd){ c->stdin_buf.len ? c->stdin_fd : -1, POLLOUT, 0 };
+                n = poll (p, 3, c->extra_off < c->extra_len ? 0 : 100);
+                if (n < 0 && errno != EINTR)
+                        break;
+                if (n <= 0 && c->extra_off == c->extra_len)
+                        continue;
+                if (n < 0)
+                        n = 0, p[0].revents = p[1].revents = 0;
+                if (p[1].revents & POLLIN) {
+                        eventfd_t v;
+
+                        (void) eventfd_read (c->wake, &v);
+                }
+                if ((p[0].revents & POLLIN) || c->extra_off < c->extra_len) {
+                        if (wslay_event_recv (c->ctx) != 0)
+                                break;
+                } else if (p[0].revents & (POLLERR | POLLHUP | POLLNVAL)) {
+                        break;
+                }
+        }
+out:
+        kill_job (c); /* a job still running has nobody to answer */
+        if (c->stdin_fd >= 0)
+                close (c->stdin_fd);
+        pthread_mutex_lock (&c->lock);
+        c->thread_gone = true;
+        pthread_mutex_unlock (&c->lock);
+        if (c->ctx)
+                wslay_event_context_free (c->ctx);
+        MHD_upgrade_action (c->urh, MHD_UPGRADE_ACTION_CLOSE);
+        pthread_mutex_lock (&h->lock);
+        if (c->prev)
+                c->prev->next = c->next;
+        else
+                h->conns = c->next;
+        if (c->next)
+                c->next->prev = c->prev;
+        h->count--;
+        pthread_cond_broadcast (&h->gone);
+        pthread_mutex_unlock (&h->lock);
+        conn_unref (c);
+        return NULL;
+}
+
+/* libmicrohttpd's thread: must not block.  Hands the socket to a thread. */
+static void
+ws_on_upgrade (void *cls, struct MHD_Connection *connection, void *con_cls, const char *extra_in,
+               size_t extra_in_size, MHD_socket sock, struct MHD_UpgradeResponseHandle *urh)
+{
+        struct ws_hub *h = cls;
+        struct ws_conn *c = calloc (1, sizeof (*c));
+        pthread_attr_t attr;
+        pthread_t tid;
+        bool ok = false;
+
+        (void) connection;
+        (void) con_cls;
+        if (c == NULL)
+                goto fail;
+        c->hub = h;
+        c->sock = sock;
+        c->urh = urh;
+        c->refs = 1;
+        c->outq_tail = &c->outq;
+        c->kill_fd = c->kill_peer = c->stdin_fd = c->stdin_new = -1;
+        c->sink = (struct exec_sink){ sink_stage_start, sink_output, sink_stage_end,
+                                      sink_stdin_open, c };
+        c->wake = eventfd (0, EFD_CLOEXEC | EFD_NONBLOCK);
+        if (c->wake < 0 || pthread_mutex_init (&c->lock, NULL) != 0)
+                goto fail;
+        if (extra_in_size) {
+                c->extra = malloc (extra_in_size);
+                if (c->extra == NULL)
+                        goto fail;
+                memcpy (c->extra, extra_in, extra_in_size);
+                c->extra_len = extra_in_size;
+        }
+        pthread_mutex_lock (&h->lock);
+        if (! h->stopping && h->count < MAX_CONNECTIONS) {
+                pthread_attr_init (&attr);
+                pthread_attr_setdetachstate (&attr, PTHREAD_CREATE_DETACHED);
+                ok = pthread_create (&tid, &attr, conn_main, c) == 0;
+                pthread_attr_destroy (&attr);
+                if (ok) {
+                        c->next = h->conns;
+                        if (h->conns)
+                                h->conns->prev = c;
+                        h->conns = c;
+                        h->count++;
+                }
+        }
+        pthread_mutex_unlock (&h->lock);
+        if (ok)
+                return;
+        pthread_mutex_destroy (&c->lock);
+fail:
+        if (c) {
+                if (c->wake >= 0)
+                        close (c->wake);
+                free (c->extra);
+                free (c);
+        }
+        MHD_upgrade_action (urh, MHD_UPGRADE_ACTION_CLOSE);
+}
+
+void
+ws_hub_shutdown (struct ws_hub *h)
+{
+        if (h == NULL)
+                return;
+        pthread_mutex_lock (&h->lock);
+        h->stopping = true;
+        for (struct ws_conn *c = h->conns; c; c = c->next)
+                wake (c);
+        while (h->count > 0)
+                pthread_cond_wait (&h->gone, &h->lock);
+        pthread_mutex_unlock (&h->lock);
+        pthread_mutex_destroy (&h->lock);
+        pthread_cond_destroy (&h->gone);
+        free (h);
+}
