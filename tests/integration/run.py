@@ -9,6 +9,11 @@ because the machine cannot run containers: not root, no runc, or no python3
 bundle rootfs.  Extra options for development: -k PATTERN (only tests whose
 name matches, repeatable), --failfast.
 
+test_languages.py runs every language of langs.py, and every one must be
+available on the server.  --languages python3,c (CE_LANGUAGES) tests only
+those; --quick (CE_QUICK=1) runs only hello world and the compile error of
+each language (for the sanitizer builds).
+
 --rootless: the suite runs as a NON-root user against a server that is
 therefore rootless (rootless runc, user namespace, rlimit fallback limits).
 Only the files in ROOTLESS_FILES run; as root it skips (77).  Without it the
@@ -20,6 +25,9 @@ import faulthandler
 import fnmatch
 import os
 import shutil
+import signal
+import socket
+import subprocess
 import sys
 import tempfile
 import time
@@ -30,6 +38,9 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 # Hang protection for the whole run: every request and subprocess has its own
 # timeout, this only catches what slips through.
 SUITE_DEADLINE_S = 30 * 60
+# ... plus this for the full test_languages.py (about 300 executions, 5 minutes
+# on a 2-core machine; the first compile of each toolchain reads it from disk).
+LANGUAGES_DEADLINE_S = 20 * 60
 # Files that only make sense against a rootless server (skipped as root).
 ROOTLESS_ONLY_FILES = ("test_rootless.py",)
 # What --rootless runs: the rootless checks plus the files that assume
@@ -42,6 +53,38 @@ ROOTLESS_FILES = ("test_rootless.py", "test_execute.py", "test_http.py", "test_l
 def skip(reason):
     print("SKIP: integration tests not run: %s" % reason, flush=True)
     sys.exit(SKIP)
+
+
+def preflight(server, bundles, runc):
+    """Start the server once; None when it serves, else its fatal line.
+
+    A host that cannot run its containers at all (e.g. rootless inside a
+    container whose /proc has masked paths) is refused by the server's own
+    start-up probe: one clear reason instead of a failure per test."""
+    state = tempfile.mkdtemp(prefix="ce-it-preflight-")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = subprocess.Popen([server, "--listen", "127.0.0.1:%d" % port, "--bundles", bundles,
+                             "--state-dir", os.path.join(state, "state"), "--runtime", runc],
+                            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            text=True)
+    lines = []
+    try:
+        for line in proc.stdout:
+            lines.append(line.rstrip("\n"))
+            if " listening on " in line:
+                proc.send_signal(signal.SIGTERM)
+                proc.wait(60)
+                return None
+        proc.wait(60)
+        fatal = [l for l in lines if "fatal:" in l]
+        return (fatal or lines or ["the server exited (code %s) without a word" % proc.returncode])[-1]
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        shutil.rmtree(state, ignore_errors=True)
 
 
 def load_files(loader, names):
@@ -60,6 +103,11 @@ def main():
     ap.add_argument("-k", dest="patterns", action="append", default=[],
                     help="only run tests whose name contains this (repeatable)")
     ap.add_argument("--failfast", action="store_true")
+    ap.add_argument("--languages", metavar="LIST",
+                    help="test_languages.py: only these languages (comma-separated canonical names; "
+                    "sets CE_LANGUAGES); default: every language, each of which must be available")
+    ap.add_argument("--quick", action="store_true",
+                    help="test_languages.py: only hello world and the compile error per language (CE_QUICK=1)")
     ap.add_argument("--rootless", action="store_true",
                     help="run as a non-root user against a rootless server (only %s)"
                     % ", ".join(ROOTLESS_FILES))
@@ -87,6 +135,10 @@ def main():
     os.environ["CE_SERVER"] = server
     os.environ["CE_BUNDLES"] = os.path.abspath(args.bundles)
     os.environ["CE_RUNC"] = runc
+    if args.languages is not None:
+        os.environ["CE_LANGUAGES"] = args.languages
+    if args.quick:
+        os.environ["CE_QUICK"] = "1"
     own_log_dir = "CE_LOG_DIR" not in os.environ
     if own_log_dir:
         os.environ["CE_LOG_DIR"] = tempfile.mkdtemp(prefix="ce-it-logs-")
@@ -94,7 +146,13 @@ def main():
                                                 ", rootless (euid %d)" % os.geteuid() if args.rootless else ""))
     print("server logs in %s" % os.environ["CE_LOG_DIR"], flush=True)
 
-    faulthandler.dump_traceback_later(SUITE_DEADLINE_S, exit=True)
+    if args.rootless:
+        refused = preflight(server, os.environ["CE_BUNDLES"], runc)
+        if refused:
+            skip("the server cannot run containers as this user on this host: %s" % refused)
+
+    quick = os.environ.get("CE_QUICK", "") not in ("", "0")
+    faulthandler.dump_traceback_later(SUITE_DEADLINE_S + (0 if quick else LANGUAGES_DEADLINE_S), exit=True)
 
     loader = unittest.TestLoader()
     if args.patterns:
