@@ -359,16 +359,6 @@ hex_decode (const char *s, size_t len, char **out, size_t *out_len)
         return 0;
 }
 
-static bool
-names_clash (const char *a, const char *b)
-{
-        size_t la = strlen (a), lb = strlen (b);
-
-        if (la > lb)
-                return names_clash (b, a);
-        return strncmp (a, b, la) == 0 && (la == lb || b[la] == '/');
-}
-
 static int
 take_files (yajl_val files, const struct ce_language *lang, struct ce_request *r,
             struct ce_error *err)
@@ -418,7 +408,7 @@ take_files (yajl_val files, const struct ce_language *lang, struct ce_request *r
                                              "files[%zu].name %s (a relative path without '..')", i,
                                              why);
                 for (size_t j = 0; j < i; j++)
-                        if (names_clash (r->files[j].name, cf->name))
+                        if (request_names_clash (r->files[j].name, cf->name))
                                 return ce_error_set (err, 400, EINVAL,
                                                      "files[%zu].name clashes with files[%zu]", i,
                                                      j);

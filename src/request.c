@@ -228,14 +228,13 @@ request_check_file_name (const char *name, size_t len, const char **why)
         return 0;
 }
 
-/* a is b, or a directory of b ("a" and "a/b"). */
-static bool
-names_clash (const char *a, const char *b)
+bool
+request_names_clash (const char *a, const char *b)
 {
         size_t la = strlen (a), lb = strlen (b);
 
         if (la > lb)
-                return names_clash (b, a);
+                return request_names_clash (b, a);
         return strncmp (a, b, la) == 0 && (la == lb || b[la] == '/');
 }
 
@@ -258,7 +257,7 @@ finish_file (struct request_parser *p)
                 return fail (p, "field 'files[%zu].name' %s (a relative path without '..')", i,
                              why);
         for (size_t j = 0; j < i; j++)
-                if (names_clash (r->files[j].name, f->name))
+                if (request_names_clash (r->files[j].name, f->name))
                         return fail (p, "field 'files[%zu].name' clashes with files[%zu]", i, j);
         if (f->base64) {
                 if (ce_base64_decode (f->content, f->content_len, &data, &len) < 0)

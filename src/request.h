@@ -86,6 +86,10 @@ int request_resolve_limits (const struct ce_limits *asked, unsigned given, const
 /* The smallest value each limit may take. */
 extern const struct ce_limits request_limit_minimums;
 
+/* Two file names that cannot both be in one request: the same, or one a
+ * directory of the other ("a" and "a/b"). */
+bool request_names_clash (const char *a, const char *b);
+
 /* 0 when name is an acceptable relative file name (exposed for tests). */
 int request_check_file_name (const char *name, size_t len, const char **why);
 

@@ -16,6 +16,8 @@
 #ifndef CE_SINK_H
 #define CE_SINK_H
 
+#include <string.h>
+
 #include "runner.h"
 
 enum exec_stage {
@@ -63,6 +65,47 @@ sink_utf8_complete (const char *buf, size_t len)
                 return back < need ? len - back : len;
         }
         return len;
+}
+
+/* The output of one stream cut into pieces at whole UTF-8 sequences: an
+ * incomplete one at the end of a chunk is held back and rejoined with the
+ * next. */
+struct sink_utf8_joiner {
+        char carry[4];
+        size_t len;
+};
+
+typedef void (*sink_emit_fn) (void *arg, int i, const char *data, size_t len);
+
+/* Feed data to j, emitting (arg, i, piece) each whole run of it, in pieces
+ * of at most 16 KiB. */
+static inline void
+sink_utf8_feed (struct sink_utf8_joiner *j, const char *data, size_t len, sink_emit_fn emit,
+                void *arg, int i)
+{
+        while (len > 0) {
+                char buf[4 + 16384];
+                size_t take = len < 16384 ? len : 16384, n, whole;
+
+                memcpy (buf, j->carry, j->len);
+                memcpy (buf + j->len, data, take);
+                n = j->len + take;
+                whole = sink_utf8_complete (buf, n);
+                j->len = n - whole;
+                memcpy (j->carry, buf + whole, j->len);
+                emit (arg, i, buf, whole);
+                data += take;
+                len -= take;
+        }
+}
+
+/* What is still held back, emitted as it is (the stage ended). */
+static inline void
+sink_utf8_flush (struct sink_utf8_joiner *j, sink_emit_fn emit, void *arg, int i)
+{
+        if (j->len)
+                emit (arg, i, j->carry, j->len);
+        j->len = 0;
 }
 
 #endif

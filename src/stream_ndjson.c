@@ -20,8 +20,7 @@ struct ndjson_stream {
         enum exec_stage stage;
         /* per stream (stdout, stderr): an incomplete UTF-8 sequence held back
          * for the next chunk, and bytes dropped for a slow reader */
-        char carry[2][4];
-        size_t carry_len[2];
+        struct sink_utf8_joiner joiner[2];
         uint64_t skipped[2];
         struct exec_sink sink;
 };
@@ -112,6 +111,12 @@ fail:
         yajl_gen_free (g);
 }
 
+static void
+emit_output (void *arg, int i, const char *data, size_t len)
+{
+        push_output (arg, i, data, len);
+}
+
 /* Supervisor thread, its lock held: never blocks but on our own lock,
  * which nobody holds for long. */
 static void
@@ -121,24 +126,8 @@ on_output (void *arg, int stream, const char *data, size_t len)
         int i = stream == 2;
 
         pthread_mutex_lock (&s->lock);
-        if (! s->ended) {
-                while (len > 0) {
-                        char buf[4 + 16384];
-                        size_t take = len < 16384 ? len : 16384, n, whole;
-
-                        /* Rejoin a character cut by the last chunk, then hold
-                         * back one this chunk cuts. */
-                        memcpy (buf, s->carry[i], s->carry_len[i]);
-                        memcpy (buf + s->carry_len[i], data, take);
-                        n = s->carry_len[i] + take;
-                        whole = sink_utf8_complete (buf, n);
-                        s->carry_len[i] = n - whole;
-                        memcpy (s->carry[i], buf + whole, s->carry_len[i]);
-                        push_output (s, i, buf, whole);
-                        data += take;
-                        len -= take;
-                }
-        }
+        if (! s->ended)
+                sink_utf8_feed (&s->joiner[i], data, len, emit_output, s, i);
         pthread_mutex_unlock (&s->lock);
 }
 
@@ -177,10 +166,8 @@ on_stage_end (void *arg, enum exec_stage stage, const struct runner_result *res)
         if (g == NULL || s->ended)
                 goto fail;
         /* What a cut character left behind is output too (U+FFFD). */
-        for (int i = 0; i < 2; i++) {
-                push_output (s, i, s->carry[i], s->carry_len[i]);
-                s->carry_len[i] = 0;
-        }
+        for (int i = 0; i < 2; i++)
+                sink_utf8_flush (&s->joiner[i], emit_output, s, i);
         push_skipped (s);
         GEN (yajl_gen_map_open (g));
         GEN_KV_STR ("type", "exit");

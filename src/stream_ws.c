@@ -69,8 +69,7 @@ struct ws_conn {
         bool thread_gone; /* nobody takes stdin_new any more */
         int stdin_new;    /* from the worker, for the thread */
         enum exec_stage stage;
-        char carry[2][4];
-        size_t carry_len[2];
+        struct sink_utf8_joiner joiner[2];
         struct exec_sink sink;
 
         /* the connection thread's own */
@@ -264,6 +263,12 @@ fail:
         yajl_gen_free (g);
 }
 
+static void
+emit_data (void *arg, int i, const char *data, size_t len)
+{
+        send_data (arg, i, data, len);
+}
+
 /* Supervisor thread, its lock held: only our lock, held briefly. */
 static void
 sink_output (void *arg, int stream, const char *data, size_t len)
@@ -272,20 +277,7 @@ sink_output (void *arg, int stream, const char *data, size_t len)
         int i = stream == 2;
 
         pthread_mutex_lock (&c->lock);
-        while (len > 0) {
-                char buf[4 + 16384];
-                size_t take = len < 16384 ? len : 16384, n, whole;
-
-                memcpy (buf, c->carry[i], c->carry_len[i]);
-                memcpy (buf + c->carry_len[i], data, take);
-                n = c->carry_len[i] + take;
-                whole = sink_utf8_complete (buf, n);
-                c->carry_len[i] = n - whole;
-                memcpy (c->carry[i], buf + whole, c->carry_len[i]);
-                send_data (c, i, buf, whole);
-                data += take;
-                len -= take;
-        }
+        sink_utf8_feed (&c->joiner[i], data, len, emit_data, c, i);
         pthread_mutex_unlock (&c->lock);
 }
 
@@ -339,10 +331,8 @@ sink_stage_end (void *arg, enum exec_stage stage, const struct runner_result *re
         pthread_mutex_lock (&c->lock);
         if (g == NULL)
                 goto fail;
-        for (int i = 0; i < 2; i++) {
-                send_data (c, i, c->carry[i], c->carry_len[i]);
-                c->carry_len[i] = 0;
-        }
+        for (int i = 0; i < 2; i++)
+                sink_utf8_flush (&c->joiner[i], emit_data, c, i);
         send_skipped (c);
         GEN (yajl_gen_map_open (g));
         GEN_KV_STR ("type", "exit");
