@@ -113,6 +113,17 @@ main (int argc, char **argv)
                 /* One write under PIPE_BUF bytes: atomic on a pipe. */
                 if (write (STATUS_FD, &rep, sizeof (rep)) != (ssize_t) sizeof (rep))
                         return 126;
+                /* Keep the container, and so its cgroup, until the server has
+                 * read the cgroup's counters: runc's systemd driver puts us in
+                 * a scope that systemd removes, cgroup and all, as soon as its
+                 * last process exits.  The server releases us by shutting its
+                 * end of the socket down (EOF); on a pipe read fails at once. */
+                {
+                        char c;
+
+                        while (read (STATUS_FD, &c, 1) < 0 && errno == EINTR)
+                                ;
+                }
         }
         if (WIFEXITED (status))
                 return WEXITSTATUS (status);

@@ -21,6 +21,7 @@
 #include <signal.h>
 #include <string.h>
 #include <sys/random.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <yajl/yajl_tree.h>
@@ -372,6 +373,7 @@ runner_run (const struct runner_config *cfg, const struct runner_stage *stage, i
         struct container_paths paths;
         pid_t init_pid = -1;
         cleanup_close int bfd = -1;
+        cleanup_close int release_fd = -1;
         int out_pipe[2] = { -1, -1 }, err_pipe[2] = { -1, -1 }, status_pipe[2] = { -1, -1 };
         struct sup_watch *watch = NULL;
         struct sup_watch_state st = { 0 };
@@ -388,8 +390,11 @@ runner_run (const struct runner_config *cfg, const struct runner_stage *stage, i
         ret = write_config (cfg, stage, &paths, &bfd, err);
         if (ret < 0)
                 goto out;
+        /* The status channel is a socket: init reports on it, then waits for
+         * our shutdown (release_fd) before it exits. */
         if (pipe2 (out_pipe, O_CLOEXEC) < 0 || pipe2 (err_pipe, O_CLOEXEC) < 0
-            || pipe2 (status_pipe, O_CLOEXEC) < 0) {
+            || socketpair (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, status_pipe) < 0
+            || (release_fd = fcntl (status_pipe[0], F_DUPFD_CLOEXEC, 3)) < 0) {
                 ret = ce_error_set (err, 500, errno, "pipe: %s", strerror (errno));
                 goto out;
         }
@@ -469,16 +474,27 @@ runner_run (const struct runner_config *cfg, const struct runner_stage *stage, i
         ret = sup_watch_wait (watch, SUP_WAIT_EVENT, &deadline, &st);
         if (ret == -ETIMEDOUT || ret == -ECANCELED)
                 timed_out = true;
-        if (timed_out || st.output_limit || st.client_gone) {
+        /* Read the counters while something still holds the cgroup: before
+         * a kill, or while init waits after its report.  (The systemd driver's
+         * scope, and its cgroup, vanish with the last process.) */
+        if (cfg->limits == LIMITS_CGROUP)
+                cgroup_read_stats (paths.cgroup_fs, &stats);
+        shutdown (release_fd, SHUT_RDWR); /* init may exit now */
+        {
                 struct timespec grace = ce_deadline_after_ms (KILL_GRACE_MS);
+                bool kill_it = timed_out || st.output_limit || st.client_gone;
 
-                runtime_kill (cfg, stage->id);
-                if (sup_watch_wait (watch, SUP_WAIT_DONE, &grace, &st) < 0)
-                        ce_log ("warning: %s: pipes still open %d ms after kill", stage->id,
-                                KILL_GRACE_MS);
+                if (! kill_it && sup_watch_wait (watch, SUP_WAIT_DONE, &grace, &st) < 0)
+                        kill_it = true;
+                if (kill_it) {
+                        grace = ce_deadline_after_ms (KILL_GRACE_MS);
+                        runtime_kill (cfg, stage->id);
+                        if (sup_watch_wait (watch, SUP_WAIT_DONE, &grace, &st) < 0)
+                                ce_log ("warning: %s: pipes still open %d ms after kill", stage->id,
+                                        KILL_GRACE_MS);
+                }
         }
         if (cfg->limits == LIMITS_CGROUP) {
-                cgroup_read_stats (paths.cgroup_fs, &stats);
                 wait_namespace_gone (steal_pid (&init_pid), stage->id);
         } else {
                 init_usage (steal_pid (&init_pid), &st, &stats);

@@ -220,13 +220,8 @@ drain_pipe (struct sup_pipe *p)
                 if (n <= 0) {
                         if (p->kind == PIPE_STATUS) {
                                 w->state.exited = true;
-                                w->state.exited_at = ce_now ();
-                                if (w->status_len == sizeof (w->status_buf)) {
-                                        w->state.has_status = true;
-                                        memcpy (&w->state.report, w->status_buf,
-                                                sizeof (w->state.report));
-                                        w->state.wait_status = w->state.report.wait_status;
-                                }
+                                if (! w->state.has_status)
+                                        w->state.exited_at = ce_now ();
                         }
                         pipe_close (p);
                         break;
@@ -237,6 +232,15 @@ drain_pipe (struct sup_pipe *p)
 
                         memcpy (w->status_buf + w->status_len, chunk, take);
                         w->status_len += take;
+                        if (w->status_len == sizeof (w->status_buf) && ! w->state.has_status) {
+                                /* init now waits, holding the cgroup, to be released. */
+                                w->state.has_status = true;
+                                w->state.exited_at = ce_now ();
+                                memcpy (&w->state.report, w->status_buf, sizeof (w->state.report));
+                                w->state.wait_status = w->state.report.wait_status;
+                                /* The EAGAIN return below skips the broadcast. */
+                                pthread_cond_broadcast (&w->cond);
+                        }
                         continue;
                 }
                 {
@@ -656,7 +660,8 @@ watch_settled (const struct sup_watch *w, enum sup_wait_for what)
 {
         if (what == SUP_WAIT_DONE)
                 return w->state.done;
-        return w->state.done || w->state.output_limit || w->state.client_gone;
+        return w->state.done || w->state.has_status || w->state.output_limit
+               || w->state.client_gone;
 }
 
 int

@@ -63,13 +63,15 @@ struct sup_watch;
 
 struct sup_watch_state {
         bool done;         /* init exited and the output pipe reached EOF */
-        bool exited;       /* init exited (status pipe closed) */
+        bool exited;       /* init exited (status socket closed) */
         bool output_limit; /* output passed the limit: kill the container */
         bool client_gone;  /* the client hung up: kill the container */
-        bool has_status;   /* init reported the program's wait status and usage */
+        bool has_status;   /* init reported the program's wait status and usage; it
+                            * then waits, holding the cgroup, for the runner to shut
+                            * the status socket down before it exits */
         int wait_status;   /* report.wait_status, for short */
         struct ce_init_report report;
-        struct timespec exited_at;
+        struct timespec exited_at; /* when init reported (or, without a report, exited) */
 };
 
 /* Live output: called on the supervisor thread, with its lock held, for

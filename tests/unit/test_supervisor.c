@@ -79,6 +79,8 @@ main (void)
         start (&r, 1 << 20, "echo out; sleep 0.05; echo err >&2; sleep 0.05; echo again; exit 3");
         deadline = ce_deadline_after_ms (10000);
         CHECK (sup_watch_wait (r.w, SUP_WAIT_EVENT, &deadline, &s) == 0);
+        CHECK (s.has_status && ! s.output_limit);
+        CHECK (sup_watch_wait (r.w, SUP_WAIT_DONE, &deadline, &s) == 0);
         CHECK (s.done && s.exited && s.has_status && ! s.output_limit);
         CHECK (WIFEXITED (s.wait_status) && WEXITSTATUS (s.wait_status) == 3);
         finish (&r, &out, &status);
