@@ -630,7 +630,9 @@ class Accounting(APITestCase):
     def test_sleep_uses_almost_no_cpu(self):
         body = self.run_src("import time; time.sleep(1)")
         self.assert_result(body, "ok", exit_code=0)
-        self.assertGreaterEqual(body["time"]["wall_ms"], 1000, body)
+        # wall_ms starts when `runc run --detach` has returned, which is a
+        # little after the program started (tens of ms under ASan: 993 was seen).
+        self.assertGreaterEqual(body["time"]["wall_ms"], 900, body)
         self.assertLess(body["time"]["cpu_ms"], 300, body)
 
     BUSY = "import time\nt = time.time()\nwhile time.time() - t < 2: pass\n"
