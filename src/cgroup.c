@@ -163,3 +163,18 @@ cgroup_read_stats (const char *path, struct cgroup_stats *out)
         if (read_small (cpuacct_root, path, "cpuacct.usage", buf, sizeof (buf)) == 0)
                 out->cpu_ns = strtoll (buf, NULL, 10);
 }
+
+void
+cgroup_reset_peak (const char *path)
+{
+        char full[1024];
+        cleanup_close int fd = -1;
+
+        /* v2's memory.peak can only be reset per open fd (Linux 6.12+): left as is. */
+        if (unified || memory_root[0] == '\0')
+                return;
+        snprintf (full, sizeof (full), "%s%s/memory.max_usage_in_bytes", memory_root, path);
+        fd = open (full, O_WRONLY | O_CLOEXEC | O_NOFOLLOW);
+        if (fd >= 0 && write (fd, "0", 1) < 0)
+                ce_log ("warning: cannot reset %s: %s", full, strerror (errno));
+}

@@ -31,4 +31,8 @@ const char *cgroup_mode (void);
  * "/codeengine/ce-0123"); fields that cannot be read are -1. */
 void cgroup_read_stats (const char *path, struct cgroup_stats *out);
 
+/* From now on the cgroup's memory peak counts afresh (v1; on v2 a no-op):
+ * what the runtime used to start the container is not the program's. */
+void cgroup_reset_peak (const char *path);
+
 #endif

@@ -24,6 +24,7 @@
 #include <sys/stat.h>
 
 #include "oci_spec.h"
+#include "warm.h"
 
 #define BUILD_INODES 4096
 #define CONTAINER_UID 65534
@@ -400,6 +401,147 @@ stage_in (const struct exec_dir *d, const struct ce_language *lang, const char *
         };
 }
 
+/* A prepared execution: the work dir and the containers of its stages,
+ * created and waiting for their programs.  Owned by one thread at a time:
+ * the warm pool while it waits, then the execution it serves. */
+struct exec_slot {
+        struct exec_dir d;
+        int codefd;
+        const struct ce_language *lang;
+        struct ce_limits compile_limits, run_limits; /* what the containers were made with */
+        char compile_id[48];
+        struct runner_container *compile, *run; /* NULL: not made (yet) */
+};
+
+static int
+create_compile (const struct runner_config *cfg, struct exec_slot *s, struct ce_error *err)
+{
+        struct runner_stage stage = stage_in (&s->d, s->lang, s->compile_id, "compile");
+        int ret = make_build_dir (cfg, &s->d, err);
+
+        if (ret < 0)
+                return ret;
+        stage.env = s->lang->compile.env;
+        stage.cwd = CE_BUILD_DIR;
+        stage.build_dir = s->d.build_dir;
+        stage.build_writable = true;
+        stage.limits = &s->compile_limits;
+        /* Compilers keep their temporary files in /tmp: room for as much as
+         * the stage may use anyway. */
+        stage.tmp_bytes = s->compile_limits.memory_mb * 1024 * 1024;
+        stage.fsize_bytes = cfg->build_bytes;
+        return runner_create (cfg, &stage, &s->compile, err);
+}
+
+static int
+create_run (const struct runner_config *cfg, struct exec_slot *s, struct ce_error *err)
+{
+        struct runner_stage stage = stage_in (&s->d, s->lang, s->d.id, "run");
+
+        stage.env = s->lang->run.env;
+        stage.build_dir = s->lang->compile.command ? s->d.build_dir : NULL;
+        stage.limits = &s->run_limits;
+        stage.tmp_bytes = stage.fsize_bytes = cfg->tmp_bytes;
+        return runner_create (cfg, &stage, &s->run, err);
+}
+
+/* A slot for plan's language and limits: every stage's container when
+ * `all`, else only the first (the run's then comes after the compile). */
+static int
+slot_prepare (const struct runner_config *cfg, const struct exec_plan *plan, bool all,
+              struct exec_slot **out, struct ce_error *err)
+{
+        struct exec_slot *s = calloc (1, sizeof (*s));
+        bool compiles = plan->lang->compile.command != NULL;
+        int ret;
+
+        *out = NULL;
+        if (s == NULL)
+                return ce_error_set (err, 500, ENOMEM, "out of memory");
+        s->codefd = -1;
+        s->lang = plan->lang;
+        s->compile_limits = plan->compile_limits;
+        s->run_limits = plan->run_limits;
+        ret = exec_dir_create (cfg, &s->d, &s->codefd, err);
+        if (ret < 0)
+                goto fail;
+        snprintf (s->compile_id, sizeof (s->compile_id), "%s-compile", s->d.id);
+        if (compiles)
+                ret = create_compile (cfg, s, err);
+        if (ret == 0 && (all || ! compiles))
+                ret = create_run (cfg, s, err);
+        if (ret < 0)
+                goto fail;
+        *out = s;
+        return 0;
+fail:
+        execution_discard (cfg, s);
+        return ret;
+}
+
+int
+execution_prepare (const struct runner_config *cfg, const struct exec_plan *plan,
+                   struct exec_slot **out, struct ce_error *err)
+{
+        return slot_prepare (cfg, plan, true, out, err);
+}
+
+void
+execution_discard (const struct runner_config *cfg, struct exec_slot *s)
+{
+        if (s == NULL)
+                return;
+        runner_destroy (cfg, s->compile);
+        runner_destroy (cfg, s->run);
+        if (s->codefd >= 0)
+                close (s->codefd);
+        exec_dir_remove (cfg, &s->d);
+        free (s);
+}
+
+/* The containers' settings that a request's limits must match: memory,
+ * CPU and pids exactly; the timeout at most what RLIMIT_CPU was set for. */
+static bool
+limits_fit (const struct ce_limits *made, const struct ce_limits *want)
+{
+        return made->memory_mb == want->memory_mb && made->cpus == want->cpus
+               && made->pids == want->pids && want->timeout_ms <= made->timeout_ms;
+}
+
+bool
+execution_slot_fits (const struct exec_slot *s, const struct exec_plan *plan)
+{
+        if (s->lang != plan->lang || ! limits_fit (&s->run_limits, &plan->run_limits))
+                return false;
+        return s->lang->compile.command == NULL
+               || limits_fit (&s->compile_limits, &plan->compile_limits);
+}
+
+bool
+execution_slot_alive (const struct exec_slot *s)
+{
+        return (s->compile == NULL || runner_alive (s->compile))
+               && (s->run == NULL || runner_alive (s->run));
+}
+
+void
+execution_slot_describe (const struct exec_slot *s, struct exec_slot_info *info)
+{
+        const struct runner_container *cs[2] = { s->compile, s->run };
+
+        memset (info, 0, sizeof (*info));
+        info->id = s->d.id;
+        info->language = s->lang->name;
+        info->fds = (s->d.wfd >= 0) + (s->codefd >= 0);
+        for (size_t i = 0; i < 2; i++)
+                if (cs[i]) {
+                        info->containers[info->ncontainers] = runner_container_id (cs[i]);
+                        info->pids[info->ncontainers] = runner_container_pid (cs[i]);
+                        info->fds += runner_container_fds (cs[i]);
+                        info->ncontainers++;
+                }
+}
+
 /* A compile that did not succeed stands in for the run: nothing ran, so no
  * output and no usage, and the compiler's exit. */
 static void
@@ -427,51 +569,38 @@ execution_run (const struct runner_config *cfg, const struct exec_plan *plan,
 {
         const struct ce_language *lang = plan->lang;
         bool compiles = lang->compile.command != NULL;
-        struct exec_dir d;
-        char compile_id[48];
-        cleanup_close int codefd = -1;
+        struct exec_slot *s = NULL;
         cleanup_close int stdin_fd = -1;
         cleanup_close int devnull = -1;
-        bool compile_created = false, run_created = false;
         int ret;
 
         memset (res, 0, sizeof (*res));
-        ret = exec_dir_create (cfg, &d, &codefd, err);
-        if (ret == 0)
-                ret = write_request (&d, codefd, lang, req, &stdin_fd, err);
+        /* A warm slot when one fits, else one made now; either way a work dir
+         * and containers nobody else has seen. */
+        if (cfg->warm)
+                s = warm_take (cfg->warm, plan);
+        ret = s ? 0 : slot_prepare (cfg, plan, false, &s, err);
         if (ret < 0)
                 goto out;
-        snprintf (compile_id, sizeof (compile_id), "%s-compile", d.id);
+        ret = write_request (&s->d, s->codefd, lang, req, &stdin_fd, err);
+        if (ret < 0)
+                goto out;
 
         if (compiles) {
                 cleanup_strv char **argv = build_argv (lang, &lang->compile, req, false);
-                struct runner_stage stage;
+                struct runner_go go = { .argv = argv, .limits = &plan->compile_limits };
 
                 devnull = open ("/dev/null", O_RDONLY | O_CLOEXEC);
                 if (argv == NULL || devnull < 0) {
                         ret = ce_error_set (err, 500, ENOMEM, "cannot set up the compile stage");
                         goto out;
                 }
-                ret = make_build_dir (cfg, &d, err);
-                if (ret < 0)
-                        goto out;
-                stage = stage_in (&d, lang, compile_id, "compile");
-                stage.argv = argv;
-                stage.env = lang->compile.env;
-                stage.cwd = CE_BUILD_DIR;
-                stage.build_dir = d.build_dir;
-                stage.build_writable = true;
-                stage.limits = &plan->compile_limits;
-                /* Compilers keep their temporary files in /tmp: room for as much
-                 * as the stage may use anyway. */
-                stage.tmp_bytes = plan->compile_limits.memory_mb * 1024 * 1024;
-                stage.fsize_bytes = cfg->build_bytes;
-                stage.stdin_fd = devnull;
+                go.stdin_fd = devnull;
                 if (sink) {
-                        stage.tap = (struct sup_output_tap){ sink->output, sink->arg };
+                        go.tap = (struct sup_output_tap){ sink->output, sink->arg };
                         sink->stage_start (sink->arg, EXEC_STAGE_COMPILE);
                 }
-                ret = runner_run (cfg, &stage, client_fd, &compile_created, &res->compile, err);
+                ret = runner_start (cfg, s->compile, &go, client_fd, &res->compile, err);
                 if (ret < 0)
                         goto out;
                 res->compiled = true;
@@ -485,19 +614,18 @@ execution_run (const struct runner_config *cfg, const struct exec_plan *plan,
 
         {
                 cleanup_strv char **argv = build_argv (lang, &lang->run, req, true);
-                struct runner_stage stage = stage_in (&d, lang, d.id, "run");
-
-                stage.argv = argv;
-                stage.env = lang->run.env;
-                stage.build_dir = compiles ? d.build_dir : NULL;
-                stage.limits = &plan->run_limits;
-                stage.tmp_bytes = stage.fsize_bytes = cfg->tmp_bytes;
-                stage.stdin_fd = stdin_fd;
+                struct runner_go go = { .argv = argv, .limits = &plan->run_limits };
 
                 if (argv == NULL) {
                         ret = ce_error_set (err, 500, ENOMEM, "out of memory");
                         goto out;
                 }
+                if (s->run == NULL) {
+                        ret = create_run (cfg, s, err);
+                        if (ret < 0)
+                                goto out;
+                }
+                go.stdin_fd = stdin_fd;
                 if (sink && sink->stdin_open) {
                         /* Live stdin: the program reads one end, the sink writes the other. */
                         int sv[2];
@@ -509,14 +637,14 @@ execution_run (const struct runner_config *cfg, const struct exec_plan *plan,
                         }
                         close (stdin_fd);
                         stdin_fd = sv[0];
-                        stage.stdin_fd = stdin_fd;
+                        go.stdin_fd = stdin_fd;
                         sink->stdin_open (sink->arg, sv[1]); /* owned by the sink */
                 }
                 if (sink) {
-                        stage.tap = (struct sup_output_tap){ sink->output, sink->arg };
+                        go.tap = (struct sup_output_tap){ sink->output, sink->arg };
                         sink->stage_start (sink->arg, EXEC_STAGE_RUN);
                 }
-                ret = runner_run (cfg, &stage, client_fd, &run_created, &res->run, err);
+                ret = runner_start (cfg, s->run, &go, client_fd, &res->run, err);
                 if (ret == 0) {
                         res->status = res->run.status;
                         if (sink)
@@ -532,11 +660,7 @@ out:
                 execution_result_clear (res);
         if (done)
                 done->fn (done->arg, ret);
-        if (compile_created)
-                runner_remove (cfg, compile_id);
-        if (run_created)
-                runner_remove (cfg, d.id);
-        exec_dir_remove (cfg, &d);
+        execution_discard (cfg, s);
         return ret;
 }
 
@@ -548,26 +672,23 @@ execution_probe (const struct runner_config *cfg, const struct ce_language *lang
 {
         char *argv[] = { (char *) CE_INIT_PATH, (char *) "--probe", NULL };
         struct runner_result res = { 0 };
-        struct exec_dir d;
-        cleanup_close int codefd = -1;
+        struct exec_slot *s = NULL;
+        /* Only the run's container: the tree and the runtime are what it proves. */
+        struct exec_plan plan = { .lang = lang, .run_limits = *limits };
+        struct ce_language run_only = *lang;
         cleanup_close int devnull = open ("/dev/null", O_RDONLY | O_CLOEXEC);
-        bool created = false;
         int ret;
 
         if (devnull < 0)
                 return ce_error_set (err, 500, errno, "/dev/null: %s", strerror (errno));
-        ret = exec_dir_create (cfg, &d, &codefd, err);
-        if (ret == 0) {
-                struct runner_stage stage = stage_in (&d, lang, d.id, "run");
-
-                stage.argv = argv;
-                stage.env = lang->run.env;
-                stage.limits = limits;
-                stage.tmp_bytes = stage.fsize_bytes = cfg->tmp_bytes;
-                stage.stdin_fd = devnull;
-
-                ret = runner_run (cfg, &stage, -1, &created, &res, err);
-        }
+        run_only.compile.command = NULL;
+        plan.lang = &run_only;
+        ret = slot_prepare (cfg, &plan, true, &s, err);
+        if (ret == 0)
+                ret = runner_start (
+                        cfg, s->run,
+                        &(struct runner_go){ .argv = argv, .stdin_fd = devnull, .limits = limits },
+                        -1, &res, err);
         if (ret == 0
             && (res.status != RUN_OK || res.out.stdout_buf.len != strlen (PROBE_OUTPUT)
                 || memcmp (res.out.stdout_buf.data, PROBE_OUTPUT, strlen (PROBE_OUTPUT)) != 0))
@@ -577,9 +698,7 @@ execution_probe (const struct runner_config *cfg, const struct ce_language *lang
                                     runner_status_name (res.status), res.exit_code,
                                     res.out.combined.data ? res.out.combined.data : "");
         runner_result_clear (&res);
-        if (created)
-                runner_remove (cfg, d.id);
-        exec_dir_remove (cfg, &d);
+        execution_discard (cfg, s);
         return ret;
 }
 

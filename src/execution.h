@@ -66,7 +66,8 @@ struct exec_done {
         void *arg;
 };
 
-/* Run req as planned, on a pool worker (it blocks that worker).  client_fd
+/* Run req as planned, on a pool worker (it blocks that worker), in a slot
+ * from cfg->warm that fits or, failing that, in containers made now.  client_fd
  * (or -1): the client's socket, watched for hang-up.  sink (or NULL) hears
  * each stage start, its output as it is written and its end (sink.h); it
  * is not called once done->fn has been.  0: *res holds what the
@@ -79,6 +80,38 @@ int execution_run (const struct runner_config *cfg, const struct exec_plan *plan
                    const struct exec_done *done, struct exec_result *res, struct ce_error *err);
 
 void execution_result_clear (struct exec_result *res);
+
+/* A prepared execution: a work dir and, for each stage, a container created
+ * under plan's limits whose init waits for its program.  The warm pool
+ * (warm.h) keeps them; execution_run uses one exactly once. */
+struct exec_slot;
+
+/* Make a slot for plan (every stage's container).  Blocks for as long as
+ * the runtime takes.  0 with *out (free with execution_discard or give it
+ * to the pool); <0 with the runtime's message. */
+int execution_prepare (const struct runner_config *cfg, const struct exec_plan *plan,
+                       struct exec_slot **out, struct ce_error *err);
+
+/* Delete its containers and its work dir.  NULL is fine. */
+void execution_discard (const struct runner_config *cfg, struct exec_slot *s);
+
+/* Whether s can serve plan: the same language, and containers made with the
+ * memory, CPU and pids plan asks for and at least its timeout. */
+bool execution_slot_fits (const struct exec_slot *s, const struct exec_plan *plan);
+
+/* Its containers still wait (a cheap check that never blocks). */
+bool execution_slot_alive (const struct exec_slot *s);
+
+/* What GET /ready shows of a slot; strings are borrowed from s. */
+struct exec_slot_info {
+        const char *id; /* its work dir's name; its run container's id */
+        const char *language;
+        const char *containers[2];
+        pid_t pids[2]; /* -1 when unknown */
+        size_t ncontainers;
+        int fds; /* the server's fds it holds */
+};
+void execution_slot_describe (const struct exec_slot *s, struct exec_slot_info *info);
 
 /* At start-up, before serving: run one container of lang's tree under the
  * server's configuration with codeengine-init itself as the program (it is

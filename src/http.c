@@ -32,6 +32,7 @@
 #include "request.h"
 #include "stream_ndjson.h"
 #include "stream_ws.h"
+#include "warm.h"
 
 /* Seconds an idle or slow connection may sit before it is dropped. */
 #define CONNECTION_TIMEOUT_S 30
@@ -47,8 +48,8 @@ struct http_server {
         size_t inflight;        /* execution jobs submitted and not yet answered */
         MHD_socket quiesced_fd; /* the listening socket after http_quiesce */
         /* constant bodies, built at start-up */
-        char *version_json, *languages_json, *ready_json;
-        size_t version_len, languages_len, ready_len;
+        char *version_json, *languages_json;
+        size_t version_len, languages_len;
         struct ws_config ws_cfg; /* GET /api/v2/connect: WebSockets */
         struct ws_hub *ws;
         char *runtimes_json, *packages_json; /* Piston's */
@@ -286,7 +287,7 @@ fail:
 }
 
 /* GET /ready: which languages passed their start-up check (bundle.c's and
- * the probe container's), built once at start-up. */
+ * the probe container's), and the warm pool now: built for every request. */
 static yajl_gen_status
 gen_ready (yajl_gen g, const void *arg)
 {
@@ -303,6 +304,18 @@ gen_ready (yajl_gen g, const void *arg)
                 GEN_KV_STR (l->name, l->available ? "ok" : l->reason ? l->reason : "not prepared");
         }
         GEN (yajl_gen_map_close (g));
+        GEN_STR ("warm_pool");
+        if (c->runner->warm) {
+                GEN (warm_pool_gen (c->runner->warm, g));
+        } else {
+                GEN (yajl_gen_map_open (g));
+                GEN_KV_INT ("per_language", 0);
+                GEN_KV_INT ("idle", 0);
+                GEN_STR ("slots");
+                GEN (yajl_gen_array_open (g));
+                GEN (yajl_gen_array_close (g));
+                GEN (yajl_gen_map_close (g));
+        }
         GEN (yajl_gen_map_close (g));
 fail:
         return st;
@@ -755,8 +768,17 @@ on_request (void *cls, struct MHD_Connection *conn, const char *url, const char 
                         }
                         if (strcmp (url, "/languages") == 0)
                                 body = s->languages_json, len = s->languages_len;
-                        else if (strcmp (url, "/ready") == 0)
-                                body = s->ready_json, len = s->ready_len;
+                        else if (strcmp (url, "/ready") == 0) {
+                                cleanup_free char *ready = NULL;
+
+                                if (gen_json (gen_ready, &s->cfg, &ready, &len) < 0) {
+                                        log_request (r, method, url, 500, NULL);
+                                        return queue_error (conn, native, 500,
+                                                            "cannot describe the server's state",
+                                                            NULL, NULL, NULL);
+                                }
+                                return queue_json (r, method, url, ready, len);
+                        }
                         return queue_json (r, method, url, body, len);
                 }
                 if (strcmp (url, "/execute") != 0) {
@@ -882,12 +904,10 @@ http_start (const struct http_config *cfg, struct http_server **out, struct ce_e
         }
         if (gen_json (gen_version, &s->cfg, &s->version_json, &s->version_len) < 0
             || gen_json (gen_languages, &s->cfg, &s->languages_json, &s->languages_len) < 0
-            || gen_json (gen_ready, &s->cfg, &s->ready_json, &s->ready_len) < 0
             || gen_json (gen_runtimes, &s->env, &s->runtimes_json, &s->runtimes_len) < 0
             || gen_json (gen_packages, &s->env, &s->packages_json, &s->packages_len) < 0) {
                 free (s->version_json);
                 free (s->languages_json);
-                free (s->ready_json);
                 free (s->runtimes_json);
                 ws_hub_shutdown (s->ws);
                 pthread_mutex_destroy (&s->lock);
@@ -907,7 +927,6 @@ http_start (const struct http_config *cfg, struct http_server **out, struct ce_e
                 ret = errno ? errno : EADDRINUSE;
                 free (s->version_json);
                 free (s->languages_json);
-                free (s->ready_json);
                 free (s->runtimes_json);
                 free (s->packages_json);
                 ws_hub_shutdown (s->ws);
@@ -950,7 +969,6 @@ http_stop (struct http_server *s)
                 close (s->quiesced_fd);
         free (s->version_json);
         free (s->languages_json);
-        free (s->ready_json);
         free (s->runtimes_json);
         free (s->packages_json);
         pthread_mutex_destroy (&s->lock);

@@ -2,7 +2,10 @@
  * init.c - codeengine-init, pid 1 of every container.
  *
  * Bind-mounted read-only from the host at /.codeengine/init and started by
- * runc with the program's argv.  Why not run the program as pid 1 directly:
+ * runc.  It first waits on fd 3 for the server's go message (init_report.h):
+ * the program's argv and its stdin.  So a container can be created, with its
+ * namespaces, mounts and cgroup, before anyone knows what it will run, and
+ * released later by one message.  Why not run the program as pid 1 directly:
  * a pid-namespace init ignores every signal it has no handler for (so a
  * program could not even kill itself), and nothing would reap the program's
  * orphans.  This init forks the program, reaps everything, and when the
@@ -22,12 +25,91 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "init_report.h"
 
 #define STATUS_FD CE_INIT_REPORT_FD
+
+/* Read exactly len bytes; 0 at once on EOF before the first byte. */
+static ssize_t
+read_full (int fd, void *buf, size_t len)
+{
+        size_t done = 0;
+
+        while (done < len) {
+                ssize_t n = read (fd, (char *) buf + done, len - done);
+
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n <= 0)
+                        return n < 0 ? -1 : (ssize_t) done;
+                done += (size_t) n;
+        }
+        return (ssize_t) done;
+}
+
+/* Wait for the go message: *argv_out the program's argv (NULL-terminated),
+ * *stdin_out the fd that becomes its stdin (or -1: keep ours).  1: go;
+ * 0: the server hung up first (a warm container nobody needed); -1: a
+ * malformed message. */
+static int
+wait_for_go (char ***argv_out, int *stdin_out)
+{
+        struct ce_init_go go;
+        union {
+                char buf[CMSG_SPACE (sizeof (int))];
+                struct cmsghdr align;
+        } ctl;
+        struct iovec iov = { &go, sizeof (go) };
+        struct msghdr msg = { .msg_iov = &iov,
+                              .msg_iovlen = 1,
+                              .msg_control = ctl.buf,
+                              .msg_controllen = sizeof (ctl.buf) };
+        struct cmsghdr *c;
+        char *strings, *p;
+        char **argv;
+        ssize_t n;
+
+        *stdin_out = -1;
+        do
+                n = recvmsg (STATUS_FD, &msg, MSG_CMSG_CLOEXEC);
+        while (n < 0 && errno == EINTR);
+        if (n == 0)
+                return 0;
+        if (n < 0)
+                return -1;
+        for (c = CMSG_FIRSTHDR (&msg); c; c = CMSG_NXTHDR (&msg, c))
+                if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS
+                    && c->cmsg_len == CMSG_LEN (sizeof (int)))
+                        memcpy (stdin_out, CMSG_DATA (c), sizeof (int));
+        if ((size_t) n < sizeof (go)
+            && read_full (STATUS_FD, (char *) &go + n, sizeof (go) - (size_t) n)
+                       != (ssize_t) (sizeof (go) - (size_t) n))
+                return -1;
+        if (go.magic != CE_INIT_GO_MAGIC || go.argc == 0 || go.argv_len == 0
+            || go.argv_len > CE_INIT_GO_MAX_ARGV || go.argc > go.argv_len)
+                return -1;
+        strings = malloc (go.argv_len);
+        argv = calloc ((size_t) go.argc + 1, sizeof (char *));
+        if (strings == NULL || argv == NULL
+            || read_full (STATUS_FD, strings, go.argv_len) != (ssize_t) go.argv_len
+            || strings[go.argv_len - 1] != '\0')
+                return -1;
+        p = strings;
+        for (uint32_t i = 0; i < go.argc; i++) {
+                if (p >= strings + go.argv_len)
+                        return -1;
+                argv[i] = p;
+                p += strlen (p) + 1;
+        }
+        if (p != strings + go.argv_len)
+                return -1;
+        *argv_out = argv;
+        return 1;
+}
 
 int
 main (int argc, char **argv)
@@ -38,6 +120,8 @@ main (int argc, char **argv)
 
         struct rlimit as = { RLIM_INFINITY, RLIM_INFINITY };
         int first = 1;
+        char **prog = NULL;
+        int stdin_fd = -1;
 
         /* The start-up probe (execution_probe): this binary is in every
          * container, so running it as the program proves the runtime, the
@@ -49,17 +133,20 @@ main (int argc, char **argv)
         /* "--as BYTES": an address-space limit for the program only.  It cannot
          * go in config.json's rlimits, which runc applies to itself first (its
          * Go runtime needs far more address space than a program's limit). */
-        if (argc > 3 && strcmp (argv[1], "--as") == 0) {
+        if (argc >= 3 && strcmp (argv[1], "--as") == 0) {
                 as.rlim_cur = as.rlim_max = strtoull (argv[2], NULL, 10);
                 first = 3;
         }
-        if (argc > first && strcmp (argv[first], "--") == 0)
-                first++;
-        if (argc <= first) {
-                fprintf (stderr, "usage: %s [--as BYTES] [--] PROGRAM [ARG...]\n", argv[0]);
+        if (argc != first) {
+                fprintf (stderr, "usage: %s [--as BYTES]  (the program comes on fd 3)\n", argv[0]);
                 return 127;
         }
         fcntl (STATUS_FD, F_SETFD, FD_CLOEXEC);
+        switch (wait_for_go (&prog, &stdin_fd)) {
+        case 0: return 0;
+        case 1: break;
+        default: fprintf (stderr, "codeengine-init: bad go message on fd 3\n"); return 127;
+        }
 
         /* The program runs as our uid, so without this it could open
          * /proc/1/mem and rewrite us to report whatever it likes (a test does
@@ -79,15 +166,20 @@ main (int argc, char **argv)
         if (child == 0) {
                 sigemptyset (&none);
                 sigprocmask (SIG_SETMASK, &none, NULL);
+                if (stdin_fd >= 0 && dup2 (stdin_fd, 0) < 0) {
+                        fprintf (stderr, "codeengine-init: stdin: %s\n", strerror (errno));
+                        _exit (127);
+                }
                 if (as.rlim_max != RLIM_INFINITY && setrlimit (RLIMIT_AS, &as) < 0) {
                         fprintf (stderr, "codeengine-init: RLIMIT_AS: %s\n", strerror (errno));
                         _exit (127);
                 }
-                execvp (argv[first], argv + first);
-                fprintf (stderr, "codeengine-init: cannot run %s: %s\n", argv[first],
-                         strerror (errno));
+                execvp (prog[0], prog);
+                fprintf (stderr, "codeengine-init: cannot run %s: %s\n", prog[0], strerror (errno));
                 _exit (127);
         }
+        if (stdin_fd >= 0)
+                close (stdin_fd); /* the program's alone: its EOF is the writer's */
 
         for (;;) {
                 pid = wait (&status);

@@ -27,6 +27,7 @@
 #include "pool.h"
 #include "runner.h"
 #include "supervisor.h"
+#include "warm.h"
 
 struct options {
         const char *listen;
@@ -60,6 +61,7 @@ struct options {
         double max_compile_timeout_s;
         long max_compile_memory_mb;
         long build_mb;
+        long warm_pool, warm_max, warm_idle_s;
         bool compile_cpus_set, compile_pids_set;
 };
 
@@ -95,6 +97,11 @@ usage (FILE *f, const char *argv0)
                  "  --compile-cpus FRACTION [1]     --compile-pids N [128]\n"
                  "  --max-compile-timeout SECONDS [60]  --max-compile-memory-mb N [1024]\n"
                  "  --build-mb N            size of the compile's output dir /build [128]\n"
+                 "The warm pool: containers created ahead of their requests (each still serves\n"
+                 "one execution):\n"
+                 "  --warm-pool N           idle per language once it is asked for; 0: off [2]\n"
+                 "  --warm-max N            idle over all languages [8]\n"
+                 "  --warm-idle-seconds S   a language not asked for this long holds none [600]\n"
                  "  --auth-token-file FILE  require 'Authorization: Bearer <token>' (the file's\n"
                  "                          content) on every request but /health\n"
                  "  --help                  show this help\n",
@@ -161,6 +168,9 @@ parse_options (int argc, char **argv, struct options *o)
                 O_MAX_COMPILE_TIMEOUT,
                 O_MAX_COMPILE_MEMORY,
                 O_BUILD_MB,
+                O_WARM_POOL,
+                O_WARM_MAX,
+                O_WARM_IDLE,
                 O_HELP,
         };
         static const struct option longopts[] = {
@@ -192,6 +202,9 @@ parse_options (int argc, char **argv, struct options *o)
                 { "max-compile-timeout", required_argument, NULL, O_MAX_COMPILE_TIMEOUT },
                 { "max-compile-memory-mb", required_argument, NULL, O_MAX_COMPILE_MEMORY },
                 { "build-mb", required_argument, NULL, O_BUILD_MB },
+                { "warm-pool", required_argument, NULL, O_WARM_POOL },
+                { "warm-max", required_argument, NULL, O_WARM_MAX },
+                { "warm-idle-seconds", required_argument, NULL, O_WARM_IDLE },
                 { "help", no_argument, NULL, O_HELP },
                 { NULL, 0, NULL, 0 },
         };
@@ -223,6 +236,9 @@ parse_options (int argc, char **argv, struct options *o)
                 .max_compile_timeout_s = 60,
                 .max_compile_memory_mb = 1024,
                 .build_mb = 128,
+                .warm_pool = 2,
+                .warm_max = 8,
+                .warm_idle_s = 600,
         };
         opterr = 0;
         while ((c = getopt_long (argc, argv, "", longopts, NULL)) != -1) {
@@ -275,6 +291,9 @@ parse_options (int argc, char **argv, struct options *o)
                         ok = parse_long (optarg, 16, 1 << 20, &o->max_compile_memory_mb);
                         break;
                 case O_BUILD_MB: ok = parse_long (optarg, 1, 1 << 20, &o->build_mb); break;
+                case O_WARM_POOL: ok = parse_long (optarg, 0, 64, &o->warm_pool); break;
+                case O_WARM_MAX: ok = parse_long (optarg, 0, 1024, &o->warm_max); break;
+                case O_WARM_IDLE: ok = parse_long (optarg, 1, 1L << 30, &o->warm_idle_s); break;
                 case O_HELP: usage (stdout, argv[0]); exit (0);
                 default:
                         fprintf (stderr, "%s: unknown or incomplete option '%s'\n", argv[0],
@@ -548,6 +567,7 @@ main (int argc, char **argv)
         struct rlimit rl;
         struct ce_bundle_registry *bundles = NULL;
         struct pool *pool = NULL;
+        struct warm_pool *warm = NULL;
         struct http_server *http = NULL;
         struct runner_config rc;
         struct http_config hc;
@@ -711,12 +731,22 @@ main (int argc, char **argv)
                 .limit_mode = runner_limit_mode_name (limits),
                 .rootless = rootless,
         };
+        if (o.warm_pool > 0 && o.warm_max > 0) {
+                const struct warm_params wp = { .per_language = (size_t) o.warm_pool,
+                                                .max_idle = (size_t) o.warm_max,
+                                                .idle_seconds = (int) o.warm_idle_s };
+
+                if (warm_pool_new (&rc, &hc.policy, &wp, &warm, &err) < 0)
+                        die ("%s", err.msg);
+                rc.warm = warm;
+        }
         if (http_start (&hc, &http, &err) < 0)
                 die ("%s", err.msg);
         ce_log ("codeengine %s listening on http://%s (max %ld concurrent, timeout %gs, %ld MB, %g "
-                "CPU, cgroup %s, limits by %s%s)",
+                "CPU, cgroup %s, limits by %s%s, warm pool %ld per language, %ld in all)",
                 CE_VERSION, o.listen, o.max_concurrent, o.timeout_s, o.memory_mb, o.cpus,
-                cgroup_mode (), runner_limit_mode_name (limits), rootless ? ", rootless" : "");
+                cgroup_mode (), runner_limit_mode_name (limits), rootless ? ", rootless" : "",
+                warm ? o.warm_pool : 0, warm ? o.warm_max : 0);
 
         sigemptyset (&mask);
         sigaddset (&mask, SIGTERM);
@@ -732,6 +762,9 @@ main (int argc, char **argv)
         http_wait_idle (http, ce_deadline_after_ms (5000));
         http_stop (http);
         pool_free (pool);
+        /* No execution runs now: nobody else touches the warm pool. */
+        rc.warm = NULL;
+        warm_pool_free (warm);
         supervisor_stop ();
         bundle_registry_free (bundles);
 

@@ -176,9 +176,8 @@ gen_process (yajl_gen g, const struct spec_params *p)
                 GEN_STR ("--as");
                 GEN_STR (as);
         }
-        GEN_STR ("--");
-        for (char *const *a = p->argv; *a; a++)
-                GEN_STR (*a);
+        /* The program's argv comes later, in init's go message (init_report.h):
+         * the same config serves a container created before its request. */
         GEN (yajl_gen_array_close (g));
 
         GEN_STR ("env");

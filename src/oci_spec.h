@@ -21,7 +21,6 @@
 struct spec_params {
         const char *rootfs;       /* the language's tree, mounted read-only as / */
         char *const *env;         /* the stage's "KEY=VALUE"s after the defaults; NULL-terminated */
-        char *const *argv;        /* the program's command line, NULL-terminated */
         const char *cwd;          /* inside: CE_CODE_DIR or CE_BUILD_DIR */
         const char *code_dir;     /* host dir mounted read-only at /code */
         const char *build_dir;    /* host dir mounted at /build; NULL: none */

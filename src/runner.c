@@ -4,13 +4,14 @@
  *   1. a bundle dir WORK/<stage> (0700) holding config.json, runc's log and
  *      pid file; the code (WORK/code, mounted read-only at /code) and the
  *      build dir are the execution's (execution.c);
- *   2. `runc run --detach`: the container's stdout and stderr are our pipes,
- *      fd 3 is a status pipe on which codeengine-init reports the program's
- *      wait status.  runc exits once the program has started; the
- *      container's init becomes our child (we are a subreaper) and the
+ *   2. runner_create: `runc run --detach`: the container's stdout and stderr
+ *      are our pipes, fd 3 a socket on which codeengine-init waits for its
+ *      program and later reports the program's wait status.  runc exits
+ *      once init runs; init becomes our child (we are a subreaper) and the
  *      supervisor reaps it;
- *   3. a timed wait (CLOCK_MONOTONIC) for the supervisor to see the container
- *      end; on timeout, output limit or client hang-up, `runc kill <id> KILL`;
+ *   3. runner_start: the go message (argv, stdin), then a timed wait (CLOCK_MONOTONIC) for the
+ * supervisor to see the container end; on timeout, output limit or client hang-up, `runc kill <id>
+ * KILL`;
  *   4. read the cgroup counters.  `runc delete` is the caller's (runner_remove).
  */
 #include "runner.h"
@@ -18,6 +19,7 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <math.h>
+#include <poll.h>
 #include <signal.h>
 #include <string.h>
 #include <sys/random.h>
@@ -217,7 +219,6 @@ write_config (const struct runner_config *cfg, const struct runner_stage *st,
                 .host_gid = (uint32_t) getgid (),
                 .rootfs = st->rootfs,
                 .env = st->env,
-                .argv = st->argv,
                 .cwd = st->cwd,
                 .code_dir = st->code_dir,
                 .build_dir = st->build_dir,
@@ -366,58 +367,131 @@ close_pair (int p[2])
                 }
 }
 
-int
-runner_run (const struct runner_config *cfg, const struct runner_stage *stage, int client_fd,
-            bool *created, struct runner_result *res, struct ce_error *err)
-{
+struct runner_container {
+        char id[64];
         struct container_paths paths;
-        pid_t init_pid = -1;
-        cleanup_close int bfd = -1;
-        cleanup_close int release_fd = -1;
+        struct ce_limits limits; /* as created */
+        int bfd;                 /* the bundle dir */
+        int out_r, err_r;        /* the read ends of its stdout and stderr */
+        int status_fd;           /* our end of init's socket (init_report.h) */
+        pid_t init_pid;          /* adopted by the supervisor; -1 once reaped or unknown */
+        bool created;            /* runc may have state: runc delete it */
+        bool started;            /* runner_start was called: the container is spent */
+};
+
+static void
+container_free (struct runner_container *c)
+{
+        if (c->init_pid > 0)
+                sup_forget_child (c->init_pid);
+        if (c->bfd >= 0)
+                close (c->bfd);
+        if (c->out_r >= 0)
+                close (c->out_r);
+        if (c->err_r >= 0)
+                close (c->err_r);
+        if (c->status_fd >= 0)
+                close (c->status_fd);
+        free (c);
+}
+
+void
+runner_destroy (const struct runner_config *cfg, struct runner_container *c)
+{
+        if (c == NULL)
+                return;
+        /* Closing our end first lets a waiting init exit by itself (EOF). */
+        if (c->status_fd >= 0) {
+                close (c->status_fd);
+                c->status_fd = -1;
+        }
+        if (c->created)
+                runner_remove (cfg, c->id);
+        container_free (c);
+}
+
+bool
+runner_alive (const struct runner_container *c)
+{
+        struct pollfd p = { .fd = c->status_fd, .events = POLLIN };
+
+        /* Before its go, init never writes: readable means EOF, it is gone. */
+        if (c->started || c->status_fd < 0)
+                return false;
+        return poll (&p, 1, 0) == 0;
+}
+
+const char *
+runner_container_id (const struct runner_container *c)
+{
+        return c->id;
+}
+
+pid_t
+runner_container_pid (const struct runner_container *c)
+{
+        return c->init_pid;
+}
+
+int
+runner_container_fds (const struct runner_container *c)
+{
+        return (c->bfd >= 0) + (c->out_r >= 0) + (c->err_r >= 0) + (c->status_fd >= 0);
+}
+
+/* What runc printed before it failed (no container holds the pipe then). */
+static void
+drain_stderr (int fd, struct ce_buf *out)
+{
+        char buf[4096];
+        ssize_t n;
+
+        if (fcntl (fd, F_SETFL, O_NONBLOCK) < 0)
+                return;
+        while ((n = read (fd, buf, sizeof (buf))) > 0 && out->len < 65536)
+                ce_buf_append (out, buf, (size_t) n);
+}
+
+int
+runner_create (const struct runner_config *cfg, const struct runner_stage *stage,
+               struct runner_container **out, struct ce_error *err)
+{
+        struct runner_container *c;
+        cleanup_close int devnull = -1;
         int out_pipe[2] = { -1, -1 }, err_pipe[2] = { -1, -1 }, status_pipe[2] = { -1, -1 };
-        struct sup_watch *watch = NULL;
-        struct sup_watch_state st = { 0 };
-        struct sup_output output = { 0 };
-        struct cgroup_stats stats;
-        struct timespec deadline, started;
-        bool timed_out = false;
+        struct timespec deadline;
         pid_t pid;
         int ret, wstatus;
 
-        memset (res, 0, sizeof (*res));
-        *created = false;
-        container_paths_init (cfg, stage, &paths);
-        ret = write_config (cfg, stage, &paths, &bfd, err);
+        *out = NULL;
+        c = calloc (1, sizeof (*c));
+        if (c == NULL)
+                return ce_error_set (err, 500, ENOMEM, "out of memory");
+        c->bfd = c->out_r = c->err_r = c->status_fd = -1;
+        c->init_pid = -1;
+        c->limits = *stage->limits;
+        snprintf (c->id, sizeof (c->id), "%s", stage->id);
+        container_paths_init (cfg, stage, &c->paths);
+        ret = write_config (cfg, stage, &c->paths, &c->bfd, err);
         if (ret < 0)
-                goto out;
-        /* The status channel is a socket: init reports on it, then waits for
-         * our shutdown (release_fd) before it exits. */
-        if (pipe2 (out_pipe, O_CLOEXEC) < 0 || pipe2 (err_pipe, O_CLOEXEC) < 0
-            || socketpair (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, status_pipe) < 0
-            || (release_fd = fcntl (status_pipe[0], F_DUPFD_CLOEXEC, 3)) < 0) {
+                goto fail;
+        devnull = open ("/dev/null", O_RDWR | O_CLOEXEC);
+        if (devnull < 0 || pipe2 (out_pipe, O_CLOEXEC) < 0 || pipe2 (err_pipe, O_CLOEXEC) < 0
+            || socketpair (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, status_pipe) < 0) {
                 ret = ce_error_set (err, 500, errno, "pipe: %s", strerror (errno));
-                goto out;
+                goto fail;
         }
-        ret = sup_watch_new (
-                &(struct sup_watch_fds){ out_pipe[0], err_pipe[0], status_pipe[0], client_fd },
-                (size_t) stage->limits->output_bytes, &watch, err);
-        out_pipe[0] = err_pipe[0] = status_pipe[0] = -1; /* owned by the watch, even on failure */
-        if (ret < 0)
-                goto out;
-        if (stage->tap.fn)
-                sup_watch_set_tap (watch, &stage->tap); /* live output: sink.h */
-
         {
                 const char *run[] = { "--log",
-                                      paths.log_path,
+                                      c->paths.log_path,
                                       "--log-format",
                                       "json",
                                       "run",
                                       "--detach",
                                       "--bundle",
-                                      paths.bundle_dir,
+                                      c->paths.bundle_dir,
                                       "--pid-file",
-                                      paths.pid_path,
+                                      c->paths.pid_path,
                                       "--preserve-fds",
                                       "1",
                                       stage->id,
@@ -429,18 +503,24 @@ runner_run (const struct runner_config *cfg, const struct runner_stage *stage, i
                         argv[n++] = (char *) *a;
                 argv[n] = NULL;
                 deadline = ce_deadline_after_ms (RUNTIME_CMD_TIMEOUT_MS);
-                *created = true; /* from here on runc may have state to delete */
-                ret = sup_spawn (argv,
-                                 &(struct sup_stdio){ stage->stdin_fd, out_pipe[1], err_pipe[1],
-                                                      status_pipe[1] },
-                                 &pid, err);
+                c->created = true; /* from here on runc may have state to delete */
+                /* The program's stdin comes with the go message: init's own is
+                 * /dev/null. */
+                ret = sup_spawn (
+                        argv,
+                        &(struct sup_stdio){ devnull, out_pipe[1], err_pipe[1], status_pipe[1] },
+                        &pid, err);
         }
         /* Only the container may hold the write ends, so that EOF means it is gone. */
-        close_pair (out_pipe);
-        close_pair (err_pipe);
-        close_pair (status_pipe);
+        close (out_pipe[1]);
+        close (err_pipe[1]);
+        close (status_pipe[1]);
+        out_pipe[1] = err_pipe[1] = status_pipe[1] = -1;
+        c->out_r = steal_fd (&out_pipe[0]);
+        c->err_r = steal_fd (&err_pipe[0]);
+        c->status_fd = steal_fd (&status_pipe[0]);
         if (ret < 0)
-                goto out;
+                goto fail;
 
         ret = sup_wait_child (pid, &deadline, &wstatus);
         if (ret == -ETIMEDOUT) {
@@ -449,27 +529,148 @@ runner_run (const struct runner_config *cfg, const struct runner_stage *stage, i
                 ret = ce_error_set (err, 500, ETIMEDOUT,
                                     "runc did not start the container in %d ms",
                                     RUNTIME_CMD_TIMEOUT_MS);
-                goto out;
+                goto fail;
         }
         if (ret < 0 || ! WIFEXITED (wstatus) || WEXITSTATUS (wstatus) != 0) {
-                struct timespec grace = ce_deadline_after_ms (1000);
+                struct ce_buf text = { 0 };
                 char msg[400];
 
-                /* No container runs, so what reached the pipes is runc's own stderr:
+                /* No container runs, so what reached the pipe is runc's own stderr:
                  * the message of last resort when its log has none. */
-                sup_watch_wait (watch, SUP_WAIT_DONE, &grace, &st);
-                sup_watch_finish (steal_pointer (&watch), &output);
-                runtime_error_message (bfd, &output.stderr_buf, msg, sizeof (msg));
+                drain_stderr (c->err_r, &text);
+                runtime_error_message (c->bfd, &text, msg, sizeof (msg));
+                ce_buf_free (&text);
                 ret = ce_error_set (err, 500, EIO, "%s", msg);
-                goto out;
+                goto fail;
         }
-        /* The program's time starts now that it runs: runc's start-up is ours. */
-        started = ce_now ();
         /* Without a cgroup, a killed init cannot report usage; wait4 on it can.
          * And in every mode its exit is the end of the whole pid namespace:
          * the kernel reaps every other process in it first. */
-        init_pid = adopt_init (bfd);
-        deadline = ce_deadline_after_ms (stage->limits->timeout_ms);
+        c->init_pid = adopt_init (c->bfd);
+        *out = c;
+        return 0;
+
+fail:
+        close_pair (out_pipe);
+        close_pair (err_pipe);
+        close_pair (status_pipe);
+        runner_destroy (cfg, c);
+        return ret;
+}
+
+/* The go message (init_report.h), with stdin_fd attached.  -EPIPE when
+ * init is gone. */
+static int
+send_go (int fd, char *const *argv, int stdin_fd)
+{
+        struct ce_init_go go = { .magic = CE_INIT_GO_MAGIC };
+        cleanup_free char *strings = NULL;
+        size_t len = 0, off = 0;
+        union {
+                char buf[CMSG_SPACE (sizeof (int))];
+                struct cmsghdr align;
+        } ctl;
+        struct iovec iov[2];
+        struct msghdr msg = { 0 };
+        struct cmsghdr *cm;
+        ssize_t n;
+
+        for (char *const *a = argv; *a; a++) {
+                len += strlen (*a) + 1;
+                go.argc++;
+        }
+        if (go.argc == 0 || len > CE_INIT_GO_MAX_ARGV)
+                return -E2BIG;
+        strings = malloc (len);
+        if (strings == NULL)
+                return -ENOMEM;
+        for (char *const *a = argv; *a; a++) {
+                size_t l = strlen (*a) + 1;
+
+                memcpy (strings + off, *a, l);
+                off += l;
+        }
+        go.argv_len = (uint32_t) len;
+        iov[0] = (struct iovec){ &go, sizeof (go) };
+        iov[1] = (struct iovec){ strings, len };
+        msg.msg_iov = iov;
+        msg.msg_iovlen = 2;
+        memset (&ctl, 0, sizeof (ctl));
+        msg.msg_control = ctl.buf;
+        msg.msg_controllen = sizeof (ctl.buf);
+        cm = CMSG_FIRSTHDR (&msg);
+        cm->cmsg_level = SOL_SOCKET;
+        cm->cmsg_type = SCM_RIGHTS;
+        cm->cmsg_len = CMSG_LEN (sizeof (int));
+        memcpy (CMSG_DATA (cm), &stdin_fd, sizeof (int));
+        do
+                n = sendmsg (fd, &msg, MSG_NOSIGNAL);
+        while (n < 0 && errno == EINTR);
+        if (n < 0)
+                return errno == ECONNRESET ? -EPIPE : -errno;
+        /* The rest, if the socket took only part: init is reading. */
+        off = (size_t) n;
+        while (off < sizeof (go) + len) {
+                const char *p = off < sizeof (go) ? (const char *) &go + off
+                                                  : strings + (off - sizeof (go));
+                size_t left = off < sizeof (go) ? sizeof (go) - off : sizeof (go) + len - off;
+
+                n = send (fd, p, left, MSG_NOSIGNAL);
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n < 0)
+                        return errno == ECONNRESET ? -EPIPE : -errno;
+                off += (size_t) n;
+        }
+        return 0;
+}
+
+int
+runner_start (const struct runner_config *cfg, struct runner_container *c,
+              const struct runner_go *go, int client_fd, struct runner_result *res,
+              struct ce_error *err)
+{
+        cleanup_close int release_fd = -1;
+        struct sup_watch *watch = NULL;
+        struct sup_watch_state st = { 0 };
+        struct sup_output output = { 0 };
+        struct cgroup_stats stats, base = { -1, -1, -1 };
+        struct timespec deadline, started;
+        bool timed_out = false;
+        int ret;
+
+        memset (res, 0, sizeof (*res));
+        if (c->started)
+                return ce_error_set (err, 500, EINVAL, "container %s was already started", c->id);
+        c->started = true;
+        /* The watch takes our end; a dup of it releases init later (shutdown). */
+        release_fd = fcntl (c->status_fd, F_DUPFD_CLOEXEC, 3);
+        if (release_fd < 0)
+                return ce_error_set (err, 500, errno, "dup: %s", strerror (errno));
+        ret = sup_watch_new (&(struct sup_watch_fds){ c->out_r, c->err_r, c->status_fd, client_fd },
+                             (size_t) go->limits->output_bytes, &watch, err);
+        c->out_r = c->err_r = c->status_fd = -1; /* owned by the watch, even on failure */
+        if (ret < 0)
+                return ret;
+        if (go->tap.fn)
+                sup_watch_set_tap (watch, &go->tap); /* live output: sink.h */
+
+        /* What the runtime spent starting the container is not the program's:
+         * its usage counts from the go. */
+        if (cfg->limits == LIMITS_CGROUP) {
+                cgroup_read_stats (c->paths.cgroup_fs, &base);
+                cgroup_reset_peak (c->paths.cgroup_fs);
+        }
+        started = ce_now ();
+        deadline = ce_deadline_after_ms (go->limits->timeout_ms);
+        ret = send_go (release_fd, go->argv, go->stdin_fd);
+        if (ret < 0) {
+                ret = ce_error_set (err, 500, -ret, "container %s: cannot hand it its program: %s",
+                                    c->id, strerror (-ret));
+                if (err->code == EPIPE)
+                        ret = -EPIPE;
+                goto out;
+        }
 
         ret = sup_watch_wait (watch, SUP_WAIT_EVENT, &deadline, &st);
         if (ret == -ETIMEDOUT || ret == -ECANCELED)
@@ -477,8 +678,11 @@ runner_run (const struct runner_config *cfg, const struct runner_stage *stage, i
         /* Read the counters while something still holds the cgroup: before
          * a kill, or while init waits after its report.  (The systemd driver's
          * scope, and its cgroup, vanish with the last process.) */
-        if (cfg->limits == LIMITS_CGROUP)
-                cgroup_read_stats (paths.cgroup_fs, &stats);
+        if (cfg->limits == LIMITS_CGROUP) {
+                cgroup_read_stats (c->paths.cgroup_fs, &stats);
+                if (stats.cpu_ns >= 0 && base.cpu_ns >= 0)
+                        stats.cpu_ns = stats.cpu_ns > base.cpu_ns ? stats.cpu_ns - base.cpu_ns : 0;
+        }
         shutdown (release_fd, SHUT_RDWR); /* init may exit now */
         {
                 struct timespec grace = ce_deadline_after_ms (KILL_GRACE_MS);
@@ -488,28 +692,22 @@ runner_run (const struct runner_config *cfg, const struct runner_stage *stage, i
                         kill_it = true;
                 if (kill_it) {
                         grace = ce_deadline_after_ms (KILL_GRACE_MS);
-                        runtime_kill (cfg, stage->id);
+                        runtime_kill (cfg, c->id);
                         if (sup_watch_wait (watch, SUP_WAIT_DONE, &grace, &st) < 0)
-                                ce_log ("warning: %s: pipes still open %d ms after kill", stage->id,
+                                ce_log ("warning: %s: pipes still open %d ms after kill", c->id,
                                         KILL_GRACE_MS);
                 }
         }
         if (cfg->limits == LIMITS_CGROUP) {
-                wait_namespace_gone (steal_pid (&init_pid), stage->id);
+                wait_namespace_gone (steal_pid (&c->init_pid), c->id);
         } else {
-                init_usage (steal_pid (&init_pid), &st, &stats);
+                init_usage (steal_pid (&c->init_pid), &st, &stats);
         }
         fill_result (res, &st, timed_out, &stats, started);
         ret = 0;
 
 out:
-        if (init_pid > 0)
-                sup_forget_child (init_pid);
-        close_pair (out_pipe);
-        close_pair (err_pipe);
-        close_pair (status_pipe);
-        if (watch)
-                sup_watch_finish (watch, &output);
+        sup_watch_finish (watch, &output);
         if (ret == 0)
                 res->out = output;
         else

@@ -1,11 +1,15 @@
 /*
  * runner.h - the life of one container: config.json, runc, wait, accounting.
  *
- * An execution (execution.c) runs one container per stage, each through
- * runner_run, in the execution's own work dir.  runner_run is called from a
- * pool worker and blocks that worker for the whole life of the container; it
- * never blocks any other thread.  The container is left for runner_remove,
- * so that the caller can answer before paying for runc delete.
+ * A container's life has two halves.  runner_create writes its config.json
+ * and starts it under runc: namespaces, mounts and cgroup exist, and its
+ * codeengine-init waits for a go message (init_report.h).  runner_start sends
+ * that message - the program's argv and stdin - and waits for the program,
+ * its timeout counted from then.  The halves may be far apart: a warm
+ * container (warm.h) is created before its request exists.  Both block the
+ * calling thread only (a pool worker, or the warm pool's refill thread).
+ * runner_destroy deletes the container, so that the caller can answer
+ * before paying for runc delete.  A container serves exactly one start.
  */
 #ifndef CE_RUNNER_H
 #define CE_RUNNER_H
@@ -25,6 +29,8 @@ enum limit_mode {
 
 const char *runner_limit_mode_name (enum limit_mode m);
 
+struct warm_pool;
+
 struct runner_config {
         const char *runtime;   /* runc binary, looked up in PATH */
         const char *state_dir; /* absolute */
@@ -39,6 +45,8 @@ struct runner_config {
         bool rootless;       /* not root: a user namespace maps us to root inside */
         bool systemd_cgroup; /* rootless on cgroup v2: runc --systemd-cgroup, user's slice */
         bool cpu_limit;      /* the cpu controller can be used */
+        /* Prepared executions that execution_run asks first (warm.h); NULL: none. */
+        struct warm_pool *warm;
 };
 
 enum runner_status {
@@ -65,35 +73,62 @@ struct runner_result {
 
 const char *runner_status_name (enum runner_status s);
 
-/* One container: what it runs and where.  Everything is borrowed. */
+/* What a container is made with: everything but the program.  Borrowed. */
 struct runner_stage {
         const char *id;        /* container id: also its cgroup's name; unique */
         const char *workdir;   /* the execution's work dir (host path) */
         int workfd;            /* open on it */
         const char *name;      /* this container's bundle dir under workdir ("run") */
         const char *rootfs;    /* the language's tree */
-        char *const *argv;     /* the program's command line */
         char *const *env;      /* "KEY=VALUE"s after the defaults */
         const char *cwd;       /* inside */
         const char *code_dir;  /* host dir mounted read-only at /code */
         const char *build_dir; /* host dir mounted at /build, or NULL */
         bool build_writable;
-        const struct ce_limits *limits; /* resolved and checked */
+        const struct ce_limits *limits; /* memory, cpus, pids; timeout bounds RLIMIT_CPU */
         int64_t tmp_bytes;              /* /tmp inside */
         int64_t fsize_bytes;            /* RLIMIT_FSIZE */
+};
+
+/* What it runs, given at start.  Borrowed. */
+struct runner_go {
+        char *const *argv;              /* the program's command line */
         int stdin_fd;                   /* becomes the program's fd 0 */
+        const struct ce_limits *limits; /* timeout and output; the rest as created */
         struct sup_output_tap tap;      /* live output (supervisor.h); fn NULL: none */
 };
 
-/* Run one stage.  client_fd (or -1) is the client's socket: when the client
- * hangs up, the container is killed at once.  It is only watched, never read
- * or closed.  *created is set once runc may have state for stage->id: the
- * caller must then runner_remove it, whatever this returns.
+struct runner_container;
+
+/* Create and start the container; its init then waits for runner_start.
+ * 0 with *out set (free with runner_destroy); <0 with runc's message
+ * (err->http_status 500), and then nothing of it is left. */
+int runner_create (const struct runner_config *cfg, const struct runner_stage *stage,
+                   struct runner_container **out, struct ce_error *err);
+
+/* Run go's program in c, once.  client_fd (or -1) is the client's socket:
+ * when the client hangs up, the container is killed at once.  It is only
+ * watched, never read or closed.  Time, CPU and memory count from here.
  * 0: the program ran and *res describes it (free with runner_result_clear).
- * <0: the runtime failed (err->http_status 500, with runc's message) or the
- * server could not set up the container. */
-int runner_run (const struct runner_config *cfg, const struct runner_stage *stage, int client_fd,
-                bool *created, struct runner_result *res, struct ce_error *err);
+ * -EPIPE: the container had already ended, nothing ran (a warm container
+ * that died while it waited).  Other <0: the server could not run it.  In
+ * every case c is spent: runner_destroy it. */
+int runner_start (const struct runner_config *cfg, struct runner_container *c,
+                  const struct runner_go *go, int client_fd, struct runner_result *res,
+                  struct ce_error *err);
+
+/* runc delete --force, then free c.  NULL is fine. */
+void runner_destroy (const struct runner_config *cfg, struct runner_container *c);
+
+/* Not started, and its init still waits for the go (checked without
+ * blocking: it may die right after). */
+bool runner_alive (const struct runner_container *c);
+
+/* For GET /ready: the container's id, its init's host pid (-1 if unknown)
+ * and how many of the server's fds it holds. */
+const char *runner_container_id (const struct runner_container *c);
+pid_t runner_container_pid (const struct runner_container *c);
+int runner_container_fds (const struct runner_container *c);
 
 /* runc delete --force: the container, its cgroups and its runc state. */
 void runner_remove (const struct runner_config *cfg, const char *id);

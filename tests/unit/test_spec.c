@@ -73,12 +73,10 @@ str_or_empty (yajl_val v)
 int
 main (void)
 {
-        char *argv[] = { "python3", "/code/main.py", "arg one", NULL };
         char *env[] = { "PYTHONUNBUFFERED=1", NULL };
         struct spec_params p = {
                 .rootfs = "/srv/codeengine/bundles/python3/rootfs",
                 .env = env,
-                .argv = argv,
                 .cwd = CE_CODE_DIR,
                 .code_dir = "/run/codeengine/exec/ce-0123456789abcdef/code",
                 .init_path = "/usr/lib/codeengine/codeengine-init",
@@ -204,14 +202,12 @@ main (void)
         /* A compile stage: /build is writable and its cwd; the run of the same
          * execution gets /build read-only. */
         {
-                char *cargv[] = { "gcc", "-o", "/build/main", "/code/main.c", NULL };
                 struct spec_params c = p;
                 char *cjson = NULL;
                 size_t clen;
 
                 c.rootfs = "/srv/codeengine/bundles/gcc/rootfs";
                 c.env = NULL;
-                c.argv = cargv;
                 c.cwd = CE_BUILD_DIR;
                 c.build_dir = "/run/codeengine/exec/ce-0123456789abcdef/build";
                 c.build_writable = true;

@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 
 #include "supervisor.h"
@@ -15,20 +16,60 @@ struct run {
         struct sup_watch *w;
 };
 
+/* init's go message (init_report.h): the program, with stdin attached; then
+ * our write side shut, so that init exits as soon as it has reported. */
+static void
+send_go (int fd, const char *script, int stdin_fd)
+{
+        const char *prog[] = { "/bin/sh", "-c", script };
+        char strings[4096];
+        size_t len = 0;
+        struct ce_init_go go = { .magic = CE_INIT_GO_MAGIC, .argc = 3 };
+        union {
+                char buf[CMSG_SPACE (sizeof (int))];
+                struct cmsghdr align;
+        } ctl;
+        struct iovec iov[2];
+        struct msghdr msg = { .msg_iov = iov, .msg_iovlen = 2 };
+        struct cmsghdr *cm;
+
+        for (size_t i = 0; i < 3; i++) {
+                size_t l = strlen (prog[i]) + 1;
+
+                CHECK (len + l <= sizeof (strings));
+                memcpy (strings + len, prog[i], l);
+                len += l;
+        }
+        go.argv_len = (uint32_t) len;
+        iov[0] = (struct iovec){ &go, sizeof (go) };
+        iov[1] = (struct iovec){ strings, len };
+        memset (&ctl, 0, sizeof (ctl));
+        msg.msg_control = ctl.buf;
+        msg.msg_controllen = sizeof (ctl.buf);
+        cm = CMSG_FIRSTHDR (&msg);
+        cm->cmsg_level = SOL_SOCKET;
+        cm->cmsg_type = SCM_RIGHTS;
+        cm->cmsg_len = CMSG_LEN (sizeof (int));
+        memcpy (CMSG_DATA (cm), &stdin_fd, sizeof (int));
+        CHECK (sendmsg (fd, &msg, MSG_NOSIGNAL) == (ssize_t) (sizeof (go) + len));
+        CHECK (shutdown (fd, SHUT_WR) == 0);
+}
+
 static void
 start (struct run *r, size_t max_output, const char *script)
 {
-        char *argv[] = { CE_INIT_BINARY, "/bin/sh", "-c", (char *) script, NULL };
+        char *argv[] = { CE_INIT_BINARY, NULL };
         int out[2], er[2], st[2], devnull = open ("/dev/null", O_RDWR | O_CLOEXEC);
         struct ce_error err;
 
         CHECK (pipe2 (out, O_CLOEXEC) == 0 && pipe2 (er, O_CLOEXEC) == 0
-               && pipe2 (st, O_CLOEXEC) == 0);
+               && socketpair (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, st) == 0);
         CHECK (sup_spawn (argv, &(struct sup_stdio){ devnull, out[1], er[1], st[1] }, &r->pid, &err)
                == 0);
         close (out[1]);
         close (er[1]);
         close (st[1]);
+        send_go (st[0], script, devnull);
         close (devnull);
         CHECK (sup_watch_new (&(struct sup_watch_fds){ out[0], er[0], st[0], -1 }, max_output,
                               &r->w, &err)

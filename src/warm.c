@@ -1,0 +1,354 @@
+/*
+ * warm.c - the warm pool (warm.h).
+ *
+ * One mutex guards every language's entry, the counts and the list of
+ * slots to delete; it is never held across the runtime.  Workers only take
+ * (warm_take: pop under the lock, a non-blocking liveness check); the refill
+ * thread alone creates and deletes slots, sleeping on `cond` (CLOCK_MONOTONIC)
+ * between rounds.  A take signals it, so that a slot is replaced while the
+ * request that took the last one still runs.  Creating a slot costs what a
+ * cold execution pays for its containers; under a load that keeps every
+ * slot taken the pool cannot add throughput, it moves that cost off the
+ * request's path.
+ */
+#include "warm.h"
+
+#include <pthread.h>
+#include <string.h>
+
+#include "jsongen.h"
+
+/* After a failed creation, how long a language waits before the next try. */
+#define RETRY_MS 5000
+/* How often the thread looks for languages gone idle. */
+#define TICK_MS 1000
+
+struct warm_lang {
+        struct exec_plan plan; /* the language's default limits: what its slots are made with */
+        size_t want;           /* idle slots to keep: per_language once asked for, else 0 */
+        struct timespec last_asked;
+        struct timespec retry_at; /* no creation before this, after a failure */
+        struct exec_slot **idle;  /* per_language entries; [0, nidle) used, oldest first */
+        size_t nidle;
+        size_t making; /* being created by the thread */
+};
+
+struct warm_pool {
+        const struct runner_config *cfg;
+        const struct exec_policy *pol;
+        struct warm_params params;
+
+        pthread_mutex_t lock; /* guards everything below */
+        pthread_cond_t cond;  /* the thread's wake-up: a take, a stop */
+        struct warm_lang *langs;
+        size_t nlangs, langs_cap;
+        size_t total_idle, total_making;
+        struct exec_slot **dead; /* taken out, to delete on the thread */
+        size_t ndead, dead_cap;
+        bool stopping;
+        uint64_t served, missed; /* takes that got a slot, takes that did not */
+
+        pthread_t thread;
+};
+
+static int64_t
+ms_since (struct timespec t, struct timespec now)
+{
+        return ce_ms_between (t, now);
+}
+
+static struct warm_lang *
+lang_entry (struct warm_pool *w, const struct ce_language *lang)
+{
+        struct warm_lang *e;
+
+        for (size_t i = 0; i < w->nlangs; i++)
+                if (w->langs[i].plan.lang == lang)
+                        return &w->langs[i];
+        if (w->nlangs == w->langs_cap) {
+                size_t cap = w->langs_cap ? w->langs_cap * 2 : 8;
+                struct warm_lang *n = realloc (w->langs, cap * sizeof (*n));
+
+                if (n == NULL)
+                        return NULL;
+                w->langs = n;
+                w->langs_cap = cap;
+        }
+        e = &w->langs[w->nlangs];
+        memset (e, 0, sizeof (*e));
+        e->idle = calloc (w->params.per_language, sizeof (*e->idle));
+        if (e->idle == NULL)
+                return NULL;
+        e->plan.lang = lang;
+        execution_default_limits (lang, false, w->pol, &e->plan.run_limits);
+        if (lang->compile.command)
+                execution_default_limits (lang, true, w->pol, &e->plan.compile_limits);
+        w->nlangs++;
+        return e;
+}
+
+/* Under the lock: queue s for deletion by the thread. */
+static void
+bury (struct warm_pool *w, struct exec_slot *s)
+{
+        if (w->ndead == w->dead_cap) {
+                size_t cap = w->dead_cap ? w->dead_cap * 2 : 16;
+                struct exec_slot **n = realloc (w->dead, cap * sizeof (*n));
+
+                if (n == NULL) {
+                        /* Rare enough to pay for it here rather than leak. */
+                        pthread_mutex_unlock (&w->lock);
+                        execution_discard (w->cfg, s);
+                        pthread_mutex_lock (&w->lock);
+                        return;
+                }
+                w->dead = n;
+                w->dead_cap = cap;
+        }
+        w->dead[w->ndead++] = s;
+}
+
+static void
+remove_idle (struct warm_pool *w, struct warm_lang *e, size_t i)
+{
+        memmove (&e->idle[i], &e->idle[i + 1], (e->nidle - i - 1) * sizeof (*e->idle));
+        e->nidle--;
+        w->total_idle--;
+}
+
+struct exec_slot *
+warm_take (struct warm_pool *w, const struct exec_plan *plan)
+{
+        struct exec_slot *got = NULL;
+        struct warm_lang *e;
+
+        if (w == NULL || w->params.per_language == 0)
+                return NULL;
+        pthread_mutex_lock (&w->lock);
+        e = lang_entry (w, plan->lang);
+        if (e != NULL && ! w->stopping) {
+                e->last_asked = ce_now ();
+                e->want = w->params.per_language;
+                /* Newest first: the oldest are the likeliest to go unused. */
+                for (size_t i = e->nidle; i-- > 0 && got == NULL;) {
+                        struct exec_slot *s = e->idle[i];
+
+                        if (! execution_slot_fits (s, plan))
+                                continue;
+                        remove_idle (w, e, i);
+                        if (execution_slot_alive (s))
+                                got = s;
+                        else
+                                bury (w, s);
+                }
+        }
+        if (got)
+                w->served++;
+        else
+                w->missed++;
+        pthread_cond_signal (&w->cond);
+        pthread_mutex_unlock (&w->lock);
+        return got;
+}
+
+/* Under the lock: the language most short of slots that may get one now. */
+static struct warm_lang *
+next_to_fill (struct warm_pool *w, struct timespec now)
+{
+        struct warm_lang *best = NULL;
+        size_t best_have = 0;
+
+        if (w->total_idle + w->total_making >= w->params.max_idle)
+                return NULL;
+        for (size_t i = 0; i < w->nlangs; i++) {
+                struct warm_lang *e = &w->langs[i];
+                size_t have = e->nidle + e->making;
+
+                if (have >= e->want || ms_since (e->retry_at, now) < 0)
+                        continue;
+                if (best == NULL || have < best_have)
+                        best = e, best_have = have;
+        }
+        return best;
+}
+
+/* Under the lock: languages nobody asked for in idle_seconds give up their slots. */
+static void
+expire (struct warm_pool *w, struct timespec now)
+{
+        for (size_t i = 0; i < w->nlangs; i++) {
+                struct warm_lang *e = &w->langs[i];
+
+                if (e->want == 0 || ms_since (e->last_asked, now) < w->params.idle_seconds * 1000LL)
+                        continue;
+                e->want = 0;
+                while (e->nidle > 0) {
+                        struct exec_slot *s = e->idle[e->nidle - 1];
+
+                        remove_idle (w, e, e->nidle - 1);
+                        bury (w, s);
+                }
+        }
+}
+
+static void *
+refill_main (void *arg)
+{
+        struct warm_pool *w = arg;
+
+        pthread_mutex_lock (&w->lock);
+        while (! w->stopping) {
+                struct timespec now = ce_now ();
+                struct warm_lang *e;
+
+                expire (w, now);
+                if (w->ndead > 0) {
+                        struct exec_slot *s = w->dead[--w->ndead];
+
+                        pthread_mutex_unlock (&w->lock);
+                        execution_discard (w->cfg, s);
+                        pthread_mutex_lock (&w->lock);
+                        continue;
+                }
+                e = next_to_fill (w, now);
+                if (e != NULL) {
+                        struct exec_plan plan = e->plan;
+                        const struct ce_language *lang = plan.lang;
+                        struct exec_slot *s = NULL;
+                        struct ce_error err = { 0 };
+                        int ret;
+
+                        e->making++;
+                        w->total_making++;
+                        pthread_mutex_unlock (&w->lock);
+                        ret = execution_prepare (w->cfg, &plan, &s, &err);
+                        pthread_mutex_lock (&w->lock);
+                        e = lang_entry (w, lang); /* the array may have moved */
+                        w->total_making--;
+                        if (e == NULL) {
+                                execution_discard (w->cfg, s); /* out of memory: rare */
+                                continue;
+                        }
+                        e->making--;
+                        if (ret < 0) {
+                                ce_log ("warning: warm pool: cannot prepare %s: %s", lang->name,
+                                        err.msg);
+                                e->retry_at = ce_deadline_after_ms (RETRY_MS);
+                        } else if (e->nidle < w->params.per_language && ! w->stopping) {
+                                e->idle[e->nidle++] = s;
+                                w->total_idle++;
+                        } else {
+                                bury (w, s);
+                        }
+                        continue;
+                }
+                {
+                        struct timespec tick = ce_deadline_after_ms (TICK_MS);
+
+                        pthread_cond_timedwait (&w->cond, &w->lock, &tick);
+                }
+        }
+        pthread_mutex_unlock (&w->lock);
+        return NULL;
+}
+
+int
+warm_pool_new (const struct runner_config *cfg, const struct exec_policy *pol,
+               const struct warm_params *params, struct warm_pool **out, struct ce_error *err)
+{
+        struct warm_pool *w = calloc (1, sizeof (*w));
+        pthread_condattr_t attr;
+        int ret;
+
+        *out = NULL;
+        if (w == NULL)
+                return ce_error_set (err, 500, ENOMEM, "out of memory");
+        w->cfg = cfg;
+        w->pol = pol;
+        w->params = *params;
+        pthread_mutex_init (&w->lock, NULL);
+        pthread_condattr_init (&attr);
+        pthread_condattr_setclock (&attr, CLOCK_MONOTONIC);
+        pthread_cond_init (&w->cond, &attr);
+        pthread_condattr_destroy (&attr);
+        ret = pthread_create (&w->thread, NULL, refill_main, w);
+        if (ret != 0) {
+                pthread_cond_destroy (&w->cond);
+                pthread_mutex_destroy (&w->lock);
+                free (w);
+                return ce_error_set (err, 500, ret, "cannot start the warm pool: %s",
+                                     strerror (ret));
+        }
+        *out = w;
+        return 0;
+}
+
+void
+warm_pool_free (struct warm_pool *w)
+{
+        if (w == NULL)
+                return;
+        pthread_mutex_lock (&w->lock);
+        w->stopping = true;
+        pthread_cond_signal (&w->cond);
+        pthread_mutex_unlock (&w->lock);
+        pthread_join (w->thread, NULL);
+        /* The thread is gone: nothing else touches the pool now. */
+        for (size_t i = 0; i < w->nlangs; i++) {
+                for (size_t j = 0; j < w->langs[i].nidle; j++)
+                        execution_discard (w->cfg, w->langs[i].idle[j]);
+                free (w->langs[i].idle);
+        }
+        for (size_t i = 0; i < w->ndead; i++)
+                execution_discard (w->cfg, w->dead[i]);
+        free (w->langs);
+        free (w->dead);
+        pthread_cond_destroy (&w->cond);
+        pthread_mutex_destroy (&w->lock);
+        free (w);
+}
+
+yajl_gen_status
+warm_pool_gen (struct warm_pool *w, yajl_gen g)
+{
+        yajl_gen_status st = yajl_gen_status_ok;
+
+        pthread_mutex_lock (&w->lock);
+        GEN (yajl_gen_map_open (g));
+        GEN_KV_INT ("per_language", w->params.per_language);
+        GEN_KV_INT ("max", w->params.max_idle);
+        GEN_KV_INT ("idle_seconds", w->params.idle_seconds);
+        GEN_KV_INT ("idle", w->total_idle);
+        GEN_KV_INT ("creating", w->total_making);
+        GEN_KV_INT ("served", w->served);
+        GEN_KV_INT ("missed", w->missed);
+        GEN_STR ("slots");
+        GEN (yajl_gen_array_open (g));
+        for (size_t i = 0; i < w->nlangs; i++)
+                for (size_t j = 0; j < w->langs[i].nidle; j++) {
+                        struct exec_slot_info info;
+
+                        execution_slot_describe (w->langs[i].idle[j], &info);
+                        GEN (yajl_gen_map_open (g));
+                        GEN_KV_STR ("id", info.id);
+                        GEN_KV_STR ("language", info.language);
+                        GEN_KV_STR ("state", "idle");
+                        GEN_STR ("containers");
+                        GEN (yajl_gen_array_open (g));
+                        for (size_t k = 0; k < info.ncontainers; k++)
+                                GEN_STR (info.containers[k]);
+                        GEN (yajl_gen_array_close (g));
+                        GEN_STR ("pids");
+                        GEN (yajl_gen_array_open (g));
+                        for (size_t k = 0; k < info.ncontainers; k++)
+                                GEN (yajl_gen_integer (g, info.pids[k]));
+                        GEN (yajl_gen_array_close (g));
+                        GEN_KV_INT ("fds", info.fds);
+                        GEN (yajl_gen_map_close (g));
+                }
+        GEN (yajl_gen_array_close (g));
+        GEN (yajl_gen_map_close (g));
+fail:
+        pthread_mutex_unlock (&w->lock);
+        return st;
+}
