@@ -499,22 +499,60 @@ execution_discard (const struct runner_config *cfg, struct exec_slot *s)
         free (s);
 }
 
-/* The containers' settings that a request's limits must match: memory,
- * CPU and pids exactly; the timeout at most what RLIMIT_CPU was set for. */
+/* Whether a container made with `made` can serve `want`.  Its RLIMIT_CPU
+ * follows the timeout and its /tmp the memory: those it can only lower.
+ * Memory, CPU and pids are cgroup limits, which runner_update can change
+ * before the go; without a cgroup they are rlimits set at creation, so they
+ * must match. */
 static bool
-limits_fit (const struct ce_limits *made, const struct ce_limits *want)
+limits_fit (const struct ce_limits *made, const struct ce_limits *want, bool cgroup)
 {
+        if (want->timeout_ms > made->timeout_ms)
+                return false;
+        if (cgroup)
+                return true;
         return made->memory_mb == want->memory_mb && made->cpus == want->cpus
-               && made->pids == want->pids && want->timeout_ms <= made->timeout_ms;
+               && made->pids == want->pids;
+}
+
+static bool
+same_cgroup_limits (const struct ce_limits *a, const struct ce_limits *b)
+{
+        return a->memory_mb == b->memory_mb && a->cpus == b->cpus && a->pids == b->pids;
 }
 
 bool
-execution_slot_fits (const struct exec_slot *s, const struct exec_plan *plan)
+execution_slot_fits (const struct runner_config *cfg, const struct exec_slot *s,
+                     const struct exec_plan *plan)
 {
-        if (s->lang != plan->lang || ! limits_fit (&s->run_limits, &plan->run_limits))
+        bool cgroup = cfg->limits == LIMITS_CGROUP;
+
+        if (s->lang != plan->lang || ! limits_fit (&s->run_limits, &plan->run_limits, cgroup))
                 return false;
+        /* The compile's /tmp is as large as its memory limit was. */
         return s->lang->compile.command == NULL
-               || limits_fit (&s->compile_limits, &plan->compile_limits);
+               || (limits_fit (&s->compile_limits, &plan->compile_limits, cgroup)
+                   && plan->compile_limits.memory_mb <= s->compile_limits.memory_mb);
+}
+
+/* A slot's containers get the plan's cgroup limits where they differ. */
+static int
+slot_adjust (const struct runner_config *cfg, struct exec_slot *s, const struct exec_plan *plan,
+             struct ce_error *err)
+{
+        int ret = 0;
+
+        if (s->compile && ! same_cgroup_limits (&s->compile_limits, &plan->compile_limits)) {
+                ret = runner_update (cfg, s->compile, &plan->compile_limits, err);
+                if (ret == 0)
+                        s->compile_limits = plan->compile_limits;
+        }
+        if (ret == 0 && s->run && ! same_cgroup_limits (&s->run_limits, &plan->run_limits)) {
+                ret = runner_update (cfg, s->run, &plan->run_limits, err);
+                if (ret == 0)
+                        s->run_limits = plan->run_limits;
+        }
+        return ret;
 }
 
 bool
@@ -579,6 +617,11 @@ execution_run (const struct runner_config *cfg, const struct exec_plan *plan,
          * and containers nobody else has seen. */
         if (cfg->warm)
                 s = warm_take (cfg->warm, plan);
+        if (s && slot_adjust (cfg, s, plan, err) < 0) {
+                ce_log ("warning: %s: %s; making new containers", s->d.id, err->msg);
+                execution_discard (cfg, s);
+                s = NULL;
+        }
         ret = s ? 0 : slot_prepare (cfg, plan, false, &s, err);
         if (ret < 0)
                 goto out;

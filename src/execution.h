@@ -95,9 +95,11 @@ int execution_prepare (const struct runner_config *cfg, const struct exec_plan *
 /* Delete its containers and its work dir.  NULL is fine. */
 void execution_discard (const struct runner_config *cfg, struct exec_slot *s);
 
-/* Whether s can serve plan: the same language, and containers made with the
- * memory, CPU and pids plan asks for and at least its timeout. */
-bool execution_slot_fits (const struct exec_slot *s, const struct exec_plan *plan);
+/* Whether s can serve plan: the same language, containers made for at
+ * least its timeout, and its memory, CPU and pids (with cgroups, which can
+ * be changed before the go: execution_run does). */
+bool execution_slot_fits (const struct runner_config *cfg, const struct exec_slot *s,
+                          const struct exec_plan *plan);
 
 /* Its containers still wait (a cheap check that never blocks). */
 bool execution_slot_alive (const struct exec_slot *s);

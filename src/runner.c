@@ -18,6 +18,7 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <math.h>
 #include <poll.h>
 #include <signal.h>
@@ -36,6 +37,7 @@
 /* After a kill, how long the pipes may take to close. */
 #define KILL_GRACE_MS 5000
 #define CPU_PERIOD_US 100000
+#define CPU_PERIOD_STR "100000"
 #define CONTAINER_UID 65534
 #define CONTAINER_GID 65534
 
@@ -437,6 +439,42 @@ int
 runner_container_fds (const struct runner_container *c)
 {
         return (c->bfd >= 0) + (c->out_r >= 0) + (c->err_r >= 0) + (c->status_fd >= 0);
+}
+
+int
+runner_update (const struct runner_config *cfg, struct runner_container *c,
+               const struct ce_limits *limits, struct ce_error *err)
+{
+        char mem[32], quota[32], pids[32];
+        const char *args[16] = { "update", "--memory",     mem, "--memory-swap",
+                                 mem,      "--pids-limit", pids };
+        size_t n = 7;
+        int status = 0, ret;
+
+        if (c->started || cfg->limits != LIMITS_CGROUP)
+                return ce_error_set (err, 500, EINVAL, "container %s cannot be updated", c->id);
+        snprintf (mem, sizeof (mem), "%" PRId64, limits->memory_mb * 1024 * 1024);
+        snprintf (pids, sizeof (pids), "%" PRId64, limits->pids);
+        if (cfg->cpu_limit) {
+                snprintf (quota, sizeof (quota), "%lld", llround (limits->cpus * CPU_PERIOD_US));
+                args[n++] = "--cpu-quota";
+                args[n++] = quota;
+                args[n++] = "--cpu-period";
+                args[n++] = CPU_PERIOD_STR;
+        }
+        args[n++] = c->id;
+        args[n] = NULL;
+        ret = runtime_simple (cfg, args, &status);
+        if (ret < 0 || ! WIFEXITED (status) || WEXITSTATUS (status) != 0)
+                return ce_error_set (err, 500, EIO, "%s update %s failed", cfg->runtime, c->id);
+        c->limits = *limits;
+        return 0;
+}
+
+const struct ce_limits *
+runner_container_limits (const struct runner_container *c)
+{
+        return &c->limits;
 }
 
 /* What runc printed before it failed (no container holds the pipe then). */

@@ -117,6 +117,14 @@ int runner_start (const struct runner_config *cfg, struct runner_container *c,
                   const struct runner_go *go, int client_fd, struct runner_result *res,
                   struct ce_error *err);
 
+/* Before its start, give c other memory, CPU and pids limits (`runc
+ * update`): cgroup mode only.  <0: c is unchanged and should not be used. */
+int runner_update (const struct runner_config *cfg, struct runner_container *c,
+                   const struct ce_limits *limits, struct ce_error *err);
+
+/* The limits c has now. */
+const struct ce_limits *runner_container_limits (const struct runner_container *c);
+
 /* runc delete --force, then free c.  NULL is fine. */
 void runner_destroy (const struct runner_config *cfg, struct runner_container *c);
 

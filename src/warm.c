@@ -133,7 +133,7 @@ warm_take (struct warm_pool *w, const struct exec_plan *plan)
                 for (size_t i = e->nidle; i-- > 0 && got == NULL;) {
                         struct exec_slot *s = e->idle[i];
 
-                        if (! execution_slot_fits (s, plan))
+                        if (! execution_slot_fits (w->cfg, s, plan))
                                 continue;
                         remove_idle (w, e, i);
                         if (execution_slot_alive (s))
