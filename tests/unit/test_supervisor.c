@@ -165,6 +165,71 @@ main (void)
         CHECK (out.stdout_buf.len + out.stderr_buf.len == 1000);
         sup_output_free (&out);
 
+        /* init and its go message (init_report.h): a hang-up before it means
+         * nothing to run (a warm container nobody needed: exit 0, no program);
+         * a malformed one is refused (127); the fd sent along is the
+         * program's stdin. */
+        {
+                char *argv[] = { CE_INIT_BINARY, NULL };
+                int sv[2], devnull = open ("/dev/null", O_RDWR | O_CLOEXEC);
+                pid_t pid;
+                struct ce_init_go bad = { .magic = CE_INIT_GO_MAGIC, .argc = 2, .argv_len = 3 };
+
+                CHECK (socketpair (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == 0);
+                CHECK (sup_spawn (argv, &(struct sup_stdio){ devnull, devnull, devnull, sv[1] },
+                                  &pid, &err)
+                       == 0);
+                close (sv[1]);
+                close (sv[0]);
+                CHECK (sup_wait_child (pid, NULL, &status) == 0);
+                CHECK (WIFEXITED (status) && WEXITSTATUS (status) == 0);
+
+                CHECK (socketpair (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == 0);
+                CHECK (sup_spawn (argv, &(struct sup_stdio){ devnull, devnull, devnull, sv[1] },
+                                  &pid, &err)
+                       == 0);
+                close (sv[1]);
+                /* argc 2 but one string, not NUL-terminated */
+                CHECK (write (sv[0], &bad, sizeof (bad)) == (ssize_t) sizeof (bad));
+                CHECK (write (sv[0], "a\0b", 3) == 3);
+                CHECK (sup_wait_child (pid, NULL, &status) == 0);
+                CHECK (WIFEXITED (status) && WEXITSTATUS (status) == 127);
+                close (sv[0]);
+                close (devnull);
+        }
+        {
+                int in[2];
+
+                CHECK (pipe2 (in, O_CLOEXEC) == 0);
+                CHECK (write (in[1], "from stdin\n", 11) == 11);
+                close (in[1]);
+                {
+                        char *argv[] = { CE_INIT_BINARY, NULL };
+                        int op[2], er[2], st[2], devnull = open ("/dev/null", O_RDWR | O_CLOEXEC);
+
+                        CHECK (pipe2 (op, O_CLOEXEC) == 0 && pipe2 (er, O_CLOEXEC) == 0
+                               && socketpair (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, st) == 0);
+                        CHECK (sup_spawn (argv, &(struct sup_stdio){ devnull, op[1], er[1], st[1] },
+                                          &r.pid, &err)
+                               == 0);
+                        close (op[1]);
+                        close (er[1]);
+                        close (st[1]);
+                        send_go (st[0], "cat", in[0]);
+                        close (in[0]);
+                        close (devnull);
+                        CHECK (sup_watch_new (&(struct sup_watch_fds){ op[0], er[0], st[0], -1 },
+                                              1 << 20, &r.w, &err)
+                               == 0);
+                }
+                deadline = ce_deadline_after_ms (10000);
+                CHECK (sup_watch_wait (r.w, SUP_WAIT_DONE, &deadline, &s) == 0);
+                finish (&r, &out, &status);
+                CHECK_STR (out.stdout_buf.data, "from stdin\n");
+                CHECK (WIFEXITED (status) && WEXITSTATUS (status) == 0);
+                sup_output_free (&out);
+        }
+
         /* sup_run_capture collects stdout and the status. */
         {
                 char *argv[] = { "/bin/sh", "-c", "echo captured; exit 4", NULL };
