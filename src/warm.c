@@ -151,23 +151,42 @@ warm_take (struct warm_pool *w, const struct exec_plan *plan)
         return got;
 }
 
-/* Under the lock: the language most short of slots that may get one now. */
+/* Under the lock: the language most short of slots that may get one now.
+ * When max_idle is reached, the language asked for longest ago gives up a
+ * slot to one asked for since (so that the first languages asked for do
+ * not hold the pool for good). */
 static struct warm_lang *
 next_to_fill (struct warm_pool *w, struct timespec now)
 {
-        struct warm_lang *best = NULL;
+        struct warm_lang *best = NULL, *victim = NULL;
         size_t best_have = 0;
 
-        if (w->total_idle + w->total_making >= w->params.max_idle)
-                return NULL;
         for (size_t i = 0; i < w->nlangs; i++) {
                 struct warm_lang *e = &w->langs[i];
                 size_t have = e->nidle + e->making;
 
                 if (have >= e->want || ms_since (e->retry_at, now) < 0)
                         continue;
-                if (best == NULL || have < best_have)
+                if (best == NULL || have < best_have
+                    || (have == best_have && ms_since (best->last_asked, e->last_asked) > 0))
                         best = e, best_have = have;
+        }
+        if (best == NULL || w->total_idle + w->total_making < w->params.max_idle)
+                return best;
+        for (size_t i = 0; i < w->nlangs; i++) {
+                struct warm_lang *e = &w->langs[i];
+
+                if (e != best && e->nidle > 0 && ms_since (e->last_asked, best->last_asked) > 0
+                    && (victim == NULL || ms_since (e->last_asked, victim->last_asked) > 0))
+                        victim = e;
+        }
+        if (victim == NULL)
+                return NULL;
+        {
+                struct exec_slot *s = victim->idle[0]; /* its oldest */
+
+                remove_idle (w, victim, 0);
+                bury (w, s);
         }
         return best;
 }
