@@ -30,6 +30,7 @@
 #include <unistd.h>
 
 #include "init_report.h"
+#include "seccomp_load.h"
 
 #define STATUS_FD CE_INIT_REPORT_FD
 
@@ -111,6 +112,31 @@ wait_for_go (char ***argv_out, int *stdin_out)
         return 1;
 }
 
+/* --probe, run as the program of the server's start-up probe
+ * (execution_probe): it proves that the program runs, and under a seccomp
+ * filter. */
+static int
+probe (void)
+{
+        char line[256];
+        FILE *f = fopen ("/proc/self/status", "re");
+        int mode = -1;
+
+        while (f && fgets (line, sizeof (line), f))
+                if (strncmp (line, "Seccomp:", 8) == 0)
+                        mode = atoi (line + 8);
+        if (f)
+                fclose (f);
+        if (mode != SECCOMP_MODE_FILTER) {
+                printf ("codeengine-init: probe: the program runs without a seccomp filter "
+                        "(Seccomp: %d)\n",
+                        mode);
+                return 1;
+        }
+        fputs ("codeengine-init: probe ok\n", stdout);
+        return 0;
+}
+
 int
 main (int argc, char **argv)
 {
@@ -121,27 +147,49 @@ main (int argc, char **argv)
         struct rlimit as = { RLIM_INFINITY, RLIM_INFINITY };
         int first = 1;
         char **prog = NULL;
-        int stdin_fd = -1;
+        int stdin_fd = -1, seccomp_fd = -1;
 
         /* The start-up probe (execution_probe): this binary is in every
          * container, so running it as the program proves the runtime, the
          * mounts, the limits and the tree without any language in it. */
-        if (argc == 2 && strcmp (argv[1], "--probe") == 0) {
-                fputs ("codeengine-init: probe ok\n", stdout);
-                return 0;
-        }
-        /* "--as BYTES": an address-space limit for the program only.  It cannot
-         * go in config.json's rlimits, which runc applies to itself first (its
-         * Go runtime needs far more address space than a program's limit). */
-        if (argc >= 3 && strcmp (argv[1], "--as") == 0) {
-                as.rlim_cur = as.rlim_max = strtoull (argv[2], NULL, 10);
-                first = 3;
+        if (argc == 2 && strcmp (argv[1], "--probe") == 0)
+                return probe ();
+        for (; first + 1 < argc; first += 2) {
+                /* "--as BYTES": an address-space limit for the program only.  It
+                 * cannot go in config.json's rlimits, which runc applies to
+                 * itself first (its Go runtime needs far more address space
+                 * than a program's limit). */
+                if (strcmp (argv[first], "--as") == 0)
+                        as.rlim_cur = as.rlim_max = strtoull (argv[first + 1], NULL, 10);
+                else if (strcmp (argv[first], "--seccomp-fd") == 0)
+                        seccomp_fd = atoi (argv[first + 1]);
+                else
+                        break;
         }
         if (argc != first) {
-                fprintf (stderr, "usage: %s [--as BYTES]  (the program comes on fd 3)\n", argv[0]);
+                fprintf (stderr,
+                         "usage: %s [--as BYTES] [--seccomp-fd FD]  (the program comes on fd 3)\n",
+                         argv[0]);
                 return 127;
         }
         fcntl (STATUS_FD, F_SETFD, FD_CLOEXEC);
+        /* The server's seccomp profile, compiled once at its start-up
+         * (seccomp_bpf.h) instead of by runc in every container: installed
+         * on ourselves first, as runc would have before exec'ing us, so that
+         * we and everything we start hold it.  No filter, no program. */
+        if (seccomp_fd >= 0) {
+                static unsigned char bpf[SECCOMP_BPF_MAX_BYTES];
+                size_t len;
+                int r = seccomp_read_bpf (seccomp_fd, bpf, &len);
+
+                if (r == 0)
+                        r = seccomp_load_bpf (bpf, len);
+                if (r < 0) {
+                        fprintf (stderr, "codeengine-init: seccomp filter: %s\n", strerror (-r));
+                        return 127;
+                }
+                close (seccomp_fd);
+        }
         switch (wait_for_go (&prog, &stdin_fd)) {
         case 0: return 0;
         case 1: break;

@@ -21,6 +21,8 @@
 #include <stdint.h>
 
 #define CE_INIT_REPORT_FD 3
+/* With --seccomp-fd: the server's compiled seccomp filter (seccomp_bpf.h). */
+#define CE_INIT_SECCOMP_FD 4
 
 #define CE_INIT_GO_MAGIC 0x43454f47u /* "GOEC" */
 /* The largest argv a go message may carry: a request's args and the command. */

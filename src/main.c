@@ -10,6 +10,7 @@
  */
 #include <fcntl.h>
 #include <getopt.h>
+#include <sys/mman.h>
 #include <limits.h>
 #include <math.h>
 #include <signal.h>
@@ -26,6 +27,7 @@
 #include "oci_spec.h"
 #include "pool.h"
 #include "runner.h"
+#include "seccomp_bpf.h"
 #include "supervisor.h"
 #include "warm.h"
 
@@ -349,6 +351,35 @@ static void __attribute__ ((format (printf, 1, 2), noreturn)) die (const char *f
         exit (1);
 }
 
+/* The seccomp profile compiled to BPF (the filter runc would build from it,
+ * seccomp_bpf.h) in a sealed memfd that every container's init reads.  Its
+ * fd is moved above 4: runner.c passes it on as the container's fd 4. */
+static int
+seccomp_memfd (yajl_val profile)
+{
+        cleanup_free uint8_t *bpf = NULL;
+        cleanup_close int fd = -1;
+        struct ce_error err = { 0 };
+        size_t len = 0;
+        int high;
+
+        if (seccomp_bpf_compile (profile, &bpf, &len, &err) < 0)
+                die ("seccomp profile: %s", err.msg);
+        if (bpf == NULL)
+                die ("seccomp profile: compiles to no filter");
+        fd = memfd_create ("codeengine-seccomp", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+        if (fd < 0 || write (fd, bpf, len) != (ssize_t) len
+            || fcntl (fd, F_ADD_SEALS, F_SEAL_WRITE | F_SEAL_GROW | F_SEAL_SHRINK | F_SEAL_SEAL)
+                       < 0)
+                die ("seccomp filter memfd: %s", strerror (errno));
+        high = fcntl (fd, F_DUPFD_CLOEXEC, 10);
+        if (high < 0)
+                die ("seccomp filter memfd: %s", strerror (errno));
+        ce_log ("seccomp: %zu-instruction filter compiled once for every container", len / 8);
+        return high;
+}
+
+
 /* mkdir -p for our own directories, each created 0700. */
 static int
 make_dirs (const char *path)
@@ -574,6 +605,7 @@ main (int argc, char **argv)
         enum limit_mode limits;
         bool rootless, systemd_cgroup, cpu_limit;
         yajl_val seccomp = NULL;
+        int seccomp_fd = -1;
         char *token = NULL;
         char *state_dir, *runc_root, *exec_dir, *init_path, *version = NULL;
         char *version_argv[3];
@@ -646,6 +678,7 @@ main (int argc, char **argv)
 
         if (spec_load_seccomp (ce_seccomp_profile, ce_seccomp_profile_len, &seccomp, &err) < 0)
                 die ("%s", err.msg);
+        seccomp_fd = seccomp_memfd (seccomp);
         if (o.auth_token_file)
                 token = read_token (o.auth_token_file);
         if (bundle_registry_load (o.bundles, &bundles, &err) < 0)
@@ -660,7 +693,10 @@ main (int argc, char **argv)
                 .init_path = init_path,
                 .tmp_bytes = 32 * 1024 * 1024,
                 .build_bytes = (int64_t) o.build_mb * 1024 * 1024,
-                .seccomp = seccomp,
+                /* runc would compile the profile in every container; init
+                 * installs the program compiled once instead. */
+                .seccomp = NULL,
+                .seccomp_fd = seccomp_fd,
                 .limits = limits,
                 .rootless = rootless,
                 .systemd_cgroup = systemd_cgroup,
@@ -783,6 +819,7 @@ main (int argc, char **argv)
         free (version);
         free (token);
         yajl_tree_free (seccomp);
+        close (seccomp_fd);
         free (exec_dir);
         free (runc_root);
         free (state_dir);

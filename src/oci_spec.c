@@ -176,6 +176,13 @@ gen_process (yajl_gen g, const struct spec_params *p)
                 GEN_STR ("--as");
                 GEN_STR (as);
         }
+        if (p->seccomp_fd > 0) {
+                char fd[16];
+
+                snprintf (fd, sizeof (fd), "%d", p->seccomp_fd);
+                GEN_STR ("--seccomp-fd");
+                GEN_STR (fd);
+        }
         /* The program's argv comes later, in init's go message (init_report.h):
          * the same config serves a container created before its request. */
         GEN (yajl_gen_array_close (g));

@@ -40,6 +40,8 @@ struct spec_params {
         uint32_t uid, gid;   /* the program's user inside */
         int64_t cpu_seconds; /* RLIMIT_CPU: a backstop behind the wall-clock timeout */
         yajl_val seccomp;    /* linux.seccomp as loaded by spec_load_seccomp; NULL: none */
+        int seccomp_fd;      /* > 0: init installs the BPF it reads on this fd (and
+                              * seccomp should be NULL) */
 };
 
 /* Parse and check a seccomp profile in OCI form (defaultAction, architectures,

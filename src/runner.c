@@ -126,7 +126,8 @@ runtime_simple (const struct runner_config *cfg, const char *const *args, int *s
         argv[n] = NULL;
         if (devnull < 0)
                 return -errno;
-        ret = sup_spawn (argv, &(struct sup_stdio){ devnull, devnull, devnull, -1 }, &pid, NULL);
+        ret = sup_spawn (argv, &(struct sup_stdio){ devnull, devnull, devnull, -1, -1 }, &pid,
+                         NULL);
         if (ret < 0)
                 return ret;
         ret = sup_wait_child (pid, &deadline, status);
@@ -239,6 +240,7 @@ write_config (const struct runner_config *cfg, const struct runner_stage *st,
                 .gid = cfg->rootless ? 0 : CONTAINER_GID,
                 .cpu_seconds = (limits->timeout_ms + 999) / 1000 + 1,
                 .seccomp = cfg->seccomp,
+                .seccomp_fd = cfg->seccomp_fd >= 0 ? CE_INIT_SECCOMP_FD : -1,
         };
         ret = spec_write (bfd, &params, err);
         if (ret < 0)
@@ -531,7 +533,7 @@ runner_create (const struct runner_config *cfg, const struct runner_stage *stage
                                       "--pid-file",
                                       c->paths.pid_path,
                                       "--preserve-fds",
-                                      "1",
+                                      cfg->seccomp_fd >= 0 ? "2" : "1",
                                       stage->id,
                                       NULL };
                 char *argv[24];
@@ -544,10 +546,10 @@ runner_create (const struct runner_config *cfg, const struct runner_stage *stage
                 c->created = true; /* from here on runc may have state to delete */
                 /* The program's stdin comes with the go message: init's own is
                  * /dev/null. */
-                ret = sup_spawn (
-                        argv,
-                        &(struct sup_stdio){ devnull, out_pipe[1], err_pipe[1], status_pipe[1] },
-                        &pid, err);
+                ret = sup_spawn (argv,
+                                 &(struct sup_stdio){ devnull, out_pipe[1], err_pipe[1],
+                                                      status_pipe[1], cfg->seccomp_fd },
+                                 &pid, err);
         }
         /* Only the container may hold the write ends, so that EOF means it is gone. */
         close (out_pipe[1]);

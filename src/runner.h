@@ -40,7 +40,9 @@ struct runner_config {
         const char *init_path; /* absolute host path of codeengine-init */
         int64_t tmp_bytes;     /* size of the run stage's /tmp inside */
         int64_t build_bytes;   /* size of the compile stage's /build (a tmpfs when root) */
-        yajl_val seccomp;      /* the profile for every container (oci_spec.h) */
+        yajl_val seccomp;      /* the profile, for runc to compile per container; NULL: */
+        int seccomp_fd;        /* the profile compiled once (seccomp_bpf.h), sealed, > 4:
+                                * init installs it on itself; -1: none */
         enum limit_mode limits;
         bool rootless;       /* not root: a user namespace maps us to root inside */
         bool systemd_cgroup; /* rootless on cgroup v2: runc --systemd-cgroup, user's slice */

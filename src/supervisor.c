@@ -439,6 +439,8 @@ sup_spawn (char *const argv[], const struct sup_stdio *io, pid_t *pid, struct ce
         posix_spawn_file_actions_adddup2 (&fa, io->err, 2);
         if (io->extra >= 0)
                 posix_spawn_file_actions_adddup2 (&fa, io->extra, 3);
+        if (io->extra2 >= 0)
+                posix_spawn_file_actions_adddup2 (&fa, io->extra2, 4);
 
         pthread_mutex_lock (&lock);
         ret = posix_spawnp (pid, argv[0], &fa, &attr, argv, environ);
@@ -566,7 +568,7 @@ sup_run_capture (char *const argv[], size_t max, char **out, int *status, struct
                 return ce_error_set (err, 500, errno, "pipe: %s", strerror (errno));
         rd = fds[0];
         wr = fds[1];
-        ret = sup_spawn (argv, &(struct sup_stdio){ devnull, wr, devnull, -1 }, &pid, err);
+        ret = sup_spawn (argv, &(struct sup_stdio){ devnull, wr, devnull, -1, -1 }, &pid, err);
         if (ret < 0)
                 return ret;
         close (steal_fd (&wr));

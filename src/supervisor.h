@@ -30,6 +30,7 @@ void supervisor_set_shutdown_deadline (struct timespec deadline);
 struct sup_stdio {
         int in, out, err; /* become fds 0, 1, 2 of the child */
         int extra;        /* becomes fd 3 if >= 0 */
+        int extra2;       /* becomes fd 4 if >= 0; must be above 4 (0-3 are replaced first) */
 };
 
 /* posix_spawnp argv with the given stdio, default signal dispositions and an

@@ -199,6 +199,20 @@ main (void)
                 free (vjson);
         }
 
+        /* The filter compiled once: no "seccomp" for runc, init reads fd 4. */
+        {
+                struct spec_params f = p;
+                char *fjson = NULL;
+                size_t flen;
+
+                f.seccomp = NULL;
+                f.seccomp_fd = 4;
+                CHECK (spec_generate (&f, &fjson, &flen, &err) == 0);
+                CHECK (fjson && strstr (fjson, "\"--seccomp-fd\",\n      \"4\"") != NULL);
+                CHECK (fjson && strstr (fjson, "\"seccomp\"") == NULL);
+                free (fjson);
+        }
+
         /* A compile stage: /build is writable and its cwd; the run of the same
          * execution gets /build read-only. */
         {

@@ -64,7 +64,8 @@ start (struct run *r, size_t max_output, const char *script)
 
         CHECK (pipe2 (out, O_CLOEXEC) == 0 && pipe2 (er, O_CLOEXEC) == 0
                && socketpair (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, st) == 0);
-        CHECK (sup_spawn (argv, &(struct sup_stdio){ devnull, out[1], er[1], st[1] }, &r->pid, &err)
+        CHECK (sup_spawn (argv, &(struct sup_stdio){ devnull, out[1], er[1], st[1], -1 }, &r->pid,
+                          &err)
                == 0);
         close (out[1]);
         close (er[1]);
@@ -176,7 +177,7 @@ main (void)
                 struct ce_init_go bad = { .magic = CE_INIT_GO_MAGIC, .argc = 2, .argv_len = 3 };
 
                 CHECK (socketpair (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == 0);
-                CHECK (sup_spawn (argv, &(struct sup_stdio){ devnull, devnull, devnull, sv[1] },
+                CHECK (sup_spawn (argv, &(struct sup_stdio){ devnull, devnull, devnull, sv[1], -1 },
                                   &pid, &err)
                        == 0);
                 close (sv[1]);
@@ -185,7 +186,7 @@ main (void)
                 CHECK (WIFEXITED (status) && WEXITSTATUS (status) == 0);
 
                 CHECK (socketpair (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == 0);
-                CHECK (sup_spawn (argv, &(struct sup_stdio){ devnull, devnull, devnull, sv[1] },
+                CHECK (sup_spawn (argv, &(struct sup_stdio){ devnull, devnull, devnull, sv[1], -1 },
                                   &pid, &err)
                        == 0);
                 close (sv[1]);
@@ -209,7 +210,8 @@ main (void)
 
                         CHECK (pipe2 (op, O_CLOEXEC) == 0 && pipe2 (er, O_CLOEXEC) == 0
                                && socketpair (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, st) == 0);
-                        CHECK (sup_spawn (argv, &(struct sup_stdio){ devnull, op[1], er[1], st[1] },
+                        CHECK (sup_spawn (argv,
+                                          &(struct sup_stdio){ devnull, op[1], er[1], st[1], -1 },
                                           &r.pid, &err)
                                == 0);
                         close (op[1]);
