@@ -525,7 +525,10 @@ bool
 execution_slot_fits (const struct runner_config *cfg, const struct exec_slot *s,
                      const struct exec_plan *plan)
 {
-        bool cgroup = cfg->limits == LIMITS_CGROUP;
+        /* runc update does not work for a rootless container on cgroup v2
+         * with the systemd driver (seen in the VM): there, as without
+         * cgroups, the limits must be the slot's. */
+        bool cgroup = cfg->limits == LIMITS_CGROUP && ! cfg->systemd_cgroup;
 
         if (s->lang != plan->lang || ! limits_fit (&s->run_limits, &plan->run_limits, cgroup))
                 return false;

@@ -453,7 +453,7 @@ runner_update (const struct runner_config *cfg, struct runner_container *c,
         size_t n = 7;
         int status = 0, ret;
 
-        if (c->started || cfg->limits != LIMITS_CGROUP)
+        if (c->started || cfg->limits != LIMITS_CGROUP || cfg->systemd_cgroup)
                 return ce_error_set (err, 500, EINVAL, "container %s cannot be updated", c->id);
         snprintf (mem, sizeof (mem), "%" PRId64, limits->memory_mb * 1024 * 1024);
         snprintf (pids, sizeof (pids), "%" PRId64, limits->pids);
