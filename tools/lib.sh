@@ -10,12 +10,16 @@ shopt -s inherit_errexit
 CE_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 export CE_ROOT
 
-# Debian packages the project needs to build, test and run.
+# Debian packages the project needs to build, test and run (qemu-system-x86,
+# mmdebstrap and e2fsprogs: tests/vm/run-vm-suite's cgroup v2 VM; libseccomp:
+# the filter compiled once; nghttp2-client: tools/bench's load generator h2load).
 CE_DEPS=(
   build-essential cmake pkg-config libmicrohttpd-dev libyajl-dev
   runc skopeo umoci docker.io mmdebstrap jq python3 curl
   clang libclang-rt-14-dev uidmap
   libwslay-dev nettle-dev nodejs npm
+  qemu-system-x86 e2fsprogs
+  libseccomp-dev nghttp2-client
 )
 
 CE_START_SECONDS="${CE_START_SECONDS:-$(date +%s)}"

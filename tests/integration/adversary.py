@@ -5,17 +5,19 @@
                  mark(), which renames a process "ce<tag>-<name>" so that the
                  host can find every process a program started.
   * host side    the server's fd count and VmRSS, marked processes, zombies
-                 under a server, a pids/memory cgroup monitor.
+                 under a server, a pids cgroup monitor (cgroup v1 or v2).
   * AdversarialCase  CETestCase plus leak checks: after every test the
                  server's fd count is back to its baseline, no marked process
                  and no zombie is left; over a whole class the fd count
                  returns to the baseline and VmRSS grows by at most
                  RSS_GROWTH_LIMIT_KB (both measured after a warm-up).  These
-                 are leak checks, not speed checks.
+                 are leak checks, not speed checks.  The fds a warm pool's
+                 slots hold (GET /ready) are not counted: server_fds().  A
+                 marked process is a leak wherever it is: a slot runs no
+                 program.
 """
 
 import errno
-import glob
 import json
 import os
 import secrets
@@ -194,16 +196,44 @@ def zombies_under(pid):
     return found
 
 
+# How long the server may take to close its end of a connection we closed
+# (a few ms; emulated, more): an fd count taken sooner counts that socket.
+CONNECTION_CLOSE_S = max(0.05, ce.LEFTOVER_GRACE / 100)
+
+
+def server_fds(server):
+    """The server's fd count without its warm pool slots' fds (counted first,
+    the pool asked for second), not counting the socket of a request of ours
+    that the server has not closed yet."""
+    wait = server.last_request_end + CONNECTION_CLOSE_S - time.monotonic()
+    if wait > 0:
+        time.sleep(wait)
+    n = fd_count(server.proc.pid)
+    return n - server.warm_pool().fds
+
+
+def settled_server_fds(server, timeout=None):
+    """server_fds() once the last request's cleanup is over (the leftover
+    check passes), the warm pool has no slot being made and two readings
+    0.2 s apart agree: a baseline must not catch a `runc delete` or a refill
+    half done (emulated, both take a while)."""
+    timeout = max(10.0, 2 * ce.LEFTOVER_GRACE) if timeout is None else timeout
+    deadline = time.monotonic() + timeout
+    ce.poll(server.leftover_problems, timeout)
+    last = None
+    while True:
+        n = server_fds(server)
+        if (n == last and not server.warm_pool().creating()) or time.monotonic() >= deadline:
+            return n
+        last = n
+        time.sleep(0.2)
+
+
 def processes_in_cgroups(ids):
-    """Pids still in the cgroups of the given container ids (any controller)."""
+    """Pids still in the cgroups of the given container ids (any controller, v1 or v2)."""
     pids = set()
     for cid in ids:
-        for path in glob.glob("/sys/fs/cgroup/*/codeengine/%s/cgroup.procs" % cid):
-            try:
-                with open(path) as f:
-                    pids.update(int(x) for x in f.read().split())
-            except (OSError, ValueError):
-                pass
+        pids.update(ce.cgroup_procs(cid))
     return sorted(pids)
 
 
@@ -224,17 +254,19 @@ def _read_kv(path):
 
 
 class CgroupMonitor:
-    """Watch the pids/memory cgroups of one server's containers while a request runs.
+    """Watch the pids cgroups of one server's request containers while a request runs.
 
     Records, per container id, the largest pids.current/pids.peak, the pids.events
     "max" counter (forks refused by the limit) and pids.max as seen from the
-    host, read until the cgroup disappears.
+    host (cgroup v1 or v2), read until the cgroup disappears.  The server's
+    warm pool slots are watched too but left out of `seen` (ce.PoolFilter).
     """
 
     def __init__(self, server, interval=0.02):
         self.exec_dir = os.path.join(server.state_dir, "exec")
         self.interval = interval
-        self.seen = {}
+        self.records = {}
+        self.pool = ce.PoolFilter(server)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
@@ -245,6 +277,12 @@ class CgroupMonitor:
     def __exit__(self, *exc):
         self._stop.set()
         self._thread.join(10)
+        self.pool.refresh(force=True)
+
+    @property
+    def seen(self):
+        """{container id: record} of the request containers seen."""
+        return {cid: rec for cid, rec in self.records.items() if self.pool.is_busy(cid)}
 
     def _run(self):
         while not self._stop.is_set():
@@ -252,11 +290,13 @@ class CgroupMonitor:
                 ids = os.listdir(self.exec_dir)
             except OSError:
                 ids = []
+            found = []
             for cid in ids:
-                base = "/sys/fs/cgroup/pids/codeengine/%s/" % cid
+                base = ce.container_cgroup_dir(cid, "pids") + "/"
                 if not os.path.isdir(base):
                     continue
-                rec = self.seen.setdefault(cid, {"current": 0, "peak": 0, "refused": 0, "max": None})
+                found.append(cid)
+                rec = self.records.setdefault(cid, {"current": 0, "peak": 0, "refused": 0, "max": None})
                 for key, fname in (("current", "pids.current"), ("peak", "pids.peak")):
                     v = _read_int(base + fname)
                     if v is not None:
@@ -269,12 +309,14 @@ class CgroupMonitor:
                         rec["max"] = f.read().strip()
                 except OSError:
                     pass
+            self.pool.see(found)
             self._stop.wait(self.interval)
 
     def largest(self):
-        """(most pids seen at once, forks refused) over every container seen."""
-        most = max((max(r["current"], r["peak"]) for r in self.seen.values()), default=0)
-        refused = max((r["refused"] for r in self.seen.values()), default=0)
+        """(most pids seen at once, forks refused) over every request container seen."""
+        seen = self.seen
+        most = max((max(r["current"], r["peak"]) for r in seen.values()), default=0)
+        refused = max((r["refused"] for r in seen.values()), default=0)
         return most, refused
 
 
@@ -284,7 +326,7 @@ class AdversarialCase(CETestCase):
     """CETestCase plus server fd/RSS leak checks and a scan for marked processes."""
 
     RSS_GROWTH_LIMIT_KB = 20 * 1024
-    FD_GRACE = 5.0
+    FD_GRACE = max(5.0, ce.LEFTOVER_GRACE)
     auth_token = None  # set by classes whose server needs a Bearer token
 
     @classmethod
@@ -310,7 +352,7 @@ class AdversarialCase(CETestCase):
         if cls.server is not None:
             try:
                 cls.warm_up(cls.server)
-                cls.fd_baseline = fd_count(cls.server.proc.pid)
+                cls.fd_baseline = settled_server_fds(cls.server)
                 cls.fd_baseline_targets = fd_targets(cls.server.proc.pid)
                 cls.rss_baseline = rss_kb(cls.server.proc.pid)
             except BaseException:
@@ -323,9 +365,10 @@ class AdversarialCase(CETestCase):
         server = cls.server
         if server is not None and server.alive() and cls.fd_baseline is not None:
             pid = server.proc.pid
-            if ce.poll(lambda: fd_count(pid) != cls.fd_baseline, cls.FD_GRACE):
-                problems.append("server fd count %d after the class, %d after the warm-up: now %s, then %s"
-                                % (fd_count(pid), cls.fd_baseline, fd_targets(pid), cls.fd_baseline_targets))
+            if ce.poll(lambda: server_fds(server) != cls.fd_baseline, cls.FD_GRACE):
+                problems.append("server fd count %d after the class, %d after the warm-up (warm pool "
+                                "slots' fds not counted): now %s, then %s"
+                                % (server_fds(server), cls.fd_baseline, fd_targets(pid), cls.fd_baseline_targets))
             grown = rss_kb(pid) - cls.rss_baseline
             if grown > cls.RSS_GROWTH_LIMIT_KB:
                 problems.append("server VmRSS grew by %d kB over the class (baseline %d kB, limit +%d kB)"
@@ -345,7 +388,7 @@ class AdversarialCase(CETestCase):
     def start_server(self, *args, **kwargs):
         server = super().start_server(*args, **kwargs)
         self.warm_up(server)
-        self.fd_baselines[id(server)] = fd_count(server.proc.pid)
+        self.fd_baselines[id(server)] = settled_server_fds(server)
         return server
 
     def host_problems(self):
@@ -356,9 +399,10 @@ class AdversarialCase(CETestCase):
             pid = server.proc.pid
             base = self.fd_baselines.get(id(server))
             if base is not None:
-                n = fd_count(pid)
+                n = server_fds(server)
                 if n != base:
-                    found.append("server pid %d has %d fds, %d before the test: %s" % (pid, n, base, fd_targets(pid)))
+                    found.append("server pid %d has %d fds (warm pool slots' not counted), %d before the "
+                                 "test: %s" % (pid, n, base, fd_targets(pid)))
             zombies = zombies_under(pid)
             if zombies:
                 found.append("zombies under the server: %s" % zombies)

@@ -8,10 +8,24 @@ repository so that a single test file can also be run by hand):
     CE_BUNDLES  bundles directory               (default: bundles)
     CE_RUNC     runc binary                     (default: runc on PATH)
     CE_LOG_DIR  where server logs are kept      (default: a fresh /tmp dir)
+    CE_LEFTOVER_GRACE  seconds the leftover checks wait for cleanup to
+                finish (default 3; the cgroup v2 VM, emulated, sets more)
 
 Pieces:
   * Server       starts one server on a free loopback port with a fresh state
                  dir, talks HTTP to it, checks for leftovers, and stops it.
+  * warm pool    a server may keep pre-created containers ("slots", listed
+                 in GET /ready's warm_pool).  They are the server's, not a
+                 request's: Server.warm_pool() says which they are, every
+                 leftover check and every "the container of this request"
+                 helper leaves them out (observing the host first, asking
+                 the server second, so that a slot taken in between counts
+                 as the request's), and PoolFilter does the same for the
+                 monitors that watch a server while a request runs.  After
+                 shutdown nothing may remain, pool included.
+  * cgroups      a container's cgroup on the host, cgroup v1 or v2
+                 (container_cgroup_dir, cgroup_container_dirs,
+                 read_cgroup_limits), named the way src/runner.c names them.
   * CETestCase   unittest base class: one shared server per class (unless
                  class_server = False), extra servers via start_server(), a
                  leftover check after every test, and the assertions and
@@ -47,7 +61,9 @@ HOST = "127.0.0.1"
 # Generous client timeouts: they only exist so that a broken server cannot
 # hang the suite.  No test asserts on speed.
 EXEC_TIMEOUT = 120.0
-LEFTOVER_GRACE = 3.0  # cleanup may finish just after the response is sent
+# Cleanup may finish just after the response is sent, and a warm pool may be
+# refilling; an emulated machine needs longer for both.
+LEFTOVER_GRACE = float(os.environ.get("CE_LEFTOVER_GRACE") or 3.0)
 
 # Every completed execution answers exactly these keys, "output" first.
 RESULT_KEYS = ("output", "stdout", "stderr", "exit_code", "signal", "status", "truncated",
@@ -66,9 +82,10 @@ ENV_MARKER_VALUE = "host-only-4f1c9a"
 # locale coercion, PYTHON* from the bundle.
 CONTAINER_ENV_ALLOWED = {"PATH", "HOME", "LANG", "PYTHONUNBUFFERED", "PYTHONDONTWRITEBYTECODE", "LC_CTYPE"}
 
-# Container cgroup v1 files that hold the limits, and their controllers.
-CGROUP_LIMIT_FILES = {"memory.limit_in_bytes": "memory", "memory.memsw.limit_in_bytes": "memory",
-                      "cpu.cfs_quota_us": "cpu", "cpu.cfs_period_us": "cpu", "pids.max": "pids"}
+CGROUP_ROOT = "/sys/fs/cgroup"
+# The unified hierarchy at /sys/fs/cgroup, as the server decides it (a hybrid
+# host's /sys/fs/cgroup/unified has no controllers: that is cgroup v1).
+CGROUP_V2 = os.path.exists(os.path.join(CGROUP_ROOT, "cgroup.controllers"))
 
 _log_dir = None
 _log_lock = threading.Lock()
@@ -159,7 +176,13 @@ def runc_list(state_dir):
     root = runc_root(state_dir)
     if not os.path.isdir(root):
         return []
-    p = subprocess.run([RUNC, "--root", root, "list", "-q"], capture_output=True, text=True, timeout=60)
+    for attempt in range(10):
+        p = subprocess.run([RUNC, "--root", root, "list", "-q"], capture_output=True, text=True, timeout=60)
+        # runc list fails when a container is deleted while it lists them
+        # (a request's cleanup, a warm pool slot retired): look again.
+        if p.returncode == 0 or "no such file or directory" not in p.stderr or attempt == 9:
+            break
+        time.sleep(0.05)
     if p.returncode != 0:
         raise AssertionError("runc list failed (%d): %s" % (p.returncode, p.stderr.strip()))
     return p.stdout.split()
@@ -241,17 +264,70 @@ def child_processes(ppid):
     return kids
 
 
-def wait_for_container(state_dir, timeout=30.0, done=None):
-    """Poll runc list until a container shows up; return its id (or None)."""
+def child_pids_and_descriptions(ppid):
+    """[(pid, description)] of the children of ppid."""
+    kids = []
+    for pid, _ in child_pids(ppid):
+        st = read_proc_stat(pid)
+        if st:
+            kids.append((pid, "pid %d state %s comm %s cmdline %r" % (pid, st[0], st[3], cmdline(pid))))
+    return kids
+
+
+def wait_for_container(server, timeout=30.0, done=None):
+    """Poll runc list until a container of a request shows up (not one of the
+    server's warm pool slots); return its id (or None).  server: a Server, or
+    a state dir (then every container counts)."""
     deadline = time.monotonic() + timeout
+    listed = set()
     while time.monotonic() < deadline:
-        ids = runc_list(state_dir)
-        if ids:
+        ids, certain = _busy_containers(server, listed)
+        if ids and certain:
             return ids[0]
         if done is not None and done():
             return None
         time.sleep(0.05)
     return None
+
+
+def _busy_containers(server, listed=None):
+    """(ids, certain): busy_containers(), and whether they are all a
+    request's.  Not certain when the pool is making slots it does not name
+    yet (one may be among the ids), unless some ids were listed as slots
+    before (listed: ids earlier snapshots named, kept up to date here): a slot
+    no longer listed was taken, and those ids alone are returned."""
+    if isinstance(server, str):
+        return runc_list(server), True
+    ids = runc_list(server.state_dir)
+    if not ids:
+        return ids, True
+    pool = server.warm_pool()
+    busy = [cid for cid in ids if not pool.holds(cid)]
+    if listed is not None:
+        listed.update(pool.containers)
+        taken = [cid for cid in busy if cid in listed]
+        if taken:
+            return taken, True
+    if busy and not pool.complete:
+        # A container whose init has started a program is a request's: a
+        # slot's init waits for its request.
+        running = [cid for cid in busy if _program_started(server.state_dir, cid)]
+        if running:
+            return running, True
+    return busy, pool.complete
+
+
+def _program_started(state_dir, cid):
+    """True when container cid's init (codeengine-init) has a child: the program."""
+    pid = (runc_state(state_dir, cid) or {}).get("pid")
+    return bool(pid) and bool(child_pids(pid))
+
+
+def busy_containers(server):
+    """The ids in runc list that are not warm pool slots of server (a Server;
+    a state dir: every id).  runc list first, GET /ready second: a slot taken
+    in between is a request's, which it is."""
+    return _busy_containers(server)[0]
 
 
 def proc_status(pid):
@@ -269,56 +345,156 @@ def process_is_dead(pid, starttime):
     return st is None or st[2] != starttime or st[0] in ("Z", "X")
 
 
+def _user_scope_parent(uid):
+    """Where runc's systemd driver puts a rootless server's scopes (uid's own
+    user.slice inside user@UID.service)."""
+    return "%s/user.slice/user-%d.slice/user@%d.service/user.slice" % (CGROUP_ROOT, uid, uid)
+
+
+def container_cgroup_dir(cid, controller="memory", uid=None):
+    """The host dir of container cid's cgroup that holds controller's files,
+    named as src/runner.c (container_paths_init) names it: cgroup v1
+    /sys/fs/cgroup/CONTROLLER/codeengine/CID; cgroup v2 /sys/fs/cgroup/codeengine/CID
+    for a root server, the scope codeengine-CID.scope in the user's user.slice
+    for a rootless one (uid: the server's, default ours)."""
+    if not CGROUP_V2:
+        return "%s/%s/codeengine/%s" % (CGROUP_ROOT, controller, cid)
+    uid = os.geteuid() if uid is None else uid
+    if uid == 0:
+        return "%s/codeengine/%s" % (CGROUP_ROOT, cid)
+    return "%s/codeengine-%s.scope" % (_user_scope_parent(uid), cid)
+
+
+# Every container cgroup of any server on the host, whoever started it.
+_CONTAINER_CGROUP_GLOBS_V1 = ("%s/*/codeengine/ce-*" % CGROUP_ROOT,)
+_CONTAINER_CGROUP_GLOBS_V2 = ("%s/codeengine/ce-*" % CGROUP_ROOT,
+                              "%s/user.slice/user-*.slice/user@*.service/user.slice/codeengine-ce-*.scope"
+                              % CGROUP_ROOT)
+
+
 def cgroup_container_dirs():
-    """Every /sys/fs/cgroup/<controller>/codeengine/ce-* directory."""
+    """Every container cgroup dir on the host: cgroup v1
+    /sys/fs/cgroup/<controller>/codeengine/ce-*; cgroup v2
+    /sys/fs/cgroup/codeengine/ce-* (root servers) and every user's
+    .../user.slice/codeengine-ce-*.scope (rootless servers)."""
     found = set()
-    for parent in glob.glob("/sys/fs/cgroup/*/codeengine"):
-        try:
-            names = os.listdir(parent)
-        except OSError:
-            continue
-        for name in names:
-            p = os.path.join(parent, name)
-            if name.startswith("ce-") and os.path.isdir(p):
+    for pattern in _CONTAINER_CGROUP_GLOBS_V2 if CGROUP_V2 else _CONTAINER_CGROUP_GLOBS_V1:
+        for p in glob.glob(pattern):
+            if os.path.isdir(p):
                 found.add(os.path.realpath(p))
     return found
 
 
-def wait_for_cgroup_container(state_dir, timeout=30.0, done=None):
-    """Poll runc list until a container has a memory cgroup under
-    /sys/fs/cgroup/memory/codeengine; return its id (or None)."""
+def cgroup_dir_container(path):
+    """The container id of a dir that cgroup_container_dirs() returned."""
+    name = os.path.basename(path)
+    if name.startswith("codeengine-") and name.endswith(".scope"):
+        return name[len("codeengine-"):-len(".scope")]
+    return name
+
+
+def container_cgroup_dirs_of(cid):
+    """The existing cgroup dirs of container cid (v1: one per controller; v2:
+    one), whichever user's server made it."""
+    return sorted(p for p in cgroup_container_dirs() if cgroup_dir_container(p) == cid)
+
+
+def wait_for_cgroup_container(server, timeout=30.0, done=None, skip=None):
+    """Poll runc list until a container of a request (not a warm pool slot of
+    server, not in skip) has its memory cgroup (container_cgroup_dir); return
+    its id (or None)."""
     deadline = time.monotonic() + timeout
+    listed = set()
     while time.monotonic() < deadline and not (done is not None and done()):
-        for cid in runc_list(state_dir):
-            if os.path.isdir("/sys/fs/cgroup/memory/codeengine/%s" % cid):
-                return cid
+        ids, certain = _busy_containers(server, listed)
+        ids = [cid for cid in ids if cid not in (skip or ())]
+        if certain:
+            for cid in ids:
+                if os.path.isdir(container_cgroup_dir(cid)):
+                    return cid
         time.sleep(0.05)
     return None
 
 
+def _read_cgroup_file(path):
+    try:
+        with open(path) as f:
+            return f.read().strip()
+    except OSError as e:
+        return "unreadable: %s" % e
+
+
+def _int_or_text(value):
+    return int(value) if value.lstrip("-").isdigit() else value
+
+
+def cgroup_limits_complete(reading):
+    """True when read_cgroup_limits() read every limit (the cgroup is not
+    being removed half-way through the reading)."""
+    return all(not (isinstance(reading.get(key), str) and reading[key].startswith("unreadable"))
+               for key in ("memory", "memory+swap", "cpus", "pids")) and isinstance(reading.get("memory"), int)
+
+
 def read_cgroup_limits(cid):
-    """{file: value} of CGROUP_LIMIT_FILES of a running container, read from its
-    cgroup v1 dirs on the host (ints where the file holds one)."""
-    limits = {}
-    for name, controller in CGROUP_LIMIT_FILES.items():
-        try:
-            with open("/sys/fs/cgroup/%s/codeengine/%s/%s" % (controller, cid, name)) as f:
-                value = f.read().strip()
-        except OSError as e:
-            value = "unreadable: %s" % e
-        limits[name] = int(value) if value.lstrip("-").isdigit() else value
-    return limits
+    """The limits in a running container's cgroup, read on the host, with the
+    same keys and meaning on cgroup v1 and v2:
+      memory       bytes: v1 memory.limit_in_bytes, v2 memory.max
+      memory+swap  bytes: v1 memory.memsw.limit_in_bytes, v2 memory.max +
+                   memory.swap.max; None when the kernel does not account swap
+      cpus         cores: v1 cpu.cfs_quota_us / cpu.cfs_period_us, v2 cpu.max;
+                   None without a quota
+      pids         pids.max
+      files        {file: its text} as read
+    A value that is not a number (a file unreadable, "max") is the text."""
+    files = {}
+    if CGROUP_V2:
+        base = container_cgroup_dir(cid)
+        names = ("memory.max", "memory.swap.max", "cpu.max", "pids.max")
+        for name in names:
+            files[name] = _read_cgroup_file(os.path.join(base, name))
+        memory = _int_or_text(files["memory.max"])
+        swap = _int_or_text(files["memory.swap.max"])
+        if os.path.isdir(base) and not os.path.exists(os.path.join(base, "memory.swap.max")):
+            both = None  # no swap accounting (swapaccount=0)
+        elif isinstance(memory, int) and isinstance(swap, int):
+            both = memory + swap
+        else:
+            both = files["memory.swap.max"]  # "max" (unlimited swap) or unreadable
+        quota, _, period = files["cpu.max"].partition(" ")
+        if quota == "max":
+            cpus = None
+        elif quota.isdigit() and period.isdigit() and int(period) > 0:
+            cpus = int(quota) / int(period)
+        else:
+            cpus = files["cpu.max"]
+        pids = _int_or_text(files["pids.max"])
+    else:
+        for name, controller in (("memory.limit_in_bytes", "memory"), ("memory.memsw.limit_in_bytes", "memory"),
+                                 ("cpu.cfs_quota_us", "cpu"), ("cpu.cfs_period_us", "cpu"), ("pids.max", "pids")):
+            files[name] = _read_cgroup_file(os.path.join(container_cgroup_dir(cid, controller), name))
+        memory = _int_or_text(files["memory.limit_in_bytes"])
+        both = _int_or_text(files["memory.memsw.limit_in_bytes"])
+        if not os.path.exists("%s/memory/memory.memsw.limit_in_bytes" % CGROUP_ROOT):
+            both = None  # no swap accounting
+        quota, period = _int_or_text(files["cpu.cfs_quota_us"]), _int_or_text(files["cpu.cfs_period_us"])
+        if isinstance(quota, int) and isinstance(period, int) and period > 0:
+            cpus = quota / period if quota > 0 else None
+        else:
+            cpus = "%s/%s" % (quota, period)
+        pids = _int_or_text(files["pids.max"])
+    return {"memory": memory, "memory+swap": both, "cpus": cpus, "pids": pids, "files": files}
 
 
-def _cgroup_procs(name):
-    """Pids in the container cgroup `name` (from the first controller that has it)."""
-    for path in sorted(glob.glob("/sys/fs/cgroup/*/codeengine/%s/cgroup.procs" % name)):
+def cgroup_procs(cid):
+    """Pids in container cid's cgroup(s) (any controller, v1 or v2)."""
+    pids = set()
+    for d in container_cgroup_dirs_of(cid):
         try:
-            with open(path) as f:
-                return [int(x) for x in f.read().split()]
+            with open(os.path.join(d, "cgroup.procs")) as f:
+                pids.update(int(x) for x in f.read().split())
         except (OSError, ValueError):
             continue
-    return []
+    return sorted(pids)
 
 
 def _descends_from(pid, ancestors):
@@ -334,7 +510,7 @@ def _descends_from(pid, ancestors):
 
 
 def foreign_cgroup(name, own_state_dirs, own_pids):
-    """True when the container cgroup `name` belongs to another server.
+    """True when the cgroup of container `name` belongs to another server.
 
     Another server (a second test run, a server started by hand) may create
     containers while a test runs.  Its containers are recognised by a runc
@@ -342,14 +518,15 @@ def foreign_cgroup(name, own_state_dirs, own_pids):
     from any of this test's servers.  A dir that is empty and unknown to every
     runc root is a leak, whoever made it.
     """
-    patterns = ["/tmp/*/runc/%s", "/tmp/*/*/runc/%s", "/tmp/*/*/*/runc/%s", "/run/*/runc/%s"]
+    patterns = ["/tmp/*/runc/%s", "/tmp/*/*/runc/%s", "/tmp/*/*/*/runc/%s", "/run/*/runc/%s",
+                "/run/user/*/codeengine/runc/%s"]
     own_roots = [os.path.realpath(runc_root(d)) for d in own_state_dirs if d]
     for pattern in patterns:
         for hit in glob.glob(pattern % name):
             root = os.path.dirname(os.path.realpath(hit))
             if root not in own_roots:
                 return True
-    procs = _cgroup_procs(name)
+    procs = cgroup_procs(name)
     if procs and not any(_descends_from(p, own_pids) for p in procs):
         return True
     return False
@@ -400,6 +577,136 @@ def force_cleanup(state_dir, remove=True):
 
 
 # ---------------------------------------------------------------------------
+# The warm pool: containers a server made before any request asked for them.
+
+class PoolSnapshot:
+    """A server's warm pool as one GET /ready reported it (its "warm_pool"):
+    slots, each {"id", "language", "state" ("idle" or "creating"),
+    "containers", "pids" (host pids of the containers' inits), "fds" (server
+    fds it holds)}.  Empty when the server reported none: no such field (a
+    server without a pool), no answer, not running."""
+
+    def __init__(self, ready=None):
+        pool = ready.get("warm_pool") if isinstance(ready, dict) else None
+        self.reported = isinstance(pool, dict)
+        pool = pool if self.reported else {}
+        self.raw = pool
+        self.per_language = pool.get("per_language")
+        self.max = pool.get("max")
+        self.idle = pool.get("idle")
+        self.slots = [slot for slot in pool.get("slots") or [] if isinstance(slot, dict)]
+        self.ids = {slot.get("id") for slot in self.slots if isinstance(slot.get("id"), str)}
+        self.containers = set(self.ids)
+        self.pids = set()
+        self.fds = 0
+        for slot in self.slots:
+            self.containers.update(c for c in slot.get("containers") or [] if isinstance(c, str))
+            self.pids.update(p for p in slot.get("pids") or [] if isinstance(p, int) and p > 0)
+            if isinstance(slot.get("fds"), int):
+                self.fds += slot["fds"]
+        # A server that counts slots being made ("creating") without listing
+        # them leaves their containers unnamed: such a snapshot cannot tell
+        # them from a request's.
+        creating = pool.get("creating")
+        self.unlisted = max(0, creating - len(self.creating())) if isinstance(creating, int) else 0
+        self.complete = self.unlisted == 0
+
+    def __repr__(self):
+        return "PoolSnapshot(%r)" % (self.raw,)
+
+    def holds(self, cid):
+        """True when cid is a slot's id or one of its containers."""
+        return cid in self.containers
+
+    def creating(self):
+        return [slot for slot in self.slots if slot.get("state") != "idle"]
+
+    def idle_slots(self, language=None):
+        return [slot for slot in self.slots if slot.get("state") == "idle"
+                and (language is None or slot.get("language") == language)]
+
+    def owns_process(self, pid):
+        """True when process pid is a slot's: a container's init that the
+        slot lists, or a process in a slot container's cgroup, or one whose
+        command line names a slot container (runc creating it), so that a
+        slot being made is not taken for a leak."""
+        if pid in self.pids:
+            return True
+        if not self.containers:
+            return False
+        words = set(cmdline(pid).split())
+        if words & self.containers:
+            return True
+        try:
+            with open("/proc/%d/cgroup" % pid) as f:
+                text = f.read()
+        except OSError:
+            return False
+        for cid in self.containers:
+            if "/codeengine/%s\n" % cid in text or "/codeengine-%s.scope\n" % cid in text:
+                return True
+        return False
+
+    def owns_path(self, path, exec_dir):
+        """True when path is (under) a slot's work dir EXEC_DIR/<slot id>."""
+        rel = os.path.relpath(path, exec_dir)
+        return not rel.startswith("..") and rel.split(os.sep)[0] in self.ids
+
+
+class PoolFilter:
+    """Tells a request's containers from a server's warm pool slots while a
+    monitor watches the server.
+
+    The monitor reports every id it sees (see()); an id becomes the
+    request's ("busy") once a GET /ready made after the id was first seen
+    does not list it.  A slot is taken exactly once and ids are never reused,
+    so a busy id stays busy; what is still listed at the last look (an idle
+    slot, a slot made while the test ran) is the pool's.  Call refresh(True)
+    once more after the request ended, then ask is_busy()."""
+
+    def __init__(self, server, interval=0.1):
+        self.server = server
+        self.interval = interval
+        self.first_seen = {}
+        self.listed = set()  # ids some snapshot listed as the pool's
+        self.busy = set()
+        self._last = None
+
+    def see(self, ids):
+        now = time.monotonic()
+        for cid in ids:
+            self.first_seen.setdefault(cid, now)
+        if any(cid not in self.busy for cid in ids):
+            self.refresh()
+
+    def refresh(self, force=False):
+        """Ask the server (at most every interval, unless force).  A snapshot
+        with unnamed slots in the making (not complete) decides nothing; the
+        last, forced look waits a little for a complete one."""
+        started = time.monotonic()
+        if not force and self._last is not None and started - self._last < self.interval:
+            return
+        pool = self.server.warm_pool()
+        deadline = started + (LEFTOVER_GRACE if force else 0)
+        while not pool.complete and time.monotonic() < deadline:
+            time.sleep(0.1)
+            started = time.monotonic()
+            pool = self.server.warm_pool()
+        self._last = started
+        # A listed slot that is no longer listed was taken: busy, whatever
+        # else the snapshot leaves unnamed.
+        decide = pool.complete or force
+        for cid, seen in self.first_seen.items():
+            if pool.holds(cid):
+                self.listed.add(cid)
+            elif seen <= started and (decide or cid in self.listed):
+                self.busy.add(cid)
+
+    def is_busy(self, cid):
+        return cid in self.busy
+
+
+# ---------------------------------------------------------------------------
 
 class Server:
     """One codeengine process on a free loopback port with its own state dir."""
@@ -425,6 +732,8 @@ class Server:
         self.stopped = False  # set when a test stops/kills the server on purpose
         self._shut_down = False
         self._log = None
+        self.auth_token = None  # read from --auth-token-file at start, for GET /ready
+        self.last_request_end = 0.0  # time.monotonic() when our last request's connection closed
 
     # -- life cycle ---------------------------------------------------------
 
@@ -443,6 +752,9 @@ class Server:
                 env.pop(name, None)
             else:
                 env[name] = value
+        if "--auth-token-file" in self.extra_args[:-1]:
+            with open(self.extra_args[self.extra_args.index("--auth-token-file") + 1]) as f:
+                self.auth_token = f.read().strip()
         for attempt in range(3):
             self.port = free_port()
             self.log_path = _next_log_path(self.tag)
@@ -554,7 +866,8 @@ class Server:
             return ""
 
     def log_tail(self, lines=25):
-        text = self.log_text().splitlines()[-lines:]
+        # The harness's own GET /ready (the warm pool checks) would crowd it out.
+        text = [line for line in self.log_text().splitlines() if "GET /ready - 200" not in line][-lines:]
         return "--- server log (%s), last %d lines ---\n%s" % (self.log_path, len(text), "\n".join(text))
 
     # -- HTTP ---------------------------------------------------------------
@@ -572,6 +885,7 @@ class Server:
             return resp.status, resp.headers, data
         finally:
             conn.close()
+            self.last_request_end = time.monotonic()
 
     def request_json(self, method, path, body=None, headers=None, timeout=EXEC_TIMEOUT):
         """Like request() but the body must be JSON: (status, headers, obj)."""
@@ -590,6 +904,19 @@ class Server:
         payload.update(extra)
         return self.post_execute(json.dumps(payload, ensure_ascii=ensure_ascii).encode("utf-8"),
                                  timeout=timeout)
+
+    def warm_pool(self, timeout=10.0):
+        """The warm pool as GET /ready reports it now (a PoolSnapshot; empty
+        when the server is not running or reports no pool)."""
+        if not self.alive() or self.port is None:
+            return PoolSnapshot()
+        headers = {"Authorization": "Bearer " + self.auth_token} if self.auth_token else {}
+        try:
+            status, _, data = self.request("GET", "/ready", headers=headers, timeout=timeout)
+            ready = json.loads(data.decode("utf-8")) if status == 200 else None
+        except (OSError, http.client.HTTPException, ValueError):
+            ready = None
+        return PoolSnapshot(ready)
 
     def health(self, timeout=30.0):
         status, _, body = self.request("GET", "/health", timeout=timeout)
@@ -618,6 +945,9 @@ class Server:
     # -- leftovers ------------------------------------------------------------
 
     def leftover_problems(self):
+        """What a request left behind on a running server (or what a dead one
+        left), its warm pool's slots excepted.  The host is looked at first,
+        the pool asked for second."""
         problems = []
         if self.proc is not None and not self.stopped and self.proc.poll() is not None:
             problems.append("server died unexpectedly (exit code %s)" % self.proc.returncode)
@@ -626,20 +956,23 @@ class Server:
         except Exception as e:  # noqa: BLE001
             ids = []
             problems.append(str(e))
+        exec_dir = os.path.join(self.state_dir, "exec")
+        entries = os.listdir(exec_dir) if os.path.isdir(exec_dir) else []
+        mounts = mounts_mentioning(self.state_dir)
+        kids = child_pids_and_descriptions(self.proc.pid) if self.alive() else []
+        pool = self.warm_pool() if (ids or entries or mounts or kids) else PoolSnapshot()
+        ids = [cid for cid in ids if not pool.holds(cid)]
         if ids:
             problems.append("runc --root %s list -q shows: %s" % (runc_root(self.state_dir), ids))
-        exec_dir = os.path.join(self.state_dir, "exec")
-        if os.path.isdir(exec_dir):
-            entries = os.listdir(exec_dir)
-            if entries:
-                problems.append("%s is not empty: %s" % (exec_dir, entries))
-        mounts = mounts_mentioning(self.state_dir)
+        entries = [e for e in entries if e not in pool.ids]
+        if entries:
+            problems.append("%s is not empty: %s" % (exec_dir, entries))
+        mounts = [m for m in mounts if not pool.owns_path(m[0], exec_dir)]
         if mounts:
             problems.append("mounts mention the state dir: %s" % [m[1] for m in mounts])
-        if self.alive():
-            kids = child_processes(self.proc.pid)
-            if kids:
-                problems.append("server (pid %d) still has children: %s" % (self.proc.pid, kids))
+        kids = [desc for pid, desc in kids if not pool.owns_process(pid)]
+        if kids:
+            problems.append("server (pid %d) still has children: %s" % (self.proc.pid, kids))
         return problems
 
 
@@ -712,16 +1045,19 @@ class CETestCase(unittest.TestCase):
         self.cgroup_baseline = cgroup_container_dirs()
 
     def new_cgroup_dirs(self):
-        """Container cgroup dirs created since setUp, except another server's."""
+        """Container cgroup dirs created since setUp, except another server's
+        and our servers' warm pool slots'."""
         new = cgroup_container_dirs() - self.cgroup_baseline
         if not new:
             return []
+        pools = [s.warm_pool() for s in self.servers]
+        new = {p for p in new if not any(pool.holds(cgroup_dir_container(p)) for pool in pools)}
         own_state_dirs = [s.state_dir for s in self.servers]
         own_pids = {s.proc.pid for s in self.servers if s.proc is not None}
         verdict = {}
-        for name in {os.path.basename(p) for p in new}:
+        for name in {cgroup_dir_container(p) for p in new}:
             verdict[name] = foreign_cgroup(name, own_state_dirs, own_pids)
-        return sorted(p for p in new if not verdict[os.path.basename(p)])
+        return sorted(p for p in new if not verdict[cgroup_dir_container(p)])
 
     def start_server(self, *args, **kwargs):
         """Start an extra server for this test; it is stopped (and checked) afterwards."""
@@ -732,10 +1068,19 @@ class CETestCase(unittest.TestCase):
         self.servers.append(server)
         return server
 
+    def checked_servers(self):
+        """One server per state dir: a server restarted on a crashed one's
+        state dir answers for it (its warm pool is the one to leave out)."""
+        by_dir = {}
+        for server in self.servers:
+            if server.state_dir not in by_dir or server.alive():
+                by_dir[server.state_dir] = server
+        return list(by_dir.values())
+
     def tearDown(self):
         def problems():
             found = []
-            for server in self.servers:
+            for server in self.checked_servers():
                 found += server.leftover_problems()
             new_cgroups = self.new_cgroup_dirs()
             if new_cgroups:
@@ -834,8 +1179,9 @@ class CETestCase(unittest.TestCase):
 
     def running_container(self, server, fut):
         """(id, runc state) of the one container running for fut (a future of
-        server.execute or the like), polled from runc list."""
-        cid = wait_for_container(server.state_dir, done=fut.done)
+        server.execute or the like), polled from runc list (warm pool slots
+        left out)."""
+        cid = wait_for_container(server, done=fut.done)
         self.assertIsNotNone(cid, "the execution never showed up in runc --root %s list: %r"
                              % (runc_root(server.state_dir), fut.result() if fut.done() else None))
         return cid, runc_state(server.state_dir, cid)
@@ -864,23 +1210,39 @@ class CETestCase(unittest.TestCase):
     def assert_cgroup_limits(self, send, memory_bytes, cpus, pids, server=None):
         """Run send() (a request for a program that sleeps a few seconds, then
         prints "slept"; it returns (status, headers, body)) and, while it runs,
-        read its container's cgroup v1 files from the host: the memory (and
-        memory+swap) limit, the CPU quota in cores and pids.max must be these.
-        server: the one send() talks to (default: the class server)."""
+        read its container's cgroup from the host (v1 or v2: read_cgroup_limits):
+        the memory and memory+swap limits, the CPU quota in cores and pids.max
+        must be these.  server: the one send() talks to (default: the class server)."""
+        server = server or self.server
+        seen, cid, given_up = {}, None, []
         with ThreadPoolExecutor(1) as pool:
             fut = pool.submit(send)
-            cid = wait_for_cgroup_container((server or self.server).state_dir, done=fut.done)
-            seen = read_cgroup_limits(cid) if cid else {}
+            while not fut.done():
+                cid = wait_for_cgroup_container(server, done=fut.done, skip=given_up)
+                # The last complete reading while the program sleeps: a warm
+                # slot gets the request's limits (runc update) just after it
+                # is taken.
+                while cid and not fut.done() and os.path.isdir(container_cgroup_dir(cid)):
+                    reading = read_cgroup_limits(cid)
+                    if cgroup_limits_complete(reading):
+                        seen = reading
+                    time.sleep(0.05)
+                if cid and not fut.done():
+                    # Gone while the request runs: a warm slot the server gave
+                    # up on (its update failed); the request runs in new ones.
+                    given_up.append(cid)
+                    seen = {}
+                elif cid is None:
+                    break
             status, _, body = fut.result()
         self.assertEqual(status, 200, body)
         self.assert_result(body, "ok", exit_code=0, output="slept\n")
-        self.assertIsNotNone(cid, "never saw the container's cgroup under /sys/fs/cgroup/memory/codeengine "
-                             "while it ran")
-        self.assertEqual(seen.get("memory.limit_in_bytes"), memory_bytes, seen)
-        if os.path.exists("/sys/fs/cgroup/memory/memory.memsw.limit_in_bytes"):
-            self.assertEqual(seen.get("memory.memsw.limit_in_bytes"), memory_bytes,
-                             "memory+swap limit: %r" % seen)
-        quota, period = seen.get("cpu.cfs_quota_us"), seen.get("cpu.cfs_period_us")
-        self.assertTrue(isinstance(quota, int) and isinstance(period, int) and quota > 0
-                        and abs(quota / period - cpus) < 0.01, "expected a CPU quota of %s core: %r" % (cpus, seen))
-        self.assertEqual(seen.get("pids.max"), pids, seen)
+        self.assertIsNotNone(cid, "never saw the container's cgroup (%s) while it ran"
+                             % container_cgroup_dir("<id>"))
+        self.assertEqual(seen.get("memory"), memory_bytes, seen)
+        if seen.get("memory+swap") is not None:  # None: the kernel does not account swap
+            self.assertEqual(seen.get("memory+swap"), memory_bytes, "memory+swap limit: %r" % seen)
+        got = seen.get("cpus")
+        self.assertTrue(isinstance(got, float) and abs(got - cpus) < 0.01,
+                        "expected a CPU quota of %s core: %r" % (cpus, seen))
+        self.assertEqual(seen.get("pids"), pids, seen)

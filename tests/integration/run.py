@@ -45,9 +45,10 @@ LANGUAGES_DEADLINE_S = 20 * 60
 ROOTLESS_ONLY_FILES = ("test_rootless.py",)
 # What --rootless runs: the rootless checks plus the files that assume
 # nothing about uids, cgroups or the memory limit (test_api.py and
-# test_sandbox.py do: uid 65534, memory_limit, cgroup files).
+# test_sandbox.py do: uid 65534, memory_limit, cgroup files), and the warm
+# pool's (test_warm.py checks cgroups only where the server has them).
 ROOTLESS_FILES = ("test_rootless.py", "test_execute.py", "test_http.py", "test_limits.py",
-                  "test_concurrency.py", "test_lifecycle.py")
+                  "test_concurrency.py", "test_lifecycle.py", "test_warm.py")
 
 
 def skip(reason):

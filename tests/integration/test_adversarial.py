@@ -27,8 +27,8 @@ import unittest
 import ce
 from adversary import (CLONE, CONTAINER_UID, DENIED_WRITE, MEMORY_LIMIT_KB, NOFILE, NR, PIDS_LIMIT,
                        SHM_BYTES, SHM_INODES, SIGCHLD, TMP_BYTES, TMP_INODES, AdversarialCase,
-                       CgroupMonitor, fd_count, live_marked_processes, parse_lines,
-                       processes_in_cgroups, program)
+                       CgroupMonitor, fd_targets, live_marked_processes, parse_lines,
+                       processes_in_cgroups, program, server_fds)
 
 X86_64 = platform.machine() == "x86_64"
 needs_x86_64 = unittest.skipUnless(X86_64, "raw syscall numbers are x86_64's")
@@ -205,11 +205,16 @@ class AdversarialProcesses(AdversarialCase):
                 """)
         # Checked at once, without the leftover check's grace period.  The
         # server answers before it runs `runc delete` (by design), so a runc
-        # child may still be there; any other child would be the program's.
+        # child may still be there, and so may the warm pool's slots (a
+        # refill starts as the request ends); any other child would be the
+        # program's.
         left = live_marked_processes()
         cgroup_procs = processes_in_cgroups(mon.seen)
         runtime = os.path.basename(ce.RUNC)[:15]
-        kids = [k for k in ce.child_processes(self.server.proc.pid) if " comm %s " % runtime not in k]
+        kids = [(pid, k) for pid, k in ce.child_pids_and_descriptions(self.server.proc.pid)
+                if " comm %s " % runtime not in k]
+        pool = self.server.warm_pool()
+        kids = [k for pid, k in kids if not pool.owns_process(pid)]
         self.assert_result(body, "ok", exit_code=0)
         self.assertIn("MAIN-DONE", lines, body)
         self.assertIn("daemon alive", body["output"], body)
@@ -235,7 +240,7 @@ class AdversarialProcesses(AdversarialCase):
         # tearDown: no zombie under the server, no marked process anywhere
 
     def test_fd_exhaustion_hits_emfile(self):
-        before = fd_count(self.server.proc.pid)
+        before = server_fds(self.server)
         body, lines = self.run_program("""
             fds = []
             try:
@@ -253,9 +258,9 @@ class AdversarialProcesses(AdversarialCase):
         self.assertLessEqual(int(count), NOFILE, body)
         self.assertGreaterEqual(int(count), NOFILE - 16, body)
         self.assert_line(lines, "PIPE", "EMFILE", body)
-        pid = self.server.proc.pid
-        self.assertFalse(ce.poll(lambda: fd_count(pid) != before, self.FD_GRACE),
-                         "server fd count changed: %d -> %d" % (before, fd_count(pid)))
+        changed = ce.poll(lambda: server_fds(self.server) != before, self.FD_GRACE)
+        self.assertFalse(changed, "server fd count (warm pool slots' not counted) changed: %d -> %d: %s"
+                         % (before, server_fds(self.server), fd_targets(self.server.proc.pid)))
 
     def test_client_disconnect_kills_the_container(self):
         payload = json.dumps({"language": "python3",
@@ -264,15 +269,15 @@ class AdversarialProcesses(AdversarialCase):
         try:
             sock.sendall(b"POST /execute HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
                          b"Content-Length: %d\r\n\r\n" % len(payload) + payload)
-            cid = ce.wait_for_container(self.server.state_dir, timeout=30)
+            cid = ce.wait_for_container(self.server, timeout=30)
             self.assertIsNotNone(cid, "the container never showed up")
             time.sleep(1)
         finally:
             sock.close()
 
         def running():
-            return ce.runc_list(self.server.state_dir) or processes_in_cgroups([cid]) \
-                or os.path.isdir("/sys/fs/cgroup/pids/codeengine/%s" % cid)
+            return ce.busy_containers(self.server) or processes_in_cgroups([cid]) \
+                or ce.container_cgroup_dirs_of(cid)
         self.assertFalse(ce.poll(running, 5.0), "the container outlived its client by 5 s: %r" % (running(),))
         self.assertFalse(ce.poll(lambda: "client_gone" not in self.server.log_text(), 5.0),
                          "no client_gone in the server log\n" + self.server.log_tail())
@@ -1072,7 +1077,9 @@ class AdversarialAuth(AdversarialCase):
         self._assert_401(*self._post({}))
         status, hdrs, data = self.server.request("GET", "/languages")
         self._assert_401(status, hdrs, data)
-        self.assertFalse(os.listdir(os.path.join(self.server.state_dir, "exec")))
+        entries = os.listdir(os.path.join(self.server.state_dir, "exec"))
+        pool = self.server.warm_pool()  # the warm-up's python3 slots are the server's own
+        self.assertEqual([e for e in entries if e not in pool.ids], [], "work dirs: %r, pool %r" % (entries, pool))
 
     def test_wrong_token_rejected(self):
         token = self.auth_token

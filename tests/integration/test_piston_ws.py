@@ -134,9 +134,9 @@ class PistonWebSocket(test_piston.NodeSetup, ce.CETestCase):
         self.assertEqual(self.types(out)[:3], ["runtime", "stage", "data"], out)
         self.assertNotIn("exit", self.types(out), out)
         t0 = time.monotonic()
-        while ce.runc_list(self.server.state_dir) and time.monotonic() - t0 < 10:
+        while ce.busy_containers(self.server) and time.monotonic() - t0 < 10:
             time.sleep(0.05)
-        self.assertEqual(ce.runc_list(self.server.state_dir), [], "container still there after the client left")
+        self.assertEqual(ce.busy_containers(self.server), [], "container still there after the client left")
         self.assert_healthy()
 
     def test_oversized_message_closes_1009(self):

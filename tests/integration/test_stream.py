@@ -184,9 +184,9 @@ class StreamLimits(StreamCase):
         # Do not read: the program must still finish (nobody waits for us) ...
         time.sleep(0.5)
         deadline = time.monotonic() + 60
-        while time.monotonic() < deadline and ce.runc_list(self.server.state_dir):
+        while time.monotonic() < deadline and ce.busy_containers(self.server):
             time.sleep(0.1)
-        self.assertEqual(ce.runc_list(self.server.state_dir), [], "the program waited for the reader")
+        self.assertEqual(ce.busy_containers(self.server), [], "the program waited for the reader")
         # ... and every byte is either streamed or counted as skipped.
         streamed = skipped = 0
         last = None
@@ -214,12 +214,12 @@ class StreamLimits(StreamCase):
             chunk = s.recv(65536)
             self.assertTrue(chunk, "connection closed before the first line: %r" % got)
             got += chunk
-        self.assertTrue(ce.runc_list(self.server.state_dir), "the program should still run")
+        self.assertTrue(ce.busy_containers(self.server), "the program should still run")
         s.close()
         t0 = time.monotonic()
-        while ce.runc_list(self.server.state_dir) and time.monotonic() - t0 < 10:
+        while ce.busy_containers(self.server) and time.monotonic() - t0 < 10:
             time.sleep(0.05)
-        self.assertEqual(ce.runc_list(self.server.state_dir), [], "container still there after the hang-up")
+        self.assertEqual(ce.busy_containers(self.server), [], "container still there after the hang-up")
         self.assert_healthy()
         self.assertIn("client_gone", self.server.log_text())
 
@@ -236,7 +236,7 @@ class StreamShutdown(StreamCase):
         with ThreadPoolExecutor(1) as pool:
             fut = pool.submit(self.stream, {"language": "python3",
                                             "code": "import time\nprint('a', flush=True)\ntime.sleep(2)\nprint('b')"})
-            self.assertIsNotNone(ce.wait_for_container(server.state_dir, done=fut.done))
+            self.assertIsNotNone(ce.wait_for_container(server, done=fut.done))
             time.sleep(0.3)
             server.send_signal(sig.SIGTERM)
             status, _, events = fut.result(timeout=60)
