@@ -718,6 +718,12 @@ main (int argc, char **argv)
 
                 probe_bundles (&rc, bundles, &probe_limits);
         }
+        /* Again, now that the probes took a second or more: a `runc run` that
+         * a crashed instance had started (its warm pool's refill) may have
+         * finished creating its container after the first pass.  Nothing of
+         * ours runs yet, so every container found is stale. */
+        if (execution_cleanup_stale (&rc, &err) < 0)
+                die ("clean-up of an earlier run failed: %s", err.msg);
         for (size_t i = 0; i < bundle_count (bundles); i++) {
                 const struct ce_language *l = bundle_at (bundles, i);
 

@@ -454,7 +454,7 @@ test_live (const uint8_t *bpf, size_t len, int32_t max64, int32_t max32)
 {
         bool ia32 = ia32_works ();
         pid_t pid;
-        int st;
+        int st = 0;
 
         if (! ia32)
                 printf ("no i386 syscall entry here: its live checks skipped\n");
