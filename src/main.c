@@ -379,7 +379,6 @@ seccomp_memfd (yajl_val profile)
         return high;
 }
 
-
 /* mkdir -p for our own directories, each created 0700. */
 static int
 make_dirs (const char *path)
