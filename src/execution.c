@@ -499,42 +499,34 @@ execution_discard (const struct runner_config *cfg, struct exec_slot *s)
         free (s);
 }
 
-/* Whether a container made with `made` can serve `want`.  Its RLIMIT_CPU
- * follows the timeout and its /tmp the memory: those it can only lower.
- * Memory, CPU and pids are cgroup limits, which runner_update can change
- * before the go; without a cgroup they are rlimits set at creation, so they
- * must match. */
-static bool
-limits_fit (const struct ce_limits *made, const struct ce_limits *want, bool cgroup)
-{
-        if (want->timeout_ms > made->timeout_ms)
-                return false;
-        if (cgroup)
-                return true;
-        return made->memory_mb == want->memory_mb && made->cpus == want->cpus
-               && made->pids == want->pids;
-}
-
 static bool
 same_cgroup_limits (const struct ce_limits *a, const struct ce_limits *b)
 {
         return a->memory_mb == b->memory_mb && a->cpus == b->cpus && a->pids == b->pids;
 }
 
+/* Whether a container made with `made` can serve `want`.  Its RLIMIT_CPU
+ * follows the timeout and its /tmp the memory: those it can only lower.
+ * Memory, CPU and pids can be changed before the go where runner_update
+ * works; elsewhere they must match. */
+static bool
+limits_fit (const struct ce_limits *made, const struct ce_limits *want, bool updatable)
+{
+        return want->timeout_ms <= made->timeout_ms
+               && (updatable || same_cgroup_limits (made, want));
+}
+
 bool
 execution_slot_fits (const struct runner_config *cfg, const struct exec_slot *s,
                      const struct exec_plan *plan)
 {
-        /* runc update does not work for a rootless container on cgroup v2
-         * with the systemd driver (seen in the VM): there, as without
-         * cgroups, the limits must be the slot's. */
-        bool cgroup = cfg->limits == LIMITS_CGROUP && ! cfg->systemd_cgroup;
+        bool updatable = runner_can_update (cfg);
 
-        if (s->lang != plan->lang || ! limits_fit (&s->run_limits, &plan->run_limits, cgroup))
+        if (s->lang != plan->lang || ! limits_fit (&s->run_limits, &plan->run_limits, updatable))
                 return false;
         /* The compile's /tmp is as large as its memory limit was. */
         return s->lang->compile.command == NULL
-               || (limits_fit (&s->compile_limits, &plan->compile_limits, cgroup)
+               || (limits_fit (&s->compile_limits, &plan->compile_limits, updatable)
                    && plan->compile_limits.memory_mb <= s->compile_limits.memory_mb);
 }
 

@@ -443,6 +443,15 @@ runner_container_fds (const struct runner_container *c)
         return (c->bfd >= 0) + (c->out_r >= 0) + (c->err_r >= 0) + (c->status_fd >= 0);
 }
 
+bool
+runner_can_update (const struct runner_config *cfg)
+{
+        /* Without a cgroup the limits are rlimits, fixed at creation; and runc
+         * update of a rootless container under the systemd driver (cgroup v2)
+         * failed every time in the VM. */
+        return cfg->limits == LIMITS_CGROUP && ! cfg->systemd_cgroup;
+}
+
 int
 runner_update (const struct runner_config *cfg, struct runner_container *c,
                const struct ce_limits *limits, struct ce_error *err)
@@ -453,7 +462,7 @@ runner_update (const struct runner_config *cfg, struct runner_container *c,
         size_t n = 7;
         int status = 0, ret;
 
-        if (c->started || cfg->limits != LIMITS_CGROUP || cfg->systemd_cgroup)
+        if (c->started || ! runner_can_update (cfg))
                 return ce_error_set (err, 500, EINVAL, "container %s cannot be updated", c->id);
         snprintf (mem, sizeof (mem), "%" PRId64, limits->memory_mb * 1024 * 1024);
         snprintf (pids, sizeof (pids), "%" PRId64, limits->pids);

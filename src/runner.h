@@ -119,8 +119,11 @@ int runner_start (const struct runner_config *cfg, struct runner_container *c,
                   const struct runner_go *go, int client_fd, struct runner_result *res,
                   struct ce_error *err);
 
+/* Whether runner_update works under cfg: root with cgroups. */
+bool runner_can_update (const struct runner_config *cfg);
+
 /* Before its start, give c other memory, CPU and pids limits (`runc
- * update`): cgroup mode only.  <0: c is unchanged and should not be used. */
+ * update`): only where runner_can_update.  <0: c is unchanged and should not be used. */
 int runner_update (const struct runner_config *cfg, struct runner_container *c,
                    const struct ce_limits *limits, struct ce_error *err);
 

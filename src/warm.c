@@ -44,7 +44,7 @@ struct warm_pool {
         size_t nlangs, langs_cap;
         size_t total_idle, total_making;
         struct exec_slot **dead; /* taken out, to delete on the thread */
-        size_t ndead, dead_cap;
+        size_t ndead;            /* of max_idle + 1 */
         bool stopping;
         uint64_t served, missed; /* takes that got a slot, takes that did not */
 
@@ -87,24 +87,12 @@ lang_entry (struct warm_pool *w, const struct ce_language *lang)
         return e;
 }
 
-/* Under the lock: queue s for deletion by the thread. */
+/* Under the lock: queue s for deletion by the thread.  Never full: a slot
+ * is idle, dead or being made, and there are at most max_idle + 1 of them
+ * (warm_pool_new sizes the list so). */
 static void
 bury (struct warm_pool *w, struct exec_slot *s)
 {
-        if (w->ndead == w->dead_cap) {
-                size_t cap = w->dead_cap ? w->dead_cap * 2 : 16;
-                struct exec_slot **n = realloc (w->dead, cap * sizeof (*n));
-
-                if (n == NULL) {
-                        /* Rare enough to pay for it here rather than leak. */
-                        pthread_mutex_unlock (&w->lock);
-                        execution_discard (w->cfg, s);
-                        pthread_mutex_lock (&w->lock);
-                        return;
-                }
-                w->dead = n;
-                w->dead_cap = cap;
-        }
         w->dead[w->ndead++] = s;
 }
 
@@ -285,6 +273,11 @@ warm_pool_new (const struct runner_config *cfg, const struct exec_policy *pol,
         w->cfg = cfg;
         w->pol = pol;
         w->params = *params;
+        w->dead = calloc (params->max_idle + 1, sizeof (*w->dead));
+        if (w->dead == NULL) {
+                free (w);
+                return ce_error_set (err, 500, ENOMEM, "out of memory");
+        }
         pthread_mutex_init (&w->lock, NULL);
         pthread_condattr_init (&attr);
         pthread_condattr_setclock (&attr, CLOCK_MONOTONIC);
@@ -294,6 +287,7 @@ warm_pool_new (const struct runner_config *cfg, const struct exec_policy *pol,
         if (ret != 0) {
                 pthread_cond_destroy (&w->cond);
                 pthread_mutex_destroy (&w->lock);
+                free (w->dead);
                 free (w);
                 return ce_error_set (err, 500, ret, "cannot start the warm pool: %s",
                                      strerror (ret));
