@@ -39,7 +39,7 @@ NR = {
     "process_vm_readv": 310, "process_vm_writev": 311, "finit_module": 313, "bpf": 321,
     "userfaultfd": 323, "io_uring_setup": 425, "io_uring_enter": 426,
     "io_uring_register": 427, "open_tree": 428, "move_mount": 429, "fsopen": 430,
-    "clone3": 435,
+    "clone3": 435, "socket": 41,
 }
 
 CLONE = {

@@ -841,8 +841,15 @@ class AdversarialNetwork(AdversarialCase):
         body, lines = self._net("""
             say("VSOCK-STREAM", oserr(socket.socket, 40, socket.SOCK_STREAM, 0))
             say("VSOCK-DGRAM", oserr(socket.socket, 40, socket.SOCK_DGRAM, 0))
-            """)
-        self.assert_denied(lines, ["VSOCK-STREAM", "VSOCK-DGRAM"], {"EPERM"}, body)
+            # The kernel reads the family as an int: set bits above it
+            # must not slip AF_VSOCK past the filter.
+            say("VSOCK-HIGH", syscall(%d, (1 << 32) | 40, socket.SOCK_STREAM, 0)[1])
+            say("ALG", oserr(socket.socket, 38, socket.SOCK_SEQPACKET, 0))
+            say("INET-HIGH", syscall(%d, (1 << 32) | 2, socket.SOCK_DGRAM, 0)[1])
+            """ % (NR["socket"], NR["socket"]))
+        self.assert_denied(lines, ["VSOCK-STREAM", "VSOCK-DGRAM", "VSOCK-HIGH", "ALG"], {"EPERM"},
+                           body)
+        self.assert_line(lines, "INET-HIGH", "OK", body)
 
     def test_tcp_to_server_port_refused(self):
         body, lines = self._net("""

@@ -163,42 +163,37 @@ compile_json (const char *json, uint8_t **bpf, size_t *len, struct ce_error *err
 
 /* ---- (1) the real profile, number by number ---------------------------- */
 
-/* The profile's entry that names syscall nr of scmp_arch, or NULL.  Our
- * profile names each syscall once. */
-static yajl_val
-find_entry (yajl_val profile, uint32_t scmp_arch, uint32_t nr)
+/* True when the profile's entry e names syscall nr of scmp_arch. */
+static bool
+names_nr (yajl_val e, uint32_t scmp_arch, uint32_t nr, const char *known)
 {
-        const char *sc[] = { "syscalls", NULL }, *np[] = { "names", NULL };
-        yajl_val calls = yajl_tree_get (profile, sc, yajl_t_array);
-        cleanup_free char *known = seccomp_syscall_resolve_num_arch (scmp_arch, nr);
+        const char *np[] = { "names", NULL };
+        yajl_val names = yajl_tree_get (e, np, yajl_t_array);
 
-        for (size_t i = 0; i < calls->u.array.len; i++) {
-                yajl_val names = yajl_tree_get (calls->u.array.values[i], np, yajl_t_array);
+        for (size_t j = 0; j < names->u.array.len; j++) {
+                const char *name = names->u.array.values[j]->u.string;
 
-                for (size_t j = 0; j < names->u.array.len; j++) {
-                        const char *name = names->u.array.values[j]->u.string;
-
-                        /* By number, or by name where i386 multiplexes the
-                         * call (its name resolves to a pseudo-number). */
-                        if (seccomp_syscall_resolve_name_arch (scmp_arch, name) == (int) nr
-                            || (known && strcmp (known, name) == 0))
-                                return calls->u.array.values[i];
-                }
+                /* By number, or by name where i386 multiplexes the call (its
+                 * name resolves to a pseudo-number). */
+                if (seccomp_syscall_resolve_name_arch (scmp_arch, name) == (int) nr
+                    || (known && strcmp (known, name) == 0))
+                        return true;
         }
-        return NULL;
+        return false;
 }
 
-/* The profile's verdict for one call, from the JSON alone. */
+#define NO_MATCH UINT32_MAX
+
+/* One entry's verdict for a call it names, or NO_MATCH when its arguments do not
+ * match (then the profile's other entries, or its default, decide). */
 static uint32_t
-expected (yajl_val entry, uint32_t scmp_arch, int32_t max, uint32_t nr, uint64_t arg0)
+entry_verdict (yajl_val entry, uint32_t scmp_arch, uint64_t arg0)
 {
         const char *ap[] = { "action", NULL }, *ep[] = { "errnoRet", NULL },
                    *gp[] = { "args", NULL };
         yajl_val args, eno;
         const char *action;
 
-        if (entry == NULL) /* defaultAction SCMP_ACT_ERRNO, defaultErrnoRet 1 */
-                return (int32_t) nr > max ? RET_ENOSYS : RET_EPERM;
         args = yajl_tree_get (entry, gp, yajl_t_array);
         eno = yajl_tree_get (entry, ep, yajl_t_number);
         action = YAJL_GET_STRING (yajl_tree_get (entry, ap, yajl_t_string));
@@ -229,13 +224,35 @@ expected (yajl_val entry, uint32_t scmp_arch, int32_t max, uint32_t nr, uint64_t
                 else
                         return 0xbad; /* teach this test the new operator */
                 if (! match)
-                        return expected (NULL, scmp_arch, max, nr, arg0);
+                        return NO_MATCH;
         }
         if (strcmp (action, "SCMP_ACT_ALLOW") == 0)
                 return SECCOMP_RET_ALLOW;
         if (strcmp (action, "SCMP_ACT_ERRNO") == 0)
                 return SECCOMP_RET_ERRNO | (eno ? YAJL_GET_INTEGER (eno) : EPERM);
         return 0xbad;
+}
+
+/* The profile's verdict for one call, from the JSON alone: the first entry
+ * that names it and matches its arguments (ours are all allow rules, so
+ * the order does not matter), else the default. */
+static uint32_t
+expected (yajl_val profile, uint32_t scmp_arch, int32_t max, uint32_t nr, uint64_t arg0)
+{
+        const char *sc[] = { "syscalls", NULL };
+        yajl_val calls = yajl_tree_get (profile, sc, yajl_t_array);
+        cleanup_free char *known = seccomp_syscall_resolve_num_arch (scmp_arch, nr);
+
+        for (size_t i = 0; i < calls->u.array.len; i++) {
+                yajl_val e = calls->u.array.values[i];
+                uint32_t v;
+
+                if (names_nr (e, scmp_arch, nr, known)
+                    && (v = entry_verdict (e, scmp_arch, arg0)) != NO_MATCH)
+                        return v;
+        }
+        /* defaultAction SCMP_ACT_ERRNO, defaultErrnoRet 1 */
+        return (int32_t) nr > max ? RET_ENOSYS : RET_EPERM;
 }
 
 static int32_t
@@ -273,7 +290,10 @@ test_profile_numbers (yajl_val profile, const uint8_t *bpf, size_t len)
                 AF_UNIX,
                 AF_INET6,
                 AF_VSOCK,
-                AF_VSOCK | (1ull << 32), /* 64-bit compare: not AF_VSOCK */
+                AF_VSOCK | (1ull << 32), /* the kernel reads an int: AF_VSOCK */
+                AF_INET | (1ull << 32),
+                AF_PACKET,
+                AF_ALG,
                 0xffffffff00000000ull,
         };
         static const struct {
@@ -297,10 +317,9 @@ test_profile_numbers (yajl_val profile, const uint8_t *bpf, size_t len)
                          * live checks below cover what matters there. */
                         if (archs[a].scmp == SCMP_ARCH_X86 && (nr == 102 || nr == 117))
                                 continue;
-                        yajl_val entry = find_entry (profile, archs[a].scmp, nr);
-
                         for (size_t k = 0; k < sizeof (arg0s) / sizeof (arg0s[0]); k++) {
-                                uint32_t want = expected (entry, archs[a].scmp, max, nr, arg0s[k]);
+                                uint32_t want =
+                                        expected (profile, archs[a].scmp, max, nr, arg0s[k]);
                                 uint32_t got = run (bpf, len, archs[a].audit, nr, arg0s[k]);
 
                                 checked++;
@@ -423,12 +442,22 @@ live_checks (int32_t max64, int32_t max32, bool ia32)
         errno = 0;
         CHECK (raw_clone (CLONE_NEWNET | SIGCHLD) < 0 && errno == EPERM);
 
-        /* socket: every family but AF_VSOCK. */
+        /* socket: AF_UNIX, AF_INET, AF_INET6 and AF_NETLINK only, whatever
+         * the upper 32 bits (the kernel reads an int: a 64-bit compare
+         * would let AF_VSOCK | 1 << 32 through as AF_VSOCK). */
         s = socket (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        CHECK (s >= 0);
+        close (s);
+        s = (int) syscall (SYS_socket, AF_INET | (1L << 32), SOCK_DGRAM | SOCK_CLOEXEC, 0);
         CHECK (s >= 0);
         close (s);
         errno = 0;
         CHECK (socket (AF_VSOCK, SOCK_STREAM | SOCK_CLOEXEC, 0) < 0 && errno == EPERM);
+        errno = 0;
+        CHECK (syscall (SYS_socket, AF_VSOCK | (1L << 32), SOCK_STREAM | SOCK_CLOEXEC, 0) < 0
+               && errno == EPERM);
+        errno = 0;
+        CHECK (socket (AF_ALG, SOCK_SEQPACKET | SOCK_CLOEXEC, 0) < 0 && errno == EPERM);
 
         /* runc's stub: above the profile's highest number, ENOSYS (a kernel
          * call like fchmodat2, 452, included, though the kernel has it). */
