@@ -104,15 +104,15 @@ execution_result_clear (struct exec_result *res)
         memset (res, 0, sizeof (*res));
 }
 
-static int
-make_id (char *buf, size_t size)
+int
+execution_new_id (char buf[CE_EXEC_ID_SIZE])
 {
         unsigned char r[8];
 
         if (getrandom (r, sizeof (r), 0) != (ssize_t) sizeof (r))
                 return -errno;
-        snprintf (buf, size, "ce-%02x%02x%02x%02x%02x%02x%02x%02x", r[0], r[1], r[2], r[3], r[4],
-                  r[5], r[6], r[7]);
+        snprintf (buf, CE_EXEC_ID_SIZE, "ce-%02x%02x%02x%02x%02x%02x%02x%02x", r[0], r[1], r[2],
+                  r[3], r[4], r[5], r[6], r[7]);
         return 0;
 }
 
@@ -275,7 +275,7 @@ build_argv (const struct ce_language *lang, const struct ce_stage_def *stage,
 
 /* One execution's work dir and the names under it, derived once. */
 struct exec_dir {
-        char id[32];
+        char id[CE_EXEC_ID_SIZE];
         char workdir[4096];
         char code_dir[4200];
         char build_dir[4200];
@@ -284,16 +284,19 @@ struct exec_dir {
         bool mounted;
 };
 
-/* A fresh work dir holding an empty code dir. */
+/* A fresh work dir holding an empty code dir, named id (NULL: a new id). */
 static int
-exec_dir_create (const struct runner_config *cfg, struct exec_dir *d, int *codefd,
+exec_dir_create (const struct runner_config *cfg, const char *id, struct exec_dir *d, int *codefd,
                  struct ce_error *err)
 {
-        int ret;
+        int ret = 0;
 
         memset (d, 0, sizeof (*d));
         d->wfd = -1;
-        ret = make_id (d->id, sizeof (d->id));
+        if (id != NULL)
+                snprintf (d->id, sizeof (d->id), "%s", id);
+        else
+                ret = execution_new_id (d->id);
         if (ret < 0)
                 return ce_error_set (err, 500, -ret, "getrandom: %s", strerror (-ret));
         snprintf (d->workdir, sizeof (d->workdir), "%s/%s", cfg->exec_dir, d->id);
@@ -448,8 +451,8 @@ create_run (const struct runner_config *cfg, struct exec_slot *s, struct ce_erro
 /* A slot for plan's language and limits: every stage's container when
  * `all`, else only the first (the run's then comes after the compile). */
 static int
-slot_prepare (const struct runner_config *cfg, const struct exec_plan *plan, bool all,
-              struct exec_slot **out, struct ce_error *err)
+slot_prepare (const struct runner_config *cfg, const struct exec_plan *plan, const char *id,
+              bool all, struct exec_slot **out, struct ce_error *err)
 {
         struct exec_slot *s = calloc (1, sizeof (*s));
         bool compiles = plan->lang->compile.command != NULL;
@@ -462,7 +465,7 @@ slot_prepare (const struct runner_config *cfg, const struct exec_plan *plan, boo
         s->lang = plan->lang;
         s->compile_limits = plan->compile_limits;
         s->run_limits = plan->run_limits;
-        ret = exec_dir_create (cfg, &s->d, &s->codefd, err);
+        ret = exec_dir_create (cfg, id, &s->d, &s->codefd, err);
         if (ret < 0)
                 goto fail;
         snprintf (s->compile_id, sizeof (s->compile_id), "%s-compile", s->d.id);
@@ -480,10 +483,10 @@ fail:
 }
 
 int
-execution_prepare (const struct runner_config *cfg, const struct exec_plan *plan,
+execution_prepare (const struct runner_config *cfg, const struct exec_plan *plan, const char *id,
                    struct exec_slot **out, struct ce_error *err)
 {
-        return slot_prepare (cfg, plan, true, out, err);
+        return slot_prepare (cfg, plan, id, true, out, err);
 }
 
 void
@@ -617,7 +620,7 @@ execution_run (const struct runner_config *cfg, const struct exec_plan *plan,
                 execution_discard (cfg, s);
                 s = NULL;
         }
-        ret = s ? 0 : slot_prepare (cfg, plan, false, &s, err);
+        ret = s ? 0 : slot_prepare (cfg, plan, NULL, false, &s, err);
         if (ret < 0)
                 goto out;
         ret = write_request (&s->d, s->codefd, lang, req, &stdin_fd, err);
@@ -721,7 +724,7 @@ execution_probe (const struct runner_config *cfg, const struct ce_language *lang
                 return ce_error_set (err, 500, errno, "/dev/null: %s", strerror (errno));
         run_only.compile.command = NULL;
         plan.lang = &run_only;
-        ret = slot_prepare (cfg, &plan, true, &s, err);
+        ret = slot_prepare (cfg, &plan, NULL, true, &s, err);
         if (ret == 0)
                 ret = runner_start (
                         cfg, s->run,

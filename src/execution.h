@@ -86,11 +86,17 @@ void execution_result_clear (struct exec_result *res);
  * (warm.h) keeps them; execution_run uses one exactly once. */
 struct exec_slot;
 
-/* Make a slot for plan (every stage's container).  Blocks for as long as
- * the runtime takes.  0 with *out (free with execution_discard or give it
- * to the pool); <0 with the runtime's message. */
+/* An execution's id: its work dir's name and its run container's id
+ * ("ce-" and 16 hex digits); a compile stage's container adds "-compile". */
+#define CE_EXEC_ID_SIZE 20
+int execution_new_id (char buf[CE_EXEC_ID_SIZE]);
+
+/* Make a slot for plan (every stage's container), named id (from
+ * execution_new_id; NULL: a new one).  Blocks for as long as the runtime
+ * takes.  0 with *out (free with execution_discard or give it to the
+ * pool); <0 with the runtime's message. */
 int execution_prepare (const struct runner_config *cfg, const struct exec_plan *plan,
-                       struct exec_slot **out, struct ce_error *err);
+                       const char *id, struct exec_slot **out, struct ce_error *err);
 
 /* Delete its containers and its work dir.  NULL is fine. */
 void execution_discard (const struct runner_config *cfg, struct exec_slot *s);

@@ -22,6 +22,8 @@
 #define RETRY_MS 5000
 /* How often the thread looks for languages gone idle. */
 #define TICK_MS 1000
+/* How many ids of slots deleted unused GET /ready lists. */
+#define DISCARDED 16
 
 struct warm_lang {
         struct exec_plan plan; /* the language's default limits: what its slots are made with */
@@ -47,6 +49,17 @@ struct warm_pool {
         size_t ndead;            /* of max_idle + 1 */
         bool stopping;
         uint64_t served, missed; /* takes that got a slot, takes that did not */
+        /* What the thread works on outside the lock, for GET /ready: the
+         * slot it makes and the one it deletes ("" when none). */
+        char making_id[CE_EXEC_ID_SIZE];
+        const struct ce_language *making_lang;
+        char deleting_id[CE_EXEC_ID_SIZE];
+        const char *deleting_lang;
+        /* The ids of the last DISCARDED slots deleted without serving a
+         * request, oldest first, so that a client watching containers can
+         * tell them from requests' even when it never saw them listed. */
+        char discarded[DISCARDED][CE_EXEC_ID_SIZE];
+        size_t ndiscarded; /* ever */
 
         pthread_t thread;
 };
@@ -93,7 +106,22 @@ lang_entry (struct warm_pool *w, const struct ce_language *lang)
 static void
 bury (struct warm_pool *w, struct exec_slot *s)
 {
+        struct exec_slot_info info;
+
+        execution_slot_describe (s, &info);
+        snprintf (w->discarded[w->ndiscarded++ % DISCARDED], CE_EXEC_ID_SIZE, "%s", info.id);
         w->dead[w->ndead++] = s;
+}
+
+/* Under the lock: s is deleted now, outside the lock (the thread's only). */
+static void
+deleting (struct warm_pool *w, const struct exec_slot *s)
+{
+        struct exec_slot_info info;
+
+        execution_slot_describe (s, &info);
+        snprintf (w->deleting_id, sizeof (w->deleting_id), "%s", info.id);
+        w->deleting_lang = info.language;
 }
 
 static void
@@ -212,9 +240,11 @@ refill_main (void *arg)
                 if (w->ndead > 0) {
                         struct exec_slot *s = w->dead[--w->ndead];
 
+                        deleting (w, s);
                         pthread_mutex_unlock (&w->lock);
                         execution_discard (w->cfg, s);
                         pthread_mutex_lock (&w->lock);
+                        w->deleting_id[0] = '\0';
                         continue;
                 }
                 e = next_to_fill (w, now);
@@ -223,17 +253,32 @@ refill_main (void *arg)
                         const struct ce_language *lang = plan.lang;
                         struct exec_slot *s = NULL;
                         struct ce_error err = { 0 };
-                        int ret;
+                        char id[CE_EXEC_ID_SIZE];
+                        int ret = execution_new_id (id);
 
+                        if (ret < 0) {
+                                ce_log ("warning: warm pool: getrandom: %s", strerror (-ret));
+                                e->retry_at = ce_deadline_after_ms (RETRY_MS);
+                                continue;
+                        }
                         e->making++;
                         w->total_making++;
+                        memcpy (w->making_id, id, sizeof (id));
+                        w->making_lang = lang;
                         pthread_mutex_unlock (&w->lock);
-                        ret = execution_prepare (w->cfg, &plan, &s, &err);
+                        ret = execution_prepare (w->cfg, &plan, id, &s, &err);
                         pthread_mutex_lock (&w->lock);
+                        w->making_id[0] = '\0';
                         e = lang_entry (w, lang); /* the array may have moved */
                         w->total_making--;
                         if (e == NULL) {
-                                execution_discard (w->cfg, s); /* out of memory: rare */
+                                if (s != NULL) {
+                                        deleting (w, s); /* out of memory: rare */
+                                        pthread_mutex_unlock (&w->lock);
+                                        execution_discard (w->cfg, s);
+                                        pthread_mutex_lock (&w->lock);
+                                        w->deleting_id[0] = '\0';
+                                }
                                 continue;
                         }
                         e->making--;
@@ -321,10 +366,53 @@ warm_pool_free (struct warm_pool *w)
         free (w);
 }
 
+/* One slot of GET /ready's "slots": the id, the language, the state and the
+ * containers, with their init pids (-1 while unknown) and the server's fds. */
+static yajl_gen_status
+gen_slot (yajl_gen g, const struct exec_slot_info *info, const char *state)
+{
+        yajl_gen_status st = yajl_gen_status_ok;
+
+        GEN (yajl_gen_map_open (g));
+        GEN_KV_STR ("id", info->id);
+        GEN_KV_STR ("language", info->language);
+        GEN_KV_STR ("state", state);
+        GEN_STR ("containers");
+        GEN (yajl_gen_array_open (g));
+        for (size_t k = 0; k < info->ncontainers; k++)
+                GEN_STR (info->containers[k]);
+        GEN (yajl_gen_array_close (g));
+        GEN_STR ("pids");
+        GEN (yajl_gen_array_open (g));
+        for (size_t k = 0; k < info->ncontainers; k++)
+                GEN (yajl_gen_integer (g, info->pids[k]));
+        GEN (yajl_gen_array_close (g));
+        GEN_KV_INT ("fds", info->fds);
+        GEN (yajl_gen_map_close (g));
+fail:
+        return st;
+}
+
+/* A slot the thread holds outside the lock: its id and containers' names only. */
+static yajl_gen_status
+gen_busy_slot (yajl_gen g, const char *id, const char *language, bool compiles, const char *state)
+{
+        char compile_id[CE_EXEC_ID_SIZE + 8];
+        struct exec_slot_info info = { .id = id, .language = language };
+
+        snprintf (compile_id, sizeof (compile_id), "%s-compile", id);
+        if (compiles)
+                info.containers[info.ncontainers++] = compile_id;
+        info.containers[info.ncontainers++] = id;
+        info.pids[0] = info.pids[1] = -1;
+        return gen_slot (g, &info, state);
+}
+
 yajl_gen_status
 warm_pool_gen (struct warm_pool *w, yajl_gen g)
 {
         yajl_gen_status st = yajl_gen_status_ok;
+        size_t first;
 
         pthread_mutex_lock (&w->lock);
         GEN (yajl_gen_map_open (g));
@@ -335,30 +423,37 @@ warm_pool_gen (struct warm_pool *w, yajl_gen g)
         GEN_KV_INT ("creating", w->total_making);
         GEN_KV_INT ("served", w->served);
         GEN_KV_INT ("missed", w->missed);
+        /* Every slot the pool holds: being made, idle, waiting to be deleted
+         * or being deleted. */
         GEN_STR ("slots");
         GEN (yajl_gen_array_open (g));
+        if (w->making_id[0])
+                GEN (gen_busy_slot (g, w->making_id, w->making_lang->name,
+                                    w->making_lang->compile.command != NULL, "creating"));
         for (size_t i = 0; i < w->nlangs; i++)
                 for (size_t j = 0; j < w->langs[i].nidle; j++) {
                         struct exec_slot_info info;
 
                         execution_slot_describe (w->langs[i].idle[j], &info);
-                        GEN (yajl_gen_map_open (g));
-                        GEN_KV_STR ("id", info.id);
-                        GEN_KV_STR ("language", info.language);
-                        GEN_KV_STR ("state", "idle");
-                        GEN_STR ("containers");
-                        GEN (yajl_gen_array_open (g));
-                        for (size_t k = 0; k < info.ncontainers; k++)
-                                GEN_STR (info.containers[k]);
-                        GEN (yajl_gen_array_close (g));
-                        GEN_STR ("pids");
-                        GEN (yajl_gen_array_open (g));
-                        for (size_t k = 0; k < info.ncontainers; k++)
-                                GEN (yajl_gen_integer (g, info.pids[k]));
-                        GEN (yajl_gen_array_close (g));
-                        GEN_KV_INT ("fds", info.fds);
-                        GEN (yajl_gen_map_close (g));
+                        GEN (gen_slot (g, &info, "idle"));
                 }
+        for (size_t i = 0; i < w->ndead; i++) {
+                struct exec_slot_info info;
+
+                execution_slot_describe (w->dead[i], &info);
+                GEN (gen_slot (g, &info, "deleting"));
+        }
+        if (w->deleting_id[0]) {
+                /* Its containers may be gone already: name both stages'. */
+                GEN (gen_busy_slot (g, w->deleting_id, w->deleting_lang, true, "deleting"));
+        }
+        GEN (yajl_gen_array_close (g));
+        /* The ids of the last slots deleted without serving a request. */
+        GEN_STR ("discarded");
+        GEN (yajl_gen_array_open (g));
+        first = w->ndiscarded > DISCARDED ? w->ndiscarded - DISCARDED : 0;
+        for (size_t i = first; i < w->ndiscarded; i++)
+                GEN_STR (w->discarded[i % DISCARDED]);
         GEN (yajl_gen_array_close (g));
         GEN (yajl_gen_map_close (g));
 fail:

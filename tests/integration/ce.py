@@ -302,7 +302,7 @@ def _busy_containers(server, listed=None):
     if not ids:
         return ids, True
     pool = server.warm_pool()
-    busy = [cid for cid in ids if not pool.holds(cid)]
+    busy = [cid for cid in ids if not pool.holds(cid) and not pool.discarded_unused(cid)]
     if listed is not None:
         listed.update(pool.containers)
         taken = [cid for cid in busy if cid in listed]
@@ -581,10 +581,12 @@ def force_cleanup(state_dir, remove=True):
 
 class PoolSnapshot:
     """A server's warm pool as one GET /ready reported it (its "warm_pool"):
-    slots, each {"id", "language", "state" ("idle" or "creating"),
-    "containers", "pids" (host pids of the containers' inits), "fds" (server
-    fds it holds)}.  Empty when the server reported none: no such field (a
-    server without a pool), no answer, not running."""
+    slots, each {"id", "language", "state" ("creating", "idle" or
+    "deleting"), "containers", "pids" (host pids of the containers' inits,
+    -1 while unknown), "fds" (server fds it holds)}, and "discarded", the ids
+    of the last slots the pool deleted without serving a request.  Empty
+    when the server reported none: no such field (a server without a pool),
+    no answer, not running."""
 
     def __init__(self, ready=None):
         pool = ready.get("warm_pool") if isinstance(ready, dict) else None
@@ -596,6 +598,7 @@ class PoolSnapshot:
         self.idle = pool.get("idle")
         self.slots = [slot for slot in pool.get("slots") or [] if isinstance(slot, dict)]
         self.ids = {slot.get("id") for slot in self.slots if isinstance(slot.get("id"), str)}
+        self.discarded = {i for i in pool.get("discarded") or [] if isinstance(i, str)}
         self.containers = set(self.ids)
         self.pids = set()
         self.fds = 0
@@ -619,7 +622,12 @@ class PoolSnapshot:
         return cid in self.containers
 
     def creating(self):
-        return [slot for slot in self.slots if slot.get("state") != "idle"]
+        return [slot for slot in self.slots if slot.get("state") == "creating"]
+
+    def discarded_unused(self, cid):
+        """True when cid is (a container of) a slot the pool deleted without
+        serving a request."""
+        return cid.split("-compile")[0] in self.discarded
 
     def idle_slots(self, language=None):
         return [slot for slot in self.slots if slot.get("state") == "idle"
@@ -659,10 +667,12 @@ class PoolFilter:
 
     The monitor reports every id it sees (see()); an id becomes the
     request's ("busy") once a GET /ready made after the id was first seen
-    does not list it.  A slot is taken exactly once and ids are never reused,
-    so a busy id stays busy; what is still listed at the last look (an idle
-    slot, a slot made while the test ran) is the pool's.  Call refresh(True)
-    once more after the request ended, then ask is_busy()."""
+    neither lists it (as a slot being made, idle or being deleted) nor names
+    it among the slots deleted unused.  A slot is taken exactly once and ids
+    are never reused, so a busy id stays busy; what is still listed at the
+    last look (an idle slot, a slot made while the test ran) is the pool's.
+    Call refresh(True) once more after the request ended, then ask
+    is_busy()."""
 
     def __init__(self, server, interval=0.1):
         self.server = server
@@ -697,7 +707,7 @@ class PoolFilter:
         # else the snapshot leaves unnamed.
         decide = pool.complete or force
         for cid, seen in self.first_seen.items():
-            if pool.holds(cid):
+            if pool.holds(cid) or pool.discarded_unused(cid):
                 self.listed.add(cid)
             elif seen <= started and (decide or cid in self.listed):
                 self.busy.add(cid)
