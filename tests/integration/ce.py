@@ -242,6 +242,14 @@ def cmdline(pid):
         return "?"
 
 
+def proc_exe(pid):
+    """The resolved path of process pid's executable, or None."""
+    try:
+        return os.path.realpath(os.readlink("/proc/%d/exe" % pid))
+    except OSError:
+        return None
+
+
 def child_pids(ppid):
     """[(pid, starttime)] of the children of ppid."""
     kids = []
@@ -1228,22 +1236,28 @@ class CETestCase(unittest.TestCase):
         with ThreadPoolExecutor(1) as pool:
             fut = pool.submit(send)
             while not fut.done():
-                cid = wait_for_cgroup_container(server, done=fut.done, skip=given_up)
+                found = wait_for_cgroup_container(server, done=fut.done, skip=given_up)
+                if found is None:
+                    break
                 # The last complete reading while the program sleeps: a warm
                 # slot gets the request's limits (runc update) just after it
                 # is taken.
-                while cid and not fut.done() and os.path.isdir(container_cgroup_dir(cid)):
-                    reading = read_cgroup_limits(cid)
-                    if cgroup_limits_complete(reading):
-                        seen = reading
+                reading = {}
+                while not fut.done() and os.path.isdir(container_cgroup_dir(found)):
+                    r = read_cgroup_limits(found)
+                    if cgroup_limits_complete(r):
+                        reading = r
                     time.sleep(0.05)
-                if cid and not fut.done():
+                # The latest container with a reading is the request's.
+                if reading or cid is None:
+                    cid, seen = found, reading
+                if not fut.done():
                     # Gone while the request runs: a warm slot the server gave
-                    # up on (its update failed); the request runs in new ones.
-                    given_up.append(cid)
-                    seen = {}
-                elif cid is None:
-                    break
+                    # up on (its update failed; the request then runs in new
+                    # containers, which replace it here), or the program
+                    # ended (systemd removes an empty scope at once, before
+                    # the server answers).
+                    given_up.append(found)
             status, _, body = fut.result()
         self.assertEqual(status, 200, body)
         self.assert_result(body, "ok", exit_code=0, output="slept\n")

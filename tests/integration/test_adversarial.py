@@ -205,14 +205,16 @@ class AdversarialProcesses(AdversarialCase):
                 """)
         # Checked at once, without the leftover check's grace period.  The
         # server answers before it runs `runc delete` (by design), so a runc
-        # child may still be there, and so may the warm pool's slots (a
+        # child may still be there (or a spawn of it that has not exec'd
+        # yet: the server's own binary), and so may the warm pool's slots (a
         # refill starts as the request ends); any other child would be the
         # program's.
         left = live_marked_processes()
         cgroup_procs = processes_in_cgroups(mon.seen)
         runtime = os.path.basename(ce.RUNC)[:15]
+        server_exe = os.path.realpath(ce.SERVER)
         kids = [(pid, k) for pid, k in ce.child_pids_and_descriptions(self.server.proc.pid)
-                if " comm %s " % runtime not in k]
+                if " comm %s " % runtime not in k and ce.proc_exe(pid) != server_exe]
         pool = self.server.warm_pool()
         kids = [k for pid, k in kids if not pool.owns_process(pid)]
         self.assert_result(body, "ok", exit_code=0)
