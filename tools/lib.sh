@@ -10,16 +10,20 @@ shopt -s inherit_errexit
 CE_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 export CE_ROOT
 
-# Debian packages the project needs to build, test and run (qemu-system-x86,
-# mmdebstrap and e2fsprogs: tests/vm/run-vm-suite's cgroup v2 VM; libseccomp:
-# the filter compiled once; nghttp2-client: tools/bench's load generator h2load).
+# Debian packages the project needs to build, prepare bundles and serve
+# (libseccomp: the filter compiled once; mmdebstrap: the local Debian base
+# image when the registry's cannot be pulled).
 CE_DEPS=(
   build-essential cmake pkg-config libmicrohttpd-dev libyajl-dev
-  runc skopeo umoci docker.io mmdebstrap jq python3 curl
-  clang libclang-rt-14-dev uidmap
-  libwslay-dev nettle-dev nodejs npm
-  qemu-system-x86 e2fsprogs
-  libseccomp-dev nghttp2-client
+  libwslay-dev nettle-dev libseccomp-dev
+  runc skopeo umoci docker.io mmdebstrap jq python3 curl uidmap
+)
+# ... and to test: clang and its runtime (the fuzzer, sanitizers), node and
+# npm (the Piston clients), qemu-system-x86 and e2fsprogs (the cgroup v2 VM
+# of tests/vm/run-vm-suite), nghttp2-client (tools/bench's h2load).
+CE_TEST_DEPS=(
+  clang libclang-rt-14-dev nodejs npm
+  qemu-system-x86 e2fsprogs nghttp2-client
 )
 
 CE_START_SECONDS="${CE_START_SECONDS:-$(date +%s)}"
@@ -76,10 +80,14 @@ ce_dep_present() {
   return 1
 }
 
-# ce_missing_deps: print the missing packages of CE_DEPS, one per line.
+# ce_missing_deps serve|test: print the missing packages of CE_DEPS (and, with
+# "test", of CE_TEST_DEPS), one per line.
 ce_missing_deps() {
-  local pkg
-  for pkg in "${CE_DEPS[@]}"; do
+  local pkg pkgs=("${CE_DEPS[@]}")
+  if [[ "${1:-}" == "test" ]]; then
+    pkgs+=("${CE_TEST_DEPS[@]}")
+  fi
+  for pkg in "${pkgs[@]}"; do
     if ! ce_dep_present "${pkg}"; then
       printf '%s\n' "${pkg}"
     fi
@@ -96,11 +104,12 @@ ce_apt_update() {
   export CE_APT_UPDATED
 }
 
-# ce_install_deps: install whatever of CE_DEPS is missing. A ready machine
-# does no apt at all; as non-root, print the command to run and exit 1.
+# ce_install_deps serve|test: install whatever of CE_DEPS (with "test": and of
+# CE_TEST_DEPS) is missing. A ready machine does no apt at all; as non-root,
+# print the command to run and exit 1.
 ce_install_deps() {
   local missing=()
-  mapfile -t missing < <(ce_missing_deps)
+  mapfile -t missing < <(ce_missing_deps "${1:-}")
   if [[ "${#missing[@]}" -eq 0 ]]; then
     return 0
   fi
