@@ -91,19 +91,23 @@ struct http_req {
         struct exec_result result;
 };
 
+/* One line per request: method, path, language, HTTP status ("-": no
+ * answer was sent), outcome, time. */
 static void
 log_request (struct http_req *r, const char *method, const char *url, unsigned code,
              const char *outcome)
 {
-        char path[96];
+        char path[96], status[16] = "-";
         size_t i;
 
         /* The path is the client's: keep the log line printable and short. */
         for (i = 0; url[i] && i < sizeof (path) - 1; i++)
                 path[i] = (url[i] > 0x20 && url[i] < 0x7f) ? url[i] : '?';
         path[i] = '\0';
-        ce_log ("%s %s %s %u %s %lldms", method, path, r && r->in.lang ? r->in.lang->name : "-",
-                code, outcome ? outcome : "-",
+        if (code)
+                snprintf (status, sizeof (status), "%u", code);
+        ce_log ("%s %s %s %s %s %lldms", method, path, r && r->in.lang ? r->in.lang->name : "-",
+                status, outcome ? outcome : "-",
                 r ? (long long) ce_ms_between (r->start, ce_now ()) : 0LL);
 }
 
@@ -826,6 +830,16 @@ on_completed (void *cls, struct MHD_Connection *conn, void **con_cls,
         (void) toe;
         if (r == NULL)
                 return;
+        if (r->phase == PHASE_RUNNING && r->stream == NULL) {
+                /* Resumed by its worker after the client had gone: the
+                 * daemon completes it without asking for the answer. */
+                const char *outcome = r->rejected == -EAGAIN        ? "queue_full"
+                                      : r->cancelled || r->rejected ? "shutting_down"
+                                      : r->run_ret < 0              ? "internal_error"
+                                                       : runner_status_name (r->result.status);
+
+                log_request (r, "POST", r->route, 0, outcome);
+        }
         inflight_done (r);
         *con_cls = NULL;
         req_unref (r);

@@ -366,15 +366,34 @@ class NodeSetup:
             if ci:
                 self.fail("node and npm are needed for the piston-client tests (CI=true)")
             self.skipTest("node or npm not installed")
-        if not all(os.path.isdir(os.path.join(CLIENT_DIR, "node_modules", m)) for m in ("piston-client", "ws")):
-            r = subprocess.run([npm, "install", "--no-audit", "--no-fund"], cwd=CLIENT_DIR,
-                               capture_output=True, text=True, timeout=300)
-            if r.returncode != 0:
-                msg = "npm install failed in %s: %s" % (CLIENT_DIR, r.stderr[-2000:])
-                if ci:
-                    self.fail(msg)
-                self.skipTest(msg)
+        msg = _npm_install(npm)
+        if msg:
+            if ci:
+                self.fail(msg)
+            self.skipTest(msg)
         self.node = node
+
+
+_NPM_FAILED = []  # the first npm install's failure: not tried again in this run
+
+
+def _npm_install(npm):
+    """None once tests/piston-client's packages are there (npm install when
+    missing), else why not.  A failure is remembered: every node test then
+    skips with it at once instead of waiting for npm again."""
+    if _NPM_FAILED:
+        return _NPM_FAILED[0]
+    if all(os.path.isdir(os.path.join(CLIENT_DIR, "node_modules", m)) for m in ("piston-client", "ws")):
+        return None
+    try:
+        r = subprocess.run([npm, "install", "--no-audit", "--no-fund"], cwd=CLIENT_DIR,
+                           capture_output=True, text=True, timeout=300)
+        msg = None if r.returncode == 0 else "npm install failed in %s: %s" % (CLIENT_DIR, r.stderr[-2000:])
+    except subprocess.TimeoutExpired:
+        msg = "npm install in %s did not finish in 300 s" % CLIENT_DIR
+    if msg:
+        _NPM_FAILED.append(msg)
+    return msg
 
 
 class PistonNodeClient(NodeSetup, PistonCase):
