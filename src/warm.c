@@ -113,15 +113,20 @@ bury (struct warm_pool *w, struct exec_slot *s)
         w->dead[w->ndead++] = s;
 }
 
-/* Under the lock: s is deleted now, outside the lock (the thread's only). */
+/* The thread, under the lock: delete s, outside the lock, listed as
+ * deleting meanwhile. */
 static void
-deleting (struct warm_pool *w, const struct exec_slot *s)
+discard_unlocked (struct warm_pool *w, struct exec_slot *s)
 {
         struct exec_slot_info info;
 
         execution_slot_describe (s, &info);
         snprintf (w->deleting_id, sizeof (w->deleting_id), "%s", info.id);
         w->deleting_lang = info.language;
+        pthread_mutex_unlock (&w->lock);
+        execution_discard (w->cfg, s);
+        pthread_mutex_lock (&w->lock);
+        w->deleting_id[0] = '\0';
 }
 
 static void
@@ -238,13 +243,7 @@ refill_main (void *arg)
 
                 expire (w, now);
                 if (w->ndead > 0) {
-                        struct exec_slot *s = w->dead[--w->ndead];
-
-                        deleting (w, s);
-                        pthread_mutex_unlock (&w->lock);
-                        execution_discard (w->cfg, s);
-                        pthread_mutex_lock (&w->lock);
-                        w->deleting_id[0] = '\0';
+                        discard_unlocked (w, w->dead[--w->ndead]);
                         continue;
                 }
                 e = next_to_fill (w, now);
@@ -272,13 +271,8 @@ refill_main (void *arg)
                         e = lang_entry (w, lang); /* the array may have moved */
                         w->total_making--;
                         if (e == NULL) {
-                                if (s != NULL) {
-                                        deleting (w, s); /* out of memory: rare */
-                                        pthread_mutex_unlock (&w->lock);
-                                        execution_discard (w->cfg, s);
-                                        pthread_mutex_lock (&w->lock);
-                                        w->deleting_id[0] = '\0';
-                                }
+                                if (s != NULL)
+                                        bury (w, s); /* out of memory: rare */
                                 continue;
                         }
                         e->making--;
