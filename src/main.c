@@ -543,6 +543,10 @@ probe_hint (bool rootless, const char *msg)
                                  "rootless "
                                  "runc may not mount a fresh /proc; unmask them or run CodeEngine "
                                  "as root";
+        if (strstr (msg, "hybrid mode not supported"))
+                return "the runtime refuses this host's cgroup layout (crun does not support "
+                       "the cgroup v1 hybrid hierarchy): use runc (--runtime runc) here, or "
+                       "crun on a cgroup v2 host";
         if (in_container)
                 return "this looks like a container: CodeEngine needs to create namespaces and "
                        "cgroups (e.g. docker run --privileged, or run it on the host)";

@@ -161,11 +161,13 @@ runner_remove (const struct runner_config *cfg, const char *id)
                 ce_log ("warning: %s delete --force %s failed", cfg->runtime, id);
 }
 
-/* The last error runc logged (JSON lines in its --log file), else the first
- * line it printed, for a 500. */
+/* The last error the runtime logged (JSON lines in its --log file), else the
+ * first line it printed, for a 500; named after the runtime's binary. */
 static void
-runtime_error_message (int bfd, const struct ce_buf *stderr_text, char *out, size_t size)
+runtime_error_message (const char *runtime, int bfd, const struct ce_buf *stderr_text, char *out,
+                       size_t size)
 {
+        const char *name = strrchr (runtime, '/') ? strrchr (runtime, '/') + 1 : runtime;
         cleanup_close int fd = openat (bfd, "runc.log", O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
         char buf[65536];
         ssize_t n;
@@ -193,7 +195,7 @@ runtime_error_message (int bfd, const struct ce_buf *stderr_text, char *out, siz
                 level = YAJL_GET_STRING (yajl_tree_get (v, level_path, yajl_t_string));
                 msg = YAJL_GET_STRING (yajl_tree_get (v, msg_path, yajl_t_string));
                 if (level && msg && (strcmp (level, "error") == 0 || strcmp (level, "fatal") == 0))
-                        snprintf (out, size, "runc: %s", msg);
+                        snprintf (out, size, "%s: %s", name, msg);
                 yajl_tree_free (v);
         }
 }
@@ -587,7 +589,7 @@ runner_create (const struct runner_config *cfg, const struct runner_stage *stage
                 /* No container runs, so what reached the pipe is runc's own stderr:
                  * the message of last resort when its log has none. */
                 drain_stderr (c->err_r, &text);
-                runtime_error_message (c->bfd, &text, msg, sizeof (msg));
+                runtime_error_message (cfg->runtime, c->bfd, &text, msg, sizeof (msg));
                 ce_buf_free (&text);
                 ret = ce_error_set (err, 500, EIO, "%s", msg);
                 goto fail;
