@@ -36,6 +36,8 @@
 #define RUNTIME_CMD_TIMEOUT_MS 30000
 /* After a kill, how long the pipes may take to close. */
 #define KILL_GRACE_MS 5000
+/* How long a container's init may take to become our child (crun, below). */
+#define ADOPT_WAIT_MS 2000
 #define CPU_PERIOD_US 100000
 #define CPU_PERIOD_STR "100000"
 #define CONTAINER_UID 65534
@@ -299,22 +301,30 @@ steal_pid (pid_t *p)
 }
 
 /* The init's pid, from runc's --pid-file in our work dir, registered with
- * the supervisor; -1 if that fails (usage then comes from init's report). */
+ * the supervisor; -1 if that fails (usage then comes from init's report).
+ * runc's init is our child (we are a subreaper) once `runc run --detach`
+ * has exited; crun's is a grandchild, whose parent may exit a moment after
+ * crun does: until then the pid is alive but not yet ours. */
 static pid_t
 adopt_init (int bfd)
 {
         cleanup_close int fd = openat (bfd, "init.pid", O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+        struct timespec deadline = ce_deadline_after_ms (ADOPT_WAIT_MS);
         char buf[32];
         ssize_t n;
         long pid;
+        int ret;
 
         if (fd < 0 || (n = read (fd, buf, sizeof (buf) - 1)) <= 0)
                 return -1;
         buf[n] = '\0';
         pid = strtol (buf, NULL, 10);
-        if (pid <= 1 || sup_adopt_child ((pid_t) pid) < 0)
+        if (pid <= 1)
                 return -1;
-        return (pid_t) pid;
+        while ((ret = sup_adopt_child ((pid_t) pid)) == -ECHILD && kill ((pid_t) pid, 0) == 0
+               && ce_time_before (ce_now (), deadline))
+                nanosleep (&(struct timespec){ .tv_nsec = 1000000 }, NULL);
+        return ret < 0 ? -1 : (pid_t) pid;
 }
 
 /* Wait for the container's init to be reaped: the pipes closing only says
