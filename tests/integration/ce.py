@@ -176,11 +176,12 @@ def runc_list(state_dir):
     root = runc_root(state_dir)
     if not os.path.isdir(root):
         return []
-    for attempt in range(10):
+    for attempt in range(40):
         p = subprocess.run([RUNC, "--root", root, "list", "-q"], capture_output=True, text=True, timeout=60)
         # runc list fails when a container is deleted while it lists them
-        # (a request's cleanup, a warm pool slot retired): look again.
-        if p.returncode == 0 or "no such file or directory" not in p.stderr or attempt == 9:
+        # (a request's cleanup, a warm pool slot retired), crun also when one
+        # is still being created (its dir without a status file): look again.
+        if p.returncode == 0 or "no such file or directory" not in p.stderr.lower() or attempt == 39:
             break
         time.sleep(0.05)
     if p.returncode != 0:
