@@ -164,12 +164,11 @@ runner_remove (const struct runner_config *cfg, const char *id)
 }
 
 /* The last error the runtime logged (JSON lines in its --log file), else the
- * first line it printed, for a 500; named after the runtime's binary. */
+ * first line it printed, for a 500, prefixed with --runtime as given. */
 static void
 runtime_error_message (const char *runtime, int bfd, const struct ce_buf *stderr_text, char *out,
                        size_t size)
 {
-        const char *name = strrchr (runtime, '/') ? strrchr (runtime, '/') + 1 : runtime;
         cleanup_close int fd = openat (bfd, "runc.log", O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
         char buf[65536];
         ssize_t n;
@@ -197,7 +196,7 @@ runtime_error_message (const char *runtime, int bfd, const struct ce_buf *stderr
                 level = YAJL_GET_STRING (yajl_tree_get (v, level_path, yajl_t_string));
                 msg = YAJL_GET_STRING (yajl_tree_get (v, msg_path, yajl_t_string));
                 if (level && msg && (strcmp (level, "error") == 0 || strcmp (level, "fatal") == 0))
-                        snprintf (out, size, "%s: %s", name, msg);
+                        snprintf (out, size, "%s: %s", runtime, msg);
                 yajl_tree_free (v);
         }
 }
