@@ -19,6 +19,7 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <math.h>
 #include <poll.h>
 #include <signal.h>
@@ -618,10 +619,36 @@ fail:
         return ret;
 }
 
-/* The go message (init_report.h), with stdin_fd attached.  -EPIPE when
- * init is gone. */
+/* Wait until fd can take more bytes, or until deadline: 0, -ETIMEDOUT, or
+ * -EPIPE when the peer is gone. */
 static int
-send_go (int fd, char *const *argv, int stdin_fd)
+wait_writable (int fd, struct timespec deadline)
+{
+        for (;;) {
+                int64_t left = ce_ms_between (ce_now (), deadline);
+                struct pollfd p = { fd, POLLOUT, 0 };
+                int n;
+
+                if (left <= 0)
+                        return -ETIMEDOUT;
+                n = poll (&p, 1, (int) (left > INT_MAX ? INT_MAX : left));
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n < 0)
+                        return -errno;
+                if (p.revents & (POLLERR | POLLHUP | POLLNVAL))
+                        return -EPIPE;
+                if (p.revents & POLLOUT)
+                        return 0;
+        }
+}
+
+/* The go message (init_report.h), with stdin_fd attached.  -EPIPE when
+ * init is gone.  fd is non-blocking (the watch set O_NONBLOCK on the socket
+ * it shares with this dup), and a go message with large args is bigger than
+ * the socket's buffer: wait for init to read, bounded by deadline. */
+static int
+send_go (int fd, char *const *argv, int stdin_fd, struct timespec deadline)
 {
         struct ce_init_go go = { .magic = CE_INIT_GO_MAGIC };
         cleanup_free char *strings = NULL;
@@ -663,11 +690,22 @@ send_go (int fd, char *const *argv, int stdin_fd)
         cm->cmsg_type = SCM_RIGHTS;
         cm->cmsg_len = CMSG_LEN (sizeof (int));
         memcpy (CMSG_DATA (cm), &stdin_fd, sizeof (int));
-        do
+        /* The descriptor goes with the first byte: retry the whole sendmsg
+         * until the socket takes some of it. */
+        for (;;) {
+                int ret;
+
                 n = sendmsg (fd, &msg, MSG_NOSIGNAL);
-        while (n < 0 && errno == EINTR);
-        if (n < 0)
-                return errno == ECONNRESET ? -EPIPE : -errno;
+                if (n >= 0)
+                        break;
+                if (errno == EINTR)
+                        continue;
+                if (errno != EAGAIN && errno != EWOULDBLOCK)
+                        return errno == ECONNRESET ? -EPIPE : -errno;
+                ret = wait_writable (fd, deadline);
+                if (ret < 0)
+                        return ret;
+        }
         /* The rest, if the socket took only part: init is reading. */
         off = (size_t) n;
         while (off < sizeof (go) + len) {
@@ -678,6 +716,13 @@ send_go (int fd, char *const *argv, int stdin_fd)
                 n = send (fd, p, left, MSG_NOSIGNAL);
                 if (n < 0 && errno == EINTR)
                         continue;
+                if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+                        int ret = wait_writable (fd, deadline);
+
+                        if (ret < 0)
+                                return ret;
+                        continue;
+                }
                 if (n < 0)
                         return errno == ECONNRESET ? -EPIPE : -errno;
                 off += (size_t) n;
@@ -723,7 +768,10 @@ runner_start (const struct runner_config *cfg, struct runner_container *c,
         }
         started = ce_now ();
         deadline = ce_deadline_after_ms (go->limits->timeout_ms);
-        ret = send_go (release_fd, go->argv, go->stdin_fd);
+        /* Init reads the message at once; the bound only guards against an
+         * init that is stuck. */
+        ret = send_go (release_fd, go->argv, go->stdin_fd,
+                       ce_deadline_after_ms (RUNTIME_CMD_TIMEOUT_MS));
         if (ret < 0) {
                 ret = ce_error_set (err, 500, -ret, "container %s: cannot hand it its program: %s",
                                     c->id, strerror (-ret));
