@@ -9,6 +9,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <string.h>
+#include <sys/stat.h>
 
 static char memory_root[512]; /* v1 memory controller mount, or the v2 root */
 static char cpuacct_root[512];
@@ -177,4 +178,74 @@ cgroup_reset_peak (const char *path)
         fd = open (full, O_WRONLY | O_CLOEXEC | O_NOFOLLOW);
         if (fd >= 0 && write (fd, "0", 1) < 0)
                 ce_log ("warning: cannot reset %s: %s", full, strerror (errno));
+}
+
+/* Every cgroup hierarchy's mount point (v1: one per controller set; v2:
+ * the unified tree), each passed to fn.  For start-up only. */
+static void
+each_hierarchy (void (*fn) (const char *mnt, void *arg), void *arg)
+{
+        cleanup_fclose FILE *f = fopen ("/proc/self/mountinfo", "re");
+        char line[4096];
+
+        if (f == NULL)
+                return;
+        while (fgets (line, sizeof (line), f)) {
+                char mnt[512], fstype[64];
+                const char *dash = strstr (line, " - ");
+
+                if (dash == NULL || sscanf (line, "%*s %*s %*s %*s %511s", mnt) != 1
+                    || sscanf (dash + 3, "%63s", fstype) != 1)
+                        continue;
+                if (strcmp (fstype, "cgroup") == 0 || strcmp (fstype, "cgroup2") == 0)
+                        fn (mnt, arg);
+        }
+}
+
+struct stale_scan {
+        const char *parent;
+        bool (*ours) (const char *name);
+        time_t older_than; /* wall clock */
+        size_t removed;
+};
+
+static void
+remove_stale_in (const char *mnt, void *arg)
+{
+        struct stale_scan *scan = arg;
+        char path[PATH_MAX];
+        cleanup_closedir DIR *d = NULL;
+        struct dirent *e;
+        int dfd;
+
+        if (snprintf (path, sizeof (path), "%s/%s", mnt, scan->parent) >= (int) sizeof (path))
+                return;
+        d = opendir (path);
+        if (d == NULL)
+                return;
+        dfd = dirfd (d);
+        while ((e = readdir (d)) != NULL) {
+                struct stat st;
+
+                if (! scan->ours (e->d_name)
+                    || fstatat (dfd, e->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0
+                    || ! S_ISDIR (st.st_mode) || st.st_mtime > scan->older_than)
+                        continue;
+                /* The kernel refuses to remove a cgroup that has a process or
+                 * a child (EBUSY, ENOTEMPTY): only an unused one goes. */
+                if (unlinkat (dfd, e->d_name, AT_REMOVEDIR) == 0) {
+                        ce_log ("removed the empty cgroup %s/%s left by an earlier run", path,
+                                e->d_name);
+                        scan->removed++;
+                }
+        }
+}
+
+size_t
+cgroup_remove_stale (const char *parent, bool (*ours) (const char *name), int min_age_s)
+{
+        struct stale_scan scan = { parent, ours, time (NULL) - min_age_s, 0 };
+
+        each_hierarchy (remove_stale_in, &scan);
+        return scan.removed;
 }

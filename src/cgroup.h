@@ -1,7 +1,8 @@
 /*
  * cgroup.h - read a finished container's accounting before runc deletes it.
  *
- * runc creates and removes the cgroups; this module only reads them.
+ * runc creates and removes the cgroups; this module only reads them (and,
+ * at start-up, removes the empty ones a crashed server left).
  * cgroup_init finds the hierarchies once at start-up (v1 controllers or the
  * v2 unified tree); afterwards every function is thread-safe.
  */
@@ -34,5 +35,14 @@ void cgroup_read_stats (const char *path, struct cgroup_stats *out);
 /* From now on the cgroup's memory peak counts afresh (v1; on v2 a no-op):
  * what the runtime used to start the container is not the program's. */
 void cgroup_reset_peak (const char *path);
+
+/* At start-up: remove the cgroups named <parent>/<name> (for each name
+ * where ours(name)) in every hierarchy that are empty and unchanged for
+ * min_age_s seconds: what a server killed before `runc delete` left (runc's
+ * state may be gone with the container the server ran in).  The age keeps
+ * a cgroup that another instance's runc is creating right now; the kernel
+ * itself refuses to remove one that holds a process or a child.  Returns
+ * how many were removed. */
+size_t cgroup_remove_stale (const char *parent, bool (*ours) (const char *name), int min_age_s);
 
 #endif

@@ -12,6 +12,7 @@
 #ifndef CE_COMMON_H
 #define CE_COMMON_H
 
+#include <dirent.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -58,6 +59,13 @@ cleanup_fclosep (FILE **f)
                 fclose (*f);
 }
 
+static inline void
+cleanup_closedirp (DIR **d)
+{
+        if (*d)
+                closedir (*d);
+}
+
 /* Free a NULL-terminated array of malloc'd strings, and the array. */
 void ce_strv_free (char **v);
 
@@ -71,6 +79,7 @@ cleanup_strvp (char ***v)
 #define cleanup_strv __attribute__ ((cleanup (cleanup_strvp)))
 #define cleanup_close __attribute__ ((cleanup (cleanup_closep)))
 #define cleanup_fclose __attribute__ ((cleanup (cleanup_fclosep)))
+#define cleanup_closedir __attribute__ ((cleanup (cleanup_closedirp)))
 
 /* Hand a pointer or fd to a new owner: returns the value, clears the local. */
 #define steal_pointer(pp)                                                                          \

@@ -843,6 +843,32 @@ runner_signal_name (int sig, char *buf, size_t size)
         return buf;
 }
 
+/* A container id of ours (execution_new_id, with a stage's suffix):
+ * "ce-" and 16 hex digits, then "-" and lowercase letters or nothing. */
+static bool
+is_container_id (const char *name)
+{
+        size_t i;
+
+        if (strncmp (name, "ce-", 3) != 0)
+                return false;
+        for (i = 3; i < 19; i++)
+                if (! ((name[i] >= '0' && name[i] <= '9') || (name[i] >= 'a' && name[i] <= 'f')))
+                        return false;
+        if (name[19] == '\0')
+                return true;
+        if (name[19] != '-' || name[20] == '\0')
+                return false;
+        for (i = 20; name[i]; i++)
+                if (name[i] < 'a' || name[i] > 'z')
+                        return false;
+        return true;
+}
+
+/* Seconds a crashed run's empty cgroup must have been left unchanged before
+ * start-up removes it: longer than runc takes to create a container. */
+#define STALE_CGROUP_AGE_S (2 * RUNTIME_CMD_TIMEOUT_MS / 1000)
+
 int
 runner_cleanup_stale (const struct runner_config *cfg, struct ce_error *err)
 {
@@ -864,5 +890,9 @@ runner_cleanup_stale (const struct runner_config *cfg, struct ce_error *err)
                 ce_log ("removing container %s left by an earlier run", line);
                 runner_remove (cfg, line);
         }
+        /* runc's state can be gone while its cgroups stay (a server killed in
+         * a container whose state dir went with it). */
+        if (cfg->limits == LIMITS_CGROUP && ! cfg->systemd_cgroup)
+                cgroup_remove_stale ("codeengine", is_container_id, STALE_CGROUP_AGE_S);
         return 0;
 }
