@@ -379,9 +379,10 @@ seccomp_memfd (yajl_val profile)
         return high;
 }
 
-/* mkdir -p for our own directories, each created 0700. */
+/* mkdir -p for our own directories, each created 0700.  *created: whether
+ * path itself was made here (and is ours to remove at the end). */
 static int
-make_dirs (const char *path)
+make_dirs (const char *path, bool *created)
 {
         char buf[PATH_MAX];
 
@@ -395,7 +396,8 @@ make_dirs (const char *path)
                         return -errno;
                 *p = '/';
         }
-        if (mkdir (buf, 0700) < 0 && errno != EEXIST)
+        *created = mkdir (buf, 0700) == 0;
+        if (! *created && errno != EEXIST)
                 return -errno;
         return 0;
 }
@@ -613,6 +615,7 @@ main (int argc, char **argv)
         char *state_dir, *runc_root, *exec_dir, *init_path, *version = NULL;
         char *version_argv[3];
         int lockfd, status, sig;
+        bool made_state, made_runc, made_exec;
 
         if (parse_options (argc, argv, &o) < 0)
                 return 2;
@@ -641,7 +644,7 @@ main (int argc, char **argv)
         if (o.state_dir == NULL)
                 o.state_dir = default_state_dir (rootless);
 
-        if (make_dirs (o.state_dir) < 0)
+        if (make_dirs (o.state_dir, &made_state) < 0)
                 die ("cannot create state dir %s: %s", o.state_dir, strerror (errno));
         check_state_link (o.state_dir);
         state_dir = realpath (o.state_dir, NULL);
@@ -649,7 +652,7 @@ main (int argc, char **argv)
         if (state_dir == NULL || asprintf (&runc_root, "%s/runc", state_dir) < 0
             || asprintf (&exec_dir, "%s/exec", state_dir) < 0)
                 die ("state dir %s: %s", o.state_dir, strerror (errno));
-        if (make_dirs (runc_root) < 0 || make_dirs (exec_dir) < 0)
+        if (make_dirs (runc_root, &made_runc) < 0 || make_dirs (exec_dir, &made_exec) < 0)
                 die ("cannot create dirs under %s: %s", state_dir, strerror (errno));
         {
                 char lock_path[PATH_MAX];
@@ -814,8 +817,12 @@ main (int argc, char **argv)
         bundle_registry_free (bundles);
 
         close (rc.exec_dirfd);
-        rmdir (exec_dir);
-        rmdir (runc_root);
+        /* Only what this run created: a --state-dir the operator made (a
+         * mount point, a dir with other owners' files) stays. */
+        if (made_exec)
+                rmdir (exec_dir);
+        if (made_runc)
+                rmdir (runc_root);
         {
                 char lock_path[PATH_MAX];
 
@@ -823,7 +830,8 @@ main (int argc, char **argv)
                 unlink (lock_path);
         }
         close (lockfd);
-        rmdir (state_dir);
+        if (made_state)
+                rmdir (state_dir);
         free (init_path);
         free (version);
         free (token);
