@@ -4,6 +4,8 @@
  */
 #include "common.h"
 
+#include <malloc.h>
+
 #include <string.h>
 #include <sys/time.h>
 
@@ -76,8 +78,12 @@ ce_now (void)
 struct timespec
 ce_deadline_after_ms (int64_t ms)
 {
-        struct timespec ts = ce_now ();
+        return ce_deadline_from (ce_now (), ms);
+}
 
+struct timespec
+ce_deadline_from (struct timespec ts, int64_t ms)
+{
         ts.tv_sec += ms / 1000;
         ts.tv_nsec += (ms % 1000) * 1000000;
         if (ts.tv_nsec >= 1000000000) {
@@ -323,4 +329,10 @@ ce_base64_decode (const char *src, size_t len, char **out, size_t *out_len)
 bad:
         free (buf);
         return -EINVAL;
+}
+
+void
+ce_memory_trim (void)
+{
+        malloc_trim (0);
 }

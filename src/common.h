@@ -108,6 +108,13 @@ void ce_buf_free (struct ce_buf *b);
 /* CLOCK_MONOTONIC helpers; deadlines are absolute monotonic times. */
 struct timespec ce_now (void);
 struct timespec ce_deadline_after_ms (int64_t ms);
+/* Give freed memory back to the kernel (every malloc arena), after a
+ * request or connection that made the server allocate a lot: a burst must
+ * not leave the server's RSS at its peak. */
+void ce_memory_trim (void);
+
+/* ts + ms. */
+struct timespec ce_deadline_from (struct timespec ts, int64_t ms);
 int64_t ce_ms_between (struct timespec from, struct timespec to);
 bool ce_time_before (struct timespec a, struct timespec b);
 

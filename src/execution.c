@@ -17,6 +17,7 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <poll.h>
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/random.h>
@@ -96,12 +97,26 @@ execution_plan (const struct ce_language *lang, const struct ce_request *req,
                                        &plan->compile_limits, err);
 }
 
+/* A result whose output took more than this gives memory back when freed. */
+#define TRIM_AFTER_BYTES (1024 * 1024)
+
+/* Bytes a result's output buffers hold. */
+static size_t
+result_bytes (const struct runner_result *r)
+{
+        return r->out.combined.cap + r->out.stdout_buf.cap + r->out.stderr_buf.cap;
+}
+
 void
 execution_result_clear (struct exec_result *res)
 {
+        bool big = result_bytes (&res->compile) + result_bytes (&res->run) > TRIM_AFTER_BYTES;
+
         runner_result_clear (&res->compile);
         runner_result_clear (&res->run);
         memset (res, 0, sizeof (*res));
+        if (big)
+                ce_memory_trim ();
 }
 
 int
@@ -598,6 +613,15 @@ compile_failed (struct exec_result *res)
         };
 }
 
+/* Whether the client's socket (-1: none) has seen its peer go, now. */
+static bool
+client_hung_up (int fd)
+{
+        struct pollfd p = { fd, POLLRDHUP, 0 };
+
+        return fd >= 0 && poll (&p, 1, 0) == 1 && (p.revents & (POLLRDHUP | POLLHUP | POLLERR));
+}
+
 int
 execution_run (const struct runner_config *cfg, const struct exec_plan *plan,
                const struct ce_request *req, int client_fd, const struct exec_sink *sink,
@@ -611,6 +635,14 @@ execution_run (const struct runner_config *cfg, const struct exec_plan *plan,
         int ret;
 
         memset (res, 0, sizeof (*res));
+        /* A job that waited in the queue for a client that has gone since:
+         * nobody to answer, so no container either. */
+        if (client_hung_up (client_fd)) {
+                res->run.status = res->status = RUN_CLIENT_GONE;
+                res->run.cpu_ms = res->run.memory_kb = -1;
+                ret = 0;
+                goto out;
+        }
         /* A warm slot when one fits, else one made now; either way a work dir
          * and containers nobody else has seen. */
         if (cfg->warm)

@@ -19,6 +19,7 @@
  */
 #include "http.h"
 
+#include <fcntl.h>
 #include <netdb.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -34,8 +35,6 @@
 #include "stream_ws.h"
 #include "warm.h"
 
-/* Seconds an idle or slow connection may sit before it is dropped. */
-#define CONNECTION_TIMEOUT_S 30
 #define MAX_CONNECTIONS 1000
 
 struct http_server {
@@ -81,7 +80,12 @@ struct http_req {
         int refs;
 
         struct api_request in; /* the request, its language and its stages' limits */
-        int client_fd;         /* the connection's socket: MHD's, only watched */
+        /* Our own dup of the connection's socket, taken while the connection
+         * surely lived and closed only with r: the job's hang-up watch holds
+         * the socket itself, never a number libmicrohttpd may close and the
+         * process reuse while the job waits in the queue.  -1: none. */
+        int client_fd;
+        struct ws_ticket *ws_ticket; /* GET /api/v2/connect answered with a 101 */
         struct pool_job job;
         bool counted;   /* counts in srv->inflight */
         bool cancelled; /* the pool dropped the job at shutdown */
@@ -300,6 +304,8 @@ gen_ready (yajl_gen g, const void *arg)
 
         GEN (yajl_gen_map_open (g));
         GEN_KV_BOOL ("ready", 1);
+        /* Live output held for slow clients, every connection together. */
+        GEN_KV_INT ("pending_output_bytes", (long long) sink_budget_used ());
         GEN_STR ("languages");
         GEN (yajl_gen_map_open (g));
         for (size_t i = 0; i < bundle_count (c->bundles); i++) {
@@ -362,6 +368,8 @@ req_free (struct http_req *r)
         request_free (r->in.req);
         execution_result_clear (&r->result);
         ndjson_stream_unref (r->stream);
+        if (r->client_fd >= 0)
+                close (r->client_fd);
         free (r);
 }
 
@@ -531,7 +539,14 @@ finish_execute (struct http_req *r, const char *method, const char *url)
                 const union MHD_ConnectionInfo *ci =
                         MHD_get_connection_info (r->conn, MHD_CONNECTION_INFO_CONNECTION_FD);
 
-                r->client_fd = ci ? ci->connect_fd : -1;
+                /* The access handler runs while the connection is open. */
+                r->client_fd = ci ? fcntl (ci->connect_fd, F_DUPFD_CLOEXEC, 3) : -1;
+                if (r->client_fd < 0) {
+                        log_request (r, method, url, 500, "internal_error");
+                        return queue_error (r->conn, r->api, 500,
+                                            "cannot watch the connection: out of descriptors",
+                                            "internal_error", NULL, NULL);
+                }
         }
         r->job.run = job_run;
         r->job.cancel = job_cancel;
@@ -685,11 +700,18 @@ route_piston (struct http_req *r, const char *path, const char *method, const ch
                         return queue_error (r->conn, api, 503, "the server is shutting down", NULL,
                                             MHD_HTTP_HEADER_RETRY_AFTER, "5");
                 }
-                resp = ws_upgrade_response (s->ws, r->conn, &status, &msg);
+                resp = ws_upgrade_response (s->ws, r->conn, &r->ws_ticket, &status, &msg);
                 if (resp == NULL) {
-                        log_request (r, method, url, status, "bad_request");
-                        return queue_error (r->conn, api, status, msg, NULL,
-                                            status == 426 ? "Sec-WebSocket-Version" : NULL, "13");
+                        const char *hname = status == 426   ? "Sec-WebSocket-Version"
+                                            : status == 503 ? MHD_HTTP_HEADER_RETRY_AFTER
+                                                            : NULL;
+
+                        log_request (r, method, url, status,
+                                     status == 503   ? "unavailable"
+                                     : status == 500 ? "internal_error"
+                                                     : "bad_request");
+                        return queue_error (r->conn, api, status, msg, NULL, hname,
+                                            status == 426 ? "13" : "1");
                 }
                 log_request (r, method, url, 101, NULL);
                 ret = MHD_queue_response (r->conn, MHD_HTTP_SWITCHING_PROTOCOLS, resp);
@@ -733,6 +755,7 @@ on_request (void *cls, struct MHD_Connection *conn, const char *url, const char 
                 r->phase = PHASE_DONE;
                 r->api = native;
                 r->refs = 1; /* the HTTP side's */
+                r->client_fd = -1;
                 *con_cls = r;
 
                 if (strncmp (url, "/api/v2/", 8) == 0)
@@ -827,9 +850,16 @@ on_completed (void *cls, struct MHD_Connection *conn, void **con_cls,
 
         (void) cls;
         (void) conn;
-        (void) toe;
         if (r == NULL)
                 return;
+        /* A stream that libmicrohttpd gave up on (the client reset, or took
+         * nothing for --connection-timeout): shut the socket through our dup,
+         * which the job's watch sees at once (its container is killed, a
+         * queued job will not start it), and the client sees closed. */
+        if (r->stream && r->client_fd >= 0 && toe != MHD_REQUEST_TERMINATED_COMPLETED_OK)
+                shutdown (r->client_fd, SHUT_RDWR);
+        ws_ticket_release (r->ws_ticket);
+        r->ws_ticket = NULL;
         if (r->phase == PHASE_RUNNING && r->stream == NULL) {
                 /* Resumed by its worker after the client had gone: the
                  * daemon completes it without asking for the answer. */
@@ -897,7 +927,12 @@ http_start (const struct http_config *cfg, struct http_server **out, struct ce_e
                 return ce_error_set (err, 500, ENOMEM, "out of memory");
         s->cfg = *cfg;
         s->env = (struct api_env){ s->cfg.bundles, &s->cfg.policy, s->cfg.limit_mode };
-        s->ws_cfg = (struct ws_config){ &s->env, s->cfg.runner, s->cfg.pool, s->cfg.max_body };
+        s->ws_cfg = (struct ws_config){ &s->env,
+                                        s->cfg.runner,
+                                        s->cfg.pool,
+                                        s->cfg.max_body,
+                                        (int) s->cfg.connection_timeout_s * 1000,
+                                        s->cfg.max_websockets };
         s->ws = ws_hub_new (&s->ws_cfg);
         if (s->ws == NULL) {
                 free (s);
@@ -924,6 +959,7 @@ http_start (const struct http_config *cfg, struct http_server **out, struct ce_e
                 free (s->languages_json);
                 free (s->runtimes_json);
                 ws_hub_shutdown (s->ws);
+                ws_hub_free (s->ws);
                 pthread_mutex_destroy (&s->lock);
                 pthread_cond_destroy (&s->idle_cond);
                 free (s);
@@ -933,7 +969,7 @@ http_start (const struct http_config *cfg, struct http_server **out, struct ce_e
                 flags |= MHD_USE_IPv6;
         s->daemon = MHD_start_daemon (flags, 0, NULL, NULL, on_request, s, MHD_OPTION_SOCK_ADDR,
                                       (struct sockaddr *) &ss, MHD_OPTION_CONNECTION_TIMEOUT,
-                                      (unsigned) CONNECTION_TIMEOUT_S, MHD_OPTION_CONNECTION_LIMIT,
+                                      s->cfg.connection_timeout_s, MHD_OPTION_CONNECTION_LIMIT,
                                       (unsigned) MAX_CONNECTIONS, MHD_OPTION_NOTIFY_COMPLETED,
                                       on_completed, s, MHD_OPTION_LISTENING_ADDRESS_REUSE,
                                       (unsigned) 1, MHD_OPTION_END);
@@ -944,6 +980,7 @@ http_start (const struct http_config *cfg, struct http_server **out, struct ce_e
                 free (s->runtimes_json);
                 free (s->packages_json);
                 ws_hub_shutdown (s->ws);
+                ws_hub_free (s->ws);
                 pthread_mutex_destroy (&s->lock);
                 pthread_cond_destroy (&s->idle_cond);
                 free (s);
@@ -979,6 +1016,7 @@ http_stop (struct http_server *s)
         /* WebSockets are libmicrohttpd's upgraded connections: closed first. */
         ws_hub_shutdown (s->ws);
         MHD_stop_daemon (s->daemon);
+        ws_hub_free (s->ws); /* after the daemon released the last tickets */
         if (s->quiesced_fd != MHD_INVALID_SOCKET)
                 close (s->quiesced_fd);
         free (s->version_json);

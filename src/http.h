@@ -21,6 +21,10 @@
 struct http_config {
         const char *listen; /* "HOST:PORT" */
         size_t max_body;
+        /* Seconds a connection may send nothing (a request) or take nothing
+         * (an answer, a stream, a WebSocket) before it is closed. */
+        unsigned connection_timeout_s;
+        size_t max_websockets;        /* over it, a WebSocket handshake gets 503 */
         size_t max_concurrent, queue; /* reported by GET /version */
         const char *runtime_version;  /* reported by GET /version */
         struct exec_policy policy;    /* limits per stage: defaults and ceilings */

@@ -10,6 +10,7 @@
  */
 #include <fcntl.h>
 #include <getopt.h>
+#include <malloc.h>
 #include <sys/mman.h>
 #include <limits.h>
 #include <math.h>
@@ -45,6 +46,8 @@ struct options {
         double cpus;
         long max_output;
         long max_body;
+        long connection_timeout_s;
+        long max_websockets;
         long queue;
         long pids;
         double grace_s;
@@ -89,6 +92,11 @@ usage (FILE *f, const char *argv0)
                  "  --max-output BYTES      output kept before the program is killed (default "
                  "1048576)\n"
                  "  --max-body BYTES        largest request body (default 1048576)\n"
+                 "  --connection-timeout SECONDS  a connection that sends nothing, or takes\n"
+                 "                          nothing of an answer, stream or WebSocket, this long\n"
+                 "                          is closed and its execution killed (default 30)\n"
+                 "  --max-websockets N      WebSocket connections at once; over it a handshake\n"
+                 "                          gets 503 (default 256)\n"
                  "  --shutdown-grace SECONDS  on SIGTERM, how long running executions may finish "
                  "(default 10)\n"
                  "Ceilings for a request's \"limits\" (defaults in brackets):\n"
@@ -173,6 +181,8 @@ parse_options (int argc, char **argv, struct options *o)
                 O_WARM_POOL,
                 O_WARM_MAX,
                 O_WARM_IDLE,
+                O_CONN_TIMEOUT,
+                O_MAX_WS,
                 O_HELP,
         };
         static const struct option longopts[] = {
@@ -189,6 +199,8 @@ parse_options (int argc, char **argv, struct options *o)
                 { "pids", required_argument, NULL, O_PIDS },
                 { "max-output", required_argument, NULL, O_MAXOUT },
                 { "max-body", required_argument, NULL, O_MAXBODY },
+                { "connection-timeout", required_argument, NULL, O_CONN_TIMEOUT },
+                { "max-websockets", required_argument, NULL, O_MAX_WS },
                 { "shutdown-grace", required_argument, NULL, O_GRACE },
                 { "auth-token-file", required_argument, NULL, O_AUTH },
                 { "require-cgroups", no_argument, NULL, O_REQUIRE_CGROUPS },
@@ -223,6 +235,8 @@ parse_options (int argc, char **argv, struct options *o)
                 .cpus = 0.5,
                 .max_output = 1 << 20,
                 .max_body = 1 << 20,
+                .connection_timeout_s = 30,
+                .max_websockets = 256,
                 .queue = 256,
                 .pids = 64,
                 .grace_s = 10,
@@ -260,6 +274,10 @@ parse_options (int argc, char **argv, struct options *o)
                 case O_PIDS: ok = parse_long (optarg, 4, 1 << 20, &o->pids); break;
                 case O_MAXOUT: ok = parse_long (optarg, 1, 1L << 30, &o->max_output); break;
                 case O_MAXBODY: ok = parse_long (optarg, 16, 1L << 30, &o->max_body); break;
+                case O_CONN_TIMEOUT:
+                        ok = parse_long (optarg, 1, 3600, &o->connection_timeout_s);
+                        break;
+                case O_MAX_WS: ok = parse_long (optarg, 1, 100000, &o->max_websockets); break;
                 case O_GRACE: ok = parse_double (optarg, 0, 3600, &o->grace_s); break;
                 case O_AUTH: o->auth_token_file = optarg; break;
                 case O_REQUIRE_CGROUPS: o->require_cgroups = true; break;
@@ -632,6 +650,11 @@ main (int argc, char **argv)
         sigaddset (&mask, SIGINT);
         pthread_sigmask (SIG_BLOCK, &mask, NULL);
         signal (SIGPIPE, SIG_IGN);
+        /* A fixed threshold: large buffers (outputs, results, streams) are
+         * their own mappings, unmapped when freed, instead of glibc raising
+         * the threshold after the first big free and keeping them in the
+         * heap for ever after a burst. */
+        mallopt (M_MMAP_THRESHOLD, 128 * 1024);
         /* Detached containers' inits are re-parented to us, so that we reap them. */
         if (prctl (PR_SET_CHILD_SUBREAPER, 1) < 0)
                 die ("prctl(PR_SET_CHILD_SUBREAPER): %s", strerror (errno));
@@ -745,6 +768,8 @@ main (int argc, char **argv)
         hc = (struct http_config){
                 .listen = o.listen,
                 .max_body = (size_t) o.max_body,
+                .connection_timeout_s = (unsigned) o.connection_timeout_s,
+                .max_websockets = (size_t) o.max_websockets,
                 .max_concurrent = (size_t) o.max_concurrent,
                 .queue = (size_t) o.queue,
                 .runtime_version = version,

@@ -16,6 +16,8 @@
 #ifndef CE_SINK_H
 #define CE_SINK_H
 
+#include <stdbool.h>
+#include <stddef.h>
 #include <string.h>
 
 #include "runner.h"
@@ -46,6 +48,26 @@ struct exec_sink {
         void (*stdin_open) (void *arg, int fd);
         void *arg;
 };
+
+/* Live output that a transport holds for a slow client counts against two
+ * bounds: its connection's (STREAM_MAX_PENDING) and this one, the server's
+ * total over every connection, so that many slow clients together cannot
+ * make the server hold more than SINK_MAX_PENDING_TOTAL of it.  Any thread. */
+#define SINK_MAX_PENDING_TOTAL ((size_t) 64 * 1024 * 1024)
+
+/* Take n bytes of the total for droppable output: false (nothing taken)
+ * when that would pass SINK_MAX_PENDING_TOTAL. */
+bool sink_budget_take (size_t n);
+
+/* Take n bytes whatever the total (a stage, exit or last event, which is
+ * never dropped; a few per execution). */
+void sink_budget_add (size_t n);
+
+/* Give back n bytes taken by either. */
+void sink_budget_release (size_t n);
+
+/* Bytes held now, for GET /ready. */
+size_t sink_budget_used (void);
 
 /* How much of buf[0..len) is whole UTF-8 sequences: an incomplete one at
  * the end (at most 3 bytes) may be completed by the next chunk.  For sinks

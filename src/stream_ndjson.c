@@ -27,21 +27,34 @@ struct ndjson_stream {
 
 static const char *const stream_names[2] = { "stdout", "stderr" };
 
-/* Append one generated line.  Lock held; wakes the reader. */
-static void
-push_line (struct ndjson_stream *s, yajl_gen g)
+/* Append one generated line.  Lock held; wakes the reader.  Every unsent
+ * byte counts in the server's total (sink.h); a droppable line (output)
+ * that would pass this stream's bound or the total is refused: false. */
+static bool
+push_line (struct ndjson_stream *s, yajl_gen g, bool droppable)
 {
         const unsigned char *buf;
-        size_t len;
+        size_t len, before = s->out.len;
 
         if (yajl_gen_get_buf (g, &buf, &len) != yajl_gen_status_ok)
-                return;
-        if (ce_buf_append (&s->out, buf, len) < 0 || ce_buf_append (&s->out, "\n", 1) < 0)
-                return;
+                return false;
+        if (droppable) {
+                if (s->out.len - s->sent + len + 1 > STREAM_MAX_PENDING
+                    || ! sink_budget_take (len + 1))
+                        return false;
+        } else {
+                sink_budget_add (len + 1);
+        }
+        if (ce_buf_append (&s->out, buf, len) < 0 || ce_buf_append (&s->out, "\n", 1) < 0) {
+                s->out.len = before;
+                sink_budget_release (len + 1);
+                return false;
+        }
         if (s->suspended) {
                 s->suspended = false;
                 MHD_resume_connection (s->conn);
         }
+        return true;
 }
 
 static yajl_gen
@@ -73,7 +86,7 @@ push_skipped (struct ndjson_stream *s)
                 GEN_KV_STR ("stream", stream_names[i]);
                 GEN_KV_INT ("bytes", s->skipped[i]);
                 GEN (yajl_gen_map_close (g));
-                push_line (s, g);
+                push_line (s, g, false);
                 s->skipped[i] = 0;
         fail:
                 yajl_gen_free (g);
@@ -106,7 +119,8 @@ push_output (struct ndjson_stream *s, int i, const char *data, size_t len)
         GEN_STR ("data");
         GEN_STRN (clean, clean_len);
         GEN (yajl_gen_map_close (g));
-        push_line (s, g);
+        if (! push_line (s, g, true))
+                s->skipped[i] += len;
 fail:
         yajl_gen_free (g);
 }
@@ -146,7 +160,7 @@ on_stage_start (void *arg, enum exec_stage stage)
         GEN_KV_STR ("type", "stage");
         GEN_KV_STR ("stage", exec_stage_name (stage));
         GEN (yajl_gen_map_close (g));
-        push_line (s, g);
+        push_line (s, g, false);
 fail:
         pthread_mutex_unlock (&s->lock);
         if (g)
@@ -181,7 +195,7 @@ on_stage_end (void *arg, enum exec_stage stage, const struct runner_result *res)
         GEN (sig ? yajl_gen_string (g, (const unsigned char *) sig, strlen (sig))
                  : yajl_gen_null (g));
         GEN (yajl_gen_map_close (g));
-        push_line (s, g);
+        push_line (s, g, false);
 fail:
         pthread_mutex_unlock (&s->lock);
         if (g)
@@ -228,8 +242,13 @@ reader (void *cls, uint64_t pos, char *buf, size_t max)
                         n = max;
                 memcpy (buf, s->out.data + s->sent, n);
                 s->sent += n;
-                if (s->sent == s->out.len)
+                sink_budget_release (n);
+                if (s->sent == s->out.len) {
+                        /* A burst (or a big result) leaves no big buffer behind. */
+                        if (s->out.cap > 64 * 1024)
+                                ce_buf_free (&s->out);
                         s->sent = s->out.len = 0;
+                }
                 ret = (ssize_t) n;
         } else if (s->ended) {
                 ret = MHD_CONTENT_READER_END_OF_STREAM;
@@ -288,7 +307,7 @@ ndjson_stream_end (struct ndjson_stream *s, const char *type, const char *key, n
         GEN_STR (key);
         GEN (fill (g, arg));
         GEN (yajl_gen_map_close (g));
-        push_line (s, g);
+        push_line (s, g, false);
 fail:
         if (! s->ended) {
                 s->ended = true;
@@ -315,6 +334,7 @@ ndjson_stream_unref (struct ndjson_stream *s)
         if (! last)
                 return;
         pthread_mutex_destroy (&s->lock);
+        sink_budget_release (s->out.len - s->sent);
         ce_buf_free (&s->out);
         free (s);
 }

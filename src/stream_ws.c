@@ -13,6 +13,7 @@
 #include "stream_ws.h"
 
 #include <fcntl.h>
+#include <limits.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
@@ -31,16 +32,28 @@
 #define WS_GUID "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 #define INIT_TIMEOUT_MS 1000      /* Piston's */
 #define CLOSE_TIMEOUT_MS 2000     /* after our close frame, for the client's */
-#define MAX_CONNECTIONS 256       /* WebSocket threads at once */
 #define MAX_STDIN_PENDING 1048576 /* client stdin the program has not read yet */
+/* Bytes handed to wslay at once: the rest waits in outq, where it counts
+ * against the connection's bound (and can be dropped as output). */
+#define WSLAY_MAX_QUEUED (64 * 1024)
+/* What one queued message costs beyond its text: our header and malloc's. */
+#define MSG_OVERHEAD (sizeof (struct ws_msg) + 16)
 
 struct ws_hub {
         const struct ws_config *cfg;
-        pthread_mutex_t lock; /* guards the list, count and stopping */
+        pthread_mutex_t lock; /* guards the list, count, reserved and stopping */
         pthread_cond_t gone;  /* signalled when count drops */
         struct ws_conn *conns;
-        size_t count;
+        size_t count;    /* connection threads */
+        size_t reserved; /* handshakes answered (tickets) and not yet upgraded */
         bool stopping;
+};
+
+/* One answered handshake's slot in hub->count, until the upgrade takes it
+ * over or the request ends without one (ws_ticket_release). */
+struct ws_ticket {
+        struct ws_hub *hub;
+        bool upgraded; /* guarded by hub->lock */
 };
 
 struct ws_msg {
@@ -62,7 +75,8 @@ struct ws_conn {
         pthread_mutex_t lock; /* guards everything up to `sink` */
         int refs;
         struct ws_msg *outq, **outq_tail;
-        size_t out_bytes;
+        size_t out_bytes; /* what outq holds, MSG_OVERHEAD included: all of it
+                           * counted in the server's total (sink_budget) */
         uint64_t skipped[2];
         bool job_done;    /* the last message of the job is queued */
         bool failed;      /* ... and it was an error: close 4002, not 4999 */
@@ -74,7 +88,10 @@ struct ws_conn {
 
         /* the connection thread's own */
         bool initialized, close_queued;
-        uint16_t finish_code; /* close with it once every queued message is sent */
+        bool recv_failed;          /* the socket itself failed or closed (not the protocol) */
+        struct timespec last_sent; /* the last time the socket took a byte, or had none to take */
+        size_t peak_bytes;         /* the most outq held: memory to give back at the end */
+        uint16_t finish_code;      /* close with it once every queued message is sent */
         const char *finish_reason;
         struct timespec init_deadline, close_deadline;
         int kill_fd;  /* closing it kills the container (the worker watches its peer) */
@@ -121,9 +138,24 @@ static void ws_on_upgrade (void *cls, struct MHD_Connection *connection, void *c
                            const char *extra_in, size_t extra_in_size, MHD_socket sock,
                            struct MHD_UpgradeResponseHandle *urh);
 
+void
+ws_ticket_release (struct ws_ticket *t)
+{
+        struct ws_hub *h;
+
+        if (t == NULL)
+                return;
+        h = t->hub;
+        pthread_mutex_lock (&h->lock);
+        if (! t->upgraded)
+                h->reserved--;
+        pthread_mutex_unlock (&h->lock);
+        free (t);
+}
+
 struct MHD_Response *
-ws_upgrade_response (struct ws_hub *hub, struct MHD_Connection *conn, unsigned *status,
-                     const char **msg)
+ws_upgrade_response (struct ws_hub *hub, struct MHD_Connection *conn, struct ws_ticket **ticket,
+                     unsigned *status, const char **msg)
 {
         const char *key = MHD_lookup_connection_value (conn, MHD_HEADER_KIND, "Sec-WebSocket-Key");
         const char *version =
@@ -132,7 +164,10 @@ ws_upgrade_response (struct ws_hub *hub, struct MHD_Connection *conn, unsigned *
         char accept[BASE64_ENCODE_RAW_LENGTH (SHA1_DIGEST_SIZE) + 1];
         struct sha1_ctx sha;
         struct MHD_Response *resp;
+        struct ws_ticket *t;
+        bool full, stopping;
 
+        *ticket = NULL;
         *status = 400;
         if (! header_has_token (conn, MHD_HTTP_HEADER_UPGRADE, "websocket")
             || ! header_has_token (conn, MHD_HTTP_HEADER_CONNECTION, "upgrade")) {
@@ -155,12 +190,36 @@ ws_upgrade_response (struct ws_hub *hub, struct MHD_Connection *conn, unsigned *
         sha1_digest (&sha, sizeof (digest), digest);
         base64_encode_raw (accept, sizeof (digest), digest);
         accept[BASE64_ENCODE_RAW_LENGTH (SHA1_DIGEST_SIZE)] = '\0';
-        resp = MHD_create_response_for_upgrade (ws_on_upgrade, hub);
-        if (resp == NULL) {
+        t = calloc (1, sizeof (*t));
+        if (t == NULL) {
                 *status = 500;
                 *msg = "out of memory";
                 return NULL;
         }
+        t->hub = hub;
+        /* Refuse before any 101: a client over the cap gets a status it can
+         * act on, not an upgrade and then a bare close. */
+        pthread_mutex_lock (&hub->lock);
+        stopping = hub->stopping;
+        full = hub->count + hub->reserved >= hub->cfg->max_connections;
+        if (! stopping && ! full)
+                hub->reserved++; /* the ticket's, until the upgrade or the release */
+        pthread_mutex_unlock (&hub->lock);
+        if (stopping || full) {
+                free (t);
+                *status = 503;
+                *msg = stopping ? "the server is shutting down"
+                                : "too many WebSocket connections; retry later";
+                return NULL;
+        }
+        resp = MHD_create_response_for_upgrade (ws_on_upgrade, t);
+        if (resp == NULL) {
+                ws_ticket_release (t);
+                *status = 500;
+                *msg = "out of memory";
+                return NULL;
+        }
+        *ticket = t;
         MHD_add_response_header (resp, MHD_HTTP_HEADER_UPGRADE, "websocket");
         MHD_add_response_header (resp, "Sec-WebSocket-Accept", accept);
         return resp;
@@ -185,17 +244,27 @@ enqueue (struct ws_conn *c, yajl_gen g, bool droppable)
 
         if (yajl_gen_get_buf (g, &buf, &len) != yajl_gen_status_ok)
                 return false;
-        if (droppable && c->out_bytes + len > STREAM_MAX_PENDING)
+        /* Output counts against this connection's bound and the server's
+         * total; the few other messages of a job are always kept. */
+        if (droppable
+            && (c->out_bytes + len + MSG_OVERHEAD > STREAM_MAX_PENDING
+                || ! sink_budget_take (len + MSG_OVERHEAD)))
                 return false;
+        if (! droppable)
+                sink_budget_add (len + MSG_OVERHEAD);
         m = malloc (sizeof (*m) + len);
-        if (m == NULL)
+        if (m == NULL) {
+                sink_budget_release (len + MSG_OVERHEAD);
                 return false;
+        }
         m->next = NULL;
         m->len = len;
         memcpy (m->data, buf, len);
         *c->outq_tail = m;
         c->outq_tail = &m->next;
-        c->out_bytes += len;
+        c->out_bytes += len + MSG_OVERHEAD;
+        if (c->out_bytes > c->peak_bytes)
+                c->peak_bytes = c->out_bytes;
         wake (c);
         return true;
 }
@@ -245,7 +314,7 @@ send_data (struct ws_conn *c, int i, const char *data, size_t len)
 
         if (len == 0)
                 return;
-        if (c->out_bytes >= STREAM_MAX_PENDING
+        if (c->out_bytes + MSG_OVERHEAD >= STREAM_MAX_PENDING
             || ce_utf8_sanitize (data, len, &clean, &clean_len) < 0 || (g = new_gen ()) == NULL) {
                 c->skipped[i] += len;
                 return;
@@ -394,7 +463,7 @@ fail:
 static void
 conn_unref (struct ws_conn *c)
 {
-        bool last;
+        bool last, big;
 
         pthread_mutex_lock (&c->lock);
         last = --c->refs == 0;
@@ -407,6 +476,7 @@ conn_unref (struct ws_conn *c)
                 c->outq = m->next;
                 free (m);
         }
+        sink_budget_release (c->out_bytes);
         request_free (c->in.req);
         execution_result_clear (&c->result);
         ce_buf_free (&c->stdin_buf);
@@ -415,7 +485,11 @@ conn_unref (struct ws_conn *c)
         close (c->wake);
         free (c->extra);
         pthread_mutex_destroy (&c->lock);
+        big = c->peak_bytes > 256 * 1024;
         free (c);
+        /* Many small messages: what they leave is fragments, not one chunk. */
+        if (big)
+                ce_memory_trim ();
 }
 
 /* -- the job (a pool worker) ---------------------------------------------------- */
@@ -653,6 +727,7 @@ on_recv (wslay_event_context_ptr ctx, uint8_t *buf, size_t len, int flags, void 
                 return -1;
         }
         if (n <= 0) {
+                c->recv_failed = true;
                 wslay_event_set_error (ctx, WSLAY_ERR_CALLBACK_FAILURE);
                 return -1;
         }
@@ -674,6 +749,7 @@ on_send (wslay_event_context_ptr ctx, const uint8_t *data, size_t len, int flags
                 wslay_event_set_error (ctx, WSLAY_ERR_CALLBACK_FAILURE);
                 return -1;
         }
+        c->last_sent = ce_now ();
         return n;
 }
 
@@ -685,36 +761,41 @@ on_msg (wslay_event_context_ptr ctx, const struct wslay_event_on_msg_recv_arg *a
                 handle_message (user, (const char *) arg->msg, arg->msg_length);
 }
 
-/* Move what the producers queued into wslay.  Returns true once the job's
+/* Move what the producers queued into wslay, as far as wslay holds less
+ * than WSLAY_MAX_QUEUED: a client that reads slowly leaves the rest in
+ * outq, where it counts against the bound.  Returns true once the job's
  * last message has gone into wslay. */
 static bool
-flush_queue (struct ws_conn *c)
+flush_queue (struct ws_conn *c, bool *more)
 {
-        struct ws_msg *q;
         bool done;
 
         pthread_mutex_lock (&c->lock);
-        q = c->outq;
-        c->outq = NULL;
-        c->outq_tail = &c->outq;
-        c->out_bytes = 0;
-        done = c->job_done;
+        while (c->outq
+               && (c->close_queued
+                   || wslay_event_get_queued_msg_length (c->ctx) < WSLAY_MAX_QUEUED)) {
+                struct ws_msg *m = c->outq;
+                struct wslay_event_msg msg = { WSLAY_TEXT_FRAME, (const uint8_t *) m->data,
+                                               m->len };
+
+                c->outq = m->next;
+                if (c->outq == NULL)
+                        c->outq_tail = &c->outq;
+                c->out_bytes -= m->len + MSG_OVERHEAD;
+                sink_budget_release (m->len + MSG_OVERHEAD);
+                /* wslay copies the text. */
+                if (! c->close_queued)
+                        wslay_event_queue_msg (c->ctx, &msg);
+                free (m);
+        }
+        done = c->job_done && c->outq == NULL;
+        *more = c->outq != NULL;
         if (c->stdin_new >= 0) {
                 c->stdin_fd = c->stdin_new;
                 c->stdin_new = -1;
                 fcntl (c->stdin_fd, F_SETFL, O_NONBLOCK);
         }
         pthread_mutex_unlock (&c->lock);
-        while (q) {
-                struct ws_msg *m = q;
-                struct wslay_event_msg msg = { WSLAY_TEXT_FRAME, (const uint8_t *) m->data,
-                                               m->len };
-
-                q = m->next;
-                if (! c->close_queued)
-                        wslay_event_queue_msg (c->ctx, &msg);
-                free (m);
-        }
         return done;
 }
 
@@ -736,6 +817,61 @@ write_stdin (struct ws_conn *c)
         }
         if (c->stdin_off == c->stdin_buf.len)
                 c->stdin_off = c->stdin_buf.len = 0;
+}
+
+static void linger_close (struct ws_conn *c);
+
+static ssize_t
+on_frame_send (const uint8_t *data, size_t len, int flags, void *user)
+{
+        struct ws_conn *c = user;
+        ssize_t n = send (c->sock, data, len, MSG_NOSIGNAL);
+
+        (void) flags;
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+                return WSLAY_ERR_WANT_WRITE;
+        return n < 0 ? WSLAY_ERR_CALLBACK_FAILURE : n;
+}
+
+/* wslay found a frame it cannot parse (a reserved opcode, a fragmented or
+ * oversized control frame...): it queued a close without a status and gave
+ * up.  RFC 6455 (7.1.7, 7.4.1) asks for a close frame with 1002: send one
+ * with wslay's frame layer, only when no message of ours is half sent (the
+ * close wslay queued is all it holds), and bounded by CLOSE_TIMEOUT_MS. */
+static void
+close_protocol_error (struct ws_conn *c)
+{
+        static const uint8_t payload[2] = { WSLAY_CODE_PROTOCOL_ERROR >> 8,
+                                            WSLAY_CODE_PROTOCOL_ERROR & 0xff };
+        struct wslay_frame_callbacks cb = { .send_callback = on_frame_send };
+        struct timespec deadline = ce_deadline_after_ms (CLOSE_TIMEOUT_MS);
+        wslay_frame_context_ptr frame;
+        struct wslay_frame_iocb iocb = { .fin = 1,
+                                         .opcode = WSLAY_CONNECTION_CLOSE,
+                                         .payload_length = sizeof (payload),
+                                         .data = payload,
+                                         .data_length = sizeof (payload) };
+
+        if (c->recv_failed || wslay_event_get_queued_msg_count (c->ctx) > 1
+            || wslay_frame_context_init (&frame, &cb, c) != 0)
+                return;
+        while (iocb.data_length > 0 && ce_time_before (ce_now (), deadline)) {
+                struct pollfd p = { c->sock, POLLOUT, 0 };
+                ssize_t n = wslay_frame_send (frame, &iocb);
+
+                if (n == WSLAY_ERR_WANT_WRITE) {
+                        (void) poll (&p, 1, 100);
+                        continue;
+                }
+                if (n < 0)
+                        break;
+                /* wslay_frame_send returns payload bytes sent: the header
+                 * went out with them, or is pending in its own state. */
+                iocb.data += n;
+                iocb.data_length -= (size_t) n;
+        }
+        wslay_frame_context_free (frame);
+        linger_close (c);
 }
 
 /* Both close frames are out: stop writing and read what the client still
@@ -760,6 +896,23 @@ linger_close (struct ws_conn *c)
         }
 }
 
+/* The poll timeout that also wakes at deadline: the smaller of timeout
+ * (ms, -1: none) and the time left until deadline. */
+static int
+poll_timeout (int timeout, struct timespec now, struct timespec deadline)
+{
+        int64_t left = ce_ms_between (now, deadline);
+
+        if (left < 0)
+                left = 0;
+        if (left > INT_MAX)
+                left = INT_MAX;
+        /* +1: poll rounds down, and waking just before the deadline would spin. */
+        if (left < INT_MAX)
+                left++;
+        return timeout < 0 || left < timeout ? (int) left : timeout;
+}
+
 static void *
 conn_main (void *arg)
 {
@@ -775,12 +928,14 @@ conn_main (void *arg)
                 goto out;
         wslay_event_config_set_max_recv_msg_length (c->ctx, h->cfg->max_message);
         c->init_deadline = ce_deadline_after_ms (INIT_TIMEOUT_MS);
+        c->last_sent = ce_now ();
         for (;;) {
                 struct pollfd p[3];
-                bool stopping;
-                int n;
+                struct timespec now;
+                bool stopping, more;
+                int n, timeout;
 
-                if (flush_queue (c) && ! completed) {
+                if (flush_queue (c, &more) && ! completed) {
                         bool failed;
 
                         completed = true;
@@ -810,15 +965,42 @@ conn_main (void *arg)
                         linger_close (c);
                         break;
                 }
-                if (c->close_queued && ! ce_time_before (ce_now (), c->close_deadline))
+                now = ce_now ();
+                if (c->close_queued && ! ce_time_before (now, c->close_deadline))
                         break;
+                /* The write timeout: a client that takes nothing for that
+                 * long is dropped, and what it would have read is freed. */
+                if (! wslay_event_want_write (c->ctx)) {
+                        c->last_sent = now;
+                } else if (ce_ms_between (c->last_sent, now) >= h->cfg->write_timeout_ms) {
+                        ce_log ("WS /api/v2/connect: the client took nothing for %d ms: closed",
+                                h->cfg->write_timeout_ms);
+                        break;
+                }
                 p[0] = (struct pollfd){ c->sock,
                                         (short) ((wslay_event_want_read (c->ctx) ? POLLIN : 0)
                                                  | (wslay_event_want_write (c->ctx) ? POLLOUT : 0)),
                                         0 };
                 p[1] = (struct pollfd){ c->wake, POLLIN, 0 };
                 p[2] = (struct pollfd){ c->stdin_buf.len ? c->stdin_fd : -1, POLLOUT, 0 };
-                n = poll (p, 3, c->extra_off < c->extra_len ? 0 : 100);
+                /* Sleep until something happens or the next deadline. */
+                timeout = -1;
+                /* Bytes the client has not read yet, or outq's next messages
+                 * that wslay now has room for: no waiting. */
+                if (c->extra_off < c->extra_len
+                    || (more && wslay_event_get_queued_msg_length (c->ctx) < WSLAY_MAX_QUEUED)
+                    || (c->finish_code && ! c->close_queued
+                        && wslay_event_get_queued_msg_count (c->ctx) == 0))
+                        timeout = 0;
+                if (! c->initialized)
+                        timeout = poll_timeout (timeout, now, c->init_deadline);
+                if (c->close_queued)
+                        timeout = poll_timeout (timeout, now, c->close_deadline);
+                if (wslay_event_want_write (c->ctx))
+                        timeout = poll_timeout (
+                                timeout, now,
+                                ce_deadline_from (c->last_sent, h->cfg->write_timeout_ms));
+                n = poll (p, 3, timeout);
                 if (n < 0 && errno != EINTR)
                         break;
                 if (n <= 0 && c->extra_off == c->extra_len)
@@ -831,8 +1013,10 @@ conn_main (void *arg)
                         (void) eventfd_read (c->wake, &v);
                 }
                 if ((p[0].revents & POLLIN) || c->extra_off < c->extra_len) {
-                        if (wslay_event_recv (c->ctx) != 0)
+                        if (wslay_event_recv (c->ctx) != 0) {
+                                close_protocol_error (c);
                                 break;
+                        }
                 } else if (p[0].revents & (POLLERR | POLLHUP | POLLNVAL)) {
                         break;
                 }
@@ -866,7 +1050,8 @@ static void
 ws_on_upgrade (void *cls, struct MHD_Connection *connection, void *con_cls, const char *extra_in,
                size_t extra_in_size, MHD_socket sock, struct MHD_UpgradeResponseHandle *urh)
 {
-        struct ws_hub *h = cls;
+        struct ws_ticket *t = cls;
+        struct ws_hub *h = t->hub;
         struct ws_conn *c = calloc (1, sizeof (*c));
         pthread_attr_t attr;
         pthread_t tid;
@@ -874,6 +1059,11 @@ ws_on_upgrade (void *cls, struct MHD_Connection *connection, void *con_cls, cons
 
         (void) connection;
         (void) con_cls;
+        /* The ticket's place is the connection's from here. */
+        pthread_mutex_lock (&h->lock);
+        t->upgraded = true;
+        h->reserved--;
+        pthread_mutex_unlock (&h->lock);
         if (c == NULL)
                 goto fail;
         c->hub = h;
@@ -895,7 +1085,7 @@ ws_on_upgrade (void *cls, struct MHD_Connection *connection, void *con_cls, cons
                 c->extra_len = extra_in_size;
         }
         pthread_mutex_lock (&h->lock);
-        if (! h->stopping && h->count < MAX_CONNECTIONS) {
+        if (! h->stopping) {
                 pthread_attr_init (&attr);
                 pthread_attr_setdetachstate (&attr, PTHREAD_CREATE_DETACHED);
                 ok = pthread_create (&tid, &attr, conn_main, c) == 0;
@@ -934,6 +1124,13 @@ ws_hub_shutdown (struct ws_hub *h)
         while (h->count > 0)
                 pthread_cond_wait (&h->gone, &h->lock);
         pthread_mutex_unlock (&h->lock);
+}
+
+void
+ws_hub_free (struct ws_hub *h)
+{
+        if (h == NULL)
+                return;
         pthread_mutex_destroy (&h->lock);
         pthread_cond_destroy (&h->gone);
         free (h);
