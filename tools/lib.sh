@@ -20,10 +20,11 @@ CE_DEPS=(
 )
 # ... and to test: clang and its runtime (the fuzzer, sanitizers), node and
 # npm (the Piston clients), qemu-system-x86 and e2fsprogs (the cgroup v2 VM
-# of tests/vm/run-vm-suite), nghttp2-client (tools/bench's h2load).
+# of tests/vm/run-vm-suite), nghttp2-client (tools/bench's h2load),
+# python3-websocket (test_hostile.py's WebSocket client).
 CE_TEST_DEPS=(
   clang libclang-rt-14-dev nodejs npm
-  qemu-system-x86 e2fsprogs nghttp2-client
+  qemu-system-x86 e2fsprogs nghttp2-client python3-websocket
 )
 
 CE_START_SECONDS="${CE_START_SECONDS:-$(date +%s)}"
