@@ -22,6 +22,7 @@
 #include "bundle.h"
 #include "common.h"
 #include "execution.h"
+#include "plan.h"
 #include "request.h"
 
 /* What a front-end may consult: immutable after start-up. */

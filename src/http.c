@@ -278,10 +278,10 @@ gen_languages (yajl_gen g, const void *arg)
                 GEN (yajl_gen_array_close (g));
                 GEN_KV_STR ("entry_file", l->entry_file);
                 GEN_KV_BOOL ("compiled", l->compile.command != NULL);
-                execution_default_limits (l, false, &c->policy, &lim);
+                plan_default_limits (l, false, &c->policy, &lim);
                 GEN (gen_limits (g, "limits", &lim));
                 if (l->compile.command) {
-                        execution_default_limits (l, true, &c->policy, &lim);
+                        plan_default_limits (l, true, &c->policy, &lim);
                         GEN (gen_limits (g, "compile_limits", &lim));
                 }
                 GEN_KV_BOOL ("available", l->available);
@@ -315,8 +315,8 @@ gen_ready (yajl_gen g, const void *arg)
         }
         GEN (yajl_gen_map_close (g));
         GEN_STR ("warm_pool");
-        if (c->runner->warm) {
-                GEN (warm_pool_gen (c->runner->warm, g));
+        if (c->warm) {
+                GEN (warm_pool_gen (c->warm, g));
         } else {
                 GEN (yajl_gen_map_open (g));
                 GEN_KV_INT ("per_language", 0);
@@ -439,7 +439,7 @@ job_run (struct pool_job *job)
         /* Read before: a buffered r is not ours once job_answer resumed it. */
         struct ndjson_stream *stream = r->stream;
 
-        execution_run (r->srv->cfg.runner, &r->in.plan, r->in.req, r->client_fd,
+        execution_run (r->srv->cfg.runner, r->srv->cfg.warm, &r->in.plan, r->in.req, r->client_fd,
                        stream ? ndjson_stream_sink (stream) : NULL,
                        &(struct exec_done){ job_answer, r }, &r->result, &r->run_err);
         if (stream)
@@ -929,6 +929,7 @@ http_start (const struct http_config *cfg, struct http_server **out, struct ce_e
         s->env = (struct api_env){ s->cfg.bundles, &s->cfg.policy, s->cfg.limit_mode };
         s->ws_cfg = (struct ws_config){ &s->env,
                                         s->cfg.runner,
+                                        s->cfg.warm,
                                         s->cfg.pool,
                                         s->cfg.max_body,
                                         (int) s->cfg.connection_timeout_s * 1000,

@@ -17,6 +17,7 @@
 #include "execution.h"
 #include "pool.h"
 #include "runner.h"
+#include "warm.h"
 
 struct http_config {
         const char *listen; /* "HOST:PORT" */
@@ -33,6 +34,7 @@ struct http_config {
         bool rootless;
         const struct ce_bundle_registry *bundles;
         const struct runner_config *runner;
+        struct warm_pool *warm; /* slots executions ask first; NULL: none */
         struct pool *pool;
 };
 

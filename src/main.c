@@ -811,7 +811,7 @@ main (int argc, char **argv)
 
                 if (warm_pool_new (&rc, &hc.policy, &wp, &warm, &err) < 0)
                         die ("%s", err.msg);
-                rc.warm = warm;
+                hc.warm = warm;
         }
         if (http_start (&hc, &http, &err) < 0)
                 die ("%s", err.msg);
@@ -836,7 +836,6 @@ main (int argc, char **argv)
         http_stop (http);
         pool_free (pool);
         /* No execution runs now: nobody else touches the warm pool. */
-        rc.warm = NULL;
         warm_pool_free (warm);
         supervisor_stop ();
         bundle_registry_free (bundles);

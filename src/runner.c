@@ -3,7 +3,7 @@
  *
  *   1. a bundle dir WORK/<stage> (0700) holding config.json, runc's log and
  *      pid file; the code (WORK/code, mounted read-only at /code) and the
- *      build dir are the execution's (execution.c);
+ *      build dir are the slot's (slot.c);
  *   2. runner_create: `runc run --detach`: the container's stdout and stderr
  *      are our pipes, fd 3 a socket on which codeengine-init waits for its
  *      program and later reports the program's wait status.  runc exits
@@ -843,7 +843,7 @@ runner_signal_name (int sig, char *buf, size_t size)
         return buf;
 }
 
-/* A container id of ours (execution_new_id, with a stage's suffix):
+/* A container id of ours (slot_new_id, with a stage's suffix):
  * "ce-" and 16 hex digits, then "-" and lowercase letters or nothing. */
 static bool
 is_container_id (const char *name)

@@ -29,8 +29,6 @@ enum limit_mode {
 
 const char *runner_limit_mode_name (enum limit_mode m);
 
-struct warm_pool;
-
 struct runner_config {
         const char *runtime;   /* runc binary, looked up in PATH */
         const char *state_dir; /* absolute */
@@ -47,8 +45,6 @@ struct runner_config {
         bool rootless;       /* not root: a user namespace maps us to root inside */
         bool systemd_cgroup; /* rootless on cgroup v2: runc --systemd-cgroup, user's slice */
         bool cpu_limit;      /* the cpu controller can be used */
-        /* Prepared executions that execution_run asks first (warm.h); NULL: none. */
-        struct warm_pool *warm;
 };
 
 enum runner_status {

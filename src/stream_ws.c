@@ -515,8 +515,8 @@ job_run (struct pool_job *job)
 {
         struct ws_conn *c = (struct ws_conn *) ((char *) job - offsetof (struct ws_conn, job));
 
-        execution_run (c->hub->cfg->runner, &c->in.plan, c->in.req, c->kill_peer, &c->sink,
-                       &(struct exec_done){ job_done, c }, &c->result, &c->run_err);
+        execution_run (c->hub->cfg->runner, c->hub->cfg->warm, &c->in.plan, c->in.req, c->kill_peer,
+                       &c->sink, &(struct exec_done){ job_done, c }, &c->result, &c->run_err);
         close (c->kill_peer);
         c->kill_peer = -1;
         conn_unref (c);

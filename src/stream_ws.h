@@ -46,6 +46,7 @@
 struct ws_config {
         const struct api_env *env;
         const struct runner_config *runner;
+        struct warm_pool *warm; /* NULL: none */
         struct pool *pool;
         size_t max_message;     /* bytes in one client message */
         int write_timeout_ms;   /* a client that takes nothing this long is dropped */

@@ -93,9 +93,9 @@ lang_entry (struct warm_pool *w, const struct ce_language *lang)
         if (e->idle == NULL)
                 return NULL;
         e->plan.lang = lang;
-        execution_default_limits (lang, false, w->pol, &e->plan.run_limits);
+        plan_default_limits (lang, false, w->pol, &e->plan.run_limits);
         if (lang->compile.command)
-                execution_default_limits (lang, true, w->pol, &e->plan.compile_limits);
+                plan_default_limits (lang, true, w->pol, &e->plan.compile_limits);
         w->nlangs++;
         return e;
 }
@@ -108,7 +108,7 @@ bury (struct warm_pool *w, struct exec_slot *s)
 {
         struct exec_slot_info info;
 
-        execution_slot_describe (s, &info);
+        slot_describe (s, &info);
         snprintf (w->discarded[w->ndiscarded++ % DISCARDED], CE_EXEC_ID_SIZE, "%s", info.id);
         w->dead[w->ndead++] = s;
 }
@@ -120,11 +120,11 @@ discard_unlocked (struct warm_pool *w, struct exec_slot *s)
 {
         struct exec_slot_info info;
 
-        execution_slot_describe (s, &info);
+        slot_describe (s, &info);
         snprintf (w->deleting_id, sizeof (w->deleting_id), "%s", info.id);
         w->deleting_lang = info.language;
         pthread_mutex_unlock (&w->lock);
-        execution_discard (w->cfg, s);
+        slot_discard (w->cfg, s);
         pthread_mutex_lock (&w->lock);
         w->deleting_id[0] = '\0';
 }
@@ -154,10 +154,10 @@ warm_take (struct warm_pool *w, const struct exec_plan *plan)
                 for (size_t i = e->nidle; i-- > 0 && got == NULL;) {
                         struct exec_slot *s = e->idle[i];
 
-                        if (! execution_slot_fits (w->cfg, s, plan))
+                        if (! slot_fits (w->cfg, s, plan))
                                 continue;
                         remove_idle (w, e, i);
-                        if (execution_slot_alive (s))
+                        if (slot_alive (s))
                                 got = s;
                         else
                                 bury (w, s);
@@ -253,7 +253,7 @@ refill_main (void *arg)
                         struct exec_slot *s = NULL;
                         struct ce_error err = { 0 };
                         char id[CE_EXEC_ID_SIZE];
-                        int ret = execution_new_id (id);
+                        int ret = slot_new_id (id);
 
                         if (ret < 0) {
                                 ce_log ("warning: warm pool: getrandom: %s", strerror (-ret));
@@ -265,7 +265,7 @@ refill_main (void *arg)
                         memcpy (w->making_id, id, sizeof (id));
                         w->making_lang = lang;
                         pthread_mutex_unlock (&w->lock);
-                        ret = execution_prepare (w->cfg, &plan, id, &s, &err);
+                        ret = slot_prepare (w->cfg, &plan, id, true, &s, &err);
                         pthread_mutex_lock (&w->lock);
                         w->making_id[0] = '\0';
                         e = lang_entry (w, lang); /* the array may have moved */
@@ -348,11 +348,11 @@ warm_pool_free (struct warm_pool *w)
         /* The thread is gone: nothing else touches the pool now. */
         for (size_t i = 0; i < w->nlangs; i++) {
                 for (size_t j = 0; j < w->langs[i].nidle; j++)
-                        execution_discard (w->cfg, w->langs[i].idle[j]);
+                        slot_discard (w->cfg, w->langs[i].idle[j]);
                 free (w->langs[i].idle);
         }
         for (size_t i = 0; i < w->ndead; i++)
-                execution_discard (w->cfg, w->dead[i]);
+                slot_discard (w->cfg, w->dead[i]);
         free (w->langs);
         free (w->dead);
         pthread_cond_destroy (&w->cond);
@@ -428,13 +428,13 @@ warm_pool_gen (struct warm_pool *w, yajl_gen g)
                 for (size_t j = 0; j < w->langs[i].nidle; j++) {
                         struct exec_slot_info info;
 
-                        execution_slot_describe (w->langs[i].idle[j], &info);
+                        slot_describe (w->langs[i].idle[j], &info);
                         GEN (gen_slot (g, &info, "idle"));
                 }
         for (size_t i = 0; i < w->ndead; i++) {
                 struct exec_slot_info info;
 
-                execution_slot_describe (w->dead[i], &info);
+                slot_describe (w->dead[i], &info);
                 GEN (gen_slot (g, &info, "deleting"));
         }
         if (w->deleting_id[0]) {

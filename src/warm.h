@@ -1,7 +1,7 @@
 /*
  * warm.h - the warm pool: executions prepared before their requests.
  *
- * A slot (execution.h) is a work dir and a container per stage, created
+ * A slot (slot.h) is a work dir and a container per stage, created
  * under a language's default limits, whose inits wait for their programs.
  * A request whose plan fits takes one (warm_take) and so skips the runtime's
  * start-up; each slot serves exactly one execution and is then deleted.  One
@@ -16,7 +16,7 @@
 
 #include <yajl/yajl_gen.h>
 
-#include "execution.h"
+#include "slot.h"
 
 struct warm_params {
         size_t per_language; /* idle slots kept per language in demand; 0: no pool */
@@ -31,7 +31,7 @@ struct warm_pool;
 int warm_pool_new (const struct runner_config *cfg, const struct exec_policy *pol,
                    const struct warm_params *params, struct warm_pool **out, struct ce_error *err);
 
-/* A slot that fits plan (execution_slot_fits) and is alive, now yours
+/* A slot that fits plan (slot_fits) and is alive, now yours
  * (execution_run uses it, then discards it); NULL when none waits.  Either
  * way plan's language is counted as asked for.  Any thread; never blocks on
  * the runtime. */

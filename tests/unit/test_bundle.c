@@ -169,12 +169,12 @@ test_registry (void)
                         struct ce_limits lim;
 
                         /* The language replaces the server's defaults... */
-                        execution_default_limits (c, true, &pol, &lim);
+                        plan_default_limits (c, true, &pol, &lim);
                         CHECK (lim.memory_mb == 300 && lim.timeout_ms == 5000 && lim.pids == 128);
-                        execution_default_limits (c, false, &pol, &lim);
+                        plan_default_limits (c, false, &pol, &lim);
                         CHECK (lim.memory_mb == 50 && lim.pids == 32);
                         /* ...held to the ceiling. */
-                        execution_default_limits (nasm, false, &pol, &lim);
+                        plan_default_limits (nasm, false, &pol, &lim);
                         CHECK (lim.memory_mb == 512);
                         /* The request replaces both, within the ceilings. */
                         req.limits_given = LIMIT_OUTPUT | LIMIT_MEMORY;
@@ -182,18 +182,18 @@ test_registry (void)
                         req.limits.memory_mb = 100;
                         req.compile_limits_given = LIMIT_TIMEOUT;
                         req.compile_limits.timeout_ms = 200;
-                        CHECK (execution_plan (c, &req, &pol, &plan, &err) == 0);
+                        CHECK (plan_make (c, &req, &pol, &plan, &err) == 0);
                         CHECK (plan.run_limits.memory_mb == 100 && plan.run_limits.pids == 32);
                         CHECK (plan.compile_limits.timeout_ms == 200
                                && plan.compile_limits.memory_mb == 300
                                && plan.compile_limits.output_bytes == 100);
                         req.compile_limits.timeout_ms = 60001;
-                        CHECK (execution_plan (c, &req, &pol, &plan, &err) < 0);
+                        CHECK (plan_make (c, &req, &pol, &plan, &err) < 0);
                         CHECK (err.http_status == 400
                                && strstr (err.msg, "limits.compile_timeout_ms"));
                         /* An unavailable language is a 503 that says why. */
                         req.compile_limits_given = 0;
-                        CHECK (execution_plan (nasm, &req, &pol, &plan, &err) < 0);
+                        CHECK (plan_make (nasm, &req, &pol, &plan, &err) < 0);
                         CHECK (err.http_status == 503 && strstr (err.msg, "not available"));
                 }
         }

@@ -1,0 +1,82 @@
+/*
+ * slot.h - a prepared execution: a work dir and, for each stage of a plan,
+ * a container created and waiting for its program (runner.h).
+ *
+ *   STATE/exec/<id>/code     the request's files; read-only at /code in every stage
+ *                  /stdin    the run's standard input
+ *                  /build    the compile's output: written by the compile stage
+ *                            (a size-bounded tmpfs when root), read-only in the run
+ *                  /compile, /run   each container's bundle dir (config.json)
+ *
+ * A slot is owned by one thread at a time: the warm pool (warm.h) while it
+ * waits, then the execution (execution.h) it serves, exactly once.  Every
+ * call may block for as long as the runtime takes, except slot_fits,
+ * slot_alive, slot_describe, slot_id and slot_container.
+ */
+#ifndef CE_SLOT_H
+#define CE_SLOT_H
+
+#include "common.h"
+#include "plan.h"
+#include "runner.h"
+
+struct exec_slot;
+
+/* An execution's id: its work dir's name and its run container's id
+ * ("ce-" and 16 hex digits); a compile stage's container adds "-compile". */
+#define CE_EXEC_ID_SIZE 20
+int slot_new_id (char buf[CE_EXEC_ID_SIZE]);
+
+/* A slot for plan's language and limits, named id (from slot_new_id; NULL:
+ * a new one): every stage's container when `all`, else only the first (the
+ * run's then comes after the compile: slot_create_run).  0 with *out (free
+ * with slot_discard); <0 with the runtime's message, nothing left. */
+int slot_prepare (const struct runner_config *cfg, const struct exec_plan *plan, const char *id,
+                  bool all, struct exec_slot **out, struct ce_error *err);
+
+/* The run's container, when slot_prepare made only the compile's. */
+int slot_create_run (const struct runner_config *cfg, struct exec_slot *s, struct ce_error *err);
+
+/* Delete its containers and its work dir.  NULL is fine. */
+void slot_discard (const struct runner_config *cfg, struct exec_slot *s);
+
+/* Whether s can serve plan: the same language, containers made for at
+ * least its timeout, and its memory, CPU and pids (with cgroups, which
+ * slot_adjust can change before the go). */
+bool slot_fits (const struct runner_config *cfg, const struct exec_slot *s,
+                const struct exec_plan *plan);
+
+/* Give s's containers plan's cgroup limits where they differ.  <0: s
+ * should not be used. */
+int slot_adjust (const struct runner_config *cfg, struct exec_slot *s, const struct exec_plan *plan,
+                 struct ce_error *err);
+
+/* Its containers still wait (a cheap check that never blocks). */
+bool slot_alive (const struct exec_slot *s);
+
+/* The request's files under code/ and its stdin: *stdin_fd is open on the
+ * run's standard input (the caller closes it). */
+int slot_write_request (struct exec_slot *s, const struct ce_request *req, int *stdin_fd,
+                        struct ce_error *err);
+
+const char *slot_id (const struct exec_slot *s);
+
+/* The compile's or the run's container; NULL when not made. */
+struct runner_container *slot_container (const struct exec_slot *s, bool compile);
+
+/* What GET /ready shows of a slot; strings are borrowed from s. */
+struct exec_slot_info {
+        const char *id; /* its work dir's name; its run container's id */
+        const char *language;
+        const char *containers[2];
+        pid_t pids[2]; /* -1 when unknown */
+        size_t ncontainers;
+        int fds; /* the server's fds it holds */
+};
+void slot_describe (const struct exec_slot *s, struct exec_slot_info *info);
+
+/* At start-up: remove the work dirs (and /build mounts) an earlier instance
+ * that died left under the exec dir. */
+int slot_cleanup_stale (const struct runner_config *cfg, struct ce_error *err);
+
+#endif
