@@ -14,7 +14,7 @@
  * the kernel then kills whatever is left in the namespace.
  *
  * fd 3 is close-on-exec, so the program can neither forge the status nor
- * keep the pipe open.  Built static and without sanitizers: it runs inside
+ * keep the socket open.  Built static and without sanitizers: it runs inside
  * images that share nothing with the host's libc.
  */
 #include <errno.h>
@@ -250,14 +250,14 @@ main (int argc, char **argv)
                                      + ru.ru_utime.tv_usec + ru.ru_stime.tv_usec;
                         rep.maxrss_kb = ru.ru_maxrss;
                 }
-                /* One write under PIPE_BUF bytes: atomic on a pipe. */
+                /* One small write: the socket takes it whole. */
                 if (write (STATUS_FD, &rep, sizeof (rep)) != (ssize_t) sizeof (rep))
                         return 126;
                 /* Keep the container, and so its cgroup, until the server has
                  * read the cgroup's counters: runc's systemd driver puts us in
                  * a scope that systemd removes, cgroup and all, as soon as its
                  * last process exits.  The server releases us by shutting its
-                 * end of the socket down (EOF); on a pipe read fails at once. */
+                 * end of the socket down (EOF). */
                 {
                         char c;
 

@@ -722,9 +722,9 @@ main (int argc, char **argv)
                 .init_path = init_path,
                 .tmp_bytes = 32 * 1024 * 1024,
                 .build_bytes = (int64_t) o.build_mb * 1024 * 1024,
-                /* runc would compile the profile in every container; init
-                 * installs the program compiled once instead. */
-                .seccomp = NULL,
+                /* runc would compile the profile in every container (the
+                 * spec's "seccomp"); init installs the program compiled once
+                 * instead. */
                 .seccomp_fd = seccomp_fd,
                 .limits = limits,
                 .rootless = rootless,

@@ -243,7 +243,6 @@ write_config (const struct runner_config *cfg, const struct runner_stage *st,
                 .uid = cfg->rootless ? 0 : CONTAINER_UID,
                 .gid = cfg->rootless ? 0 : CONTAINER_GID,
                 .cpu_seconds = (limits->timeout_ms + 999) / 1000 + 1,
-                .seccomp = cfg->seccomp,
                 .seccomp_fd = cfg->seccomp_fd >= 0 ? CE_INIT_SECCOMP_FD : -1,
         };
         ret = spec_write (bfd, &params, err);
@@ -386,13 +385,12 @@ close_pair (int p[2])
 struct runner_container {
         char id[64];
         struct container_paths paths;
-        struct ce_limits limits; /* as created */
-        int bfd;                 /* the bundle dir */
-        int out_r, err_r;        /* the read ends of its stdout and stderr */
-        int status_fd;           /* our end of init's socket (init_report.h) */
-        pid_t init_pid;          /* adopted by the supervisor; -1 once reaped or unknown */
-        bool created;            /* runc may have state: runc delete it */
-        bool started;            /* runner_start was called: the container is spent */
+        int bfd;          /* the bundle dir */
+        int out_r, err_r; /* the read ends of its stdout and stderr */
+        int status_fd;    /* our end of init's socket (init_report.h) */
+        pid_t init_pid;   /* adopted by the supervisor; -1 once reaped or unknown */
+        bool created;     /* runc may have state: runc delete it */
+        bool started;     /* runner_start was called: the container is spent */
 };
 
 static void
@@ -490,14 +488,7 @@ runner_update (const struct runner_config *cfg, struct runner_container *c,
         ret = runtime_simple (cfg, args, &status);
         if (ret < 0 || ! WIFEXITED (status) || WEXITSTATUS (status) != 0)
                 return ce_error_set (err, 500, EIO, "%s update %s failed", cfg->runtime, c->id);
-        c->limits = *limits;
         return 0;
-}
-
-const struct ce_limits *
-runner_container_limits (const struct runner_container *c)
-{
-        return &c->limits;
 }
 
 /* What runc printed before it failed (no container holds the pipe then). */
@@ -530,7 +521,6 @@ runner_create (const struct runner_config *cfg, const struct runner_stage *stage
                 return ce_error_set (err, 500, ENOMEM, "out of memory");
         c->bfd = c->out_r = c->err_r = c->status_fd = -1;
         c->init_pid = -1;
-        c->limits = *stage->limits;
         snprintf (c->id, sizeof (c->id), "%s", stage->id);
         container_paths_init (cfg, stage, &c->paths);
         ret = write_config (cfg, stage, &c->paths, &c->bfd, err);

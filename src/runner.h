@@ -14,8 +14,6 @@
 #ifndef CE_RUNNER_H
 #define CE_RUNNER_H
 
-#include <yajl/yajl_tree.h>
-
 #include "cgroup.h"
 #include "common.h"
 #include "request.h"
@@ -38,7 +36,6 @@ struct runner_config {
         const char *init_path; /* absolute host path of codeengine-init */
         int64_t tmp_bytes;     /* size of the run stage's /tmp inside */
         int64_t build_bytes;   /* size of the compile stage's /build (a tmpfs when root) */
-        yajl_val seccomp;      /* the profile, for runc to compile per container; NULL: */
         int seccomp_fd;        /* the profile compiled once (seccomp_bpf.h), sealed, > 4:
                                 * init installs it on itself; -1: none */
         enum limit_mode limits;
@@ -122,9 +119,6 @@ bool runner_can_update (const struct runner_config *cfg);
  * update`): only where runner_can_update.  <0: c is unchanged and should not be used. */
 int runner_update (const struct runner_config *cfg, struct runner_container *c,
                    const struct ce_limits *limits, struct ce_error *err);
-
-/* The limits c has now. */
-const struct ce_limits *runner_container_limits (const struct runner_container *c);
 
 /* runc delete --force, then free c.  NULL is fine. */
 void runner_destroy (const struct runner_config *cfg, struct runner_container *c);
