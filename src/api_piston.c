@@ -701,55 +701,66 @@ fail:
         return st;
 }
 
-/* One stage, as Piston's job.js reports it. */
-static yajl_gen_status
-gen_stage (yajl_gen g, const struct runner_result *res, bool compile)
+void
+api_piston_outcome (const struct runner_result *res, struct api_piston_outcome *out)
 {
-        char signame[32], message[96];
-        const char *sig = runner_signal_name (res->signal, signame, sizeof (signame));
-        const char *status = NULL;
-        bool msg = true;
-        yajl_gen_status st;
+        const char *sig = runner_signal_name (res->signal, out->signame, sizeof (out->signame));
 
+        out->status = NULL;
+        out->message[0] = '\0';
         switch (res->status) {
-        case RUN_OK: msg = false; break;
+        case RUN_OK: break;
         case RUN_TIMEOUT:
-                status = "TO";
-                snprintf (message, sizeof (message), "Time limit exceeded (wall clock)");
+                out->status = "TO";
+                snprintf (out->message, sizeof (out->message), "Time limit exceeded (wall clock)");
                 break;
         case RUN_OUTPUT_LIMIT:
                 if (res->out.stdout_buf.len == 0) {
-                        status = "EL";
-                        snprintf (message, sizeof (message), "stderr length exceeded");
+                        out->status = "EL";
+                        snprintf (out->message, sizeof (out->message), "stderr length exceeded");
                 } else {
-                        status = "OL";
-                        snprintf (message, sizeof (message), "stdout length exceeded");
+                        out->status = "OL";
+                        snprintf (out->message, sizeof (out->message), "stdout length exceeded");
                 }
                 break;
         case RUN_MEMORY_LIMIT:
-                status = "SG";
-                snprintf (message, sizeof (message), "Memory limit exceeded (killed by %s)",
-                          sig ? sig : "SIGKILL");
+                out->status = "SG";
+                snprintf (out->message, sizeof (out->message),
+                          "Memory limit exceeded (killed by %s)", sig ? sig : "SIGKILL");
                 break;
         case RUN_RUNTIME_ERROR:
         case RUN_COMPILE_ERROR:
         case RUN_CLIENT_GONE:
                 if (res->signal) {
-                        status = "SG";
-                        snprintf (message, sizeof (message), "Caught fatal signal %d", res->signal);
+                        out->status = "SG";
+                        snprintf (out->message, sizeof (out->message), "Caught fatal signal %d",
+                                  res->signal);
                 } else if (res->exit_code != 0) {
-                        status = "RE";
-                        snprintf (message, sizeof (message), "Exited with error status %d",
-                                  res->exit_code);
-                } else {
-                        msg = false;
+                        out->status = "RE";
+                        snprintf (out->message, sizeof (out->message),
+                                  "Exited with error status %d", res->exit_code);
                 }
                 break;
         }
         /* Piston says SIGKILL for its own kills, whatever the program saw. */
-        if (status && (strcmp (status, "TO") == 0 || status[1] == 'L'))
+        if (out->status && (strcmp (out->status, "TO") == 0 || out->status[1] == 'L'))
                 sig = "SIGKILL";
-        (void) compile;
+        out->signal = sig;
+}
+
+/* One stage, as Piston's job.js reports it. */
+static yajl_gen_status
+gen_stage (yajl_gen g, const struct runner_result *res)
+{
+        struct api_piston_outcome o;
+        const char *sig, *status;
+        bool msg;
+        yajl_gen_status st;
+
+        api_piston_outcome (res, &o);
+        sig = o.signal;
+        status = o.status;
+        msg = o.message[0] != '\0';
         GEN (yajl_gen_map_open (g));
         GEN_STR ("signal");
         GEN (sig ? yajl_gen_string (g, (const unsigned char *) sig, strlen (sig))
@@ -762,7 +773,7 @@ gen_stage (yajl_gen g, const struct runner_result *res, bool compile)
         GEN_STR ("memory");
         GEN (res->memory_kb < 0 ? yajl_gen_null (g) : yajl_gen_integer (g, res->memory_kb * 1024));
         GEN_STR ("message");
-        GEN (msg ? yajl_gen_string (g, (const unsigned char *) message, strlen (message))
+        GEN (msg ? yajl_gen_string (g, (const unsigned char *) o.message, strlen (o.message))
                  : yajl_gen_null (g));
         GEN_STR ("status");
         GEN (status ? yajl_gen_string (g, (const unsigned char *) status, strlen (status))
@@ -785,15 +796,15 @@ piston_gen_result (yajl_gen g, const struct api_env *env, const struct api_reque
         GEN (yajl_gen_map_open (g));
         if (res->compiled) {
                 GEN_STR ("compile");
-                GEN (gen_stage (g, &res->compile, true));
+                GEN (gen_stage (g, &res->compile));
         }
         GEN_STR ("run");
         /* A compile that failed skips the run; Piston then reports the
          * compile as the run too. */
         if (res->compiled && res->compile.status != RUN_OK)
-                GEN (gen_stage (g, &res->compile, true));
+                GEN (gen_stage (g, &res->compile));
         else
-                GEN (gen_stage (g, &res->run, false));
+                GEN (gen_stage (g, &res->run));
         GEN_KV_STR ("language", api_piston_language_name (in->lang));
         GEN_KV_STR ("version", in->lang->version);
         GEN (yajl_gen_map_close (g));

@@ -372,31 +372,18 @@ fail:
                 yajl_gen_free (g);
 }
 
-/* Piston's status and message for a stage (as in api_piston.c's result). */
-static const char *
-piston_status (const struct runner_result *res)
-{
-        switch (res->status) {
-        case RUN_OK: return NULL;
-        case RUN_TIMEOUT: return "TO";
-        case RUN_OUTPUT_LIMIT: return res->out.stdout_buf.len == 0 ? "EL" : "OL";
-        case RUN_MEMORY_LIMIT: return "SG";
-        default: return res->signal ? "SG" : res->exit_code ? "RE" : NULL;
-        }
-}
-
 static void
 sink_stage_end (void *arg, enum exec_stage stage, const struct runner_result *res)
 {
         struct ws_conn *c = arg;
-        char signame[32];
-        const char *sig = runner_signal_name (res->signal, signame, sizeof (signame));
-        const char *status = piston_status (res);
+        struct api_piston_outcome o;
+        const char *sig, *status;
         yajl_gen g = new_gen ();
         yajl_gen_status st;
 
-        if (status && (strcmp (status, "TO") == 0 || status[1] == 'L'))
-                sig = "SIGKILL";
+        api_piston_outcome (res, &o);
+        sig = o.signal;
+        status = o.status;
         pthread_mutex_lock (&c->lock);
         if (g == NULL)
                 goto fail;

@@ -12,7 +12,7 @@
  *   server  {"type":"runtime","language","version"}
  *           {"type":"stage","stage":"compile"|"run"}
  *           {"type":"data","stream":"stdout"|"stderr","data"}   as written
- *           {"type":"exit","stage",code,signal,status,message}
+ *           {"type":"exit","stage",code,signal,status}
  *   client  {"type":"data","stream":"stdin","data"}   fed to the running program
  *           {"type":"signal","signal":"SIGTERM"...}   the program is killed
  *   server  close 4999 "Job Completed" after the last stage;
