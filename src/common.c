@@ -336,3 +336,30 @@ ce_memory_trim (void)
 {
         malloc_trim (0);
 }
+
+int
+ce_cond_init_monotonic (pthread_cond_t *c)
+{
+        pthread_condattr_t attr;
+        int ret = pthread_condattr_init (&attr);
+
+        if (ret)
+                return ret;
+        ret = pthread_condattr_setclock (&attr, CLOCK_MONOTONIC);
+        if (ret == 0)
+                ret = pthread_cond_init (c, &attr);
+        pthread_condattr_destroy (&attr);
+        return ret;
+}
+
+void
+ce_thread_name (pthread_t t, const char *fmt, ...)
+{
+        char name[16];
+        va_list ap;
+
+        va_start (ap, fmt);
+        vsnprintf (name, sizeof (name), fmt, ap);
+        va_end (ap);
+        (void) pthread_setname_np (t, name);
+}

@@ -14,6 +14,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -108,6 +109,14 @@ void ce_buf_free (struct ce_buf *b);
 /* CLOCK_MONOTONIC helpers; deadlines are absolute monotonic times. */
 struct timespec ce_now (void);
 struct timespec ce_deadline_after_ms (int64_t ms);
+/* Initialise c for timed waits on CLOCK_MONOTONIC (ce_deadline_after_ms):
+ * 0 or a pthread error number. */
+int ce_cond_init_monotonic (pthread_cond_t *c);
+
+/* Name thread t ("ce-worker-3": at most 15 bytes) for ps, top and gdb;
+ * a failure only loses the name. */
+void ce_thread_name (pthread_t t, const char *fmt, ...) __attribute__ ((format (printf, 2, 3)));
+
 /* Give freed memory back to the kernel (every malloc arena), after a
  * request or connection that made the server allocate a lot: a burst must
  * not leave the server's RSS at its peak. */

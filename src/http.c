@@ -942,15 +942,13 @@ http_start (const struct http_config *cfg, struct http_server **out, struct ce_e
         atomic_init (&s->stopping, false);
         s->quiesced_fd = MHD_INVALID_SOCKET;
         pthread_mutex_init (&s->lock, NULL);
-        pthread_cond_init (&s->idle_cond, NULL);
-        {
-                pthread_condattr_t attr;
-
-                pthread_cond_destroy (&s->idle_cond);
-                pthread_condattr_init (&attr);
-                pthread_condattr_setclock (&attr, CLOCK_MONOTONIC);
-                pthread_cond_init (&s->idle_cond, &attr);
-                pthread_condattr_destroy (&attr);
+        ret = ce_cond_init_monotonic (&s->idle_cond);
+        if (ret) {
+                ws_hub_shutdown (s->ws);
+                ws_hub_free (s->ws);
+                pthread_mutex_destroy (&s->lock);
+                free (s);
+                return ce_error_set (err, 500, ret, "pthread_cond_init: %s", strerror (ret));
         }
         if (gen_json (gen_version, &s->cfg, &s->version_json, &s->version_len) < 0
             || gen_json (gen_languages, &s->cfg, &s->languages_json, &s->languages_len) < 0

@@ -81,6 +81,7 @@ pool_new (size_t workers, size_t queue_max, struct pool **out, struct ce_error *
                         pool_free (p);
                         return ce_error_set (err, 500, ret, "pthread_create: %s", strerror (ret));
                 }
+                ce_thread_name (p->threads[i], "ce-worker-%zu", i);
         }
         p->nthreads = workers;
         *out = p;

@@ -41,11 +41,12 @@
 
 struct ws_hub {
         const struct ws_config *cfg;
-        pthread_mutex_t lock; /* guards the list, count, reserved and stopping */
+        pthread_mutex_t lock; /* guards the list, count, reserved, started and stopping */
         pthread_cond_t gone;  /* signalled when count drops */
         struct ws_conn *conns;
-        size_t count;    /* connection threads */
-        size_t reserved; /* handshakes answered (tickets) and not yet upgraded */
+        size_t count;     /* connection threads */
+        size_t reserved;  /* handshakes answered (tickets) and not yet upgraded */
+        unsigned started; /* connection threads started, for their names */
         bool stopping;
 };
 
@@ -111,16 +112,15 @@ struct ws_hub *
 ws_hub_new (const struct ws_config *cfg)
 {
         struct ws_hub *h = calloc (1, sizeof (*h));
-        pthread_condattr_t attr;
 
         if (h == NULL)
                 return NULL;
         h->cfg = cfg;
+        if (ce_cond_init_monotonic (&h->gone) != 0) {
+                free (h);
+                return NULL;
+        }
         pthread_mutex_init (&h->lock, NULL);
-        pthread_condattr_init (&attr);
-        pthread_condattr_setclock (&attr, CLOCK_MONOTONIC);
-        pthread_cond_init (&h->gone, &attr);
-        pthread_condattr_destroy (&attr);
         return h;
 }
 
@@ -1078,6 +1078,7 @@ ws_on_upgrade (void *cls, struct MHD_Connection *connection, void *con_cls, cons
                 ok = pthread_create (&tid, &attr, conn_main, c) == 0;
                 pthread_attr_destroy (&attr);
                 if (ok) {
+                        ce_thread_name (tid, "ce-ws-%u", h->started++ % 1000000);
                         c->next = h->conns;
                         if (h->conns)
                                 h->conns->prev = c;

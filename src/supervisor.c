@@ -85,22 +85,6 @@ static int epfd = -1, sigfd = -1, wakefd = -1;
 static pthread_t thread;
 static bool running;
 
-static int
-cond_init_monotonic (pthread_cond_t *c)
-{
-        pthread_condattr_t attr;
-        int ret;
-
-        ret = pthread_condattr_init (&attr);
-        if (ret)
-                return ret;
-        ret = pthread_condattr_setclock (&attr, CLOCK_MONOTONIC);
-        if (ret == 0)
-                ret = pthread_cond_init (c, &attr);
-        pthread_condattr_destroy (&attr);
-        return ret;
-}
-
 static void
 wake (void)
 {
@@ -369,7 +353,7 @@ supervisor_start (struct ce_error *err)
         sigset_t mask;
         int ret;
 
-        ret = cond_init_monotonic (&child_cond);
+        ret = ce_cond_init_monotonic (&child_cond);
         if (ret)
                 return ce_error_set (err, 500, ret, "pthread_cond_init: %s", strerror (ret));
         sigemptyset (&mask);
@@ -383,6 +367,7 @@ supervisor_start (struct ce_error *err)
         ret = pthread_create (&thread, NULL, supervisor_main, NULL);
         if (ret)
                 return ce_error_set (err, 500, ret, "pthread_create: %s", strerror (ret));
+        ce_thread_name (thread, "ce-supervisor");
         running = true;
         /* Children may have exited before the signalfd existed. */
         wake ();
@@ -616,7 +601,7 @@ sup_watch_new (const struct sup_watch_fds *fds, size_t max_output, struct sup_wa
         fcntl (fds->out, F_SETFL, O_NONBLOCK);
         fcntl (fds->err, F_SETFL, O_NONBLOCK);
         fcntl (fds->status, F_SETFL, O_NONBLOCK);
-        ret = cond_init_monotonic (&w->cond);
+        ret = ce_cond_init_monotonic (&w->cond);
         if (ret) {
                 close (fds->out);
                 close (fds->err);

@@ -303,7 +303,6 @@ warm_pool_new (const struct runner_config *cfg, const struct exec_policy *pol,
                const struct warm_params *params, struct warm_pool **out, struct ce_error *err)
 {
         struct warm_pool *w = calloc (1, sizeof (*w));
-        pthread_condattr_t attr;
         int ret;
 
         *out = NULL;
@@ -317,11 +316,13 @@ warm_pool_new (const struct runner_config *cfg, const struct exec_policy *pol,
                 free (w);
                 return ce_error_set (err, 500, ENOMEM, "out of memory");
         }
+        ret = ce_cond_init_monotonic (&w->cond);
+        if (ret != 0) {
+                free (w->dead);
+                free (w);
+                return ce_error_set (err, 500, ret, "pthread_cond_init: %s", strerror (ret));
+        }
         pthread_mutex_init (&w->lock, NULL);
-        pthread_condattr_init (&attr);
-        pthread_condattr_setclock (&attr, CLOCK_MONOTONIC);
-        pthread_cond_init (&w->cond, &attr);
-        pthread_condattr_destroy (&attr);
         ret = pthread_create (&w->thread, NULL, refill_main, w);
         if (ret != 0) {
                 pthread_cond_destroy (&w->cond);
@@ -331,6 +332,7 @@ warm_pool_new (const struct runner_config *cfg, const struct exec_policy *pol,
                 return ce_error_set (err, 500, ret, "cannot start the warm pool: %s",
                                      strerror (ret));
         }
+        ce_thread_name (w->thread, "ce-warm");
         *out = w;
         return 0;
 }
