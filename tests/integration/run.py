@@ -18,6 +18,8 @@ each language (for the sanitizer builds).
 therefore rootless (rootless runc, user namespace, rlimit fallback limits).
 Only the files in ROOTLESS_FILES run; as root it skips (77).  Without it the
 suite needs root and runs every test_*.py but the rootless-only files.
+--file test_X.py (repeatable) runs only that file: ctest has one entry per
+file (integration_test_X), so that a red entry names the file.
 """
 
 import argparse
@@ -103,6 +105,8 @@ def main():
     ap.add_argument("--runc", default="runc", help="runc binary (default: runc on PATH)")
     ap.add_argument("-k", dest="patterns", action="append", default=[],
                     help="only run tests whose name contains this (repeatable)")
+    ap.add_argument("--file", dest="files", action="append", default=[], metavar="test_X.py",
+                    help="only this test file (repeatable): ctest runs one entry per file")
     ap.add_argument("--failfast", action="store_true")
     ap.add_argument("--languages", metavar="LIST",
                     help="test_languages.py: only these languages (comma-separated canonical names; "
@@ -163,6 +167,13 @@ def main():
     else:
         names = sorted(n for n in os.listdir(HERE) if fnmatch.fnmatch(n, "test_*.py")
                        and n not in ROOTLESS_ONLY_FILES)
+    if args.files:
+        unknown = [f for f in args.files if f not in names]
+        if unknown:
+            print("ERROR: no such test file in this run: %s (files: %s)"
+                  % (", ".join(unknown), ", ".join(names)), flush=True)
+            return 1
+        names = [n for n in names if n in args.files]
     suite = load_files(loader, names)
     started = time.monotonic()
     result = unittest.TextTestRunner(verbosity=2, failfast=args.failfast, stream=sys.stdout).run(suite)
