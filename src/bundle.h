@@ -18,7 +18,7 @@
 #define CE_BUNDLE_H
 
 #include "common.h"
-#include "request.h"
+#include "stage_limits.h"
 
 /* Placeholders in a stage's command (see README, "Bundles"). */
 #define BUNDLE_ENTRY_PLACEHOLDER "{entry}"     /* the entry file's path inside */

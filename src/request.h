@@ -12,21 +12,13 @@
 #define CE_REQUEST_H
 
 #include "common.h"
+#include "stage_limits.h"
 
 #define REQUEST_MAX_FILES 64
 #define REQUEST_MAX_ARGS 256
 #define REQUEST_MAX_NAME 255
 #define REQUEST_MAX_ARG_LEN (32 * 4096)     /* MAX_ARG_STRLEN, NUL included */
 #define REQUEST_MAX_ARGS_BYTES (512 * 1024) /* well under ARG_MAX with the command */
-
-/* Resource limits of one execution. */
-struct ce_limits {
-        int64_t timeout_ms;
-        int64_t memory_mb;
-        double cpus;
-        int64_t output_bytes;
-        int64_t pids;
-};
 
 struct ce_file {
         char *name; /* validated relative path: no "..", ".", empty parts, NUL */
@@ -49,14 +41,6 @@ struct ce_request {
         /* limits.compile_*: the compile stage's, for languages that compile */
         struct ce_limits compile_limits;
         unsigned compile_limits_given;
-};
-
-enum {
-        LIMIT_TIMEOUT = 1 << 0,
-        LIMIT_MEMORY = 1 << 1,
-        LIMIT_CPUS = 1 << 2,
-        LIMIT_OUTPUT = 1 << 3,
-        LIMIT_PIDS = 1 << 4,
 };
 
 struct request_parser;

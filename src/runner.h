@@ -16,7 +16,7 @@
 
 #include "cgroup.h"
 #include "common.h"
-#include "request.h"
+#include "stage_limits.h"
 #include "supervisor.h"
 
 /* How resource limits are enforced (GET /version and every response say). */
