@@ -48,9 +48,8 @@ struct api_frontend {
         /* The next piece of the body.  <0: err says why (400 or 413); the
          * parser is not fed again. */
         int (*feed) (void *parser, const char *data, size_t len, struct ce_error *err);
-        /* End of body: fill *out (the caller owns out->req, also on failure
-         * when it is set).  <0: err says why (400, 413, or 503 for a language
-         * that is not available). */
+        /* End of body: fill *out but its plan (the caller owns out->req,
+         * also on failure when it is set).  <0: err says why (400, 413). */
         int (*finish) (void *parser, const struct api_env *env, struct api_request *out,
                        struct ce_error *err);
         /* The response to an execution that ran. */
@@ -63,6 +62,15 @@ struct api_frontend {
 
 extern const struct api_frontend api_native;
 extern const struct api_frontend api_piston;
+
+/* After a front-end's finish, whatever the API: each stage's limits
+ * (plan.h) into in->plan.  <0: 400 naming the field, or 503 for a language
+ * that is not available. */
+static inline int
+api_plan (const struct api_env *env, struct api_request *in, struct ce_error *err)
+{
+        return plan_make (in->lang, in->req, env->policy, &in->plan, err);
+}
 
 /* Piston's GET /api/v2/runtimes and GET /api/v2/packages bodies. */
 yajl_gen_status api_piston_gen_runtimes (yajl_gen g, const struct api_env *env);

@@ -523,6 +523,8 @@ finish_execute (struct http_req *r, const char *method, const char *url)
                                     r->body_err.msg, NULL, NULL, NULL);
         }
         ret = r->api->finish (r->parser, &s->env, &r->in, &err);
+        if (ret == 0)
+                ret = api_plan (&s->env, &r->in, &err);
         if (ret < 0) {
                 log_request (r, method, url, (unsigned) err.http_status,
                              err.http_status == 503 ? "unavailable" : "bad_request");

@@ -570,6 +570,8 @@ handle_init (struct ws_conn *c, const char *text, size_t len)
                 ret = api->feed (parser, text, len, &err);
                 if (ret == 0)
                         ret = api->finish (parser, h->cfg->env, &c->in, &err);
+                if (ret == 0)
+                        ret = api_plan (h->cfg->env, &c->in, &err);
                 api->parser_free (parser);
         }
         if (ret == 0 && socketpair (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
