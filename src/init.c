@@ -60,17 +60,14 @@ static int
 wait_for_go (char ***argv_out, int *stdin_out)
 {
         struct ce_init_go go;
-        union {
-                char buf[CMSG_SPACE (sizeof (int))];
-                struct cmsghdr align;
-        } ctl;
+        union ce_init_go_ctl ctl;
         struct iovec iov = { &go, sizeof (go) };
         struct msghdr msg = { .msg_iov = &iov,
                               .msg_iovlen = 1,
                               .msg_control = ctl.buf,
                               .msg_controllen = sizeof (ctl.buf) };
         struct cmsghdr *c;
-        char *strings, *p;
+        char *strings;
         char **argv;
         ssize_t n;
 
@@ -90,23 +87,13 @@ wait_for_go (char ***argv_out, int *stdin_out)
             && read_full (STATUS_FD, (char *) &go + n, sizeof (go) - (size_t) n)
                        != (ssize_t) (sizeof (go) - (size_t) n))
                 return -1;
-        if (go.magic != CE_INIT_GO_MAGIC || go.argc == 0 || go.argv_len == 0
-            || go.argv_len > CE_INIT_GO_MAX_ARGV || go.argc > go.argv_len)
+        if (ce_init_go_check (&go) < 0)
                 return -1;
         strings = malloc (go.argv_len);
         argv = calloc ((size_t) go.argc + 1, sizeof (char *));
         if (strings == NULL || argv == NULL
             || read_full (STATUS_FD, strings, go.argv_len) != (ssize_t) go.argv_len
-            || strings[go.argv_len - 1] != '\0')
-                return -1;
-        p = strings;
-        for (uint32_t i = 0; i < go.argc; i++) {
-                if (p >= strings + go.argv_len)
-                        return -1;
-                argv[i] = p;
-                p += strlen (p) + 1;
-        }
-        if (p != strings + go.argv_len)
+            || ce_init_go_unpack (&go, strings, argv) < 0)
                 return -1;
         *argv_out = argv;
         return 1;

@@ -640,51 +640,21 @@ wait_writable (int fd, struct timespec deadline)
 static int
 send_go (int fd, char *const *argv, int stdin_fd, struct timespec deadline)
 {
-        struct ce_init_go go = { .magic = CE_INIT_GO_MAGIC };
+        struct ce_init_go go;
         cleanup_free char *strings = NULL;
-        size_t len = 0, off = 0;
-        union {
-                char buf[CMSG_SPACE (sizeof (int))];
-                struct cmsghdr align;
-        } ctl;
+        union ce_init_go_ctl ctl;
         struct iovec iov[2];
-        struct msghdr msg = { 0 };
-        struct cmsghdr *cm;
+        struct msghdr msg;
+        size_t off, len;
         ssize_t n;
+        int ret = ce_init_go_pack (argv, stdin_fd, &go, &strings, iov, &ctl, &msg);
 
-        for (char *const *a = argv; *a; a++) {
-                len += strlen (*a) + 1;
-                go.argc++;
-        }
-        if (go.argc == 0 || len > CE_INIT_GO_MAX_ARGV)
-                return -E2BIG;
-        strings = malloc (len);
-        if (strings == NULL)
-                return -ENOMEM;
-        for (char *const *a = argv; *a; a++) {
-                size_t l = strlen (*a) + 1;
-
-                memcpy (strings + off, *a, l);
-                off += l;
-        }
-        go.argv_len = (uint32_t) len;
-        iov[0] = (struct iovec){ &go, sizeof (go) };
-        iov[1] = (struct iovec){ strings, len };
-        msg.msg_iov = iov;
-        msg.msg_iovlen = 2;
-        memset (&ctl, 0, sizeof (ctl));
-        msg.msg_control = ctl.buf;
-        msg.msg_controllen = sizeof (ctl.buf);
-        cm = CMSG_FIRSTHDR (&msg);
-        cm->cmsg_level = SOL_SOCKET;
-        cm->cmsg_type = SCM_RIGHTS;
-        cm->cmsg_len = CMSG_LEN (sizeof (int));
-        memcpy (CMSG_DATA (cm), &stdin_fd, sizeof (int));
+        if (ret < 0)
+                return ret;
+        len = go.argv_len;
         /* The descriptor goes with the first byte: retry the whole sendmsg
          * until the socket takes some of it. */
         for (;;) {
-                int ret;
-
                 n = sendmsg (fd, &msg, MSG_NOSIGNAL);
                 if (n >= 0)
                         break;
@@ -707,8 +677,7 @@ send_go (int fd, char *const *argv, int stdin_fd, struct timespec deadline)
                 if (n < 0 && errno == EINTR)
                         continue;
                 if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-                        int ret = wait_writable (fd, deadline);
-
+                        ret = wait_writable (fd, deadline);
                         if (ret < 0)
                                 return ret;
                         continue;

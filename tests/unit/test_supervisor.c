@@ -21,38 +21,17 @@ struct run {
 static void
 send_go (int fd, const char *script, int stdin_fd)
 {
-        const char *prog[] = { "/bin/sh", "-c", script };
-        char strings[4096];
-        size_t len = 0;
-        struct ce_init_go go = { .magic = CE_INIT_GO_MAGIC, .argc = 3 };
-        union {
-                char buf[CMSG_SPACE (sizeof (int))];
-                struct cmsghdr align;
-        } ctl;
+        char *const prog[] = { (char *) "/bin/sh", (char *) "-c", (char *) script, NULL };
+        struct ce_init_go go;
+        char *strings = NULL;
+        union ce_init_go_ctl ctl;
         struct iovec iov[2];
-        struct msghdr msg = { .msg_iov = iov, .msg_iovlen = 2 };
-        struct cmsghdr *cm;
+        struct msghdr msg;
 
-        for (size_t i = 0; i < 3; i++) {
-                size_t l = strlen (prog[i]) + 1;
-
-                CHECK (len + l <= sizeof (strings));
-                memcpy (strings + len, prog[i], l);
-                len += l;
-        }
-        go.argv_len = (uint32_t) len;
-        iov[0] = (struct iovec){ &go, sizeof (go) };
-        iov[1] = (struct iovec){ strings, len };
-        memset (&ctl, 0, sizeof (ctl));
-        msg.msg_control = ctl.buf;
-        msg.msg_controllen = sizeof (ctl.buf);
-        cm = CMSG_FIRSTHDR (&msg);
-        cm->cmsg_level = SOL_SOCKET;
-        cm->cmsg_type = SCM_RIGHTS;
-        cm->cmsg_len = CMSG_LEN (sizeof (int));
-        memcpy (CMSG_DATA (cm), &stdin_fd, sizeof (int));
-        CHECK (sendmsg (fd, &msg, MSG_NOSIGNAL) == (ssize_t) (sizeof (go) + len));
+        CHECK (ce_init_go_pack (prog, stdin_fd, &go, &strings, iov, &ctl, &msg) == 0);
+        CHECK (sendmsg (fd, &msg, MSG_NOSIGNAL) == (ssize_t) (sizeof (go) + go.argv_len));
         CHECK (shutdown (fd, SHUT_WR) == 0);
+        free (strings);
 }
 
 static void
@@ -101,6 +80,48 @@ finish (struct run *r, struct sup_output *out, int *child_status)
         CHECK (sup_wait_child (r->pid, NULL, child_status) == 0);
 }
 
+/* The go message both ways (init_report.h), without a container: what the
+ * server packs, init unpacks, and init refuses what is malformed. */
+static void
+check_go_message (void)
+{
+        char *const argv[] = { (char *) "python3", (char *) "", (char *) "a b", NULL };
+        char *const none[] = { NULL };
+        struct ce_init_go go;
+        char *strings = NULL, *out[4];
+        union ce_init_go_ctl ctl;
+        struct iovec iov[2];
+        struct msghdr msg;
+        int fd;
+
+        CHECK (ce_init_go_pack (argv, 7, &go, &strings, iov, &ctl, &msg) == 0);
+        CHECK (go.argc == 3 && go.argv_len == 13 && ce_init_go_check (&go) == 0);
+        CHECK (iov[0].iov_len == sizeof (go) && iov[1].iov_len == go.argv_len);
+        memcpy (&fd, CMSG_DATA (CMSG_FIRSTHDR (&msg)), sizeof (fd));
+        CHECK (fd == 7);
+        CHECK (ce_init_go_unpack (&go, strings, out) == 0);
+        CHECK_STR (out[0], "python3");
+        CHECK_STR (out[1], "");
+        CHECK_STR (out[2], "a b");
+        CHECK (out[3] == NULL);
+        /* One string too many, one too few, no final NUL. */
+        go.argc = 2;
+        CHECK (ce_init_go_unpack (&go, strings, out) < 0);
+        go.argc = 4;
+        CHECK (ce_init_go_unpack (&go, strings, out) < 0);
+        go.argc = 3;
+        strings[go.argv_len - 1] = 'x';
+        CHECK (ce_init_go_unpack (&go, strings, out) < 0);
+        free (strings);
+        go.magic = 0;
+        CHECK (ce_init_go_check (&go) < 0);
+        go = (struct ce_init_go){ CE_INIT_GO_MAGIC, 2, 1, 0 };
+        CHECK (ce_init_go_check (&go) < 0); /* more strings than bytes */
+        go = (struct ce_init_go){ CE_INIT_GO_MAGIC, 1, CE_INIT_GO_MAX_ARGV + 1, 0 };
+        CHECK (ce_init_go_check (&go) < 0);
+        CHECK (ce_init_go_pack (none, 0, &go, &strings, iov, &ctl, &msg) == -E2BIG);
+}
+
 int
 main (void)
 {
@@ -115,6 +136,7 @@ main (void)
         sigemptyset (&mask);
         sigaddset (&mask, SIGCHLD);
         pthread_sigmask (SIG_BLOCK, &mask, NULL);
+        check_go_message ();
         CHECK (supervisor_start (&err) == 0);
 
         /* Streams apart and together (in arrival order), and the exact exit code. */
