@@ -39,114 +39,6 @@ execution_result_clear (struct exec_result *res)
                 ce_memory_trim ();
 }
 
-static bool
-is_source (const struct ce_language *lang, const char *name)
-{
-        size_t n = strlen (name);
-
-        for (char **s = lang->sources; *s; s++) {
-                size_t k = strlen (*s);
-
-                if (n > k && strcmp (name + n - k, *s) == 0)
-                        return true;
-        }
-        return false;
-}
-
-/* s with every `from` replaced by `to`; malloc'd. */
-static char *
-replace_all (const char *s, const char *from, const char *to)
-{
-        struct ce_buf b = { 0 };
-        size_t flen = strlen (from), tlen = strlen (to);
-        const char *hit;
-
-        if (ce_buf_append (&b, "", 0) < 0)
-                return NULL;
-        while ((hit = strstr (s, from)) != NULL) {
-                if (ce_buf_append (&b, s, (size_t) (hit - s)) < 0
-                    || ce_buf_append (&b, to, tlen) < 0)
-                        goto fail;
-                s = hit + flen;
-        }
-        if (ce_buf_append (&b, s, strlen (s)) < 0)
-                goto fail;
-        return b.data;
-fail:
-        ce_buf_free (&b);
-        return NULL;
-}
-
-/* Append a malloc'd copy of s (NULL: out of memory) to v, which has room. */
-static int
-push (char **v, size_t *n, char *s)
-{
-        if (s == NULL)
-                return -ENOMEM;
-        v[(*n)++] = s;
-        return 0;
-}
-
-static char *
-path_inside (const char *name)
-{
-        char *p;
-
-        return asprintf (&p, "%s/%s", CE_CODE_DIR, name) < 0 ? NULL : p;
-}
-
-/* A stage's argv: its command with the placeholders replaced, then (the run
- * only) the request's args.  Every string is the array's own. */
-static char **
-build_argv (const struct ce_language *lang, const struct ce_stage_def *stage,
-            const struct ce_request *req, bool with_args)
-{
-        const char *entry = plan_file_name (lang, req, 0);
-        const char *base = strrchr (entry, '/') ? strrchr (entry, '/') + 1 : entry;
-        const char *dot = strrchr (base, '.');
-        cleanup_free char *entry_path = path_inside (entry);
-        cleanup_free char *stem =
-                strndup (base, dot && dot != base ? (size_t) (dot - base) : strlen (base));
-        size_t ncmd = 0, n = 0, nfiles = req->from_code ? 1 : req->nfiles;
-        char **argv;
-
-        while (stage->command[ncmd])
-                ncmd++;
-        if (entry_path == NULL || stem == NULL)
-                return NULL;
-        argv = calloc (ncmd * nfiles + (with_args ? req->nargs : 0) + 1, sizeof (char *));
-        if (argv == NULL)
-                return NULL;
-        for (size_t i = 0; i < ncmd; i++) {
-                const char *c = stage->command[i];
-                cleanup_free char *step = NULL;
-                int ret = 0;
-
-                if (strcmp (c, BUNDLE_SOURCES_PLACEHOLDER) == 0) {
-                        ret = push (argv, &n, strdup (entry_path));
-                        for (size_t f = 1; ret == 0 && f < nfiles; f++)
-                                if (is_source (lang, plan_file_name (lang, req, f)))
-                                        ret = push (argv, &n,
-                                                    path_inside (plan_file_name (lang, req, f)));
-                } else {
-                        step = replace_all (c, BUNDLE_ENTRY_PLACEHOLDER, entry_path);
-                        ret = push (argv, &n,
-                                    step ? replace_all (step, BUNDLE_STEM_PLACEHOLDER, stem)
-                                         : NULL);
-                }
-                if (ret < 0) {
-                        ce_strv_free (argv);
-                        return NULL;
-                }
-        }
-        for (size_t i = 0; with_args && i < req->nargs; i++)
-                if (push (argv, &n, strdup (req->args[i])) < 0) {
-                        ce_strv_free (argv);
-                        return NULL;
-                }
-        return argv;
-}
-
 /* A compile that did not succeed stands in for the run: nothing ran, so no
  * output and no usage, and the compiler's exit. */
 static void
@@ -215,7 +107,7 @@ execution_run (const struct runner_config *cfg, struct warm_pool *warm,
                 goto out;
 
         if (compiles) {
-                cleanup_strv char **argv = build_argv (lang, &lang->compile, req, false);
+                cleanup_strv char **argv = plan_argv (lang, &lang->compile, req, false);
                 struct runner_go go = { .argv = argv, .limits = &plan->compile_limits };
 
                 devnull = open ("/dev/null", O_RDONLY | O_CLOEXEC);
@@ -242,7 +134,7 @@ execution_run (const struct runner_config *cfg, struct warm_pool *warm,
         }
 
         {
-                cleanup_strv char **argv = build_argv (lang, &lang->run, req, true);
+                cleanup_strv char **argv = plan_argv (lang, &lang->run, req, true);
                 struct runner_go go = { .argv = argv, .limits = &plan->run_limits };
 
                 if (argv == NULL) {

@@ -37,6 +37,14 @@ void plan_default_limits (const struct ce_language *lang, bool compile,
 int plan_make (const struct ce_language *lang, const struct ce_request *req,
                const struct exec_policy *pol, struct exec_plan *plan, struct ce_error *err);
 
+/* A stage's argv: its command (stage is lang's compile or run) with the
+ * placeholders ({entry}, {stem}, {sources}: bundle.h) replaced by the
+ * request's files as the container sees them, then, when with_args, the
+ * request's args.  NULL-terminated, every string the array's own (free
+ * with ce_strv_free); NULL on ENOMEM. */
+char **plan_argv (const struct ce_language *lang, const struct ce_stage_def *stage,
+                  const struct ce_request *req, bool with_args);
+
 /* The name of the request's i-th file in lang's code dir: the language's
  * entry file for a request given as `code`. */
 static inline const char *

@@ -1,4 +1,4 @@
-/* Unit tests for bundle.c and the planner in execution.c: bundle.json v2 is
+/* Unit tests for bundle.c and the planner (plan.c): bundle.json v2 is
  * read strictly, a prepared tree is checked for its programs (links resolved
  * inside the tree), unprepared languages are listed as unavailable, and each
  * stage's limits come from the server, then the language, then the request,
@@ -7,7 +7,7 @@
 #include <sys/stat.h>
 
 #include "bundle.h"
-#include "execution.h"
+#include "plan.h"
 #include "test.h"
 
 static const char gcc_json[] =
@@ -202,10 +202,62 @@ test_registry (void)
         CHECK (system (path) == 0);
 }
 
+static void
+check_argv (char **argv, const char *const *want)
+{
+        size_t i;
+
+        CHECK (argv != NULL);
+        for (i = 0; argv && want[i]; i++)
+                CHECK_STR (argv[i], want[i]);
+        CHECK (argv == NULL || argv[i] == NULL);
+        ce_strv_free (argv);
+}
+
+/* plan_argv: the placeholders, the sources among several files, the args
+ * only on the run, and a request given as code. */
+static void
+test_argv (void)
+{
+        static const char json[] =
+                "{\"languages\": ["
+                " {\"name\": \"c\", \"entry_file\": \"main.c\", \"sources\": [\".c\"],"
+                "  \"compile\": {\"command\": [\"gcc\", \"-o\", \"/build/{stem}\", \"{sources}\"]},"
+                "  \"run\": {\"command\": [\"/build/{stem}\", \"--in={entry}\"]}}]}";
+        struct ce_language *l = NULL;
+        struct ce_error err;
+        size_t n = 0;
+        struct ce_file files[] = { { (char *) "app.c", (char *) "", 0 },
+                                   { (char *) "lib/util.c", (char *) "", 0 },
+                                   { (char *) "data.txt", (char *) "", 0 },
+                                   { (char *) "x.c.bak", (char *) "", 0 } };
+        char *args[] = { (char *) "a b", (char *) "$(id)", NULL };
+        struct ce_request req = { .files = files, .nfiles = 4, .args = args, .nargs = 2 };
+
+        CHECK (bundle_parse ("gcc", json, &l, &n, &err) == 0);
+        if (n != 1)
+                return;
+        check_argv (plan_argv (&l[0], &l[0].compile, &req, false),
+                    (const char *[]){ "gcc", "-o", "/build/app", "/code/app.c", "/code/lib/util.c",
+                                      NULL });
+        check_argv (plan_argv (&l[0], &l[0].run, &req, true),
+                    (const char *[]){ "/build/app", "--in=/code/app.c", "a b", "$(id)", NULL });
+        check_argv (plan_argv (&l[0], &l[0].run, &req, false),
+                    (const char *[]){ "/build/app", "--in=/code/app.c", NULL });
+        /* Given as "code": the language's entry file, whatever files[0] is called. */
+        req.from_code = true;
+        req.nfiles = 1;
+        check_argv (plan_argv (&l[0], &l[0].compile, &req, false),
+                    (const char *[]){ "gcc", "-o", "/build/main", "/code/main.c", NULL });
+        CHECK_STR (plan_file_name (&l[0], &req, 0), "main.c");
+        bundle_languages_free (l, n);
+}
+
 int
 main (void)
 {
         test_parse ();
         test_registry ();
+        test_argv ();
         TEST_DONE ();
 }
