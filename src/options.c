@@ -1,0 +1,280 @@
+/*
+ * options.c - the command line as one table (see options.h).
+ */
+#include "options.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <math.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum kind { K_STR, K_LONG, K_DOUBLE, K_SWITCH, K_HELP };
+
+struct flag {
+        const char *name;
+        enum kind kind;
+        size_t off;          /* the field of struct options */
+        const char *arg;     /* what it takes, for the usage */
+        double min, max;     /* K_LONG, K_DOUBLE */
+        double def;          /* K_LONG, K_DOUBLE */
+        const char *def_str; /* K_STR */
+        const char *help;    /* continuation lines start with '\n' */
+        /* A default limit: the ceiling flag it must not pass; when follows,
+         * a ceiling set lower lowers this default with it unless it was
+         * given too (the compile shares the run's cpus and pids ceilings). */
+        const char *ceiling;
+        bool follows;
+        const char *header;       /* a section title before this flag */
+        const char *default_text; /* the default as the usage says it */
+};
+
+#define F(field) offsetof (struct options, field)
+
+static const struct flag flags[] = {
+        { "listen", K_STR, F (listen), "HOST:PORT", .def_str = "127.0.0.1:8080",
+          .help = "address to serve on" },
+        { "bundles", K_STR, F (bundles), "DIR", .def_str = "./bundles",
+          .help = "prepared language bundles" },
+        { "state-dir", K_STR, F (state_dir), "DIR", .help = "work dirs and runc state",
+          .default_text = "/run/codeengine;\nnot root: $XDG_RUNTIME_DIR/codeengine" },
+        { "require-cgroups", K_SWITCH, F (require_cgroups),
+          .help = "refuse to start when cgroup limits cannot be used" },
+        { "runtime", K_STR, F (runtime), "PATH", .def_str = "runc", .help = "OCI runtime binary" },
+        { "init", K_STR, F (init_path), "PATH", .help = "codeengine-init binary",
+          .default_text = "next to this binary" },
+        { "max-concurrent", K_LONG, F (max_concurrent), "N", 1, 1024, 10,
+          .help = "executions running at once" },
+        { "queue", K_LONG, F (queue), "N", 0, 100000, 256,
+          .help = "requests allowed to wait for a worker" },
+        { "timeout", K_DOUBLE, F (timeout_s), "SECONDS", 0.1, 86400, 30,
+          .help = "wall-clock limit per execution", .ceiling = "max-timeout" },
+        { "memory-mb", K_LONG, F (memory_mb), "N", 8, 1 << 20, 50,
+          .help = "memory (and memory+swap) limit", .ceiling = "max-memory-mb" },
+        { "cpus", K_DOUBLE, F (cpus), "FRACTION", 0.01, 1024, 0.5, .help = "CPU limit in cores",
+          .ceiling = "max-cpus" },
+        { "pids", K_LONG, F (pids), "N", 4, 1 << 20, 64,
+          .help = "process/thread limit per execution", .ceiling = "max-pids" },
+        { "max-output", K_LONG, F (max_output), "BYTES", 1, 1L << 30, 1 << 20,
+          .help = "output kept before the program is killed", .ceiling = "max-output-bytes" },
+        { "max-body", K_LONG, F (max_body), "BYTES", 16, 1L << 30, 1 << 20,
+          .help = "largest request body" },
+        { "connection-timeout", K_LONG, F (connection_timeout_s), "SECONDS", 1, 3600, 30,
+          .help = "a connection that sends nothing, or takes nothing\nof an answer, stream or "
+                  "WebSocket, this long is\nclosed and its execution killed" },
+        { "max-websockets", K_LONG, F (max_websockets), "N", 1, 100000, 256,
+          .help = "WebSocket connections at once; over it a\nhandshake gets 503" },
+        { "shutdown-grace", K_DOUBLE, F (grace_s), "SECONDS", 0, 3600, 10,
+          .help = "on SIGTERM, how long running executions may\nfinish" },
+        { "auth-token-file", K_STR, F (auth_token_file), "FILE",
+          .help = "require 'Authorization: Bearer <token>' (the\nfile's content) on every "
+                  "request but /health" },
+        { "max-timeout", K_DOUBLE, F (max_timeout_s), "SECONDS", 0.1, 86400, 60,
+          .help = "the longest timeout a request may ask",
+          .header = "Ceilings for a request's \"limits\":" },
+        { "max-memory-mb", K_LONG, F (max_memory_mb), "N", 16, 1 << 20, 512,
+          .help = "the most memory" },
+        { "max-cpus", K_DOUBLE, F (max_cpus), "FRACTION", 0.05, 1024, 1,
+          .help = "the most CPU (the compile's too)" },
+        { "max-pids", K_LONG, F (max_pids), "N", 8, 1 << 20, 256,
+          .help = "the most processes (the compile's too)" },
+        { "max-output-bytes", K_LONG, F (max_output_bytes), "BYTES", 1, 1L << 30, 16 << 20,
+          .help = "the most output (the compile's too)" },
+        { "compile-timeout", K_DOUBLE, F (compile_timeout_s), "SECONDS", 0.1, 86400, 10,
+          .help = "wall-clock limit of a compile", .ceiling = "max-compile-timeout",
+          .header = "The compile stage of compiled languages (a language's bundle may set its "
+                    "own):" },
+        { "compile-memory-mb", K_LONG, F (compile_memory_mb), "N", 16, 1 << 20, 256,
+          .help = "memory of a compile", .ceiling = "max-compile-memory-mb" },
+        { "compile-cpus", K_DOUBLE, F (compile_cpus), "FRACTION", 0.05, 1024, 1,
+          .help = "CPU of a compile", .ceiling = "max-cpus", .follows = true },
+        { "compile-pids", K_LONG, F (compile_pids), "N", 8, 1 << 20, 128,
+          .help = "processes of a compile", .ceiling = "max-pids", .follows = true },
+        { "max-compile-timeout", K_DOUBLE, F (max_compile_timeout_s), "SECONDS", 0.1, 86400, 60,
+          .help = "the longest compile timeout a request may ask" },
+        { "max-compile-memory-mb", K_LONG, F (max_compile_memory_mb), "N", 16, 1 << 20, 1024,
+          .help = "the most compile memory" },
+        { "build-mb", K_LONG, F (build_mb), "N", 1, 1 << 20, 128,
+          .help = "size of the compile's output dir /build" },
+        { "warm-pool", K_LONG, F (warm_pool), "N", 0, 64, 2,
+          .help = "idle per language once it is asked for; 0: off",
+          .header = "The warm pool: containers created ahead of their requests (each still\n"
+                    "serves one execution):" },
+        { "warm-max", K_LONG, F (warm_max), "N", 0, 1024, 8, .help = "idle over all languages" },
+        { "warm-idle-seconds", K_LONG, F (warm_idle_s), "S", 1, 1L << 30, 600,
+          .help = "a language not asked for this long holds none" },
+        { "help", K_HELP, 0, .help = "show this help" },
+};
+
+#define NFLAGS (sizeof (flags) / sizeof (flags[0]))
+#define HELP_COLUMN 26
+
+static const struct flag *
+find (const char *name)
+{
+        for (size_t i = 0; i < NFLAGS; i++)
+                if (strcmp (flags[i].name, name) == 0)
+                        return &flags[i];
+        return NULL;
+}
+
+static void *
+field (struct options *o, const struct flag *f)
+{
+        return (char *) o + f->off;
+}
+
+/* A K_LONG or K_DOUBLE field's value, as a double. */
+static double
+number (struct options *o, const struct flag *f)
+{
+        return f->kind == K_LONG ? (double) *(long *) field (o, f) : *(double *) field (o, f);
+}
+
+static void
+set_number (struct options *o, const struct flag *f, double v)
+{
+        if (f->kind == K_LONG)
+                *(long *) field (o, f) = (long) v;
+        else
+                *(double *) field (o, f) = v;
+}
+
+/* Text with each '\n' followed by the help column's indent. */
+static void
+print_indented (FILE *out, const char *text)
+{
+        for (const char *p = text; *p; p++) {
+                fputc (*p, out);
+                if (*p == '\n')
+                        fprintf (out, "%*s", HELP_COLUMN, "");
+        }
+}
+
+static void
+usage (FILE *out, const char *argv0)
+{
+        fprintf (out,
+                 "Usage: %s [OPTION...]\n"
+                 "Run untrusted code snippets in fresh runc containers, over HTTP.\n\n",
+                 argv0);
+        for (size_t i = 0; i < NFLAGS; i++) {
+                const struct flag *f = &flags[i];
+                char left[64];
+
+                if (f->header && f->header[0])
+                        fprintf (out, "%s\n", f->header);
+                snprintf (left, sizeof (left), "  --%s%s%s", f->name, f->arg ? " " : "",
+                          f->arg ? f->arg : "");
+                fprintf (out, "%-*s", HELP_COLUMN - 1, left);
+                fputc (strlen (left) >= HELP_COLUMN - 1 ? '\n' : ' ', out);
+                if (strlen (left) >= HELP_COLUMN - 1)
+                        fprintf (out, "%*s", HELP_COLUMN, "");
+                print_indented (out, f->help);
+                if (f->default_text) {
+                        fputs (" (default ", out);
+                        print_indented (out, f->default_text);
+                        fputc (')', out);
+                } else if (f->kind == K_STR && f->def_str) {
+                        fprintf (out, " (default %s)", f->def_str);
+                } else if (f->kind == K_LONG || f->kind == K_DOUBLE) {
+                        fprintf (out, " (default %.15g)", f->def);
+                }
+                fputc ('\n', out);
+        }
+}
+
+static bool
+parse_number (const struct flag *f, const char *s, double *out)
+{
+        char *end;
+        double v;
+
+        errno = 0;
+        if (f->kind == K_LONG) {
+                long l = strtol (s, &end, 10);
+
+                v = (double) l;
+        } else {
+                v = strtod (s, &end);
+        }
+        if (errno || end == s || *end || ! isfinite (v) || v < f->min || v > f->max)
+                return false;
+        *out = v;
+        return true;
+}
+
+int
+options_parse (int argc, char **argv, struct options *o)
+{
+        struct option longopts[NFLAGS + 1];
+        bool given[NFLAGS] = { false };
+        int c;
+
+        memset (o, 0, sizeof (*o));
+        for (size_t i = 0; i < NFLAGS; i++) {
+                const struct flag *f = &flags[i];
+
+                longopts[i] = (struct option){ f->name,
+                                               f->kind == K_SWITCH || f->kind == K_HELP
+                                                       ? no_argument
+                                                       : required_argument,
+                                               NULL, 256 + (int) i };
+                if (f->kind == K_STR)
+                        *(const char **) field (o, f) = f->def_str;
+                else if (f->kind == K_LONG || f->kind == K_DOUBLE)
+                        set_number (o, f, f->def);
+        }
+        longopts[NFLAGS] = (struct option){ NULL, 0, NULL, 0 };
+
+        opterr = 0;
+        while ((c = getopt_long (argc, argv, "", longopts, NULL)) != -1) {
+                const struct flag *f = c >= 256 && c < 256 + (int) NFLAGS ? &flags[c - 256] : NULL;
+                double v;
+
+                if (f == NULL) {
+                        fprintf (stderr, "%s: unknown or incomplete option '%s'\n", argv[0],
+                                 argv[optind - 1]);
+                        usage (stderr, argv[0]);
+                        return -1;
+                }
+                given[f - flags] = true;
+                switch (f->kind) {
+                case K_HELP: usage (stdout, argv[0]); exit (0);
+                case K_SWITCH: *(bool *) field (o, f) = true; break;
+                case K_STR: *(const char **) field (o, f) = optarg; break;
+                case K_LONG:
+                case K_DOUBLE:
+                        if (! parse_number (f, optarg, &v)) {
+                                fprintf (stderr, "%s: bad value '%s' for --%s (%.15g to %.15g)\n",
+                                         argv[0], optarg, f->name, f->min, f->max);
+                                usage (stderr, argv[0]);
+                                return -1;
+                        }
+                        set_number (o, f, v);
+                        break;
+                }
+        }
+        if (optind < argc) {
+                fprintf (stderr, "%s: unexpected argument '%s'\n", argv[0], argv[optind]);
+                usage (stderr, argv[0]);
+                return -1;
+        }
+        /* A default above its ceiling would make the default unrequestable. */
+        for (size_t i = 0; i < NFLAGS; i++) {
+                const struct flag *f = &flags[i], *ceil = f->ceiling ? find (f->ceiling) : NULL;
+
+                if (ceil == NULL || number (o, f) <= number (o, ceil))
+                        continue;
+                if (f->follows && ! given[i]) {
+                        set_number (o, f, number (o, ceil));
+                        continue;
+                }
+                fprintf (stderr, "%s: --%s %.15g is above its ceiling --%s %.15g\n", argv[0],
+                         f->name, number (o, f), ceil->name, number (o, ceil));
+                return -1;
+        }
+        return 0;
+}
