@@ -21,6 +21,7 @@
 
 #include "bundle.h"
 #include "common.h"
+#include "events.h"
 #include "execution.h"
 #include "plan.h"
 #include "request.h"
@@ -58,6 +59,8 @@ struct api_frontend {
         /* An error body; msg is valid UTF-8, status (NULL or "internal_error")
          * says what kind of failure it was. */
         yajl_gen_status (*gen_error) (yajl_gen g, const char *msg, const char *status);
+        /* How its live transports spell an execution's events. */
+        const struct events_dialect *events;
 };
 
 extern const struct api_frontend api_native;

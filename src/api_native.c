@@ -127,6 +127,83 @@ fail:
         return st;
 }
 
+/* -- live events (events.h): NDJSON's lines -------------------------------- */
+
+static const char *const stream_names[2] = { "stdout", "stderr" };
+
+static yajl_gen_status
+native_event_stage (yajl_gen g, enum exec_stage stage)
+{
+        yajl_gen_status st;
+
+        GEN (yajl_gen_map_open (g));
+        GEN_KV_STR ("type", "stage");
+        GEN_KV_STR ("stage", exec_stage_name (stage));
+        GEN (yajl_gen_map_close (g));
+fail:
+        return st;
+}
+
+static yajl_gen_status
+native_event_output (yajl_gen g, enum exec_stage stage, int stream, const char *text, size_t len)
+{
+        yajl_gen_status st;
+
+        GEN (yajl_gen_map_open (g));
+        GEN_KV_STR ("type", stream_names[stream]);
+        GEN_KV_STR ("stage", exec_stage_name (stage));
+        GEN_STR ("data");
+        GEN_STRN (text, len);
+        GEN (yajl_gen_map_close (g));
+fail:
+        return st;
+}
+
+static yajl_gen_status
+native_event_skipped (yajl_gen g, enum exec_stage stage, int stream, uint64_t bytes)
+{
+        yajl_gen_status st;
+
+        GEN (yajl_gen_map_open (g));
+        GEN_KV_STR ("type", "skipped");
+        GEN_KV_STR ("stage", exec_stage_name (stage));
+        GEN_KV_STR ("stream", stream_names[stream]);
+        GEN_KV_INT ("bytes", bytes);
+        GEN (yajl_gen_map_close (g));
+fail:
+        return st;
+}
+
+static yajl_gen_status
+native_event_exit (yajl_gen g, enum exec_stage stage, const struct runner_result *res)
+{
+        char signame[32];
+        const char *sig = runner_signal_name (res->signal, signame, sizeof (signame));
+        yajl_gen_status st;
+
+        GEN (yajl_gen_map_open (g));
+        GEN_KV_STR ("type", "exit");
+        GEN_KV_STR ("stage", exec_stage_name (stage));
+        GEN_KV_STR ("status", runner_status_name (res->status == RUN_RUNTIME_ERROR
+                                                                  && stage == EXEC_STAGE_COMPILE
+                                                          ? RUN_COMPILE_ERROR
+                                                          : res->status));
+        GEN_KV_INT ("exit_code", res->exit_code);
+        GEN_STR ("signal");
+        GEN (sig ? yajl_gen_string (g, (const unsigned char *) sig, strlen (sig))
+                 : yajl_gen_null (g));
+        GEN (yajl_gen_map_close (g));
+fail:
+        return st;
+}
+
+static const struct events_dialect native_events = {
+        native_event_stage,
+        native_event_output,
+        native_event_skipped,
+        native_event_exit,
+};
+
 const struct api_frontend api_native = {
         .name = "native",
         .streams = true,
@@ -136,4 +213,5 @@ const struct api_frontend api_native = {
         .finish = native_finish,
         .gen_result = native_gen_result,
         .gen_error = native_gen_error,
+        .events = &native_events,
 };

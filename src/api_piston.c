@@ -875,6 +875,85 @@ fail:
         return st;
 }
 
+/* -- live events (events.h): the WebSocket's messages --------------------- */
+
+static const char *const stream_names[2] = { "stdout", "stderr" };
+
+static yajl_gen_status
+piston_event_stage (yajl_gen g, enum exec_stage stage)
+{
+        yajl_gen_status st;
+
+        GEN (yajl_gen_map_open (g));
+        GEN_KV_STR ("type", "stage");
+        GEN_KV_STR ("stage", exec_stage_name (stage));
+        GEN (yajl_gen_map_close (g));
+fail:
+        return st;
+}
+
+static yajl_gen_status
+piston_event_output (yajl_gen g, enum exec_stage stage, int stream, const char *text, size_t len)
+{
+        yajl_gen_status st;
+
+        (void) stage;
+        GEN (yajl_gen_map_open (g));
+        GEN_KV_STR ("type", "data");
+        GEN_KV_STR ("stream", stream_names[stream]);
+        GEN_STR ("data");
+        GEN_STRN (text, len);
+        GEN (yajl_gen_map_close (g));
+fail:
+        return st;
+}
+
+/* Piston has no such message: ours, in its style. */
+static yajl_gen_status
+piston_event_skipped (yajl_gen g, enum exec_stage stage, int stream, uint64_t bytes)
+{
+        yajl_gen_status st;
+
+        (void) stage;
+        GEN (yajl_gen_map_open (g));
+        GEN_KV_STR ("type", "skipped");
+        GEN_KV_STR ("stream", stream_names[stream]);
+        GEN_KV_INT ("bytes", bytes);
+        GEN (yajl_gen_map_close (g));
+fail:
+        return st;
+}
+
+static yajl_gen_status
+piston_event_exit (yajl_gen g, enum exec_stage stage, const struct runner_result *res)
+{
+        struct api_piston_outcome o;
+        yajl_gen_status st;
+
+        api_piston_outcome (res, &o);
+        GEN (yajl_gen_map_open (g));
+        GEN_KV_STR ("type", "exit");
+        GEN_KV_STR ("stage", exec_stage_name (stage));
+        GEN_STR ("code");
+        GEN (o.signal ? yajl_gen_null (g) : yajl_gen_integer (g, res->exit_code));
+        GEN_STR ("signal");
+        GEN (o.signal ? yajl_gen_string (g, (const unsigned char *) o.signal, strlen (o.signal))
+                      : yajl_gen_null (g));
+        GEN_STR ("status");
+        GEN (o.status ? yajl_gen_string (g, (const unsigned char *) o.status, strlen (o.status))
+                      : yajl_gen_null (g));
+        GEN (yajl_gen_map_close (g));
+fail:
+        return st;
+}
+
+static const struct events_dialect piston_events = {
+        piston_event_stage,
+        piston_event_output,
+        piston_event_skipped,
+        piston_event_exit,
+};
+
 const struct api_frontend api_piston = {
         .name = "piston",
         .parser_new = piston_parser_new,
@@ -883,4 +962,5 @@ const struct api_frontend api_piston = {
         .finish = piston_finish,
         .gen_result = piston_gen_result,
         .gen_error = piston_gen_error,
+        .events = &piston_events,
 };

@@ -553,7 +553,7 @@ finish_execute (struct http_req *r, const char *method, const char *url)
         r->job.run = job_run;
         r->job.cancel = job_cancel;
         if (wants_stream (r)) {
-                r->stream = ndjson_stream_new (r->conn);
+                r->stream = ndjson_stream_new (r->conn, r->api->events);
                 if (r->stream == NULL)
                         return MHD_NO;
                 return start_stream (r, method, url);

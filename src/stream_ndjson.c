@@ -15,29 +15,21 @@ struct ndjson_stream {
         int refs;
         struct ce_buf out; /* ready lines; out.data[sent..len) not yet read */
         size_t sent;
-        bool ended;     /* the last line is in out */
-        bool suspended; /* the reader suspended conn: the next line resumes it */
-        enum exec_stage stage;
-        /* per stream (stdout, stderr): an incomplete UTF-8 sequence held back
-         * for the next chunk, and bytes dropped for a slow reader */
-        struct sink_utf8_joiner joiner[2];
-        uint64_t skipped[2];
+        bool ended;           /* the last line is in out */
+        bool suspended;       /* the reader suspended conn: the next line resumes it */
+        struct events events; /* the lines, encoded in the API's dialect */
         struct exec_sink sink;
 };
-
-static const char *const stream_names[2] = { "stdout", "stderr" };
 
 /* Append one generated line.  Lock held; wakes the reader.  Every unsent
  * byte counts in the server's total (sink.h); a droppable line (output)
  * that would pass this stream's bound or the total is refused: false. */
 static bool
-push_line (struct ndjson_stream *s, yajl_gen g, bool droppable)
+push_line (void *arg, const unsigned char *buf, size_t len, bool droppable)
 {
-        const unsigned char *buf;
-        size_t len, before = s->out.len;
+        struct ndjson_stream *s = arg;
+        size_t before = s->out.len;
 
-        if (yajl_gen_get_buf (g, &buf, &len) != yajl_gen_status_ok)
-                return false;
         if (droppable) {
                 if (s->out.len - s->sent + len + 1 > STREAM_MAX_PENDING
                     || ! sink_budget_take (len + 1))
@@ -57,78 +49,13 @@ push_line (struct ndjson_stream *s, yajl_gen g, bool droppable)
         return true;
 }
 
-static yajl_gen
-new_gen (void)
+/* Whether live output would pass the stream's bound now.  Lock held. */
+static bool
+is_full (void *arg)
 {
-        yajl_gen g = yajl_gen_alloc (NULL);
+        struct ndjson_stream *s = arg;
 
-        if (g)
-                yajl_gen_config (g, yajl_gen_validate_utf8, 1);
-        return g;
-}
-
-/* {"type":"skipped",...} for what a slow reader missed.  Lock held. */
-static void
-push_skipped (struct ndjson_stream *s)
-{
-        for (int i = 0; i < 2; i++) {
-                yajl_gen g;
-                yajl_gen_status st;
-
-                if (s->skipped[i] == 0)
-                        continue;
-                g = new_gen ();
-                if (g == NULL)
-                        return;
-                GEN (yajl_gen_map_open (g));
-                GEN_KV_STR ("type", "skipped");
-                GEN_KV_STR ("stage", exec_stage_name (s->stage));
-                GEN_KV_STR ("stream", stream_names[i]);
-                GEN_KV_INT ("bytes", s->skipped[i]);
-                GEN (yajl_gen_map_close (g));
-                push_line (s, g, false);
-                s->skipped[i] = 0;
-        fail:
-                yajl_gen_free (g);
-        }
-}
-
-/* One output line for stream i.  Lock held. */
-static void
-push_output (struct ndjson_stream *s, int i, const char *data, size_t len)
-{
-        cleanup_free char *clean = NULL;
-        size_t clean_len;
-        yajl_gen g;
-        yajl_gen_status st;
-
-        if (len == 0)
-                return;
-        if (s->out.len - s->sent >= STREAM_MAX_PENDING) {
-                s->skipped[i] += len;
-                return;
-        }
-        push_skipped (s);
-        if (ce_utf8_sanitize (data, len, &clean, &clean_len) < 0 || (g = new_gen ()) == NULL) {
-                s->skipped[i] += len;
-                return;
-        }
-        GEN (yajl_gen_map_open (g));
-        GEN_KV_STR ("type", stream_names[i]);
-        GEN_KV_STR ("stage", exec_stage_name (s->stage));
-        GEN_STR ("data");
-        GEN_STRN (clean, clean_len);
-        GEN (yajl_gen_map_close (g));
-        if (! push_line (s, g, true))
-                s->skipped[i] += len;
-fail:
-        yajl_gen_free (g);
-}
-
-static void
-emit_output (void *arg, int i, const char *data, size_t len)
-{
-        push_output (arg, i, data, len);
+        return s->out.len - s->sent >= STREAM_MAX_PENDING;
 }
 
 /* Supervisor thread, its lock held: never blocks but on our own lock,
@@ -137,11 +64,10 @@ static void
 on_output (void *arg, int stream, const char *data, size_t len)
 {
         struct ndjson_stream *s = arg;
-        int i = stream == 2;
 
         pthread_mutex_lock (&s->lock);
         if (! s->ended)
-                sink_utf8_feed (&s->joiner[i], data, len, emit_output, s, i);
+                events_output (&s->events, stream, data, len);
         pthread_mutex_unlock (&s->lock);
 }
 
@@ -149,61 +75,26 @@ static void
 on_stage_start (void *arg, enum exec_stage stage)
 {
         struct ndjson_stream *s = arg;
-        yajl_gen g = new_gen ();
-        yajl_gen_status st;
 
         pthread_mutex_lock (&s->lock);
-        s->stage = stage;
-        if (g == NULL || s->ended)
-                goto fail;
-        GEN (yajl_gen_map_open (g));
-        GEN_KV_STR ("type", "stage");
-        GEN_KV_STR ("stage", exec_stage_name (stage));
-        GEN (yajl_gen_map_close (g));
-        push_line (s, g, false);
-fail:
+        if (! s->ended)
+                events_stage_start (&s->events, stage);
         pthread_mutex_unlock (&s->lock);
-        if (g)
-                yajl_gen_free (g);
 }
 
 static void
 on_stage_end (void *arg, enum exec_stage stage, const struct runner_result *res)
 {
         struct ndjson_stream *s = arg;
-        char signame[32];
-        const char *sig = runner_signal_name (res->signal, signame, sizeof (signame));
-        yajl_gen g = new_gen ();
-        yajl_gen_status st;
 
         pthread_mutex_lock (&s->lock);
-        if (g == NULL || s->ended)
-                goto fail;
-        /* What a cut character left behind is output too (U+FFFD). */
-        for (int i = 0; i < 2; i++)
-                sink_utf8_flush (&s->joiner[i], emit_output, s, i);
-        push_skipped (s);
-        GEN (yajl_gen_map_open (g));
-        GEN_KV_STR ("type", "exit");
-        GEN_KV_STR ("stage", exec_stage_name (stage));
-        GEN_KV_STR ("status", runner_status_name (res->status == RUN_RUNTIME_ERROR
-                                                                  && stage == EXEC_STAGE_COMPILE
-                                                          ? RUN_COMPILE_ERROR
-                                                          : res->status));
-        GEN_KV_INT ("exit_code", res->exit_code);
-        GEN_STR ("signal");
-        GEN (sig ? yajl_gen_string (g, (const unsigned char *) sig, strlen (sig))
-                 : yajl_gen_null (g));
-        GEN (yajl_gen_map_close (g));
-        push_line (s, g, false);
-fail:
+        if (! s->ended)
+                events_stage_end (&s->events, stage, res);
         pthread_mutex_unlock (&s->lock);
-        if (g)
-                yajl_gen_free (g);
 }
 
 struct ndjson_stream *
-ndjson_stream_new (struct MHD_Connection *conn)
+ndjson_stream_new (struct MHD_Connection *conn, const struct events_dialect *dialect)
 {
         struct ndjson_stream *s = calloc (1, sizeof (*s));
 
@@ -215,7 +106,7 @@ ndjson_stream_new (struct MHD_Connection *conn)
         }
         s->conn = conn;
         s->refs = 1;
-        s->stage = EXEC_STAGE_RUN;
+        events_init (&s->events, dialect, &(struct events_out){ push_line, is_full, s });
         s->sink = (struct exec_sink){ on_stage_start, on_output, on_stage_end, NULL, s };
         return s;
 }
@@ -293,13 +184,16 @@ void
 ndjson_stream_end (struct ndjson_stream *s, const char *type, const char *key, ndjson_fill fill,
                    const void *arg, int http_status)
 {
-        yajl_gen g = new_gen ();
+        yajl_gen g = yajl_gen_alloc (NULL);
         yajl_gen_status st;
+        const unsigned char *buf;
+        size_t len;
 
         pthread_mutex_lock (&s->lock);
         if (s->ended || g == NULL)
                 goto fail;
-        push_skipped (s);
+        yajl_gen_config (g, yajl_gen_validate_utf8, 1);
+        events_flush_skipped (&s->events);
         GEN (yajl_gen_map_open (g));
         GEN_KV_STR ("type", type);
         if (http_status)
@@ -307,7 +201,8 @@ ndjson_stream_end (struct ndjson_stream *s, const char *type, const char *key, n
         GEN_STR (key);
         GEN (fill (g, arg));
         GEN (yajl_gen_map_close (g));
-        push_line (s, g, false);
+        if (yajl_gen_get_buf (g, &buf, &len) == yajl_gen_status_ok)
+                push_line (s, buf, len, false);
 fail:
         if (! s->ended) {
                 s->ended = true;

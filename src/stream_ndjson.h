@@ -33,6 +33,7 @@
 #include <microhttpd.h>
 #include <yajl/yajl_gen.h>
 
+#include "events.h"
 #include "sink.h"
 
 /* Unsent bytes a stream holds before it drops live output. */
@@ -40,9 +41,10 @@
 
 struct ndjson_stream;
 
-/* A stream answering conn (HTTP thread).  One reference: the caller's.
- * NULL on ENOMEM. */
-struct ndjson_stream *ndjson_stream_new (struct MHD_Connection *conn);
+/* A stream answering conn (HTTP thread), its lines spelled in dialect (the
+ * front-end's: events.h).  One reference: the caller's.  NULL on ENOMEM. */
+struct ndjson_stream *ndjson_stream_new (struct MHD_Connection *conn,
+                                         const struct events_dialect *dialect);
 
 /* The execution's sink: valid while the caller holds its reference. */
 const struct exec_sink *ndjson_stream_sink (struct ndjson_stream *s);

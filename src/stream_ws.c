@@ -76,15 +76,13 @@ struct ws_conn {
         pthread_mutex_t lock; /* guards everything up to `sink` */
         int refs;
         struct ws_msg *outq, **outq_tail;
-        size_t out_bytes; /* what outq holds, MSG_OVERHEAD included: all of it
-                           * counted in the server's total (sink_budget) */
-        uint64_t skipped[2];
-        bool job_done;    /* the last message of the job is queued */
-        bool failed;      /* ... and it was an error: close 4002, not 4999 */
-        bool thread_gone; /* nobody takes stdin_new any more */
-        int stdin_new;    /* from the worker, for the thread */
-        enum exec_stage stage;
-        struct sink_utf8_joiner joiner[2];
+        size_t out_bytes;     /* what outq holds, MSG_OVERHEAD included: all of it
+                               * counted in the server's total (sink_budget) */
+        bool job_done;        /* the last message of the job is queued */
+        bool failed;          /* ... and it was an error: close 4002, not 4999 */
+        bool thread_gone;     /* nobody takes stdin_new any more */
+        int stdin_new;        /* from the worker, for the thread */
+        struct events events; /* Piston's messages for the execution's events */
         struct exec_sink sink;
 
         /* the connection thread's own */
@@ -233,17 +231,14 @@ wake (struct ws_conn *c)
         (void) eventfd_write (c->wake, 1);
 }
 
-/* Queue g's text as one message.  Lock held.  Output (droppable) past the
- * bound is refused: returns false. */
+/* Queue one message's text.  Lock held.  Output (droppable) past the
+ * bound is refused: returns false.  The events' push (events.h). */
 static bool
-enqueue (struct ws_conn *c, yajl_gen g, bool droppable)
+enqueue_text (void *arg, const unsigned char *buf, size_t len, bool droppable)
 {
-        const unsigned char *buf;
-        size_t len;
+        struct ws_conn *c = arg;
         struct ws_msg *m;
 
-        if (yajl_gen_get_buf (g, &buf, &len) != yajl_gen_status_ok)
-                return false;
         /* Output counts against this connection's bound and the server's
          * total; the few other messages of a job are always kept. */
         if (droppable
@@ -269,6 +264,26 @@ enqueue (struct ws_conn *c, yajl_gen g, bool droppable)
         return true;
 }
 
+/* Queue g's text as one message that is always kept.  Lock held. */
+static void
+enqueue (struct ws_conn *c, yajl_gen g)
+{
+        const unsigned char *buf;
+        size_t len;
+
+        if (yajl_gen_get_buf (g, &buf, &len) == yajl_gen_status_ok)
+                enqueue_text (c, buf, len, false);
+}
+
+/* Whether output would pass the connection's bound now.  Lock held. */
+static bool
+is_full (void *arg)
+{
+        struct ws_conn *c = arg;
+
+        return c->out_bytes + MSG_OVERHEAD >= STREAM_MAX_PENDING;
+}
+
 static yajl_gen
 new_gen (void)
 {
@@ -279,74 +294,14 @@ new_gen (void)
         return g;
 }
 
-static const char *const stream_names[2] = { "stdout", "stderr" };
-
-/* Lock held. */
-static void
-send_skipped (struct ws_conn *c)
-{
-        for (int i = 0; i < 2; i++) {
-                yajl_gen g;
-                yajl_gen_status st;
-
-                if (c->skipped[i] == 0 || (g = new_gen ()) == NULL)
-                        continue;
-                GEN (yajl_gen_map_open (g));
-                GEN_KV_STR ("type", "skipped");
-                GEN_KV_STR ("stream", stream_names[i]);
-                GEN_KV_INT ("bytes", c->skipped[i]);
-                GEN (yajl_gen_map_close (g));
-                if (enqueue (c, g, false))
-                        c->skipped[i] = 0;
-        fail:
-                yajl_gen_free (g);
-        }
-}
-
-/* Lock held. */
-static void
-send_data (struct ws_conn *c, int i, const char *data, size_t len)
-{
-        cleanup_free char *clean = NULL;
-        size_t clean_len;
-        yajl_gen g;
-        yajl_gen_status st;
-
-        if (len == 0)
-                return;
-        if (c->out_bytes + MSG_OVERHEAD >= STREAM_MAX_PENDING
-            || ce_utf8_sanitize (data, len, &clean, &clean_len) < 0 || (g = new_gen ()) == NULL) {
-                c->skipped[i] += len;
-                return;
-        }
-        send_skipped (c);
-        GEN (yajl_gen_map_open (g));
-        GEN_KV_STR ("type", "data");
-        GEN_KV_STR ("stream", stream_names[i]);
-        GEN_STR ("data");
-        GEN_STRN (clean, clean_len);
-        GEN (yajl_gen_map_close (g));
-        if (! enqueue (c, g, true))
-                c->skipped[i] += len;
-fail:
-        yajl_gen_free (g);
-}
-
-static void
-emit_data (void *arg, int i, const char *data, size_t len)
-{
-        send_data (arg, i, data, len);
-}
-
 /* Supervisor thread, its lock held: only our lock, held briefly. */
 static void
 sink_output (void *arg, int stream, const char *data, size_t len)
 {
         struct ws_conn *c = arg;
-        int i = stream == 2;
 
         pthread_mutex_lock (&c->lock);
-        sink_utf8_feed (&c->joiner[i], data, len, emit_data, c, i);
+        events_output (&c->events, stream, data, len);
         pthread_mutex_unlock (&c->lock);
 }
 
@@ -354,59 +309,20 @@ static void
 sink_stage_start (void *arg, enum exec_stage stage)
 {
         struct ws_conn *c = arg;
-        yajl_gen g = new_gen ();
-        yajl_gen_status st;
 
         pthread_mutex_lock (&c->lock);
-        c->stage = stage;
-        if (g == NULL)
-                goto fail;
-        GEN (yajl_gen_map_open (g));
-        GEN_KV_STR ("type", "stage");
-        GEN_KV_STR ("stage", exec_stage_name (stage));
-        GEN (yajl_gen_map_close (g));
-        enqueue (c, g, false);
-fail:
+        events_stage_start (&c->events, stage);
         pthread_mutex_unlock (&c->lock);
-        if (g)
-                yajl_gen_free (g);
 }
 
 static void
 sink_stage_end (void *arg, enum exec_stage stage, const struct runner_result *res)
 {
         struct ws_conn *c = arg;
-        struct api_piston_outcome o;
-        const char *sig, *status;
-        yajl_gen g = new_gen ();
-        yajl_gen_status st;
 
-        api_piston_outcome (res, &o);
-        sig = o.signal;
-        status = o.status;
         pthread_mutex_lock (&c->lock);
-        if (g == NULL)
-                goto fail;
-        for (int i = 0; i < 2; i++)
-                sink_utf8_flush (&c->joiner[i], emit_data, c, i);
-        send_skipped (c);
-        GEN (yajl_gen_map_open (g));
-        GEN_KV_STR ("type", "exit");
-        GEN_KV_STR ("stage", exec_stage_name (stage));
-        GEN_STR ("code");
-        GEN (sig ? yajl_gen_null (g) : yajl_gen_integer (g, res->exit_code));
-        GEN_STR ("signal");
-        GEN (sig ? yajl_gen_string (g, (const unsigned char *) sig, strlen (sig))
-                 : yajl_gen_null (g));
-        GEN_STR ("status");
-        GEN (status ? yajl_gen_string (g, (const unsigned char *) status, strlen (status))
-                    : yajl_gen_null (g));
-        GEN (yajl_gen_map_close (g));
-        enqueue (c, g, false);
-fail:
+        events_stage_end (&c->events, stage, res);
         pthread_mutex_unlock (&c->lock);
-        if (g)
-                yajl_gen_free (g);
 }
 
 static void
@@ -440,7 +356,7 @@ send_error (struct ws_conn *c, const char *msg)
         GEN_STR ("message");
         GEN_STRN (clean, len);
         GEN (yajl_gen_map_close (g));
-        enqueue (c, g, false);
+        enqueue (c, g);
 fail:
         if (g)
                 yajl_gen_free (g);
@@ -597,7 +513,7 @@ handle_init (struct ws_conn *c, const char *text, size_t len)
                 GEN_KV_STR ("language", api_piston_language_name (c->in.lang));
                 GEN_KV_STR ("version", c->in.lang->version);
                 GEN (yajl_gen_map_close (g));
-                enqueue (c, g, false);
+                enqueue (c, g);
         fail:
                 c->refs++; /* the worker's */
                 pthread_mutex_unlock (&c->lock);
@@ -1061,6 +977,8 @@ ws_on_upgrade (void *cls, struct MHD_Connection *connection, void *con_cls, cons
         c->refs = 1;
         c->outq_tail = &c->outq;
         c->kill_fd = c->kill_peer = c->stdin_fd = c->stdin_new = -1;
+        events_init (&c->events, api_piston.events,
+                     &(struct events_out){ enqueue_text, is_full, c });
         c->sink = (struct exec_sink){ sink_stage_start, sink_output, sink_stage_end,
                                       sink_stdin_open, c };
         c->wake = eventfd (0, EFD_CLOEXEC | EFD_NONBLOCK);

@@ -1,0 +1,110 @@
+/*
+ * events.c - an execution's live events, encoded once (see events.h).
+ */
+#include "events.h"
+
+#include <string.h>
+
+/* A fresh generator that refuses invalid UTF-8 (our texts are made valid
+ * before; this is the guard). */
+static yajl_gen
+new_gen (void)
+{
+        yajl_gen g = yajl_gen_alloc (NULL);
+
+        if (g)
+                yajl_gen_config (g, yajl_gen_validate_utf8, 1);
+        return g;
+}
+
+/* Encode one event with fill and push it; false when the generator failed
+ * or the transport refused it. */
+static bool
+emit (struct events *e, bool droppable, yajl_gen g, yajl_gen_status st)
+{
+        const unsigned char *buf;
+        size_t len;
+
+        return st == yajl_gen_status_ok && yajl_gen_get_buf (g, &buf, &len) == yajl_gen_status_ok
+               && e->out.push (e->out.arg, buf, len, droppable);
+}
+
+void
+events_init (struct events *e, const struct events_dialect *dialect, const struct events_out *out)
+{
+        memset (e, 0, sizeof (*e));
+        e->dialect = dialect;
+        e->out = *out;
+        e->stage = EXEC_STAGE_RUN;
+}
+
+void
+events_flush_skipped (struct events *e)
+{
+        for (int i = 0; i < 2; i++) {
+                yajl_gen g;
+
+                if (e->skipped[i] == 0 || (g = new_gen ()) == NULL)
+                        continue;
+                if (emit (e, false, g, e->dialect->skipped (g, e->stage, i, e->skipped[i])))
+                        e->skipped[i] = 0;
+                yajl_gen_free (g);
+        }
+}
+
+/* One whole piece of stream i's output (from the joiner). */
+static void
+emit_output (void *arg, int i, const char *data, size_t len)
+{
+        struct events *e = arg;
+        cleanup_free char *clean = NULL;
+        size_t clean_len;
+        yajl_gen g;
+
+        if (len == 0)
+                return;
+        if (e->out.full (e->out.arg) || ce_utf8_sanitize (data, len, &clean, &clean_len) < 0
+            || (g = new_gen ()) == NULL) {
+                e->skipped[i] += len;
+                return;
+        }
+        events_flush_skipped (e);
+        if (! emit (e, true, g, e->dialect->output (g, e->stage, i, clean, clean_len)))
+                e->skipped[i] += len;
+        yajl_gen_free (g);
+}
+
+void
+events_output (struct events *e, int stream, const char *data, size_t len)
+{
+        int i = stream == 2;
+
+        sink_utf8_feed (&e->joiner[i], data, len, emit_output, e, i);
+}
+
+void
+events_stage_start (struct events *e, enum exec_stage stage)
+{
+        yajl_gen g = new_gen ();
+
+        e->stage = stage;
+        if (g == NULL)
+                return;
+        emit (e, false, g, e->dialect->stage (g, stage));
+        yajl_gen_free (g);
+}
+
+void
+events_stage_end (struct events *e, enum exec_stage stage, const struct runner_result *res)
+{
+        yajl_gen g;
+
+        for (int i = 0; i < 2; i++)
+                sink_utf8_flush (&e->joiner[i], emit_output, e, i);
+        events_flush_skipped (e);
+        g = new_gen ();
+        if (g == NULL)
+                return;
+        emit (e, false, g, e->dialect->exit (g, stage, res));
+        yajl_gen_free (g);
+}
