@@ -3,7 +3,7 @@
  *
  * Threads: the access handler and the completion callback run on
  * libmicrohttpd's internal thread.  A pool worker touches a buffered
- * struct http_req only between pool_submit and its MHD_resume_connection
+ * struct http_req only between job_submit and its MHD_resume_connection
  * call, and never after it: from then on the request is the HTTP thread's
  * again.  A streamed one (Accept: application/x-ndjson) is not suspended:
  * the HTTP side and the worker both hold it (refs) and the last frees it.
@@ -29,6 +29,7 @@
 
 #include "api.h"
 #include "cgroup.h"
+#include "job.h"
 #include "jsongen.h"
 #include "request.h"
 #include "stream_ndjson.h"
@@ -86,13 +87,10 @@ struct http_req {
          * process reuse while the job waits in the queue.  -1: none. */
         int client_fd;
         struct ws_ticket *ws_ticket; /* GET /api/v2/connect answered with a 101 */
-        struct pool_job job;
-        bool counted;   /* counts in srv->inflight */
-        bool cancelled; /* the pool dropped the job at shutdown */
-        int rejected;   /* pool_submit's error: queue full or stopping */
-        int run_ret;
-        struct ce_error run_err;
-        struct exec_result result;
+        struct job job;              /* the execution, through the pool */
+        bool counted;                /* counts in srv->inflight */
+        bool cancelled;              /* the pool dropped the job at shutdown */
+        int rejected;                /* job_submit's error: queue full or stopping */
 };
 
 /* One line per request: method, path, language, HTTP status ("-": no
@@ -208,7 +206,7 @@ gen_result (yajl_gen g, const void *arg)
 {
         const struct http_req *r = arg;
 
-        return r->api->gen_result (g, &r->srv->env, &r->in, &r->result);
+        return r->api->gen_result (g, &r->srv->env, &r->in, &r->job.result);
 }
 
 static yajl_gen_status
@@ -366,7 +364,7 @@ req_free (struct http_req *r)
         if (r->parser)
                 r->api->parser_free (r->parser);
         request_free (r->in.req);
-        execution_result_clear (&r->result);
+        job_clear (&r->job);
         ndjson_stream_unref (r->stream);
         if (r->client_fd >= 0)
                 close (r->client_fd);
@@ -411,46 +409,43 @@ stream_error (struct http_req *r, int http_status, const char *msg, const char *
         ndjson_stream_end (r->stream, "error", "error", gen_stream_error, &e, http_status);
 }
 
-/* Worker thread, from execution_run: the result is in r, answer it now. */
-static void
-job_answer (void *arg, int ret)
+static struct http_req *
+req_of (struct job *j)
 {
-        struct http_req *r = arg;
+        return (struct http_req *) ((char *) j - offsetof (struct http_req, job));
+}
 
-        r->run_ret = ret;
+/* Worker thread: the result is in r->job, answer it now. */
+static void
+job_answer (struct job *j)
+{
+        struct http_req *r = req_of (j);
+
         if (r->stream == NULL) {
                 MHD_resume_connection (r->conn); /* r is the HTTP thread's from here */
                 return;
         }
-        if (ret < 0) {
-                stream_error (r, 500, r->run_err.msg, "internal_error", "internal_error");
+        if (j->ret < 0) {
+                stream_error (r, 500, j->err.msg, "internal_error", "internal_error");
         } else {
-                log_request (r, "POST", r->route, 200, runner_status_name (r->result.status));
+                log_request (r, "POST", r->route, 200, runner_status_name (j->result.status));
                 ndjson_stream_end (r->stream, "result", "result", gen_result, r, 0);
         }
         inflight_done (r);
 }
 
-/* Worker thread. */
+/* Worker thread, after the clean-up: a stream's worker lets go of r. */
 static void
-job_run (struct pool_job *job)
+job_release (struct job *j)
 {
-        struct http_req *r = (struct http_req *) ((char *) job - offsetof (struct http_req, job));
-        /* Read before: a buffered r is not ours once job_answer resumed it. */
-        struct ndjson_stream *stream = r->stream;
-
-        execution_run (r->srv->cfg.runner, r->srv->cfg.warm, &r->in.plan, r->in.req, r->client_fd,
-                       stream ? ndjson_stream_sink (stream) : NULL,
-                       &(struct exec_done){ job_answer, r }, &r->result, &r->run_err);
-        if (stream)
-                req_unref (r);
+        req_unref (req_of (j));
 }
 
 /* Thread calling pool_shutdown. */
 static void
-job_cancel (struct pool_job *job)
+job_cancel (struct job *j)
 {
-        struct http_req *r = (struct http_req *) ((char *) job - offsetof (struct http_req, job));
+        struct http_req *r = req_of (j);
 
         r->cancelled = true;
         if (r->stream == NULL) {
@@ -461,6 +456,11 @@ job_cancel (struct pool_job *job)
         inflight_done (r);
         req_unref (r);
 }
+
+/* A buffered answer: r is the HTTP thread's again once answered. */
+static const struct job_ops buffered_ops = { job_answer, NULL, job_cancel };
+/* A stream: the worker holds a reference until it is done. */
+static const struct job_ops stream_ops = { job_answer, job_release, job_cancel };
 
 /* Accept: application/x-ndjson on a front-end that streams. */
 static bool
@@ -487,7 +487,7 @@ start_stream (struct http_req *r, const char *method, const char *url)
         r->refs++; /* the worker's */
         pthread_mutex_unlock (&s->lock);
         r->phase = PHASE_DONE;
-        sret = pool_submit (s->cfg.pool, &r->job);
+        sret = job_submit (s->cfg.pool, &r->job);
         if (sret < 0) {
                 pthread_mutex_lock (&s->lock);
                 r->refs--;
@@ -550,12 +550,18 @@ finish_execute (struct http_req *r, const char *method, const char *url)
                                             "internal_error", NULL, NULL);
                 }
         }
-        r->job.run = job_run;
-        r->job.cancel = job_cancel;
+        r->job = (struct job){ .ops = &buffered_ops,
+                               .runner = s->cfg.runner,
+                               .warm = s->cfg.warm,
+                               .plan = &r->in.plan,
+                               .req = r->in.req,
+                               .client_fd = r->client_fd };
         if (wants_stream (r)) {
                 r->stream = ndjson_stream_new (r->conn, r->api->events);
                 if (r->stream == NULL)
                         return MHD_NO;
+                r->job.ops = &stream_ops;
+                r->job.sink = ndjson_stream_sink (r->stream);
                 return start_stream (r, method, url);
         }
         pthread_mutex_lock (&s->lock);
@@ -565,7 +571,7 @@ finish_execute (struct http_req *r, const char *method, const char *url)
         r->phase = PHASE_RUNNING;
         /* Suspend before submitting: a fast worker may resume at once. */
         MHD_suspend_connection (r->conn);
-        ret = pool_submit (s->cfg.pool, &r->job);
+        ret = job_submit (s->cfg.pool, &r->job);
         if (ret < 0) {
                 /* Answered from answer_result once the daemon sees the resume. */
                 r->rejected = ret;
@@ -588,12 +594,12 @@ answer_result (struct http_req *r, const char *method, const char *url)
                 log_request (r, method, url, 503, "shutting_down");
                 ret = queue_error (r->conn, r->api, 503, "the server is shutting down", NULL,
                                    MHD_HTTP_HEADER_RETRY_AFTER, "5");
-        } else if (r->run_ret < 0) {
+        } else if (r->job.ret < 0) {
                 log_request (r, method, url, 500, "internal_error");
-                ret = queue_error (r->conn, r->api, 500, r->run_err.msg, "internal_error", NULL,
+                ret = queue_error (r->conn, r->api, 500, r->job.err.msg, "internal_error", NULL,
                                    NULL);
         } else {
-                log_request (r, method, url, 200, runner_status_name (r->result.status));
+                log_request (r, method, url, 200, runner_status_name (r->job.result.status));
                 ret = queue_gen (r->conn, MHD_HTTP_OK, gen_result, r, NULL, NULL);
         }
         /* Counted until the response is queued, not sent: the daemon still
@@ -867,8 +873,8 @@ on_completed (void *cls, struct MHD_Connection *conn, void **con_cls,
                  * daemon completes it without asking for the answer. */
                 const char *outcome = r->rejected == -EAGAIN        ? "queue_full"
                                       : r->cancelled || r->rejected ? "shutting_down"
-                                      : r->run_ret < 0              ? "internal_error"
-                                                       : runner_status_name (r->result.status);
+                                      : r->job.ret < 0              ? "internal_error"
+                                                       : runner_status_name (r->job.result.status);
 
                 log_request (r, "POST", r->route, 0, outcome);
         }

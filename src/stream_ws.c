@@ -99,11 +99,9 @@ struct ws_conn {
         size_t stdin_off;
 
         /* the job, the worker's while it runs */
-        struct pool_job job;
-        int kill_peer;
+        struct job job;
+        int kill_peer; /* the job's client_fd: hangs up when kill_fd closes */
         struct api_request in;
-        struct exec_result result;
-        struct ce_error run_err;
 };
 
 struct ws_hub *
@@ -381,7 +379,7 @@ conn_unref (struct ws_conn *c)
         }
         sink_budget_release (c->out_bytes);
         request_free (c->in.req);
-        execution_result_clear (&c->result);
+        job_clear (&c->job);
         ce_buf_free (&c->stdin_buf);
         if (c->stdin_new >= 0)
                 close (c->stdin_new);
@@ -397,38 +395,43 @@ conn_unref (struct ws_conn *c)
 
 /* -- the job (a pool worker) ---------------------------------------------------- */
 
-static void
-job_done (void *arg, int ret)
+static struct ws_conn *
+conn_of (struct job *j)
 {
-        struct ws_conn *c = arg;
+        return (struct ws_conn *) ((char *) j - offsetof (struct ws_conn, job));
+}
+
+static void
+job_answer (struct job *j)
+{
+        struct ws_conn *c = conn_of (j);
 
         ce_log ("WS /api/v2/connect %s %s", c->in.lang->name,
-                ret < 0 ? "internal_error" : runner_status_name (c->result.status));
+                j->ret < 0 ? "internal_error" : runner_status_name (j->result.status));
 
         pthread_mutex_lock (&c->lock);
-        if (ret < 0)
-                send_error (c, c->run_err.msg);
+        if (j->ret < 0)
+                send_error (c, j->err.msg);
         c->job_done = true;
         wake (c);
         pthread_mutex_unlock (&c->lock);
 }
 
+/* The worker is done: the container is gone, so is the kill socket's use. */
 static void
-job_run (struct pool_job *job)
+job_release (struct job *j)
 {
-        struct ws_conn *c = (struct ws_conn *) ((char *) job - offsetof (struct ws_conn, job));
+        struct ws_conn *c = conn_of (j);
 
-        execution_run (c->hub->cfg->runner, c->hub->cfg->warm, &c->in.plan, c->in.req, c->kill_peer,
-                       &c->sink, &(struct exec_done){ job_done, c }, &c->result, &c->run_err);
         close (c->kill_peer);
         c->kill_peer = -1;
         conn_unref (c);
 }
 
 static void
-job_cancel (struct pool_job *job)
+job_cancel (struct job *j)
 {
-        struct ws_conn *c = (struct ws_conn *) ((char *) job - offsetof (struct ws_conn, job));
+        struct ws_conn *c = conn_of (j);
 
         pthread_mutex_lock (&c->lock);
         send_error (c, "the server is shutting down");
@@ -439,6 +442,8 @@ job_cancel (struct pool_job *job)
         c->kill_peer = -1;
         conn_unref (c);
 }
+
+static const struct job_ops ws_job_ops = { job_answer, job_release, job_cancel };
 
 /* -- the connection thread --------------------------------------------------------- */
 
@@ -521,9 +526,14 @@ handle_init (struct ws_conn *c, const char *text, size_t len)
                         yajl_gen_free (g);
         }
         ce_log ("WS /api/v2/connect %s init", c->in.lang->name);
-        c->job.run = job_run;
-        c->job.cancel = job_cancel;
-        if (pool_submit (h->cfg->pool, &c->job) < 0) {
+        c->job = (struct job){ .ops = &ws_job_ops,
+                               .runner = h->cfg->runner,
+                               .warm = h->cfg->warm,
+                               .plan = &c->in.plan,
+                               .req = c->in.req,
+                               .client_fd = c->kill_peer,
+                               .sink = &c->sink };
+        if (job_submit (h->cfg->pool, &c->job) < 0) {
                 close (c->kill_peer);
                 c->kill_peer = -1;
                 pthread_mutex_lock (&c->lock);

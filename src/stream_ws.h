@@ -40,6 +40,7 @@
 #include <microhttpd.h>
 
 #include "api.h"
+#include "job.h"
 #include "pool.h"
 #include "runner.h"
 
