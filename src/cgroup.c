@@ -15,8 +15,8 @@ static char memory_root[512]; /* v1 memory controller mount, or the v2 root */
 static char cpuacct_root[512];
 static bool unified;
 
-static bool
-has_option (const char *opts, const char *want)
+bool
+cgroup_has_option (const char *opts, const char *want)
 {
         size_t n = strlen (want);
 
@@ -52,11 +52,11 @@ cgroup_init (void)
                         snprintf (cpuacct_root, sizeof (cpuacct_root), "%s", mnt);
                         unified = true;
                 } else if (strcmp (fstype, "cgroup") == 0) {
-                        if (has_option (super, "memory")) {
+                        if (cgroup_has_option (super, "memory")) {
                                 snprintf (memory_root, sizeof (memory_root), "%s", mnt);
                                 unified = false;
                         }
-                        if (has_option (super, "cpuacct"))
+                        if (cgroup_has_option (super, "cpuacct"))
                                 snprintf (cpuacct_root, sizeof (cpuacct_root), "%s", mnt);
                 }
         }
@@ -66,8 +66,8 @@ cgroup_init (void)
 static int read_small (const char *root, const char *path, const char *file, char *buf,
                        size_t size);
 
-static bool
-has_word (const char *text, const char *word)
+bool
+cgroup_has_word (const char *text, const char *word)
 {
         size_t n = strlen (word);
 
@@ -89,13 +89,13 @@ cgroup_user_delegation (unsigned uid, bool *cpu)
         snprintf (path, sizeof (path), "/user.slice/user-%u.slice/user@%u.service", uid, uid);
         if (read_small (memory_root, path, "cgroup.controllers", controllers, sizeof (controllers))
                     < 0
-            || ! has_word (controllers, "memory") || ! has_word (controllers, "pids"))
+            || ! cgroup_has_word (controllers, "memory") || ! cgroup_has_word (controllers, "pids"))
                 return false;
         /* runc's systemd driver reaches the user's manager over the session bus. */
         snprintf (bus, sizeof (bus), "%s/bus", xdg ? xdg : "/nonexistent");
         if (getenv ("DBUS_SESSION_BUS_ADDRESS") == NULL && access (bus, F_OK) < 0)
                 return false;
-        *cpu = has_word (controllers, "cpu");
+        *cpu = cgroup_has_word (controllers, "cpu");
         return true;
 }
 
@@ -127,9 +127,8 @@ read_small (const char *root, const char *path, const char *file, char *buf, siz
         return 0;
 }
 
-/* The number after "key " in a "key value" per line file. */
-static int64_t
-keyed_value (const char *text, const char *key)
+int64_t
+cgroup_keyed_value (const char *text, const char *key)
 {
         size_t n = strlen (key);
 
@@ -147,18 +146,18 @@ cgroup_read_stats (const char *path, struct cgroup_stats *out)
         out->oom_kills = out->memory_peak = out->cpu_ns = -1;
         if (unified) {
                 if (read_small (memory_root, path, "memory.events", buf, sizeof (buf)) == 0)
-                        out->oom_kills = keyed_value (buf, "oom_kill");
+                        out->oom_kills = cgroup_keyed_value (buf, "oom_kill");
                 if (read_small (memory_root, path, "memory.peak", buf, sizeof (buf)) == 0)
                         out->memory_peak = strtoll (buf, NULL, 10);
                 if (read_small (memory_root, path, "cpu.stat", buf, sizeof (buf)) == 0) {
-                        int64_t us = keyed_value (buf, "usage_usec");
+                        int64_t us = cgroup_keyed_value (buf, "usage_usec");
 
                         out->cpu_ns = us < 0 ? -1 : us * 1000;
                 }
                 return;
         }
         if (read_small (memory_root, path, "memory.oom_control", buf, sizeof (buf)) == 0)
-                out->oom_kills = keyed_value (buf, "oom_kill");
+                out->oom_kills = cgroup_keyed_value (buf, "oom_kill");
         if (read_small (memory_root, path, "memory.max_usage_in_bytes", buf, sizeof (buf)) == 0)
                 out->memory_peak = strtoll (buf, NULL, 10);
         if (read_small (cpuacct_root, path, "cpuacct.usage", buf, sizeof (buf)) == 0)

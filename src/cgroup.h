@@ -36,6 +36,14 @@ void cgroup_read_stats (const char *path, struct cgroup_stats *out);
  * what the runtime used to start the container is not the program's. */
 void cgroup_reset_peak (const char *path);
 
+/* The parsers, exposed for tests.  Whether the comma-separated opts (a
+ * mount's super options) hold want exactly; whether the space-separated
+ * text (cgroup.controllers) holds word; the number after "key " on a line
+ * of a "key value" file (memory.events, cpu.stat), -1 when none. */
+bool cgroup_has_option (const char *opts, const char *want);
+bool cgroup_has_word (const char *text, const char *word);
+int64_t cgroup_keyed_value (const char *text, const char *key);
+
 /* At start-up: remove the cgroups named <parent>/<name> (for each name
  * where ours(name)) in every hierarchy that are empty and unchanged for
  * min_age_s seconds: what a server killed before `runc delete` left (runc's
