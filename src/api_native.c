@@ -129,28 +129,13 @@ fail:
 
 /* -- live events (events.h): NDJSON's lines -------------------------------- */
 
-static const char *const stream_names[2] = { "stdout", "stderr" };
-
-static yajl_gen_status
-native_event_stage (yajl_gen g, enum exec_stage stage)
-{
-        yajl_gen_status st;
-
-        GEN (yajl_gen_map_open (g));
-        GEN_KV_STR ("type", "stage");
-        GEN_KV_STR ("stage", exec_stage_name (stage));
-        GEN (yajl_gen_map_close (g));
-fail:
-        return st;
-}
-
 static yajl_gen_status
 native_event_output (yajl_gen g, enum exec_stage stage, int stream, const char *text, size_t len)
 {
         yajl_gen_status st;
 
         GEN (yajl_gen_map_open (g));
-        GEN_KV_STR ("type", stream_names[stream]);
+        GEN_KV_STR ("type", events_stream_name (stream));
         GEN_KV_STR ("stage", exec_stage_name (stage));
         GEN_STR ("data");
         GEN_STRN (text, len);
@@ -167,7 +152,7 @@ native_event_skipped (yajl_gen g, enum exec_stage stage, int stream, uint64_t by
         GEN (yajl_gen_map_open (g));
         GEN_KV_STR ("type", "skipped");
         GEN_KV_STR ("stage", exec_stage_name (stage));
-        GEN_KV_STR ("stream", stream_names[stream]);
+        GEN_KV_STR ("stream", events_stream_name (stream));
         GEN_KV_INT ("bytes", bytes);
         GEN (yajl_gen_map_close (g));
 fail:
@@ -198,7 +183,7 @@ fail:
 }
 
 static const struct events_dialect native_events = {
-        native_event_stage,
+        events_gen_stage,
         native_event_output,
         native_event_skipped,
         native_event_exit,

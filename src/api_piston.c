@@ -877,21 +877,6 @@ fail:
 
 /* -- live events (events.h): the WebSocket's messages --------------------- */
 
-static const char *const stream_names[2] = { "stdout", "stderr" };
-
-static yajl_gen_status
-piston_event_stage (yajl_gen g, enum exec_stage stage)
-{
-        yajl_gen_status st;
-
-        GEN (yajl_gen_map_open (g));
-        GEN_KV_STR ("type", "stage");
-        GEN_KV_STR ("stage", exec_stage_name (stage));
-        GEN (yajl_gen_map_close (g));
-fail:
-        return st;
-}
-
 static yajl_gen_status
 piston_event_output (yajl_gen g, enum exec_stage stage, int stream, const char *text, size_t len)
 {
@@ -900,7 +885,7 @@ piston_event_output (yajl_gen g, enum exec_stage stage, int stream, const char *
         (void) stage;
         GEN (yajl_gen_map_open (g));
         GEN_KV_STR ("type", "data");
-        GEN_KV_STR ("stream", stream_names[stream]);
+        GEN_KV_STR ("stream", events_stream_name (stream));
         GEN_STR ("data");
         GEN_STRN (text, len);
         GEN (yajl_gen_map_close (g));
@@ -917,7 +902,7 @@ piston_event_skipped (yajl_gen g, enum exec_stage stage, int stream, uint64_t by
         (void) stage;
         GEN (yajl_gen_map_open (g));
         GEN_KV_STR ("type", "skipped");
-        GEN_KV_STR ("stream", stream_names[stream]);
+        GEN_KV_STR ("stream", events_stream_name (stream));
         GEN_KV_INT ("bytes", bytes);
         GEN (yajl_gen_map_close (g));
 fail:
@@ -948,7 +933,7 @@ fail:
 }
 
 static const struct events_dialect piston_events = {
-        piston_event_stage,
+        events_gen_stage,
         piston_event_output,
         piston_event_skipped,
         piston_event_exit,

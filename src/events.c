@@ -5,17 +5,7 @@
 
 #include <string.h>
 
-/* A fresh generator that refuses invalid UTF-8 (our texts are made valid
- * before; this is the guard). */
-static yajl_gen
-new_gen (void)
-{
-        yajl_gen g = yajl_gen_alloc (NULL);
-
-        if (g)
-                yajl_gen_config (g, yajl_gen_validate_utf8, 1);
-        return g;
-}
+#include "jsongen.h"
 
 /* Encode one event with fill and push it; false when the generator failed
  * or the transport refused it. */
@@ -44,7 +34,7 @@ events_flush_skipped (struct events *e)
         for (int i = 0; i < 2; i++) {
                 yajl_gen g;
 
-                if (e->skipped[i] == 0 || (g = new_gen ()) == NULL)
+                if (e->skipped[i] == 0 || (g = jsongen_new ()) == NULL)
                         continue;
                 if (emit (e, false, g, e->dialect->skipped (g, e->stage, i, e->skipped[i])))
                         e->skipped[i] = 0;
@@ -64,7 +54,7 @@ emit_output (void *arg, int i, const char *data, size_t len)
         if (len == 0)
                 return;
         if (e->out.full (e->out.arg) || ce_utf8_sanitize (data, len, &clean, &clean_len) < 0
-            || (g = new_gen ()) == NULL) {
+            || (g = jsongen_new ()) == NULL) {
                 e->skipped[i] += len;
                 return;
         }
@@ -85,7 +75,7 @@ events_output (struct events *e, int stream, const char *data, size_t len)
 void
 events_stage_start (struct events *e, enum exec_stage stage)
 {
-        yajl_gen g = new_gen ();
+        yajl_gen g = jsongen_new ();
 
         e->stage = stage;
         if (g == NULL)
@@ -102,9 +92,28 @@ events_stage_end (struct events *e, enum exec_stage stage, const struct runner_r
         for (int i = 0; i < 2; i++)
                 sink_utf8_flush (&e->joiner[i], emit_output, e, i);
         events_flush_skipped (e);
-        g = new_gen ();
+        g = jsongen_new ();
         if (g == NULL)
                 return;
         emit (e, false, g, e->dialect->exit (g, stage, res));
         yajl_gen_free (g);
+}
+
+const char *
+events_stream_name (int stream)
+{
+        return stream ? "stderr" : "stdout";
+}
+
+yajl_gen_status
+events_gen_stage (yajl_gen g, enum exec_stage stage)
+{
+        yajl_gen_status st;
+
+        GEN (yajl_gen_map_open (g));
+        GEN_KV_STR ("type", "stage");
+        GEN_KV_STR ("stage", exec_stage_name (stage));
+        GEN (yajl_gen_map_close (g));
+fail:
+        return st;
 }

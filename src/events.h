@@ -34,6 +34,11 @@ struct events_dialect {
                                  const struct runner_result *res);
 };
 
+/* For dialects: "stdout" (0) or "stderr" (1); and the stage event as both
+ * APIs spell it, {"type":"stage","stage":"compile"|"run"}. */
+const char *events_stream_name (int stream);
+yajl_gen_status events_gen_stage (yajl_gen g, enum exec_stage stage);
+
 /* Where the encoded events go: the transport's queue. */
 struct events_out {
         /* Queue one event's JSON text (without a newline).  droppable: live

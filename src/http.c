@@ -139,14 +139,13 @@ typedef yajl_gen_status (*gen_fill) (yajl_gen g, const void *arg);
 static int
 gen_json (gen_fill fill, const void *arg, char **out, size_t *out_len)
 {
-        yajl_gen g = yajl_gen_alloc (NULL);
+        yajl_gen g = jsongen_new ();
         const unsigned char *buf;
         size_t len;
         int ret = -EINVAL;
 
         if (g == NULL)
                 return -ENOMEM;
-        yajl_gen_config (g, yajl_gen_validate_utf8, 1);
         if (fill (g, arg) == yajl_gen_status_ok
             && yajl_gen_get_buf (g, &buf, &len) == yajl_gen_status_ok
             && (*out = malloc (len + 1)) != NULL) {

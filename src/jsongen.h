@@ -34,4 +34,16 @@
                 GEN (yajl_gen_bool (g, (v)));                                                      \
         } while (0)
 
+/* A generator for a text that goes out: invalid UTF-8 is refused (texts
+ * from outside are made valid before; this is the guard).  NULL on ENOMEM. */
+static inline yajl_gen
+jsongen_new (void)
+{
+        yajl_gen g = yajl_gen_alloc (NULL);
+
+        if (g)
+                yajl_gen_config (g, yajl_gen_validate_utf8, 1);
+        return g;
+}
+
 #endif

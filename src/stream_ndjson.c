@@ -184,7 +184,7 @@ void
 ndjson_stream_end (struct ndjson_stream *s, const char *type, const char *key, ndjson_fill fill,
                    const void *arg, int http_status)
 {
-        yajl_gen g = yajl_gen_alloc (NULL);
+        yajl_gen g = jsongen_new ();
         yajl_gen_status st;
         const unsigned char *buf;
         size_t len;
@@ -192,7 +192,6 @@ ndjson_stream_end (struct ndjson_stream *s, const char *type, const char *key, n
         pthread_mutex_lock (&s->lock);
         if (s->ended || g == NULL)
                 goto fail;
-        yajl_gen_config (g, yajl_gen_validate_utf8, 1);
         events_flush_skipped (&s->events);
         GEN (yajl_gen_map_open (g));
         GEN_KV_STR ("type", type);

@@ -282,16 +282,6 @@ is_full (void *arg)
         return c->out_bytes + MSG_OVERHEAD >= STREAM_MAX_PENDING;
 }
 
-static yajl_gen
-new_gen (void)
-{
-        yajl_gen g = yajl_gen_alloc (NULL);
-
-        if (g)
-                yajl_gen_config (g, yajl_gen_validate_utf8, 1);
-        return g;
-}
-
 /* Supervisor thread, its lock held: only our lock, held briefly. */
 static void
 sink_output (void *arg, int stream, const char *data, size_t len)
@@ -344,7 +334,7 @@ send_error (struct ws_conn *c, const char *msg)
 {
         cleanup_free char *clean = NULL;
         size_t len;
-        yajl_gen g = new_gen ();
+        yajl_gen g = jsongen_new ();
         yajl_gen_status st;
 
         if (g == NULL || ce_utf8_sanitize (msg, strlen (msg), &clean, &len) < 0)
@@ -507,7 +497,7 @@ handle_init (struct ws_conn *c, const char *text, size_t len)
         c->kill_fd = sv[0];
         c->kill_peer = sv[1];
         {
-                yajl_gen g = new_gen ();
+                yajl_gen g = jsongen_new ();
                 yajl_gen_status st;
 
                 pthread_mutex_lock (&c->lock);
