@@ -12,6 +12,10 @@
 int
 ce_error_set (struct ce_error *err, int http_status, int code, const char *fmt, ...)
 {
+        /* An error is never a success: a caller that passed 0 (errno after
+         * a call that did not set it) gets EIO. */
+        if (code <= 0)
+                code = EIO;
         if (err) {
                 va_list ap;
 

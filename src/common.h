@@ -33,7 +33,8 @@ struct ce_error {
         char msg[512];
 };
 
-/* Fill err (if not NULL) and return -code.  The message is printf-formatted. */
+/* Fill err (if not NULL) and return -code, always < 0 (a code <= 0 becomes
+ * EIO).  The message is printf-formatted. */
 int ce_error_set (struct ce_error *err, int http_status, int code, const char *fmt, ...)
         __attribute__ ((format (printf, 4, 5)));
 

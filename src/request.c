@@ -686,7 +686,7 @@ request_parser_finish (struct request_parser *p, struct ce_request **out, struct
         if (p->code) {
                 r->files = calloc (1, sizeof (*r->files));
                 if (r->files == NULL)
-                        return ce_error_set (err, 400, ENOMEM, "out of memory");
+                        return ce_error_set (err, 500, ENOMEM, "out of memory");
                 r->files[0] = (struct ce_file){ NULL, steal_pointer (&p->code), p->code_len };
                 r->nfiles = 1;
                 r->from_code = true;
@@ -696,7 +696,7 @@ request_parser_finish (struct request_parser *p, struct ce_request **out, struct
         if (r->args == NULL) {
                 r->args = calloc (1, sizeof (char *));
                 if (r->args == NULL)
-                        return ce_error_set (err, 400, ENOMEM, "out of memory");
+                        return ce_error_set (err, 500, ENOMEM, "out of memory");
         }
         *out = steal_pointer (&p->req);
         return 0;

@@ -24,6 +24,13 @@ main (void)
         char dir[] = "/tmp/ce-test-XXXXXX";
         int dfd;
         struct stat st;
+        struct ce_error e;
+
+        /* An error is never a success, whatever code it is given. */
+        CHECK (ce_error_set (&e, 500, EINVAL, "x %d", 1) == -EINVAL && e.code == EINVAL);
+        CHECK_STR (e.msg, "x 1");
+        CHECK (ce_error_set (&e, 500, 0, "no errno") == -EIO && e.code == EIO);
+        CHECK (ce_error_set (NULL, 500, 0, "no err") < 0);
 
         check_sanitize ("hello", 5, "hello");
         check_sanitize ("h\xc3\xa9llo \xe2\x9c\x93", 10, "h\xc3\xa9llo \xe2\x9c\x93");
