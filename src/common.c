@@ -9,23 +9,81 @@
 #include <string.h>
 #include <sys/time.h>
 
-int
-ce_error_set (struct ce_error *err, int http_status, int code, const char *fmt, ...)
+static int
+error_vset (struct ce_error *err, int http_status, int code, const char *fmt, va_list ap)
 {
         /* An error is never a success: a caller that passed 0 (errno after
          * a call that did not set it) gets EIO. */
         if (code <= 0)
                 code = EIO;
         if (err) {
-                va_list ap;
-
-                va_start (ap, fmt);
                 vsnprintf (err->msg, sizeof (err->msg), fmt, ap);
-                va_end (ap);
                 err->code = code;
                 err->http_status = http_status;
         }
         return -code;
+}
+
+int
+ce_fail (struct ce_error *err, int code, const char *fmt, ...)
+{
+        va_list ap;
+        int ret;
+
+        va_start (ap, fmt);
+        ret = error_vset (err, 0, code, fmt, ap);
+        va_end (ap);
+        return ret;
+}
+
+int
+ce_refuse (struct ce_error *err, int http_status, int code, const char *fmt, ...)
+{
+        va_list ap;
+        int ret;
+
+        /* A client status or nothing: a 2xx, 3xx or 500 here is a bug. */
+        if (http_status < 400 || http_status > 599 || http_status == 500)
+                http_status = 0;
+        va_start (ap, fmt);
+        ret = error_vset (err, http_status, code, fmt, ap);
+        va_end (ap);
+        return ret;
+}
+
+int
+ce_error_set (struct ce_error *err, int http_status, int code, const char *fmt, ...)
+{
+        va_list ap;
+        int ret;
+
+        va_start (ap, fmt);
+        ret = error_vset (err, http_status == 500 ? 0 : http_status, code, fmt, ap);
+        va_end (ap);
+        return ret;
+}
+
+int
+ce_error_wrap (struct ce_error *err, const char *fmt, ...)
+{
+        char ctx[256];
+        size_t clen, room;
+        va_list ap;
+
+        if (err->code <= 0)
+                err->code = EIO;
+        va_start (ap, fmt);
+        vsnprintf (ctx, sizeof (ctx), fmt, ap);
+        va_end (ap);
+        /* "CTX: " in front; what does not fit of the old message is cut. */
+        clen = strlen (ctx);
+        room = sizeof (err->msg) - 1 - clen - 2;
+        err->msg[sizeof (err->msg) - 1] = '\0';
+        memmove (err->msg + clen + 2, err->msg, strnlen (err->msg, room) + 1);
+        err->msg[sizeof (err->msg) - 1] = '\0';
+        memcpy (err->msg, ctx, clen);
+        memcpy (err->msg + clen, ": ", 2);
+        return -err->code;
 }
 
 void

@@ -3,8 +3,8 @@
  *
  * The error contract (after crun): a function that can fail returns 0 or a
  * negative errno-style value and fills a caller-supplied struct ce_error with
- * a message and the HTTP status the failure maps to.  Only http.c turns a
- * ce_error into a response; only main.c may exit.
+ * a message and, for a client's fault only, the HTTP status it maps to.
+ * Only the transports turn a ce_error into a response; only main.c may exit.
  *
  * Cleanup attributes free locals on every return path.  Ownership moves are
  * written out: the local is set to NULL/-1 with a comment naming the new owner.
@@ -29,12 +29,38 @@
 
 struct ce_error {
         int code;        /* errno-style, positive */
-        int http_status; /* what the failure means to a client */
+        int http_status; /* a client's fault (ce_refuse); 0: internal */
         char msg[512];
 };
 
-/* Fill err (if not NULL) and return -code, always < 0 (a code <= 0 becomes
- * EIO).  The message is printf-formatted. */
+/* Every failure is internal unless a front-end or the planner says it is
+ * the client's: the HTTP status is chosen once, by ce_error_http_status.
+ *
+ * ce_fail: an internal failure.  Fill err (if not NULL) and return -code,
+ * always < 0 (a code <= 0 becomes EIO: an error is never a success).  The
+ * message is printf-formatted. */
+int ce_fail (struct ce_error *err, int code, const char *fmt, ...)
+        __attribute__ ((format (printf, 3, 4)));
+
+/* ce_fail for what the client sent or asked for: http_status is 4xx, or
+ * 503 for what this server cannot give now.  Only the front-ends (api_*.c,
+ * request.c) and the planner (plan.c) call it; tools/modgraph checks. */
+int ce_refuse (struct ce_error *err, int http_status, int code, const char *fmt, ...)
+        __attribute__ ((format (printf, 4, 5)));
+
+/* Add context on the way up, as crun's crun_error_wrap: the message becomes
+ * "CONTEXT: message"; the code and status stay.  Returns -err->code. */
+int ce_error_wrap (struct ce_error *err, const char *fmt, ...)
+        __attribute__ ((format (printf, 2, 3)));
+
+/* The one mapping of an error to HTTP: a client status, else 500. */
+static inline unsigned
+ce_error_http_status (const struct ce_error *err)
+{
+        return err->http_status ? (unsigned) err->http_status : 500;
+}
+
+/* Until every caller is moved: 500 means ce_fail. */
 int ce_error_set (struct ce_error *err, int http_status, int code, const char *fmt, ...)
         __attribute__ ((format (printf, 4, 5)));
 

@@ -517,17 +517,17 @@ finish_execute (struct http_req *r, const char *method, const char *url)
         int ret;
 
         if (r->body_failed) {
-                log_request (r, method, url, (unsigned) r->body_err.http_status, "bad_request");
-                return queue_error (r->conn, r->api, (unsigned) r->body_err.http_status,
+                log_request (r, method, url, ce_error_http_status (&r->body_err), "bad_request");
+                return queue_error (r->conn, r->api, ce_error_http_status (&r->body_err),
                                     r->body_err.msg, NULL, NULL, NULL);
         }
         ret = r->api->finish (r->parser, &s->env, &r->in, &err);
         if (ret == 0)
                 ret = api_plan (&s->env, &r->in, &err);
         if (ret < 0) {
-                log_request (r, method, url, (unsigned) err.http_status,
+                log_request (r, method, url, ce_error_http_status (&err),
                              err.http_status == 503 ? "unavailable" : "bad_request");
-                return queue_error (r->conn, r->api, (unsigned) err.http_status, err.msg, NULL,
+                return queue_error (r->conn, r->api, ce_error_http_status (&err), err.msg, NULL,
                                     NULL, NULL);
         }
         if (atomic_load (&s->stopping)) {

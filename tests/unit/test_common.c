@@ -27,10 +27,24 @@ main (void)
         struct ce_error e;
 
         /* An error is never a success, whatever code it is given. */
-        CHECK (ce_error_set (&e, 500, EINVAL, "x %d", 1) == -EINVAL && e.code == EINVAL);
+        CHECK (ce_fail (&e, EINVAL, "x %d", 1) == -EINVAL && e.code == EINVAL);
         CHECK_STR (e.msg, "x 1");
-        CHECK (ce_error_set (&e, 500, 0, "no errno") == -EIO && e.code == EIO);
-        CHECK (ce_error_set (NULL, 500, 0, "no err") < 0);
+        CHECK (ce_error_http_status (&e) == 500);
+        CHECK (ce_fail (&e, 0, "no errno") == -EIO && e.code == EIO);
+        CHECK (ce_fail (NULL, 0, "no err") < 0);
+        /* A client status comes only from ce_refuse, and only a client one. */
+        CHECK (ce_refuse (&e, 413, EFBIG, "big") == -EFBIG && ce_error_http_status (&e) == 413);
+        CHECK (ce_refuse (&e, 200, EINVAL, "ok?") < 0 && ce_error_http_status (&e) == 500);
+        CHECK (ce_refuse (&e, 500, EINVAL, "x") < 0 && ce_error_http_status (&e) == 500);
+        /* Context on the way up keeps the code and the status. */
+        ce_refuse (&e, 400, EINVAL, "bad field");
+        CHECK (ce_error_wrap (&e, "stage %s", "run") == -EINVAL);
+        CHECK_STR (e.msg, "stage run: bad field");
+        CHECK (ce_error_http_status (&e) == 400);
+        memset (e.msg, 'x', sizeof (e.msg) - 1);
+        e.msg[sizeof (e.msg) - 1] = '\0';
+        ce_error_wrap (&e, "ctx");
+        CHECK (strncmp (e.msg, "ctx: xxx", 8) == 0 && strlen (e.msg) == sizeof (e.msg) - 1);
 
         check_sanitize ("hello", 5, "hello");
         check_sanitize ("h\xc3\xa9llo \xe2\x9c\x93", 10, "h\xc3\xa9llo \xe2\x9c\x93");
