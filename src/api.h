@@ -9,8 +9,12 @@
  * request through the same job, suspend and resume path, so nothing below
  * the front-ends knows which API a request came in by.
  *
- * Today: api_native.c (POST /execute) and api_piston.c (Piston's API v2,
- * POST /api/v2/execute).  A parser belongs to one connection and is used by
+ * Each front-end declares its routes (struct api_route), which http.c
+ * walks: its documents, its execution, its WebSocket protocol.
+ *
+ * Today: api_native.c (POST /execute, GET /version and /languages) and
+ * api_piston.c (Piston's API v2 under /api/v2/; its WebSocket protocol is
+ * api_piston_ws.c).  A parser belongs to one connection and is used by
  * one thread at a time (libmicrohttpd's); the generators may run on any
  * thread and only read what they are given.
  */
@@ -31,6 +35,11 @@ struct api_env {
         const struct ce_bundle_registry *bundles;
         const struct exec_policy *policy;
         const char *limit_mode; /* "cgroup" or "rlimit" */
+        /* the server, as GET /version describes it */
+        const char *runtime_version;
+        const char *cgroup; /* cgroup_mode () */
+        bool rootless;
+        size_t max_concurrent, queue, max_body;
 };
 
 /* One request, translated: what the execution needs. */
@@ -40,9 +49,38 @@ struct api_request {
         struct exec_plan plan;
 };
 
+struct ws_protocol; /* stream_ws.h */
+
+/* What a route answers.  http.c walks the front-ends' tables; a method
+ * that no entry of a known path takes gets 405 with the first entry's
+ * methods as Allow and its wrong_method as the message. */
+enum api_route_kind {
+        API_ROUTE_EXECUTE,   /* the front-end's request body, run as a job */
+        API_ROUTE_DOCUMENT,  /* a JSON body the front-end makes once, at start-up */
+        API_ROUTE_WEBSOCKET, /* upgraded, then the front-end's protocol over stream_ws.c */
+        API_ROUTE_REFUSED,   /* always the same error */
+};
+
+struct api_route {
+        const char *path;    /* after the front-end's prefix, exact */
+        const char *methods; /* "GET, HEAD", "POST": matched, and the 405's Allow */
+        enum api_route_kind kind;
+        const char *wrong_method; /* the 405's message */
+        /* API_ROUTE_DOCUMENT */
+        yajl_gen_status (*document) (yajl_gen g, const struct api_env *env);
+        /* API_ROUTE_WEBSOCKET */
+        const struct ws_protocol *protocol;
+        /* API_ROUTE_REFUSED */
+        unsigned status;
+        const char *message;
+};
+
 struct api_frontend {
-        const char *name; /* for the log: "native", "piston" */
-        bool streams;     /* answers Accept: application/x-ndjson with live events */
+        const char *name;               /* for the log: "native", "piston" */
+        const char *prefix;             /* the paths it owns ("/api/v2/"); "" for the rest */
+        const struct api_route *routes; /* ends with a NULL path */
+        const char *not_found;          /* the 404's message under prefix */
+        bool streams;                   /* answers Accept: application/x-ndjson with live events */
         /* A parser for one body of at most max_body bytes; NULL on ENOMEM. */
         void *(*parser_new) (size_t max_body);
         void (*parser_free) (void *parser);
@@ -74,28 +112,5 @@ api_plan (const struct api_env *env, struct api_request *in, struct ce_error *er
 {
         return plan_make (in->lang, in->req, env->policy, &in->plan, err);
 }
-
-/* Piston's GET /api/v2/runtimes and GET /api/v2/packages bodies. */
-yajl_gen_status api_piston_gen_runtimes (yajl_gen g, const struct api_env *env);
-yajl_gen_status api_piston_gen_packages (yajl_gen g, const struct api_env *env);
-
-/* The name Piston knows lang by ("python" for python3, "c++" for cpp). */
-const char *api_piston_language_name (const struct ce_language *lang);
-
-/* A stage's result as Piston reports it, in its execute answer and on its
- * WebSocket alike: status "TO", "OL", "EL", "SG", "RE" or NULL; message ""
- * when there is none; signal NULL when none (SIGKILL for Piston's own kills:
- * points into signame or is a constant). */
-struct api_piston_outcome {
-        const char *status;
-        char message[96];
-        const char *signal;
-        char signame[32];
-};
-void api_piston_outcome (const struct runner_result *res, struct api_piston_outcome *out);
-
-/* 1 when version (a Piston version request: exact, a SemVer range, "*" or
- * NULL for any) accepts have; 0 otherwise.  Exposed for tests. */
-int api_piston_version_matches (const char *want, const char *have);
 
 #endif

@@ -1,5 +1,6 @@
 /*
- * api_native.c - the front-end of CodeEngine's own API, POST /execute.
+ * api_native.c - the front-end of CodeEngine's own API: POST /execute, and
+ * GET /version (and /) and /languages, built once at start-up.
  *
  * Translates only: the body goes through request.c's streaming parser into
  * a struct ce_request, the language is looked up by name or alias, and
@@ -42,8 +43,8 @@ native_finish (void *p, const struct api_env *env, struct api_request *out, stru
                 char lang[65];
 
                 snprintf (lang, sizeof (lang), "%s", out->req->language);
-                return ce_error_set (err, 400, ENOENT, "unknown language '%s'; available: %s", lang,
-                                     bundle_names (env->bundles));
+                return ce_refuse (err, 400, ENOENT, "unknown language '%s'; available: %s", lang,
+                                  bundle_names (env->bundles));
         }
         return 0;
 }
@@ -182,6 +183,87 @@ fail:
         return st;
 }
 
+static yajl_gen_status
+gen_limits (yajl_gen g, const char *key, const struct ce_limits *l)
+{
+        yajl_gen_status st;
+
+        GEN_STR (key);
+        GEN (yajl_gen_map_open (g));
+        GEN_KV_INT ("timeout_ms", l->timeout_ms);
+        GEN_KV_INT ("memory_mb", l->memory_mb);
+        GEN_STR ("cpus");
+        GEN (yajl_gen_double (g, l->cpus));
+        GEN_KV_INT ("output_bytes", l->output_bytes);
+        GEN_KV_INT ("pids", l->pids);
+        GEN (yajl_gen_map_close (g));
+fail:
+        return st;
+}
+
+/* GET / and GET /version: built once, at start-up. */
+static yajl_gen_status
+gen_version (yajl_gen g, const struct api_env *c)
+{
+        yajl_gen_status st;
+
+        GEN (yajl_gen_map_open (g));
+        GEN_KV_STR ("name", "codeengine");
+        GEN_KV_STR ("version", CE_VERSION);
+        GEN_KV_STR ("runtime", c->runtime_version);
+        GEN_KV_STR ("cgroup", c->cgroup);
+        GEN_KV_STR ("limit_mode", c->limit_mode);
+        GEN_KV_BOOL ("rootless", c->rootless);
+        GEN_KV_INT ("max_concurrent", c->max_concurrent);
+        GEN_KV_INT ("queue", c->queue);
+        GEN_KV_INT ("max_body", c->max_body);
+        GEN (gen_limits (g, "limits", &c->policy->defaults));
+        GEN (gen_limits (g, "ceilings", &c->policy->ceilings));
+        GEN (gen_limits (g, "compile_limits", &c->policy->compile_defaults));
+        GEN (gen_limits (g, "compile_ceilings", &c->policy->compile_ceilings));
+        GEN (yajl_gen_map_close (g));
+fail:
+        return st;
+}
+
+/* GET /languages: built once, at start-up.  Unavailable languages are
+ * listed too, with the reason, so that a client sees what is missing. */
+static yajl_gen_status
+gen_languages (yajl_gen g, const struct api_env *c)
+{
+        yajl_gen_status st;
+
+        GEN (yajl_gen_array_open (g));
+        for (size_t i = 0; i < bundle_count (c->bundles); i++) {
+                const struct ce_language *l = bundle_at (c->bundles, i);
+                struct ce_limits lim;
+
+                GEN (yajl_gen_map_open (g));
+                GEN_KV_STR ("name", l->name);
+                GEN_KV_STR ("version", l->version);
+                GEN_STR ("aliases");
+                GEN (yajl_gen_array_open (g));
+                for (char **a = l->aliases; *a; a++)
+                        GEN_STR (*a);
+                GEN (yajl_gen_array_close (g));
+                GEN_KV_STR ("entry_file", l->entry_file);
+                GEN_KV_BOOL ("compiled", l->compile.command != NULL);
+                plan_default_limits (l, false, c->policy, &lim);
+                GEN (gen_limits (g, "limits", &lim));
+                if (l->compile.command) {
+                        plan_default_limits (l, true, c->policy, &lim);
+                        GEN (gen_limits (g, "compile_limits", &lim));
+                }
+                GEN_KV_BOOL ("available", l->available);
+                if (! l->available)
+                        GEN_KV_STR ("reason", l->reason ? l->reason : "not prepared");
+                GEN (yajl_gen_map_close (g));
+        }
+        GEN (yajl_gen_array_close (g));
+fail:
+        return st;
+}
+
 static const struct events_dialect native_events = {
         events_gen_stage,
         native_event_output,
@@ -189,8 +271,35 @@ static const struct events_dialect native_events = {
         native_event_exit,
 };
 
+static const struct api_route native_routes[] = {
+        { .path = "/execute",
+          .methods = "POST",
+          .kind = API_ROUTE_EXECUTE,
+          .wrong_method = "use POST /execute" },
+        { .path = "/",
+          .methods = "GET, HEAD",
+          .kind = API_ROUTE_DOCUMENT,
+          .wrong_method = "use GET",
+          .document = gen_version },
+        { .path = "/version",
+          .methods = "GET, HEAD",
+          .kind = API_ROUTE_DOCUMENT,
+          .wrong_method = "use GET",
+          .document = gen_version },
+        { .path = "/languages",
+          .methods = "GET, HEAD",
+          .kind = API_ROUTE_DOCUMENT,
+          .wrong_method = "use GET",
+          .document = gen_languages },
+        { .path = NULL },
+};
+
 const struct api_frontend api_native = {
         .name = "native",
+        .prefix = "",
+        .routes = native_routes,
+        .not_found = "not found: the API is GET /health, GET /ready, GET /languages, GET /version "
+                     "and POST /execute (and Piston's under /api/v2/)",
         .streams = true,
         .parser_new = native_parser_new,
         .parser_free = native_parser_free,

@@ -32,7 +32,7 @@
  * bounds stdout and stderr together (status OL, or EL when only stderr was
  * written).  The body is parsed whole (yajl_tree, at most --max-body bytes).
  */
-#include "api.h"
+#include "api_piston.h"
 
 #include <ctype.h>
 #include <inttypes.h>
@@ -288,10 +288,10 @@ piston_feed (void *arg, const char *data, size_t len, struct ce_error *err)
         struct piston_parser *p = arg;
 
         if (p->body.len + len > p->max_bytes)
-                return ce_error_set (err, 413, EFBIG, "request body is larger than %zu bytes",
-                                     p->max_bytes);
+                return ce_refuse (err, 413, EFBIG, "request body is larger than %zu bytes",
+                                  p->max_bytes);
         if (ce_buf_append (&p->body, data, len) < 0)
-                return ce_error_set (err, 500, ENOMEM, "out of memory");
+                return ce_fail (err, ENOMEM, "out of memory");
         return 0;
 }
 
@@ -366,13 +366,13 @@ take_files (yajl_val files, const struct ce_language *lang, struct ce_request *r
         bool utf8 = false;
 
         if (files->u.array.len == 0)
-                return ce_error_set (err, 400, EINVAL, "files must hold at least one file");
+                return ce_refuse (err, 400, EINVAL, "files must hold at least one file");
         if (files->u.array.len > REQUEST_MAX_FILES)
-                return ce_error_set (err, 400, EINVAL, "files has more than %d entries",
-                                     REQUEST_MAX_FILES);
+                return ce_refuse (err, 400, EINVAL, "files has more than %d entries",
+                                  REQUEST_MAX_FILES);
         r->files = calloc (files->u.array.len, sizeof (*r->files));
         if (r->files == NULL)
-                return ce_error_set (err, 500, ENOMEM, "out of memory");
+                return ce_fail (err, ENOMEM, "out of memory");
         for (size_t i = 0; i < files->u.array.len; i++) {
                 yajl_val f = files->u.array.values[i];
                 yajl_val name = YAJL_IS_OBJECT (f) ? member (f, "name") : NULL;
@@ -384,16 +384,15 @@ take_files (yajl_val files, const struct ce_language *lang, struct ce_request *r
                 int ret;
 
                 if (! YAJL_IS_OBJECT (f))
-                        return ce_error_set (err, 400, EINVAL, "files[%zu] must be an object", i);
+                        return ce_refuse (err, 400, EINVAL, "files[%zu] must be an object", i);
                 if (content == NULL || ! YAJL_IS_STRING (content))
-                        return ce_error_set (err, 400, EINVAL,
-                                             "files[%zu].content is required as a string", i);
+                        return ce_refuse (err, 400, EINVAL,
+                                          "files[%zu].content is required as a string", i);
                 if (enc && ! YAJL_IS_NULL (enc) && ! YAJL_IS_STRING (enc))
-                        return ce_error_set (err, 400, EINVAL,
-                                             "files[%zu].encoding must be a string", i);
+                        return ce_refuse (err, 400, EINVAL, "files[%zu].encoding must be a string",
+                                          i);
                 if (name && ! YAJL_IS_NULL (name) && ! YAJL_IS_STRING (name))
-                        return ce_error_set (err, 400, EINVAL, "files[%zu].name must be a string",
-                                             i);
+                        return ce_refuse (err, 400, EINVAL, "files[%zu].name must be a string", i);
                 if (name && YAJL_IS_STRING (name) && name->u.string[0])
                         cf->name = strdup (name->u.string);
                 else if (i == 0)
@@ -402,16 +401,15 @@ take_files (yajl_val files, const struct ce_language *lang, struct ce_request *r
                         cf->name = NULL;
                 r->nfiles = i + 1;
                 if (cf->name == NULL)
-                        return ce_error_set (err, 500, ENOMEM, "out of memory");
+                        return ce_fail (err, ENOMEM, "out of memory");
                 if (request_check_file_name (cf->name, strlen (cf->name), &why) < 0)
-                        return ce_error_set (err, 400, EINVAL,
-                                             "files[%zu].name %s (a relative path without '..')", i,
-                                             why);
+                        return ce_refuse (err, 400, EINVAL,
+                                          "files[%zu].name %s (a relative path without '..')", i,
+                                          why);
                 for (size_t j = 0; j < i; j++)
                         if (request_names_clash (r->files[j].name, cf->name))
-                                return ce_error_set (err, 400, EINVAL,
-                                                     "files[%zu].name clashes with files[%zu]", i,
-                                                     j);
+                                return ce_refuse (err, 400, EINVAL,
+                                                  "files[%zu].name clashes with files[%zu]", i, j);
                 if (strcmp (e, "utf8") == 0) {
                         utf8 = true;
                         cf->len = strlen (content->u.string);
@@ -424,18 +422,18 @@ take_files (yajl_val files, const struct ce_language *lang, struct ce_request *r
                         ret = hex_decode (content->u.string, strlen (content->u.string), &cf->data,
                                           &cf->len);
                 } else {
-                        return ce_error_set (err, 400, EINVAL,
-                                             "files[%zu].encoding must be utf8, base64 or hex", i);
+                        return ce_refuse (err, 400, EINVAL,
+                                          "files[%zu].encoding must be utf8, base64 or hex", i);
                 }
                 if (ret == -ENOMEM)
-                        return ce_error_set (err, 500, ENOMEM, "out of memory");
+                        return ce_fail (err, ENOMEM, "out of memory");
                 if (ret < 0)
-                        return ce_error_set (err, 400, EINVAL, "files[%zu].content is not valid %s",
-                                             i, e);
+                        return ce_refuse (err, 400, EINVAL, "files[%zu].content is not valid %s", i,
+                                          e);
         }
         if (! utf8)
-                return ce_error_set (err, 400, EINVAL,
-                                     "files must include at least one utf8 encoded file");
+                return ce_refuse (err, 400, EINVAL,
+                                  "files must include at least one utf8 encoded file");
         return 0;
 }
 
@@ -445,29 +443,28 @@ take_args (yajl_val args, struct ce_request *r, struct ce_error *err)
         size_t n = args ? args->u.array.len : 0;
 
         if (n > REQUEST_MAX_ARGS)
-                return ce_error_set (err, 400, EINVAL, "args has more than %d entries",
-                                     REQUEST_MAX_ARGS);
+                return ce_refuse (err, 400, EINVAL, "args has more than %d entries",
+                                  REQUEST_MAX_ARGS);
         r->args = calloc (n + 1, sizeof (char *));
         if (r->args == NULL)
-                return ce_error_set (err, 500, ENOMEM, "out of memory");
+                return ce_fail (err, ENOMEM, "out of memory");
         for (size_t i = 0; i < n; i++) {
                 yajl_val a = args->u.array.values[i];
                 size_t len;
 
                 if (! YAJL_IS_STRING (a))
-                        return ce_error_set (err, 400, EINVAL, "args[%zu] must be a string", i);
+                        return ce_refuse (err, 400, EINVAL, "args[%zu] must be a string", i);
                 len = strlen (a->u.string);
                 if (len >= REQUEST_MAX_ARG_LEN)
-                        return ce_error_set (err, 400, EINVAL, "args[%zu] is longer than %d bytes",
-                                             i, REQUEST_MAX_ARG_LEN - 1);
+                        return ce_refuse (err, 400, EINVAL, "args[%zu] is longer than %d bytes", i,
+                                          REQUEST_MAX_ARG_LEN - 1);
                 if (r->args_bytes + len + 1 > REQUEST_MAX_ARGS_BYTES)
-                        return ce_error_set (err, 400, EINVAL,
-                                             "args are longer than %d bytes in all",
-                                             REQUEST_MAX_ARGS_BYTES);
+                        return ce_refuse (err, 400, EINVAL, "args are longer than %d bytes in all",
+                                          REQUEST_MAX_ARGS_BYTES);
                 r->args_bytes += len + 1;
                 r->args[i] = strdup (a->u.string);
                 if (r->args[i] == NULL)
-                        return ce_error_set (err, 500, ENOMEM, "out of memory");
+                        return ce_fail (err, ENOMEM, "out of memory");
                 r->nargs = i + 1;
         }
         return 0;
@@ -487,21 +484,20 @@ take_limit (yajl_val body, const char *name, double ceiling, double minimum, dou
         if (v == NULL || YAJL_IS_NULL (v))
                 return 0;
         if (! YAJL_IS_NUMBER (v))
-                return ce_error_set (err, 400, EINVAL, "If specified, %s must be a number", name);
+                return ce_refuse (err, 400, EINVAL, "If specified, %s must be a number", name);
         x = YAJL_IS_INTEGER (v) ? (double) YAJL_GET_INTEGER (v) : YAJL_GET_DOUBLE (v);
         if (! isfinite (x))
-                return ce_error_set (err, 400, EINVAL, "If specified, %s must be a number", name);
+                return ce_refuse (err, 400, EINVAL, "If specified, %s must be a number", name);
         if (x == 0 || x == -1)
                 return 0;
         if (x > ceiling)
-                return ce_error_set (err, 400, ERANGE,
-                                     "%s cannot exceed the configured limit of %.0f", name,
-                                     ceiling);
+                return ce_refuse (err, 400, ERANGE, "%s cannot exceed the configured limit of %.0f",
+                                  name, ceiling);
         if (x < 0)
-                return ce_error_set (err, 400, ERANGE, "%s must be non-negative", name);
+                return ce_refuse (err, 400, ERANGE, "%s must be non-negative", name);
         if (x < minimum)
-                return ce_error_set (err, 400, ERANGE, "%s must be at least %.0f on this server",
-                                     name, minimum);
+                return ce_refuse (err, 400, ERANGE, "%s must be at least %.0f on this server", name,
+                                  minimum);
         *out = x;
         *given = true;
         return 0;
@@ -563,15 +559,15 @@ piston_finish (void *arg, const struct api_env *env, struct api_request *out, st
         int ret;
 
         if (p->body.len == 0)
-                return ce_error_set (err, 400, EINVAL,
-                                     "request body is empty: expected Piston's "
-                                     "{\"language\", \"version\", \"files\"}");
+                return ce_refuse (err, 400, EINVAL,
+                                  "request body is empty: expected Piston's "
+                                  "{\"language\", \"version\", \"files\"}");
         if (has_nul_escape (p->body.data, p->body.len))
-                return ce_error_set (err, 400, EINVAL,
-                                     "strings must not contain NUL (\\u0000): send binary files "
-                                     "with encoding base64 or hex");
+                return ce_refuse (err, 400, EINVAL,
+                                  "strings must not contain NUL (\\u0000): send binary files "
+                                  "with encoding base64 or hex");
         if (ce_buf_append (&p->body, "", 1) < 0)
-                return ce_error_set (err, 500, ENOMEM, "out of memory");
+                return ce_fail (err, ENOMEM, "out of memory");
         body = yajl_tree_parse (p->body.data, yerr, sizeof (yerr));
         if (body == NULL) {
                 char *nl;
@@ -579,16 +575,16 @@ piston_finish (void *arg, const struct api_env *env, struct api_request *out, st
                 /* yajl's message spans lines and quotes the body: keep the first. */
                 if ((nl = strchr (yerr, '\n')) != NULL)
                         *nl = '\0';
-                return ce_error_set (err, 400, EINVAL, "malformed JSON: %s",
-                                     yerr[0] ? yerr : "parse error");
+                return ce_refuse (err, 400, EINVAL, "malformed JSON: %s",
+                                  yerr[0] ? yerr : "parse error");
         }
         r = out->req = calloc (1, sizeof (*r));
         if (r == NULL) {
-                ret = ce_error_set (err, 500, ENOMEM, "out of memory");
+                ret = ce_fail (err, ENOMEM, "out of memory");
                 goto out;
         }
         if (! YAJL_IS_OBJECT (body)) {
-                ret = ce_error_set (err, 400, EINVAL, "request body must be a JSON object");
+                ret = ce_refuse (err, 400, EINVAL, "request body must be a JSON object");
                 goto out;
         }
         language = member (body, "language");
@@ -597,37 +593,37 @@ piston_finish (void *arg, const struct api_env *env, struct api_request *out, st
         stdin_v = member (body, "stdin");
         args = member (body, "args");
         if (language == NULL || ! YAJL_IS_STRING (language) || language->u.string[0] == '\0') {
-                ret = ce_error_set (err, 400, EINVAL, "language is required as a string");
+                ret = ce_refuse (err, 400, EINVAL, "language is required as a string");
                 goto out;
         }
         if (version && ! YAJL_IS_NULL (version)) {
                 if (! YAJL_IS_STRING (version)) {
-                        ret = ce_error_set (err, 400, EINVAL, "version is required as a string");
+                        ret = ce_refuse (err, 400, EINVAL, "version is required as a string");
                         goto out;
                 }
                 want_version = version->u.string;
         }
         if (files == NULL || ! YAJL_IS_ARRAY (files)) {
-                ret = ce_error_set (err, 400, EINVAL, "files is required as an array");
+                ret = ce_refuse (err, 400, EINVAL, "files is required as an array");
                 goto out;
         }
         if (stdin_v && ! YAJL_IS_NULL (stdin_v) && ! YAJL_IS_STRING (stdin_v)) {
-                ret = ce_error_set (err, 400, EINVAL, "stdin must be a string");
+                ret = ce_refuse (err, 400, EINVAL, "stdin must be a string");
                 goto out;
         }
         if (args && ! YAJL_IS_NULL (args) && ! YAJL_IS_ARRAY (args)) {
-                ret = ce_error_set (err, 400, EINVAL, "args must be an array of strings");
+                ret = ce_refuse (err, 400, EINVAL, "args must be an array of strings");
                 goto out;
         }
         if (strlen (language->u.string) > 64
             || (want_version && strlen (want_version) > MAX_VERSION_LEN)) {
-                ret = ce_error_set (err, 400, EINVAL, "%.64s-%.64s runtime is unknown",
-                                    language->u.string, want_version ? want_version : "*");
+                ret = ce_refuse (err, 400, EINVAL, "%.64s-%.64s runtime is unknown",
+                                 language->u.string, want_version ? want_version : "*");
                 goto out;
         }
         r->language = strdup (language->u.string);
         if (r->language == NULL) {
-                ret = ce_error_set (err, 500, ENOMEM, "out of memory");
+                ret = ce_fail (err, ENOMEM, "out of memory");
                 goto out;
         }
         out->lang = bundle_lookup (env->bundles, r->language);
@@ -640,13 +636,13 @@ piston_finish (void *arg, const struct api_env *env, struct api_request *out, st
                 snprintf (msg, sizeof (msg), "%s-%s runtime is unknown", r->language,
                           want_version ? want_version : "*");
                 if (l && ! l->available)
-                        ret = ce_error_set (err, 400, ENOENT, "%s (%s is not available here: %s)",
-                                            msg, l->name, l->reason ? l->reason : "not prepared");
+                        ret = ce_refuse (err, 400, ENOENT, "%s (%s is not available here: %s)", msg,
+                                         l->name, l->reason ? l->reason : "not prepared");
                 else if (l)
-                        ret = ce_error_set (err, 400, ENOENT, "%s (installed: %s %s)", msg,
-                                            api_piston_language_name (l), l->version);
+                        ret = ce_refuse (err, 400, ENOENT, "%s (installed: %s %s)", msg,
+                                         api_piston_language_name (l), l->version);
                 else
-                        ret = ce_error_set (err, 400, ENOENT, "%s", msg);
+                        ret = ce_refuse (err, 400, ENOENT, "%s", msg);
                 out->lang = NULL;
                 goto out;
         }
@@ -669,7 +665,7 @@ piston_finish (void *arg, const struct api_env *env, struct api_request *out, st
 
                 r->stdin_data = malloc (len + 2);
                 if (r->stdin_data == NULL) {
-                        ret = ce_error_set (err, 500, ENOMEM, "out of memory");
+                        ret = ce_fail (err, ENOMEM, "out of memory");
                         goto out;
                 }
                 memcpy (r->stdin_data, in, len);
@@ -825,8 +821,8 @@ fail:
         return st;
 }
 
-yajl_gen_status
-api_piston_gen_runtimes (yajl_gen g, const struct api_env *env)
+static yajl_gen_status
+gen_runtimes (yajl_gen g, const struct api_env *env)
 {
         yajl_gen_status st;
 
@@ -855,8 +851,8 @@ fail:
         return st;
 }
 
-yajl_gen_status
-api_piston_gen_packages (yajl_gen g, const struct api_env *env)
+static yajl_gen_status
+gen_packages (yajl_gen g, const struct api_env *env)
 {
         yajl_gen_status st;
 
@@ -932,20 +928,53 @@ fail:
         return st;
 }
 
-static const struct events_dialect piston_events = {
+const struct events_dialect api_piston_events = {
         events_gen_stage,
         piston_event_output,
         piston_event_skipped,
         piston_event_exit,
 };
 
+static const struct api_route piston_routes[] = {
+        { .path = "execute",
+          .methods = "POST",
+          .kind = API_ROUTE_EXECUTE,
+          .wrong_method = "use POST /api/v2/execute" },
+        { .path = "runtimes",
+          .methods = "GET, HEAD",
+          .kind = API_ROUTE_DOCUMENT,
+          .wrong_method = "use GET",
+          .document = gen_runtimes },
+        { .path = "packages",
+          .methods = "GET, HEAD",
+          .kind = API_ROUTE_DOCUMENT,
+          .wrong_method = "use GET",
+          .document = gen_packages },
+        { .path = "packages",
+          .methods = "POST, DELETE",
+          .kind = API_ROUTE_REFUSED,
+          .status = 501,
+          .message = "packages are not installed over HTTP here: the server's languages are "
+                     "bundles, prepared with tools/prepare-bundles LANGUAGE on the server" },
+        { .path = "connect",
+          .methods = "GET",
+          .kind = API_ROUTE_WEBSOCKET,
+          .wrong_method = "use GET /api/v2/connect",
+          .protocol = &api_piston_ws },
+        { .path = NULL },
+};
+
 const struct api_frontend api_piston = {
         .name = "piston",
+        .prefix = "/api/v2/",
+        .routes = piston_routes,
+        .not_found = "not found: Piston's API v2 here is GET /api/v2/runtimes, GET "
+                     "/api/v2/packages, POST /api/v2/execute and GET /api/v2/connect",
         .parser_new = piston_parser_new,
         .parser_free = piston_parser_free,
         .feed = piston_feed,
         .finish = piston_finish,
         .gen_result = piston_gen_result,
         .gen_error = piston_gen_error,
-        .events = &piston_events,
+        .events = &api_piston_events,
 };

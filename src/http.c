@@ -8,14 +8,18 @@
  * again.  A streamed one (Accept: application/x-ndjson) is not suspended:
  * the HTTP side and the worker both hold it (refs) and the last frees it.
  *
- * Routes: GET /health, /ready, /languages, /version (and /), POST /execute
- * (api_native.c), and Piston's API v2 under /api/v2/ (api_piston.c; the
- * WebSocket GET /api/v2/connect is stream_ws.c's once upgraded).  Anything
- * else is 404 or 405.  Both front-ends share one path: the body is fed to
- * the front-end's parser as it arrives, its finish gives the internal
- * request, the job runs on a worker, and the front-end's response goes back
- * either buffered (the connection suspended until the worker resumes it) or
- * as NDJSON events while it runs (stream_ndjson.c).
+ * Routes: GET /health and /ready are the server's own; every other path
+ * belongs to the front-end whose prefix it has (frontends[]), and is
+ * answered from that front-end's route table (api.h): a document built at
+ * start-up, an execution, a WebSocket (stream_ws.c, with the front-end's
+ * protocol), or a fixed refusal; anything else is that front-end's 404 or
+ * 405, in its error shape.  Every execution takes one path: the body is
+ * fed to the front-end's parser as it arrives, its finish gives the
+ * internal request, planning (api_plan) gives each stage's limits, the job
+ * runs on a worker, and the front-end's response goes back either buffered
+ * (the connection suspended until the worker resumes it) or as NDJSON
+ * events while it runs (stream_ndjson.c).  Errors become statuses here and
+ * only here (ce_error_http_status).
  */
 #include "http.h"
 
@@ -37,6 +41,7 @@
 #include "warm.h"
 
 #define MAX_CONNECTIONS 1000
+#define MAX_DOCUMENTS 16
 
 struct http_server {
         struct MHD_Daemon *daemon;
@@ -47,14 +52,22 @@ struct http_server {
         pthread_cond_t idle_cond;
         size_t inflight;        /* execution jobs submitted and not yet answered */
         MHD_socket quiesced_fd; /* the listening socket after http_quiesce */
-        /* constant bodies, built at start-up */
-        char *version_json, *languages_json;
-        size_t version_len, languages_len;
-        struct ws_config ws_cfg; /* GET /api/v2/connect: WebSockets */
+        bool sync_ready;        /* lock and idle_cond are initialised */
+        /* the front-ends' documents (API_ROUTE_DOCUMENT), built at start-up */
+        struct document {
+                const struct api_route *route;
+                char *body;
+                size_t len;
+        } documents[MAX_DOCUMENTS];
+        size_t ndocuments;
+        struct ws_config ws_cfg; /* the WebSocket routes' */
         struct ws_hub *ws;
-        char *runtimes_json, *packages_json; /* Piston's */
-        size_t runtimes_len, packages_len;
 };
+
+/* The public APIs.  The first whose prefix a path starts with owns it (its
+ * routes, its error shape): longer prefixes first. */
+static const struct api_frontend *const frontends[] = { &api_piston, &api_native };
+#define NFRONTENDS (sizeof (frontends) / sizeof (frontends[0]))
 
 enum phase {
         PHASE_BODY,    /* reading an execution's body */
@@ -72,7 +85,7 @@ struct http_req {
         bool body_failed;
         struct ce_error body_err;
 
-        const char *route; /* for the log line: the execution's path */
+        char route[64]; /* for the log line: the execution's path */
         /* Live output (Accept: application/x-ndjson), or NULL: one buffered
          * answer.  A streaming request is not suspended while it runs, so
          * libmicrohttpd may complete it (the client went away) while the
@@ -208,89 +221,6 @@ gen_result (yajl_gen g, const void *arg)
         return r->api->gen_result (g, &r->srv->env, &r->in, &r->job.result);
 }
 
-static yajl_gen_status
-gen_limits (yajl_gen g, const char *key, const struct ce_limits *l)
-{
-        yajl_gen_status st;
-
-        GEN_STR (key);
-        GEN (yajl_gen_map_open (g));
-        GEN_KV_INT ("timeout_ms", l->timeout_ms);
-        GEN_KV_INT ("memory_mb", l->memory_mb);
-        GEN_STR ("cpus");
-        GEN (yajl_gen_double (g, l->cpus));
-        GEN_KV_INT ("output_bytes", l->output_bytes);
-        GEN_KV_INT ("pids", l->pids);
-        GEN (yajl_gen_map_close (g));
-fail:
-        return st;
-}
-
-/* GET / and GET /version: built once, at start-up. */
-static yajl_gen_status
-gen_version (yajl_gen g, const void *arg)
-{
-        const struct http_config *c = arg;
-        yajl_gen_status st;
-
-        GEN (yajl_gen_map_open (g));
-        GEN_KV_STR ("name", "codeengine");
-        GEN_KV_STR ("version", CE_VERSION);
-        GEN_KV_STR ("runtime", c->runtime_version);
-        GEN_KV_STR ("cgroup", cgroup_mode ());
-        GEN_KV_STR ("limit_mode", c->limit_mode);
-        GEN_KV_BOOL ("rootless", c->rootless);
-        GEN_KV_INT ("max_concurrent", c->max_concurrent);
-        GEN_KV_INT ("queue", c->queue);
-        GEN_KV_INT ("max_body", c->max_body);
-        GEN (gen_limits (g, "limits", &c->policy.defaults));
-        GEN (gen_limits (g, "ceilings", &c->policy.ceilings));
-        GEN (gen_limits (g, "compile_limits", &c->policy.compile_defaults));
-        GEN (gen_limits (g, "compile_ceilings", &c->policy.compile_ceilings));
-        GEN (yajl_gen_map_close (g));
-fail:
-        return st;
-}
-
-/* GET /languages: built once, at start-up.  Unavailable languages are
- * listed too, with the reason, so that a client sees what is missing. */
-static yajl_gen_status
-gen_languages (yajl_gen g, const void *arg)
-{
-        const struct http_config *c = arg;
-        yajl_gen_status st;
-
-        GEN (yajl_gen_array_open (g));
-        for (size_t i = 0; i < bundle_count (c->bundles); i++) {
-                const struct ce_language *l = bundle_at (c->bundles, i);
-                struct ce_limits lim;
-
-                GEN (yajl_gen_map_open (g));
-                GEN_KV_STR ("name", l->name);
-                GEN_KV_STR ("version", l->version);
-                GEN_STR ("aliases");
-                GEN (yajl_gen_array_open (g));
-                for (char **a = l->aliases; *a; a++)
-                        GEN_STR (*a);
-                GEN (yajl_gen_array_close (g));
-                GEN_KV_STR ("entry_file", l->entry_file);
-                GEN_KV_BOOL ("compiled", l->compile.command != NULL);
-                plan_default_limits (l, false, &c->policy, &lim);
-                GEN (gen_limits (g, "limits", &lim));
-                if (l->compile.command) {
-                        plan_default_limits (l, true, &c->policy, &lim);
-                        GEN (gen_limits (g, "compile_limits", &lim));
-                }
-                GEN_KV_BOOL ("available", l->available);
-                if (! l->available)
-                        GEN_KV_STR ("reason", l->reason ? l->reason : "not prepared");
-                GEN (yajl_gen_map_close (g));
-        }
-        GEN (yajl_gen_array_close (g));
-fail:
-        return st;
-}
-
 /* GET /ready: which languages passed their start-up check (bundle.c's and
  * the probe container's), and the warm pool now: built for every request. */
 static yajl_gen_status
@@ -326,19 +256,6 @@ gen_ready (yajl_gen g, const void *arg)
         GEN (yajl_gen_map_close (g));
 fail:
         return st;
-}
-
-/* GET /api/v2/runtimes and /api/v2/packages: built once, at start-up. */
-static yajl_gen_status
-gen_runtimes (yajl_gen g, const void *arg)
-{
-        return api_piston_gen_runtimes (g, arg);
-}
-
-static yajl_gen_status
-gen_packages (yajl_gen g, const void *arg)
-{
-        return api_piston_gen_packages (g, arg);
 }
 
 /* Any thread: a streamed answer ends on the worker, its connection may
@@ -628,18 +545,18 @@ authorized (struct http_server *s, struct MHD_Connection *conn)
         return diff == 0;
 }
 
-/* POST of an execution by `api`: refuse a declared oversize body before
- * reading any of it, then parse the body as it arrives. */
+/* An execution by r->api: refuse a declared oversize body before reading
+ * any of it, then parse the body as it arrives. */
 static enum MHD_Result
-start_execution (struct http_req *r, const struct api_frontend *api, const char *method,
+start_execution (struct http_req *r, const struct api_route *rt, const char *method,
                  const char *url)
 {
         struct http_server *s = r->srv;
+        const struct api_frontend *api = r->api;
         const char *cl = MHD_lookup_connection_value (r->conn, MHD_HEADER_KIND,
                                                       MHD_HTTP_HEADER_CONTENT_LENGTH);
 
-        r->api = api;
-        r->route = api == &api_native ? "/execute" : "/api/v2/execute";
+        snprintf (r->route, sizeof (r->route), "%s%s", api->prefix, rt->path);
         if (cl && strtoull (cl, NULL, 10) > s->cfg.max_body) {
                 char msg[128];
 
@@ -662,82 +579,139 @@ queue_json (struct http_req *r, const char *method, const char *url, const char 
         return queue_body (r->conn, MHD_HTTP_OK, "application/json", body, len, NULL, NULL);
 }
 
-/* Piston's API v2 under /api/v2/ (path is what follows it). */
+/* Whether method is one of methods ("GET, HEAD"). */
+static bool
+method_in (const char *method, const char *methods)
+{
+        size_t len = strlen (method);
+
+        for (const char *m = methods; (m = strstr (m, method)) != NULL; m += len)
+                if ((m == methods || m[-1] == ' ') && (m[len] == '\0' || m[len] == ','))
+                        return true;
+        return false;
+}
+
+static const struct document *
+document_of (struct http_server *s, const struct api_route *rt)
+{
+        for (size_t i = 0; i < s->ndocuments; i++)
+                if (s->documents[i].route == rt)
+                        return &s->documents[i];
+        return NULL;
+}
+
+/* A WebSocket route: the 101, or why not. */
 static enum MHD_Result
-route_piston (struct http_req *r, const char *path, const char *method, const char *url, bool get,
-              bool post)
+upgrade (struct http_req *r, const struct api_route *rt, const char *method, const char *url)
 {
         struct http_server *s = r->srv;
-        const struct api_frontend *api = &api_piston;
+        struct MHD_Response *resp;
+        unsigned status;
+        char msg[160];
+        enum MHD_Result ret;
 
-        r->api = api;
-        if (strcmp (path, "runtimes") == 0 || strcmp (path, "packages") == 0) {
-                bool runtimes = path[0] == 'r';
+        if (atomic_load (&s->stopping)) {
+                log_request (r, method, url, 503, "shutting_down");
+                return queue_error (r->conn, r->api, 503, "the server is shutting down", NULL,
+                                    MHD_HTTP_HEADER_RETRY_AFTER, "5");
+        }
+        resp = ws_upgrade_response (s->ws, r->conn, rt->protocol, &r->ws_ticket, &status, msg,
+                                    sizeof (msg));
+        if (resp == NULL) {
+                const char *hname = status == 426   ? "Sec-WebSocket-Version"
+                                    : status == 503 ? MHD_HTTP_HEADER_RETRY_AFTER
+                                                    : NULL;
 
-                if (get)
-                        return runtimes ? queue_json (r, method, url, s->runtimes_json,
-                                                      s->runtimes_len)
-                                        : queue_json (r, method, url, s->packages_json,
-                                                      s->packages_len);
-                if (! runtimes && (post || strcmp (method, MHD_HTTP_METHOD_DELETE) == 0)) {
-                        log_request (r, method, url, 501, NULL);
-                        return queue_error (r->conn, api, 501,
-                                            "packages are not installed over HTTP here: the "
-                                            "server's languages are bundles, prepared with "
-                                            "tools/prepare-bundles LANGUAGE on the server",
-                                            NULL, NULL, NULL);
+                log_request (r, method, url, status,
+                             status == 503   ? "unavailable"
+                             : status == 500 ? "internal_error"
+                                             : "bad_request");
+                return queue_error (r->conn, r->api, status, msg, NULL, hname,
+                                    status == 426 ? "13" : "1");
+        }
+        log_request (r, method, url, 101, NULL);
+        ret = MHD_queue_response (r->conn, MHD_HTTP_SWITCHING_PROTOCOLS, resp);
+        MHD_destroy_response (resp);
+        return ret;
+}
+
+/* Walk r->api's routes for url: the entry of its path that takes method,
+ * else 405 (the path's first entry says what to use) or 404. */
+static enum MHD_Result
+route (struct http_req *r, const char *method, const char *url)
+{
+        const struct api_frontend *api = r->api;
+        const char *path = url + strlen (api->prefix);
+        const struct api_route *first = NULL;
+        const struct document *doc;
+
+        for (const struct api_route *rt = api->routes; rt->path; rt++) {
+                if (strcmp (rt->path, path) != 0)
+                        continue;
+                if (first == NULL)
+                        first = rt;
+                if (! method_in (method, rt->methods))
+                        continue;
+                switch (rt->kind) {
+                case API_ROUTE_EXECUTE: return start_execution (r, rt, method, url);
+                case API_ROUTE_DOCUMENT:
+                        doc = document_of (r->srv, rt);
+                        if (doc == NULL)
+                                break;
+                        return queue_json (r, method, url, doc->body, doc->len);
+                case API_ROUTE_WEBSOCKET: return upgrade (r, rt, method, url);
+                case API_ROUTE_REFUSED:
+                        log_request (r, method, url, rt->status, NULL);
+                        return queue_error (r->conn, api, rt->status, rt->message, NULL, NULL,
+                                            NULL);
                 }
+                log_request (r, method, url, 500, NULL);
+                return queue_error (r->conn, api, 500, "this route has no answer", NULL, NULL,
+                                    NULL);
+        }
+        if (first == NULL) {
+                log_request (r, method, url, 404, NULL);
+                return queue_error (r->conn, api, 404, api->not_found, NULL, NULL, NULL);
+        }
+        log_request (r, method, url, 405, NULL);
+        return queue_error (r->conn, api, 405, first->wrong_method, NULL, MHD_HTTP_HEADER_ALLOW,
+                            first->methods);
+}
+
+/* The server's own routes, whatever the API: GET /health (liveness: the
+ * process answers) and GET /ready (readiness: what it can run now). */
+static enum MHD_Result
+route_server (struct http_req *r, const char *method, const char *url, bool get)
+{
+        struct http_server *s = r->srv;
+        cleanup_free char *ready = NULL;
+        size_t len;
+
+        if (strcmp (url, "/health") == 0) {
+                if (! get) {
+                        log_request (r, method, url, 405, NULL);
+                        return queue_error (r->conn, r->api, 405, "use GET /health", NULL,
+                                            MHD_HTTP_HEADER_ALLOW, "GET, HEAD");
+                }
+                log_request (r, method, url, 200, NULL);
+                return queue_body (r->conn, MHD_HTTP_OK, "text/plain", "OK", 2, NULL, NULL);
+        }
+        if (! get) {
                 log_request (r, method, url, 405, NULL);
-                return queue_error (r->conn, api, 405, "use GET", NULL, MHD_HTTP_HEADER_ALLOW,
+                return queue_error (r->conn, r->api, 405, "use GET", NULL, MHD_HTTP_HEADER_ALLOW,
                                     "GET, HEAD");
         }
-        if (strcmp (path, "connect") == 0) {
-                struct MHD_Response *resp;
-                unsigned status;
-                const char *msg;
-                enum MHD_Result ret;
-
-                if (strcmp (method, MHD_HTTP_METHOD_GET) != 0) {
-                        log_request (r, method, url, 405, NULL);
-                        return queue_error (r->conn, api, 405, "use GET /api/v2/connect", NULL,
-                                            MHD_HTTP_HEADER_ALLOW, "GET");
-                }
-                if (atomic_load (&s->stopping)) {
-                        log_request (r, method, url, 503, "shutting_down");
-                        return queue_error (r->conn, api, 503, "the server is shutting down", NULL,
-                                            MHD_HTTP_HEADER_RETRY_AFTER, "5");
-                }
-                resp = ws_upgrade_response (s->ws, r->conn, &r->ws_ticket, &status, &msg);
-                if (resp == NULL) {
-                        const char *hname = status == 426   ? "Sec-WebSocket-Version"
-                                            : status == 503 ? MHD_HTTP_HEADER_RETRY_AFTER
-                                                            : NULL;
-
-                        log_request (r, method, url, status,
-                                     status == 503   ? "unavailable"
-                                     : status == 500 ? "internal_error"
-                                                     : "bad_request");
-                        return queue_error (r->conn, api, status, msg, NULL, hname,
-                                            status == 426 ? "13" : "1");
-                }
-                log_request (r, method, url, 101, NULL);
-                ret = MHD_queue_response (r->conn, MHD_HTTP_SWITCHING_PROTOCOLS, resp);
-                MHD_destroy_response (resp);
-                return ret;
+        if (atomic_load (&s->stopping)) {
+                log_request (r, method, url, 503, "shutting_down");
+                return queue_error (r->conn, r->api, 503, "the server is shutting down", NULL,
+                                    MHD_HTTP_HEADER_RETRY_AFTER, "5");
         }
-        if (strcmp (path, "execute") == 0) {
-                if (! post) {
-                        log_request (r, method, url, 405, NULL);
-                        return queue_error (r->conn, api, 405, "use POST /api/v2/execute", NULL,
-                                            MHD_HTTP_HEADER_ALLOW, "POST");
-                }
-                return start_execution (r, api, method, url);
+        if (gen_json (gen_ready, &s->cfg, &ready, &len) < 0) {
+                log_request (r, method, url, 500, NULL);
+                return queue_error (r->conn, r->api, 500, "cannot describe the server's state",
+                                    NULL, NULL, NULL);
         }
-        log_request (r, method, url, 404, NULL);
-        return queue_error (r->conn, api, 404,
-                            "not found: Piston's API v2 here is GET /api/v2/runtimes, "
-                            "GET /api/v2/packages, POST /api/v2/execute and GET /api/v2/connect",
-                            NULL, NULL, NULL);
+        return queue_json (r, method, url, ready, len);
 }
 
 static enum MHD_Result
@@ -748,8 +722,6 @@ on_request (void *cls, struct MHD_Connection *conn, const char *url, const char 
         struct http_req *r = *con_cls;
         bool get = strcmp (method, MHD_HTTP_METHOD_GET) == 0
                    || strcmp (method, MHD_HTTP_METHOD_HEAD) == 0;
-        bool post = strcmp (method, MHD_HTTP_METHOD_POST) == 0;
-        const struct api_frontend *native = &api_native;
 
         (void) version;
         if (r == NULL) {
@@ -760,75 +732,25 @@ on_request (void *cls, struct MHD_Connection *conn, const char *url, const char 
                 r->conn = conn;
                 r->start = ce_now ();
                 r->phase = PHASE_DONE;
-                r->api = native;
                 r->refs = 1; /* the HTTP side's */
                 r->client_fd = -1;
                 *con_cls = r;
 
-                if (strncmp (url, "/api/v2/", 8) == 0)
-                        r->api = &api_piston; /* errors in Piston's shape from here */
+                /* The API the path belongs to: errors in its shape from here. */
+                for (size_t i = 0; r->api == NULL && i < NFRONTENDS; i++)
+                        if (strncmp (url, frontends[i]->prefix, strlen (frontends[i]->prefix)) == 0)
+                                r->api = frontends[i];
+                if (r->api == NULL)
+                        r->api = &api_native;
                 if (s->cfg.auth_token && strcmp (url, "/health") != 0 && ! authorized (s, conn)) {
                         log_request (r, method, url, 401, "unauthorized");
                         return queue_error (conn, r->api, 401,
                                             "missing or wrong 'Authorization: Bearer <token>'",
                                             NULL, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer");
                 }
-                if (strncmp (url, "/api/v2/", 8) == 0)
-                        return route_piston (r, url + 8, method, url, get, post);
-                if (strcmp (url, "/health") == 0) {
-                        if (! get) {
-                                log_request (r, method, url, 405, NULL);
-                                return queue_error (conn, native, 405, "use GET /health", NULL,
-                                                    MHD_HTTP_HEADER_ALLOW, "GET, HEAD");
-                        }
-                        log_request (r, method, url, 200, NULL);
-                        return queue_body (conn, MHD_HTTP_OK, "text/plain", "OK", 2, NULL, NULL);
-                }
-                if (strcmp (url, "/") == 0 || strcmp (url, "/version") == 0
-                    || strcmp (url, "/languages") == 0 || strcmp (url, "/ready") == 0) {
-                        const char *body = s->version_json;
-                        size_t len = s->version_len;
-
-                        if (! get) {
-                                log_request (r, method, url, 405, NULL);
-                                return queue_error (conn, native, 405, "use GET", NULL,
-                                                    MHD_HTTP_HEADER_ALLOW, "GET, HEAD");
-                        }
-                        if (strcmp (url, "/ready") == 0 && atomic_load (&s->stopping)) {
-                                log_request (r, method, url, 503, "shutting_down");
-                                return queue_error (conn, native, 503,
-                                                    "the server is shutting down", NULL,
-                                                    MHD_HTTP_HEADER_RETRY_AFTER, "5");
-                        }
-                        if (strcmp (url, "/languages") == 0)
-                                body = s->languages_json, len = s->languages_len;
-                        else if (strcmp (url, "/ready") == 0) {
-                                cleanup_free char *ready = NULL;
-
-                                if (gen_json (gen_ready, &s->cfg, &ready, &len) < 0) {
-                                        log_request (r, method, url, 500, NULL);
-                                        return queue_error (conn, native, 500,
-                                                            "cannot describe the server's state",
-                                                            NULL, NULL, NULL);
-                                }
-                                return queue_json (r, method, url, ready, len);
-                        }
-                        return queue_json (r, method, url, body, len);
-                }
-                if (strcmp (url, "/execute") != 0) {
-                        log_request (r, method, url, 404, NULL);
-                        return queue_error (conn, native, 404,
-                                            "not found: the API is GET /health, GET /ready, "
-                                            "GET /languages, GET /version and POST /execute "
-                                            "(and Piston's under /api/v2/)",
-                                            NULL, NULL, NULL);
-                }
-                if (! post) {
-                        log_request (r, method, url, 405, NULL);
-                        return queue_error (conn, native, 405, "use POST /execute", NULL,
-                                            MHD_HTTP_HEADER_ALLOW, "POST");
-                }
-                return start_execution (r, native, method, url);
+                if (strcmp (url, "/health") == 0 || strcmp (url, "/ready") == 0)
+                        return route_server (r, method, url, get);
+                return route (r, method, url);
         }
 
         switch (r->phase) {
@@ -895,24 +817,70 @@ resolve_listen (const char *listen, struct sockaddr_storage *ss, socklen_t *len,
         int ret;
 
         if (colon == NULL || colon[1] == '\0')
-                return ce_error_set (err, 500, EINVAL, "--listen wants HOST:PORT, got '%s'",
-                                     listen);
+                return ce_fail (err, EINVAL, "--listen wants HOST:PORT, got '%s'", listen);
         hlen = (size_t) (colon - listen);
         if (hlen >= 2 && h[0] == '[' && h[hlen - 1] == ']') {
                 h++;
                 hlen -= 2;
         }
         if (hlen == 0 || hlen >= sizeof (host))
-                return ce_error_set (err, 500, EINVAL, "--listen: bad host in '%s'", listen);
+                return ce_fail (err, EINVAL, "--listen: bad host in '%s'", listen);
         memcpy (host, h, hlen);
         host[hlen] = '\0';
         ret = getaddrinfo (host, colon + 1, &hints, &ai);
         if (ret)
-                return ce_error_set (err, 500, EINVAL, "--listen %s: %s", listen,
-                                     gai_strerror (ret));
+                return ce_fail (err, EINVAL, "--listen %s: %s", listen, gai_strerror (ret));
         memcpy (ss, ai->ai_addr, ai->ai_addrlen);
         *len = ai->ai_addrlen;
         freeaddrinfo (ai);
+        return 0;
+}
+
+/* Free what http_start made of s, whatever it got to.  Not the daemon. */
+static void
+server_free (struct http_server *s)
+{
+        if (s->ws) {
+                ws_hub_shutdown (s->ws);
+                ws_hub_free (s->ws);
+        }
+        for (size_t i = 0; i < s->ndocuments; i++)
+                free (s->documents[i].body);
+        if (s->sync_ready) {
+                pthread_mutex_destroy (&s->lock);
+                pthread_cond_destroy (&s->idle_cond);
+        }
+        free (s);
+}
+
+static void
+cleanup_serverp (struct http_server **s)
+{
+        if (*s)
+                server_free (*s);
+}
+
+/* Every front-end's documents, built once. */
+static int
+build_documents (struct http_server *s, struct ce_error *err)
+{
+        for (size_t f = 0; f < NFRONTENDS; f++) {
+                for (const struct api_route *rt = frontends[f]->routes; rt->path; rt++) {
+                        struct document *d;
+
+                        if (rt->kind != API_ROUTE_DOCUMENT)
+                                continue;
+                        if (s->ndocuments == MAX_DOCUMENTS)
+                                return ce_fail (err, ENOSPC, "more than %d documents",
+                                                MAX_DOCUMENTS);
+                        d = &s->documents[s->ndocuments];
+                        d->route = rt;
+                        if (gen_json ((gen_fill) rt->document, &s->env, &d->body, &d->len) < 0)
+                                return ce_fail (err, EINVAL, "cannot generate %s%s",
+                                                frontends[f]->prefix, rt->path);
+                        s->ndocuments++;
+                }
+        }
         return 0;
 }
 
@@ -921,7 +889,7 @@ http_start (const struct http_config *cfg, struct http_server **out, struct ce_e
 {
         struct sockaddr_storage ss;
         socklen_t sslen;
-        struct http_server *s;
+        __attribute__ ((cleanup (cleanup_serverp))) struct http_server *s = NULL;
         unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME
                          | MHD_ALLOW_UPGRADE | MHD_USE_ERROR_LOG;
         int ret;
@@ -931,9 +899,17 @@ http_start (const struct http_config *cfg, struct http_server **out, struct ce_e
                 return ret;
         s = calloc (1, sizeof (*s));
         if (s == NULL)
-                return ce_error_set (err, 500, ENOMEM, "out of memory");
+                return ce_fail (err, ENOMEM, "out of memory");
         s->cfg = *cfg;
-        s->env = (struct api_env){ s->cfg.bundles, &s->cfg.policy, s->cfg.limit_mode };
+        s->env = (struct api_env){ .bundles = s->cfg.bundles,
+                                   .policy = &s->cfg.policy,
+                                   .limit_mode = s->cfg.limit_mode,
+                                   .runtime_version = s->cfg.runtime_version,
+                                   .cgroup = cgroup_mode (),
+                                   .rootless = s->cfg.rootless,
+                                   .max_concurrent = s->cfg.max_concurrent,
+                                   .queue = s->cfg.queue,
+                                   .max_body = s->cfg.max_body };
         s->ws_cfg = (struct ws_config){ &s->env,
                                         s->cfg.runner,
                                         s->cfg.warm,
@@ -941,36 +917,19 @@ http_start (const struct http_config *cfg, struct http_server **out, struct ce_e
                                         s->cfg.max_body,
                                         (int) s->cfg.connection_timeout_s * 1000,
                                         s->cfg.max_websockets };
-        s->ws = ws_hub_new (&s->ws_cfg);
-        if (s->ws == NULL) {
-                free (s);
-                return ce_error_set (err, 500, ENOMEM, "out of memory");
-        }
         atomic_init (&s->stopping, false);
         s->quiesced_fd = MHD_INVALID_SOCKET;
-        pthread_mutex_init (&s->lock, NULL);
         ret = ce_cond_init_monotonic (&s->idle_cond);
-        if (ret) {
-                ws_hub_shutdown (s->ws);
-                ws_hub_free (s->ws);
-                pthread_mutex_destroy (&s->lock);
-                free (s);
-                return ce_error_set (err, 500, ret, "pthread_cond_init: %s", strerror (ret));
-        }
-        if (gen_json (gen_version, &s->cfg, &s->version_json, &s->version_len) < 0
-            || gen_json (gen_languages, &s->cfg, &s->languages_json, &s->languages_len) < 0
-            || gen_json (gen_runtimes, &s->env, &s->runtimes_json, &s->runtimes_len) < 0
-            || gen_json (gen_packages, &s->env, &s->packages_json, &s->packages_len) < 0) {
-                free (s->version_json);
-                free (s->languages_json);
-                free (s->runtimes_json);
-                ws_hub_shutdown (s->ws);
-                ws_hub_free (s->ws);
-                pthread_mutex_destroy (&s->lock);
-                pthread_cond_destroy (&s->idle_cond);
-                free (s);
-                return ce_error_set (err, 500, EINVAL, "cannot generate /version or /languages");
-        }
+        if (ret)
+                return ce_fail (err, ret, "pthread_cond_init: %s", strerror (ret));
+        pthread_mutex_init (&s->lock, NULL);
+        s->sync_ready = true;
+        s->ws = ws_hub_new (&s->ws_cfg);
+        if (s->ws == NULL)
+                return ce_fail (err, ENOMEM, "out of memory");
+        ret = build_documents (s, err);
+        if (ret < 0)
+                return ret;
         if (ss.ss_family == AF_INET6)
                 flags |= MHD_USE_IPv6;
         s->daemon = MHD_start_daemon (flags, 0, NULL, NULL, on_request, s, MHD_OPTION_SOCK_ADDR,
@@ -981,19 +940,9 @@ http_start (const struct http_config *cfg, struct http_server **out, struct ce_e
                                       (unsigned) 1, MHD_OPTION_END);
         if (s->daemon == NULL) {
                 ret = errno ? errno : EADDRINUSE;
-                free (s->version_json);
-                free (s->languages_json);
-                free (s->runtimes_json);
-                free (s->packages_json);
-                ws_hub_shutdown (s->ws);
-                ws_hub_free (s->ws);
-                pthread_mutex_destroy (&s->lock);
-                pthread_cond_destroy (&s->idle_cond);
-                free (s);
-                return ce_error_set (err, 500, ret, "cannot listen on %s: %s", cfg->listen,
-                                     strerror (ret));
+                return ce_fail (err, ret, "cannot listen on %s: %s", cfg->listen, strerror (ret));
         }
-        *out = s;
+        *out = steal_pointer (&s);
         return 0;
 }
 
@@ -1023,13 +972,8 @@ http_stop (struct http_server *s)
         ws_hub_shutdown (s->ws);
         MHD_stop_daemon (s->daemon);
         ws_hub_free (s->ws); /* after the daemon released the last tickets */
+        s->ws = NULL;
         if (s->quiesced_fd != MHD_INVALID_SOCKET)
                 close (s->quiesced_fd);
-        free (s->version_json);
-        free (s->languages_json);
-        free (s->runtimes_json);
-        free (s->packages_json);
-        pthread_mutex_destroy (&s->lock);
-        pthread_cond_destroy (&s->idle_cond);
-        free (s);
+        server_free (s);
 }

@@ -1,10 +1,11 @@
 /*
- * stream_ws.c - Piston's WebSocket protocol over libwslay (see stream_ws.h).
+ * stream_ws.c - the WebSocket transport over libwslay (see stream_ws.h).
  *
  * Threads and ownership.  A connection (struct ws_conn) is held by its own
  * thread and, while its execution may run, by the pool worker: `refs`
  * counts them and the last frees it.  Only the connection thread touches
- * the socket and the wslay context.  The worker and the supervisor thread
+ * the socket and the wslay context, and calls the protocol's on_message.
+ * The worker and the supervisor thread
  * (live output) only append ready messages to `outq` under `lock` and poke
  * `wake` (an eventfd); they never wait for the client.  The thread polls
  * the socket, `wake` and, when a client's stdin is waiting, the program's
@@ -16,7 +17,6 @@
 #include <limits.h>
 #include <poll.h>
 #include <pthread.h>
-#include <signal.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/eventfd.h>
@@ -24,13 +24,11 @@
 #include <nettle/base64.h>
 #include <nettle/sha1.h>
 #include <wslay/wslay.h>
-#include <yajl/yajl_tree.h>
 
 #include "jsongen.h"
 #include "stream_ndjson.h" /* STREAM_MAX_PENDING */
 
 #define WS_GUID "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
-#define INIT_TIMEOUT_MS 1000      /* Piston's */
 #define CLOSE_TIMEOUT_MS 2000     /* after our close frame, for the client's */
 #define MAX_STDIN_PENDING 1048576 /* client stdin the program has not read yet */
 /* Bytes handed to wslay at once: the rest waits in outq, where it counts
@@ -54,6 +52,7 @@ struct ws_hub {
  * over or the request ends without one (ws_ticket_release). */
 struct ws_ticket {
         struct ws_hub *hub;
+        const struct ws_protocol *protocol;
         bool upgraded; /* guarded by hub->lock */
 };
 
@@ -65,6 +64,7 @@ struct ws_msg {
 
 struct ws_conn {
         struct ws_hub *hub;
+        const struct ws_protocol *protocol;
         struct ws_conn *prev, *next; /* in hub->conns */
         MHD_socket sock;
         struct MHD_UpgradeResponseHandle *urh;
@@ -79,20 +79,20 @@ struct ws_conn {
         size_t out_bytes;     /* what outq holds, MSG_OVERHEAD included: all of it
                                * counted in the server's total (sink_budget) */
         bool job_done;        /* the last message of the job is queued */
-        bool failed;          /* ... and it was an error: close 4002, not 4999 */
+        bool failed;          /* ... and it was an error: the error close */
         bool thread_gone;     /* nobody takes stdin_new any more */
         int stdin_new;        /* from the worker, for the thread */
-        struct events events; /* Piston's messages for the execution's events */
+        struct events events; /* the protocol's messages for the execution's events */
         struct exec_sink sink;
 
         /* the connection thread's own */
-        bool initialized, close_queued;
+        bool started, close_queued;
         bool recv_failed;          /* the socket itself failed or closed (not the protocol) */
         struct timespec last_sent; /* the last time the socket took a byte, or had none to take */
         size_t peak_bytes;         /* the most outq held: memory to give back at the end */
         uint16_t finish_code;      /* close with it once every queued message is sent */
         const char *finish_reason;
-        struct timespec init_deadline, close_deadline;
+        struct timespec start_deadline, close_deadline;
         int kill_fd;  /* closing it kills the container (the worker watches its peer) */
         int stdin_fd; /* the program's stdin, ours to write */
         struct ce_buf stdin_buf;
@@ -150,8 +150,9 @@ ws_ticket_release (struct ws_ticket *t)
 }
 
 struct MHD_Response *
-ws_upgrade_response (struct ws_hub *hub, struct MHD_Connection *conn, struct ws_ticket **ticket,
-                     unsigned *status, const char **msg)
+ws_upgrade_response (struct ws_hub *hub, struct MHD_Connection *conn,
+                     const struct ws_protocol *protocol, struct ws_ticket **ticket,
+                     unsigned *status, char *msg, size_t msg_size)
 {
         const char *key = MHD_lookup_connection_value (conn, MHD_HEADER_KIND, "Sec-WebSocket-Key");
         const char *version =
@@ -167,17 +168,18 @@ ws_upgrade_response (struct ws_hub *hub, struct MHD_Connection *conn, struct ws_
         *status = 400;
         if (! header_has_token (conn, MHD_HTTP_HEADER_UPGRADE, "websocket")
             || ! header_has_token (conn, MHD_HTTP_HEADER_CONNECTION, "upgrade")) {
-                *msg = "GET /api/v2/connect is a WebSocket: send Connection: Upgrade and "
-                       "Upgrade: websocket";
+                snprintf (msg, msg_size,
+                          "GET %s is a WebSocket: send Connection: Upgrade and Upgrade: websocket",
+                          protocol->route);
                 return NULL;
         }
         if (version == NULL || strcmp (version, "13") != 0) {
                 *status = 426;
-                *msg = "only WebSocket version 13 is supported";
+                snprintf (msg, msg_size, "%s", "only WebSocket version 13 is supported");
                 return NULL;
         }
         if (key == NULL || strlen (key) != 24) {
-                *msg = "missing or malformed Sec-WebSocket-Key";
+                snprintf (msg, msg_size, "%s", "missing or malformed Sec-WebSocket-Key");
                 return NULL;
         }
         sha1_init (&sha);
@@ -189,10 +191,11 @@ ws_upgrade_response (struct ws_hub *hub, struct MHD_Connection *conn, struct ws_
         t = calloc (1, sizeof (*t));
         if (t == NULL) {
                 *status = 500;
-                *msg = "out of memory";
+                snprintf (msg, msg_size, "%s", "out of memory");
                 return NULL;
         }
         t->hub = hub;
+        t->protocol = protocol;
         /* Refuse before any 101: a client over the cap gets a status it can
          * act on, not an upgrade and then a bare close. */
         pthread_mutex_lock (&hub->lock);
@@ -204,15 +207,16 @@ ws_upgrade_response (struct ws_hub *hub, struct MHD_Connection *conn, struct ws_
         if (stopping || full) {
                 free (t);
                 *status = 503;
-                *msg = stopping ? "the server is shutting down"
-                                : "too many WebSocket connections; retry later";
+                snprintf (msg, msg_size, "%s",
+                          stopping ? "the server is shutting down"
+                                   : "too many WebSocket connections; retry later");
                 return NULL;
         }
         resp = MHD_create_response_for_upgrade (ws_on_upgrade, t);
         if (resp == NULL) {
                 ws_ticket_release (t);
                 *status = 500;
-                *msg = "out of memory";
+                snprintf (msg, msg_size, "%s", "out of memory");
                 return NULL;
         }
         *ticket = t;
@@ -328,24 +332,19 @@ sink_stdin_open (void *arg, int fd)
         pthread_mutex_unlock (&c->lock);
 }
 
-/* {"type":"error","message":msg}, then close 4002.  Lock held. */
+/* The protocol's error message, then (once the job is done) its error
+ * close.  Lock held. */
 static void
 send_error (struct ws_conn *c, const char *msg)
 {
         cleanup_free char *clean = NULL;
         size_t len;
         yajl_gen g = jsongen_new ();
-        yajl_gen_status st;
 
-        if (g == NULL || ce_utf8_sanitize (msg, strlen (msg), &clean, &len) < 0)
-                goto fail;
-        GEN (yajl_gen_map_open (g));
-        GEN_KV_STR ("type", "error");
-        GEN_STR ("message");
-        GEN_STRN (clean, len);
-        GEN (yajl_gen_map_close (g));
-        enqueue (c, g);
-fail:
+        /* Messages may quote the client's input, cut at a byte limit. */
+        if (g && ce_utf8_sanitize (msg, strlen (msg), &clean, &len) == 0
+            && c->protocol->gen_error (g, clean) == yajl_gen_status_ok)
+                enqueue (c, g);
         if (g)
                 yajl_gen_free (g);
         c->failed = true;
@@ -396,7 +395,7 @@ job_answer (struct job *j)
 {
         struct ws_conn *c = conn_of (j);
 
-        ce_log ("WS /api/v2/connect %s %s", c->in.lang->name,
+        ce_log ("WS %s %s %s", c->protocol->route, c->in.lang->name,
                 j->ret < 0 ? "internal_error" : runner_status_name (j->result.status));
 
         pthread_mutex_lock (&c->lock);
@@ -456,66 +455,94 @@ kill_job (struct ws_conn *c)
         }
 }
 
-static const char *const piston_signals[] = {
-        "SIGABRT", "SIGALRM", "SIGBUS",    "SIGCHLD", "SIGCLD",  "SIGCONT",  "SIGEMT",    "SIGFPE",
-        "SIGHUP",  "SIGILL",  "SIGINFO",   "SIGINT",  "SIGIO",   "SIGIOT",   "SIGKILL",   "SIGLOST",
-        "SIGPIPE", "SIGPOLL", "SIGPROF",   "SIGPWR",  "SIGQUIT", "SIGSEGV",  "SIGSTKFLT", "SIGSTOP",
-        "SIGTSTP", "SIGSYS",  "SIGTERM",   "SIGTRAP", "SIGTTIN", "SIGTTOU",  "SIGUNUSED", "SIGURG",
-        "SIGUSR1", "SIGUSR2", "SIGVTALRM", "SIGXCPU", "SIGXFSZ", "SIGWINCH", NULL,
-};
+/* -- what a protocol may do (the connection thread) --------------------------------- */
 
-static void
-handle_init (struct ws_conn *c, const char *text, size_t len)
+const struct api_env *
+ws_conn_env (struct ws_conn *c)
+{
+        return c->hub->cfg->env;
+}
+
+size_t
+ws_conn_max_message (struct ws_conn *c)
+{
+        return c->hub->cfg->max_message;
+}
+
+bool
+ws_conn_started (struct ws_conn *c)
+{
+        return c->started;
+}
+
+bool
+ws_conn_running (struct ws_conn *c)
+{
+        return c->kill_fd >= 0;
+}
+
+void
+ws_conn_send (struct ws_conn *c, yajl_gen g)
+{
+        pthread_mutex_lock (&c->lock);
+        enqueue (c, g);
+        pthread_mutex_unlock (&c->lock);
+}
+
+void
+ws_conn_close (struct ws_conn *c, uint16_t code, const char *reason)
+{
+        queue_close (c, code, reason);
+}
+
+void
+ws_conn_kill (struct ws_conn *c)
+{
+        kill_job (c);
+}
+
+void
+ws_conn_refuse (struct ws_conn *c, const char *msg)
+{
+        c->started = true;
+        pthread_mutex_lock (&c->lock);
+        send_error (c, msg);
+        c->job_done = true;
+        pthread_mutex_unlock (&c->lock);
+}
+
+void
+ws_conn_error (struct ws_conn *c, const char *msg)
+{
+        pthread_mutex_lock (&c->lock);
+        send_error (c, msg);
+        pthread_mutex_unlock (&c->lock);
+        c->finish_code = c->protocol->error_code;
+        c->finish_reason = c->protocol->error_reason;
+}
+
+void
+ws_conn_start (struct ws_conn *c, struct api_request *in)
 {
         struct ws_hub *h = c->hub;
-        const struct api_frontend *api = &api_piston;
-        void *parser = api->parser_new (h->cfg->max_message);
-        struct ce_error err;
         int sv[2];
-        int ret;
 
-        c->initialized = true;
-        if (parser == NULL) {
-                ret = ce_error_set (&err, 500, ENOMEM, "out of memory");
-        } else {
-                ret = api->feed (parser, text, len, &err);
-                if (ret == 0)
-                        ret = api->finish (parser, h->cfg->env, &c->in, &err);
-                if (ret == 0)
-                        ret = api_plan (h->cfg->env, &c->in, &err);
-                api->parser_free (parser);
-        }
-        if (ret == 0 && socketpair (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
-                ret = ce_error_set (&err, 500, errno, "socketpair: %s", strerror (errno));
-        if (ret < 0) {
-                pthread_mutex_lock (&c->lock);
-                send_error (c, err.msg);
-                c->job_done = true;
-                pthread_mutex_unlock (&c->lock);
+        c->started = true;
+        c->in = *in; /* owned by c: conn_unref frees it */
+        *in = (struct api_request){ 0 };
+        if (socketpair (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) {
+                char msg[128];
+
+                snprintf (msg, sizeof (msg), "socketpair: %s", strerror (errno));
+                ws_conn_refuse (c, msg);
                 return;
         }
         c->kill_fd = sv[0];
         c->kill_peer = sv[1];
-        {
-                yajl_gen g = jsongen_new ();
-                yajl_gen_status st;
-
-                pthread_mutex_lock (&c->lock);
-                if (g == NULL)
-                        goto fail;
-                GEN (yajl_gen_map_open (g));
-                GEN_KV_STR ("type", "runtime");
-                GEN_KV_STR ("language", api_piston_language_name (c->in.lang));
-                GEN_KV_STR ("version", c->in.lang->version);
-                GEN (yajl_gen_map_close (g));
-                enqueue (c, g);
-        fail:
-                c->refs++; /* the worker's */
-                pthread_mutex_unlock (&c->lock);
-                if (g)
-                        yajl_gen_free (g);
-        }
-        ce_log ("WS /api/v2/connect %s init", c->in.lang->name);
+        pthread_mutex_lock (&c->lock);
+        c->refs++; /* the worker's */
+        pthread_mutex_unlock (&c->lock);
+        ce_log ("WS %s %s init", c->protocol->route, c->in.lang->name);
         c->job = (struct job){ .ops = &ws_job_ops,
                                .runner = h->cfg->runner,
                                .warm = h->cfg->warm,
@@ -534,8 +561,8 @@ handle_init (struct ws_conn *c, const char *text, size_t len)
         }
 }
 
-static void
-handle_stdin (struct ws_conn *c, const char *data, size_t len)
+void
+ws_conn_stdin (struct ws_conn *c, const char *data, size_t len)
 {
         if (c->stdin_buf.len - c->stdin_off + len > MAX_STDIN_PENDING) {
                 pthread_mutex_lock (&c->lock);
@@ -547,70 +574,7 @@ handle_stdin (struct ws_conn *c, const char *data, size_t len)
         ce_buf_append (&c->stdin_buf, data, len);
 }
 
-/* One text or binary message from the client. */
-static void
-handle_message (struct ws_conn *c, const char *text, size_t len)
-{
-        char buf[128];
-        cleanup_free char *copy = malloc (len + 1);
-        yajl_val msg, type;
-        const char *t;
-
-        if (copy == NULL)
-                return;
-        memcpy (copy, text, len);
-        copy[len] = '\0';
-        msg = yajl_tree_parse (copy, buf, sizeof (buf));
-        type = msg && YAJL_IS_OBJECT (msg)
-                       ? yajl_tree_get (msg, (const char *[]){ "type", NULL }, yajl_t_string)
-                       : NULL;
-        if (msg == NULL || strlen (copy) != len) {
-                pthread_mutex_lock (&c->lock);
-                send_error (c, msg ? "messages must not contain NUL" : "malformed JSON message");
-                pthread_mutex_unlock (&c->lock);
-                c->finish_code = 4002;
-                c->finish_reason = "Notified Error";
-                goto out;
-        }
-        t = type ? YAJL_GET_STRING (type) : "";
-        if (strcmp (t, "init") == 0) {
-                if (c->initialized)
-                        queue_close (c, 4000, "Already Initialized");
-                else
-                        handle_init (c, text, len);
-        } else if (strcmp (t, "data") == 0 || strcmp (t, "signal") == 0) {
-                if (! c->initialized) {
-                        queue_close (c, 4003, "Not yet initialized");
-                } else if (c->kill_fd < 0) {
-                        /* the job is over (or never started): nothing to feed or signal */
-                } else if (t[0] == 'd') {
-                        yajl_val stream = yajl_tree_get (msg, (const char *[]){ "stream", NULL },
-                                                         yajl_t_string);
-                        yajl_val data = yajl_tree_get (msg, (const char *[]){ "data", NULL },
-                                                       yajl_t_string);
-
-                        if (stream == NULL || strcmp (stream->u.string, "stdin") != 0
-                            || data == NULL)
-                                queue_close (c, 4004, "Can only write to stdin");
-                        else
-                                handle_stdin (c, data->u.string, strlen (data->u.string));
-                } else {
-                        yajl_val sig = yajl_tree_get (msg, (const char *[]){ "signal", NULL },
-                                                      yajl_t_string);
-                        bool valid = false;
-
-                        for (const char *const *s = piston_signals; sig && *s; s++)
-                                valid = valid || strcmp (*s, sig->u.string) == 0;
-                        if (! valid)
-                                queue_close (c, 4005, "Invalid signal");
-                        else
-                                kill_job (c); /* every signal kills: the container goes */
-                }
-        }
-        /* Piston ignores other types. */
-out:
-        yajl_tree_free (msg);
-}
+/* -- the connection thread, on -------------------------------------------------------- */
 
 static ssize_t
 on_recv (wslay_event_context_ptr ctx, uint8_t *buf, size_t len, int flags, void *user)
@@ -661,9 +625,11 @@ on_send (wslay_event_context_ptr ctx, const uint8_t *data, size_t len, int flags
 static void
 on_msg (wslay_event_context_ptr ctx, const struct wslay_event_on_msg_recv_arg *arg, void *user)
 {
+        struct ws_conn *c = user;
+
         (void) ctx;
         if (arg->opcode == WSLAY_TEXT_FRAME || arg->opcode == WSLAY_BINARY_FRAME)
-                handle_message (user, (const char *) arg->msg, arg->msg_length);
+                c->protocol->on_message (c, (const char *) arg->msg, arg->msg_length);
 }
 
 /* Move what the producers queued into wslay, as far as wslay holds less
@@ -832,7 +798,7 @@ conn_main (void *arg)
         if (wslay_event_context_server_init (&c->ctx, &cb, c) != 0)
                 goto out;
         wslay_event_config_set_max_recv_msg_length (c->ctx, h->cfg->max_message);
-        c->init_deadline = ce_deadline_after_ms (INIT_TIMEOUT_MS);
+        c->start_deadline = ce_deadline_after_ms (c->protocol->start_timeout_ms);
         c->last_sent = ce_now ();
         for (;;) {
                 struct pollfd p[3];
@@ -848,8 +814,10 @@ conn_main (void *arg)
                         failed = c->failed;
                         pthread_mutex_unlock (&c->lock);
                         if (c->finish_code == 0) {
-                                c->finish_code = failed ? 4002 : 4999;
-                                c->finish_reason = failed ? "Notified Error" : "Job Completed";
+                                const struct ws_protocol *pr = c->protocol;
+
+                                c->finish_code = failed ? pr->error_code : pr->done_code;
+                                c->finish_reason = failed ? pr->error_reason : pr->done_reason;
                         }
                 }
                 /* wslay sends control frames before queued messages: close
@@ -861,8 +829,9 @@ conn_main (void *arg)
                 pthread_mutex_unlock (&h->lock);
                 if (stopping)
                         queue_close (c, WSLAY_CODE_GOING_AWAY, "Server shutting down");
-                if (! c->initialized && ! ce_time_before (ce_now (), c->init_deadline))
-                        queue_close (c, 4001, "Initialization Timeout");
+                if (! c->started && ! ce_time_before (ce_now (), c->start_deadline))
+                        queue_close (c, c->protocol->start_timeout_code,
+                                     c->protocol->start_timeout_reason);
                 write_stdin (c);
                 if (wslay_event_want_write (c->ctx) && wslay_event_send (c->ctx) != 0)
                         break;
@@ -878,8 +847,8 @@ conn_main (void *arg)
                 if (! wslay_event_want_write (c->ctx)) {
                         c->last_sent = now;
                 } else if (ce_ms_between (c->last_sent, now) >= h->cfg->write_timeout_ms) {
-                        ce_log ("WS /api/v2/connect: the client took nothing for %d ms: closed",
-                                h->cfg->write_timeout_ms);
+                        ce_log ("WS %s: the client took nothing for %d ms: closed",
+                                c->protocol->route, h->cfg->write_timeout_ms);
                         break;
                 }
                 p[0] = (struct pollfd){ c->sock,
@@ -897,8 +866,8 @@ conn_main (void *arg)
                     || (c->finish_code && ! c->close_queued
                         && wslay_event_get_queued_msg_count (c->ctx) == 0))
                         timeout = 0;
-                if (! c->initialized)
-                        timeout = poll_timeout (timeout, now, c->init_deadline);
+                if (! c->started)
+                        timeout = poll_timeout (timeout, now, c->start_deadline);
                 if (c->close_queued)
                         timeout = poll_timeout (timeout, now, c->close_deadline);
                 if (wslay_event_want_write (c->ctx))
@@ -972,12 +941,13 @@ ws_on_upgrade (void *cls, struct MHD_Connection *connection, void *con_cls, cons
         if (c == NULL)
                 goto fail;
         c->hub = h;
+        c->protocol = t->protocol;
         c->sock = sock;
         c->urh = urh;
         c->refs = 1;
         c->outq_tail = &c->outq;
         c->kill_fd = c->kill_peer = c->stdin_fd = c->stdin_new = -1;
-        events_init (&c->events, api_piston.events,
+        events_init (&c->events, c->protocol->events,
                      &(struct events_out){ enqueue_text, is_full, c });
         c->sink = (struct exec_sink){ sink_stage_start, sink_output, sink_stage_end,
                                       sink_stdin_open, c };

@@ -1,6 +1,6 @@
 /* Unit tests for api_piston.c: Piston's version matching (exact, SemVer
  * ranges, "*") and which of a language's names is Piston's. */
-#include "api.h"
+#include "api_piston.h"
 #include "test.h"
 
 static void
