@@ -71,18 +71,18 @@ read_file (const char *path, size_t max, char **out, struct ce_error *err)
         ssize_t n;
 
         if (fd < 0)
-                return ce_error_set (err, 500, errno, "cannot open %s: %s", path, strerror (errno));
+                return ce_fail (err, errno, "cannot open %s: %s", path, strerror (errno));
         while ((n = read (fd, chunk, sizeof (chunk))) != 0) {
                 if (n < 0 && errno == EINTR)
                         continue;
                 if (n < 0 || b.len + (size_t) n > max
                     || ce_buf_append (&b, chunk, (size_t) n) < 0) {
                         ce_buf_free (&b);
-                        return ce_error_set (err, 500, EIO, "cannot read %s", path);
+                        return ce_fail (err, EIO, "cannot read %s", path);
                 }
         }
         if (b.data == NULL && ce_buf_append (&b, "", 0) < 0)
-                return ce_error_set (err, 500, ENOMEM, "out of memory");
+                return ce_fail (err, ENOMEM, "out of memory");
         *out = b.data;
         return 0;
 }
@@ -218,25 +218,24 @@ parse_limits (yajl_val v, const char *where, struct ce_stage_def *s, struct ce_e
         if (v == NULL)
                 return 0;
         if (! YAJL_IS_OBJECT (v))
-                return ce_error_set (err, 500, EINVAL, "%s.limits must be an object", where);
+                return ce_fail (err, EINVAL, "%s.limits must be an object", where);
         if ((bad = unknown_key (v, known)))
-                return ce_error_set (err, 500, EINVAL, "%s.limits: unknown key '%s'", where, bad);
+                return ce_fail (err, EINVAL, "%s.limits: unknown key '%s'", where, bad);
         for (size_t i = 0; i < v->u.object.len; i++) {
                 const char *k = v->u.object.keys[i];
                 yajl_val n = v->u.object.values[i];
                 double d;
 
                 if (! YAJL_IS_NUMBER (n) || ! isfinite (d = YAJL_GET_DOUBLE (n)) || d <= 0)
-                        return ce_error_set (err, 500, EINVAL,
-                                             "%s.limits.%s must be a positive number", where, k);
+                        return ce_fail (err, EINVAL, "%s.limits.%s must be a positive number",
+                                        where, k);
                 if (strcmp (k, "cpus") == 0) {
                         s->limits.cpus = d;
                         s->limits_given |= LIMIT_CPUS;
                         continue;
                 }
                 if (! YAJL_IS_INTEGER (n))
-                        return ce_error_set (err, 500, EINVAL, "%s.limits.%s must be an integer",
-                                             where, k);
+                        return ce_fail (err, EINVAL, "%s.limits.%s must be an integer", where, k);
                 if (strcmp (k, "timeout_ms") == 0)
                         s->limits.timeout_ms = YAJL_GET_INTEGER (n),
                         s->limits_given |= LIMIT_TIMEOUT;
@@ -259,24 +258,23 @@ parse_stage (yajl_val v, yajl_val lang_env, const char *where, struct ce_stage_d
         const char *bad;
 
         if (! YAJL_IS_OBJECT (v))
-                return ce_error_set (err, 500, EINVAL, "%s must be an object", where);
+                return ce_fail (err, EINVAL, "%s must be an object", where);
         if ((bad = unknown_key (v, known)))
-                return ce_error_set (err, 500, EINVAL, "%s: unknown key '%s'", where, bad);
+                return ce_fail (err, EINVAL, "%s: unknown key '%s'", where, bad);
         s->command = strv_from_json (member (v, "command"), 1);
         if (s->command == NULL)
-                return ce_error_set (err, 500, EINVAL,
-                                     "%s.command must be a non-empty array of strings", where);
+                return ce_fail (err, EINVAL, "%s.command must be a non-empty array of strings",
+                                where);
         for (char **a = s->command; *a; a++)
                 if (strstr (*a, BUNDLE_SOURCES_PLACEHOLDER)
                     && strcmp (*a, BUNDLE_SOURCES_PLACEHOLDER) != 0)
-                        return ce_error_set (err, 500, EINVAL,
-                                             "%s.command: " BUNDLE_SOURCES_PLACEHOLDER
-                                             " must be a whole element",
-                                             where);
+                        return ce_fail (err, EINVAL,
+                                        "%s.command: " BUNDLE_SOURCES_PLACEHOLDER
+                                        " must be a whole element",
+                                        where);
         s->env = env_from_json (lang_env, member (v, "env"));
         if (s->env == NULL)
-                return ce_error_set (err, 500, EINVAL, "%s: 'env' must be an object of strings",
-                                     where);
+                return ce_fail (err, EINVAL, "%s: 'env' must be an object of strings", where);
         return parse_limits (member (v, "limits"), where, s, err);
 }
 
@@ -301,14 +299,13 @@ parse_language (const char *bundle, yajl_val v, size_t idx, struct ce_language *
 
         snprintf (where, sizeof (where), "languages[%zu]", idx);
         if (! YAJL_IS_OBJECT (v))
-                return ce_error_set (err, 500, EINVAL, "%s must be an object", where);
+                return ce_fail (err, EINVAL, "%s must be an object", where);
         if ((bad = unknown_key (v, known)))
-                return ce_error_set (err, 500, EINVAL, "%s: unknown key '%s'", where, bad);
+                return ce_fail (err, EINVAL, "%s: unknown key '%s'", where, bad);
         l->name = dup_string (member (v, "name"));
         if (! is_language_name (l->name))
-                return ce_error_set (err, 500, EINVAL,
-                                     "%s.name must be 1-%d characters of a-z 0-9 _ + # . -", where,
-                                     MAX_NAME_LEN);
+                return ce_fail (err, EINVAL, "%s.name must be 1-%d characters of a-z 0-9 _ + # . -",
+                                where, MAX_NAME_LEN);
         snprintf (where, sizeof (where), "language '%s'", l->name);
         l->bundle = strdup (bundle);
         x = member (v, "aliases");
@@ -317,16 +314,15 @@ parse_language (const char *bundle, yajl_val v, size_t idx, struct ce_language *
         l->sources = x ? strv_from_json (x, 0) : calloc (1, sizeof (char *));
         l->entry_file = dup_string (member (v, "entry_file"));
         if (l->bundle == NULL || l->aliases == NULL || l->sources == NULL)
-                return ce_error_set (err, 500, EINVAL,
-                                     "%s: 'aliases' and 'sources' must be "
-                                     "arrays of strings",
-                                     where);
+                return ce_fail (err, EINVAL,
+                                "%s: 'aliases' and 'sources' must be "
+                                "arrays of strings",
+                                where);
         for (char **a = l->aliases; *a; a++)
                 if (! is_language_name (*a))
-                        return ce_error_set (err, 500, EINVAL, "%s: bad alias '%s'", where, *a);
+                        return ce_fail (err, EINVAL, "%s: bad alias '%s'", where, *a);
         if (! is_plain_name (l->entry_file))
-                return ce_error_set (err, 500, EINVAL, "%s: 'entry_file' must be a plain file name",
-                                     where);
+                return ce_fail (err, EINVAL, "%s: 'entry_file' must be a plain file name", where);
         env = member (v, "env");
         compile = member (v, "compile");
         if (compile) {
@@ -339,7 +335,7 @@ parse_language (const char *bundle, yajl_val v, size_t idx, struct ce_language *
         }
         x = member (v, "run");
         if (x == NULL)
-                return ce_error_set (err, 500, EINVAL, "%s: 'run' is required", where);
+                return ce_fail (err, EINVAL, "%s: 'run' is required", where);
         {
                 char w[128];
 
@@ -349,10 +345,10 @@ parse_language (const char *bundle, yajl_val v, size_t idx, struct ce_language *
                         return ret;
         }
         if (! uses_code (l->compile.command ? l->compile.command : l->run.command))
-                return ce_error_set (err, 500, EINVAL,
-                                     "%s: the %s command must contain \"" BUNDLE_ENTRY_PLACEHOLDER
-                                     "\" or \"" BUNDLE_SOURCES_PLACEHOLDER "\" where the code goes",
-                                     where, l->compile.command ? "compile" : "run");
+                return ce_fail (err, EINVAL,
+                                "%s: the %s command must contain \"" BUNDLE_ENTRY_PLACEHOLDER
+                                "\" or \"" BUNDLE_SOURCES_PLACEHOLDER "\" where the code goes",
+                                where, l->compile.command ? "compile" : "run");
         return 0;
 }
 
@@ -368,16 +364,16 @@ bundle_parse (const char *bundle, const char *text, struct ce_language **out, si
 
         root = yajl_tree_parse (text, errbuf, sizeof (errbuf));
         if (root == NULL)
-                return ce_error_set (err, 500, EINVAL, "%s", errbuf);
+                return ce_fail (err, EINVAL, "%s", errbuf);
         langs = YAJL_IS_OBJECT (root) ? member (root, "languages") : NULL;
         if (! YAJL_IS_ARRAY (langs) || langs->u.array.len == 0) {
                 yajl_tree_free (root);
-                return ce_error_set (err, 500, EINVAL, "'languages' must be a non-empty array");
+                return ce_fail (err, EINVAL, "'languages' must be a non-empty array");
         }
         count = langs->u.array.len;
         items = calloc (count, sizeof (*items));
         if (items == NULL)
-                ret = ce_error_set (err, 500, ENOMEM, "out of memory");
+                ret = ce_fail (err, ENOMEM, "out of memory");
         for (size_t i = 0; ret == 0 && i < count; i++)
                 ret = parse_language (bundle, langs->u.array.values[i], i, &items[i], err);
         yajl_tree_free (root);
@@ -591,12 +587,12 @@ bundle_registry_load (const char *dir, struct ce_bundle_registry **out, struct c
         DIR *d = opendir (dir);
 
         if (d == NULL)
-                return ce_error_set (err, 500, errno, "cannot open bundles dir %s: %s", dir,
-                                     strerror (errno));
+                return ce_fail (err, errno, "cannot open bundles dir %s: %s", dir,
+                                strerror (errno));
         reg = calloc (1, sizeof (*reg));
         if (reg == NULL) {
                 closedir (d);
-                return ce_error_set (err, 500, ENOMEM, "out of memory");
+                return ce_fail (err, ENOMEM, "out of memory");
         }
         while ((de = readdir (d)) != NULL)
                 if (de->d_name[0] != '.')
@@ -606,13 +602,12 @@ bundle_registry_load (const char *dir, struct ce_bundle_registry **out, struct c
                 qsort (reg->items, reg->n, sizeof (*reg->items), cmp_language);
         if (build_names (reg) < 0) {
                 bundle_registry_free (reg);
-                return ce_error_set (err, 500, ENOMEM, "out of memory");
+                return ce_fail (err, ENOMEM, "out of memory");
         }
         if (reg->names[0] == '\0') {
                 bundle_registry_free (reg);
-                return ce_error_set (err, 500, ENOENT,
-                                     "no prepared language under %s: run tools/prepare-bundles",
-                                     dir);
+                return ce_fail (err, ENOENT,
+                                "no prepared language under %s: run tools/prepare-bundles", dir);
         }
         *out = reg;
         return 0;

@@ -112,7 +112,7 @@ execution_run (const struct runner_config *cfg, struct warm_pool *warm,
 
                 devnull = open ("/dev/null", O_RDONLY | O_CLOEXEC);
                 if (argv == NULL || devnull < 0) {
-                        ret = ce_error_set (err, 500, ENOMEM, "cannot set up the compile stage");
+                        ret = ce_fail (err, ENOMEM, "cannot set up the compile stage");
                         goto out;
                 }
                 go.stdin_fd = devnull;
@@ -138,7 +138,7 @@ execution_run (const struct runner_config *cfg, struct warm_pool *warm,
                 struct runner_go go = { .argv = argv, .limits = &plan->run_limits };
 
                 if (argv == NULL) {
-                        ret = ce_error_set (err, 500, ENOMEM, "out of memory");
+                        ret = ce_fail (err, ENOMEM, "out of memory");
                         goto out;
                 }
                 if (slot_container (s, false) == NULL) {
@@ -152,8 +152,7 @@ execution_run (const struct runner_config *cfg, struct warm_pool *warm,
                         int sv[2];
 
                         if (socketpair (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) {
-                                ret = ce_error_set (err, 500, errno, "socketpair: %s",
-                                                    strerror (errno));
+                                ret = ce_fail (err, errno, "socketpair: %s", strerror (errno));
                                 goto out;
                         }
                         close (stdin_fd);
@@ -201,7 +200,7 @@ execution_probe (const struct runner_config *cfg, const struct ce_language *lang
         int ret;
 
         if (devnull < 0)
-                return ce_error_set (err, 500, errno, "/dev/null: %s", strerror (errno));
+                return ce_fail (err, errno, "/dev/null: %s", strerror (errno));
         run_only.compile.command = NULL;
         plan.lang = &run_only;
         ret = slot_prepare (cfg, &plan, NULL, true, &s, err);
@@ -213,11 +212,11 @@ execution_probe (const struct runner_config *cfg, const struct ce_language *lang
         if (ret == 0
             && (res.status != RUN_OK || res.out.stdout_buf.len != strlen (PROBE_OUTPUT)
                 || memcmp (res.out.stdout_buf.data, PROBE_OUTPUT, strlen (PROBE_OUTPUT)) != 0))
-                ret = ce_error_set (err, 500, EIO,
-                                    "the probe container ran but its program did not: status %s, "
-                                    "exit code %d, output '%.200s'",
-                                    runner_status_name (res.status), res.exit_code,
-                                    res.out.combined.data ? res.out.combined.data : "");
+                ret = ce_fail (err, EIO,
+                               "the probe container ran but its program did not: status %s, "
+                               "exit code %d, output '%.200s'",
+                               runner_status_name (res.status), res.exit_code,
+                               res.out.combined.data ? res.out.combined.data : "");
         runner_result_clear (&res);
         slot_discard (cfg, s);
         return ret;

@@ -119,17 +119,17 @@ spec_load_seccomp (const char *text, size_t len, yajl_val *out, struct ce_error 
         yajl_val v;
 
         if (copy == NULL)
-                return ce_error_set (err, 500, ENOMEM, "out of memory");
+                return ce_fail (err, ENOMEM, "out of memory");
         v = yajl_tree_parse (copy, errbuf, sizeof (errbuf));
         if (v == NULL)
-                return ce_error_set (err, 500, EINVAL, "seccomp profile: %s", errbuf);
+                return ce_fail (err, EINVAL, "seccomp profile: %s", errbuf);
         if (! YAJL_IS_OBJECT (v) || ! yajl_tree_get (v, default_path, yajl_t_string)
             || ! yajl_tree_get (v, arch_path, yajl_t_array)
             || ! yajl_tree_get (v, syscalls_path, yajl_t_array)) {
                 yajl_tree_free (v);
-                return ce_error_set (err, 500, EINVAL,
-                                     "seccomp profile: needs defaultAction, architectures and "
-                                     "syscalls");
+                return ce_fail (err, EINVAL,
+                                "seccomp profile: needs defaultAction, architectures and "
+                                "syscalls");
         }
         *out = v;
         return 0;
@@ -385,7 +385,7 @@ spec_generate (const struct spec_params *p, char **json, size_t *len, struct ce_
         size_t n;
 
         if (g == NULL)
-                return ce_error_set (err, 500, ENOMEM, "out of memory");
+                return ce_fail (err, ENOMEM, "out of memory");
         yajl_gen_config (g, yajl_gen_beautify, 1);
         yajl_gen_config (g, yajl_gen_indent_string, "  ");
         yajl_gen_config (g, yajl_gen_validate_utf8, 1);
@@ -407,7 +407,7 @@ spec_generate (const struct spec_params *p, char **json, size_t *len, struct ce_
         *json = malloc (n + 1);
         if (*json == NULL) {
                 yajl_gen_free (g);
-                return ce_error_set (err, 500, ENOMEM, "out of memory");
+                return ce_fail (err, ENOMEM, "out of memory");
         }
         memcpy (*json, buf, n);
         (*json)[n] = '\0';
@@ -417,8 +417,7 @@ spec_generate (const struct spec_params *p, char **json, size_t *len, struct ce_
 
 fail:
         yajl_gen_free (g);
-        return ce_error_set (err, 500, EINVAL, "cannot generate config.json (yajl_gen status %d)",
-                             (int) st);
+        return ce_fail (err, EINVAL, "cannot generate config.json (yajl_gen status %d)", (int) st);
 }
 
 int
@@ -435,11 +434,9 @@ spec_write (int dirfd, const struct spec_params *p, struct ce_error *err)
         fd = openat (dirfd, "config.json", O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
                      0600);
         if (fd < 0)
-                return ce_error_set (err, 500, errno, "cannot create config.json: %s",
-                                     strerror (errno));
+                return ce_fail (err, errno, "cannot create config.json: %s", strerror (errno));
         ret = ce_write_all (fd, json, len);
         if (ret < 0)
-                return ce_error_set (err, 500, -ret, "cannot write config.json: %s",
-                                     strerror (-ret));
+                return ce_fail (err, -ret, "cannot write config.json: %s", strerror (-ret));
         return 0;
 }

@@ -53,9 +53,9 @@ plan_make (const struct ce_language *lang, const struct ce_request *req,
         int ret;
 
         if (! lang->available)
-                return ce_error_set (err, 503, ENOENT,
-                                     "language '%s' is not available on this server: %s",
-                                     lang->name, lang->reason ? lang->reason : "not prepared");
+                return ce_refuse (err, 503, ENOENT,
+                                  "language '%s' is not available on this server: %s", lang->name,
+                                  lang->reason ? lang->reason : "not prepared");
         memset (plan, 0, sizeof (*plan));
         plan->lang = lang;
         plan_default_limits (lang, false, pol, &defaults);

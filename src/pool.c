@@ -62,13 +62,12 @@ pool_new (size_t workers, size_t queue_max, struct pool **out, struct ce_error *
 
         if (p == NULL || workers == 0) {
                 free (p);
-                return ce_error_set (err, 500, EINVAL, "cannot create a pool of %zu workers",
-                                     workers);
+                return ce_fail (err, EINVAL, "cannot create a pool of %zu workers", workers);
         }
         p->threads = calloc (workers, sizeof (pthread_t));
         if (p->threads == NULL) {
                 free (p);
-                return ce_error_set (err, 500, ENOMEM, "out of memory");
+                return ce_fail (err, ENOMEM, "out of memory");
         }
         pthread_mutex_init (&p->lock, NULL);
         pthread_cond_init (&p->work_cond, NULL);
@@ -79,7 +78,7 @@ pool_new (size_t workers, size_t queue_max, struct pool **out, struct ce_error *
                         p->nthreads = i;
                         pool_shutdown (p);
                         pool_free (p);
-                        return ce_error_set (err, 500, ret, "pthread_create: %s", strerror (ret));
+                        return ce_fail (err, ret, "pthread_create: %s", strerror (ret));
                 }
                 ce_thread_name (p->threads[i], "ce-worker-%zu", i);
         }

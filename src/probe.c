@@ -67,8 +67,8 @@ probe_bundles (const struct runner_config *rc, struct ce_bundle_registry *reg,
         for (size_t i = 0; i < bundle_count (reg); i++)
                 left += bundle_at (reg, i)->available;
         if (left == 0)
-                return ce_error_set (err_out, 500, EIO,
-                                     "no language passed its start-up probe: %s (hint: %s)", first,
-                                     probe_hint (rc->rootless, first));
+                return ce_fail (err_out, EIO,
+                                "no language passed its start-up probe: %s (hint: %s)", first,
+                                probe_hint (rc->rootless, first));
         return 0;
 }

@@ -119,15 +119,15 @@ struct request_parser {
 static int __attribute__ ((format (printf, 2, 3)))
 fail (struct request_parser *p, const char *fmt, ...)
 {
+        char msg[sizeof (p->err.msg)];
         va_list ap;
 
         if (! p->failed) {
                 p->failed = true;
-                p->err.code = EINVAL;
-                p->err.http_status = 400;
                 va_start (ap, fmt);
-                vsnprintf (p->err.msg, sizeof (p->err.msg), fmt, ap);
+                vsnprintf (msg, sizeof (msg), fmt, ap);
                 va_end (ap);
+                ce_refuse (&p->err, 400, EINVAL, "%s", msg);
         }
         return 0;
 }
@@ -632,8 +632,8 @@ parse_status (struct request_parser *p, yajl_status st, const char *data, size_t
                 unsigned char *msg = yajl_get_error (p->yajl, 0, (const unsigned char *) data, len);
 
                 p->failed = true;
-                ce_error_set (&p->err, 400, EINVAL, "malformed JSON: %s",
-                              msg ? (const char *) msg : "parse error");
+                ce_refuse (&p->err, 400, EINVAL, "malformed JSON: %s",
+                           msg ? (const char *) msg : "parse error");
                 if (msg)
                         yajl_free_error (p->yajl, msg);
         }
@@ -651,8 +651,8 @@ request_parser_feed (struct request_parser *p, const char *data, size_t len, str
         p->seen_bytes += len;
         if (p->seen_bytes > p->max_bytes) {
                 p->failed = true;
-                ce_error_set (&p->err, 413, EFBIG, "request body is larger than %zu bytes",
-                              p->max_bytes);
+                ce_refuse (&p->err, 413, EFBIG, "request body is larger than %zu bytes",
+                           p->max_bytes);
                 *err = p->err;
                 return -err->code;
         }
@@ -671,32 +671,32 @@ request_parser_finish (struct request_parser *p, struct ce_request **out, struct
                 return -err->code;
         }
         if (p->seen_bytes == 0)
-                return ce_error_set (err, 400, EINVAL,
-                                     "request body is empty: expected a JSON object with "
-                                     "'language' and 'code'");
+                return ce_refuse (err, 400, EINVAL,
+                                  "request body is empty: expected a JSON object with "
+                                  "'language' and 'code'");
         ret = parse_status (p, yajl_complete_parse (p->yajl), NULL, 0, err);
         if (ret < 0)
                 return ret;
         if (r->language == NULL)
-                return ce_error_set (err, 400, EINVAL, "missing field 'language'");
+                return ce_refuse (err, 400, EINVAL, "missing field 'language'");
         if (p->code && (p->seen & (1u << K_FILES)))
-                return ce_error_set (err, 400, EINVAL, "give either 'code' or 'files', not both");
+                return ce_refuse (err, 400, EINVAL, "give either 'code' or 'files', not both");
         if (p->code == NULL && ! (p->seen & (1u << K_FILES)))
-                return ce_error_set (err, 400, EINVAL, "missing field 'code' (or 'files')");
+                return ce_refuse (err, 400, EINVAL, "missing field 'code' (or 'files')");
         if (p->code) {
                 r->files = calloc (1, sizeof (*r->files));
                 if (r->files == NULL)
-                        return ce_error_set (err, 500, ENOMEM, "out of memory");
+                        return ce_fail (err, ENOMEM, "out of memory");
                 r->files[0] = (struct ce_file){ NULL, steal_pointer (&p->code), p->code_len };
                 r->nfiles = 1;
                 r->from_code = true;
         }
         if (r->nfiles == 0)
-                return ce_error_set (err, 400, EINVAL, "field 'files' must not be empty");
+                return ce_refuse (err, 400, EINVAL, "field 'files' must not be empty");
         if (r->args == NULL) {
                 r->args = calloc (1, sizeof (char *));
                 if (r->args == NULL)
-                        return ce_error_set (err, 500, ENOMEM, "out of memory");
+                        return ce_fail (err, ENOMEM, "out of memory");
         }
         *out = steal_pointer (&p->req);
         return 0;
@@ -707,10 +707,10 @@ check_int (const char *prefix, const char *name, int64_t v, int64_t min, int64_t
            struct ce_error *err)
 {
         if (v < min || v > max)
-                return ce_error_set (err, 400, ERANGE,
-                                     "field 'limits.%s%s' must be between %" PRId64 " and %" PRId64
-                                     " (at most %" PRId64 " on this server)",
-                                     prefix, name, min, max, max);
+                return ce_refuse (err, 400, ERANGE,
+                                  "field 'limits.%s%s' must be between %" PRId64 " and %" PRId64
+                                  " (at most %" PRId64 " on this server)",
+                                  prefix, name, min, max, max);
         return 0;
 }
 
@@ -744,11 +744,10 @@ request_resolve_limits (const struct ce_limits *l, unsigned given, const char *p
         }
         if (ret == 0 && (given & LIMIT_CPUS)) {
                 if (l->cpus < min->cpus || l->cpus > ceilings->cpus)
-                        ret = ce_error_set (
-                                err, 400, ERANGE,
-                                "field 'limits.%scpus' must be between %g and %g (at most "
-                                "%g on this server)",
-                                prefix, min->cpus, ceilings->cpus, ceilings->cpus);
+                        ret = ce_refuse (err, 400, ERANGE,
+                                         "field 'limits.%scpus' must be between %g and %g (at most "
+                                         "%g on this server)",
+                                         prefix, min->cpus, ceilings->cpus, ceilings->cpus);
                 out->cpus = l->cpus;
         }
         return ret;

@@ -213,12 +213,12 @@ write_config (const struct runner_config *cfg, const struct runner_stage *st,
         int ret;
 
         if (mkdirat (st->workfd, st->name, 0700) < 0)
-                return ce_error_set (err, 500, errno, "cannot create %s: %s", paths->bundle_dir,
-                                     strerror (errno));
+                return ce_fail (err, errno, "cannot create %s: %s", paths->bundle_dir,
+                                strerror (errno));
         bfd = openat (st->workfd, st->name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
         if (bfd < 0)
-                return ce_error_set (err, 500, errno, "cannot open %s: %s", paths->bundle_dir,
-                                     strerror (errno));
+                return ce_fail (err, errno, "cannot open %s: %s", paths->bundle_dir,
+                                strerror (errno));
         params = (struct spec_params){
                 .rootless = cfg->rootless,
                 .no_cpu_limit = ! cfg->cpu_limit,
@@ -473,7 +473,7 @@ runner_update (const struct runner_config *cfg, struct runner_container *c,
         int status = 0, ret;
 
         if (c->started || ! runner_can_update (cfg))
-                return ce_error_set (err, 500, EINVAL, "container %s cannot be updated", c->id);
+                return ce_fail (err, EINVAL, "container %s cannot be updated", c->id);
         snprintf (mem, sizeof (mem), "%" PRId64, limits->memory_mb * 1024 * 1024);
         snprintf (pids, sizeof (pids), "%" PRId64, limits->pids);
         if (cfg->cpu_limit) {
@@ -487,7 +487,7 @@ runner_update (const struct runner_config *cfg, struct runner_container *c,
         args[n] = NULL;
         ret = runtime_simple (cfg, args, &status);
         if (ret < 0 || ! WIFEXITED (status) || WEXITSTATUS (status) != 0)
-                return ce_error_set (err, 500, EIO, "%s update %s failed", cfg->runtime, c->id);
+                return ce_fail (err, EIO, "%s update %s failed", cfg->runtime, c->id);
         return 0;
 }
 
@@ -518,7 +518,7 @@ runner_create (const struct runner_config *cfg, const struct runner_stage *stage
         *out = NULL;
         c = calloc (1, sizeof (*c));
         if (c == NULL)
-                return ce_error_set (err, 500, ENOMEM, "out of memory");
+                return ce_fail (err, ENOMEM, "out of memory");
         c->bfd = c->out_r = c->err_r = c->status_fd = -1;
         c->init_pid = -1;
         snprintf (c->id, sizeof (c->id), "%s", stage->id);
@@ -529,7 +529,7 @@ runner_create (const struct runner_config *cfg, const struct runner_stage *stage
         devnull = open ("/dev/null", O_RDWR | O_CLOEXEC);
         if (devnull < 0 || pipe2 (out_pipe, O_CLOEXEC) < 0 || pipe2 (err_pipe, O_CLOEXEC) < 0
             || socketpair (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, status_pipe) < 0) {
-                ret = ce_error_set (err, 500, errno, "pipe: %s", strerror (errno));
+                ret = ce_fail (err, errno, "pipe: %s", strerror (errno));
                 goto fail;
         }
         {
@@ -577,9 +577,8 @@ runner_create (const struct runner_config *cfg, const struct runner_stage *stage
         if (ret == -ETIMEDOUT) {
                 kill (pid, SIGKILL);
                 sup_wait_child (pid, NULL, &wstatus);
-                ret = ce_error_set (err, 500, ETIMEDOUT,
-                                    "runc did not start the container in %d ms",
-                                    RUNTIME_CMD_TIMEOUT_MS);
+                ret = ce_fail (err, ETIMEDOUT, "runc did not start the container in %d ms",
+                               RUNTIME_CMD_TIMEOUT_MS);
                 goto fail;
         }
         if (ret < 0 || ! WIFEXITED (wstatus) || WEXITSTATUS (wstatus) != 0) {
@@ -591,7 +590,7 @@ runner_create (const struct runner_config *cfg, const struct runner_stage *stage
                 drain_stderr (c->err_r, &text);
                 runtime_error_message (cfg->runtime, c->bfd, &text, msg, sizeof (msg));
                 ce_buf_free (&text);
-                ret = ce_error_set (err, 500, EIO, "%s", msg);
+                ret = ce_fail (err, EIO, "%s", msg);
                 goto fail;
         }
         /* Without a cgroup, a killed init cannot report usage; wait4 on it can.
@@ -705,12 +704,12 @@ runner_start (const struct runner_config *cfg, struct runner_container *c,
 
         memset (res, 0, sizeof (*res));
         if (c->started)
-                return ce_error_set (err, 500, EINVAL, "container %s was already started", c->id);
+                return ce_fail (err, EINVAL, "container %s was already started", c->id);
         c->started = true;
         /* The watch takes our end; a dup of it releases init later (shutdown). */
         release_fd = fcntl (c->status_fd, F_DUPFD_CLOEXEC, 3);
         if (release_fd < 0)
-                return ce_error_set (err, 500, errno, "dup: %s", strerror (errno));
+                return ce_fail (err, errno, "dup: %s", strerror (errno));
         ret = sup_watch_new (&(struct sup_watch_fds){ c->out_r, c->err_r, c->status_fd, client_fd },
                              (size_t) go->limits->output_bytes, &watch, err);
         c->out_r = c->err_r = c->status_fd = -1; /* owned by the watch, even on failure */
@@ -732,8 +731,8 @@ runner_start (const struct runner_config *cfg, struct runner_container *c,
         ret = send_go (release_fd, go->argv, go->stdin_fd,
                        ce_deadline_after_ms (RUNTIME_CMD_TIMEOUT_MS));
         if (ret < 0) {
-                ret = ce_error_set (err, 500, -ret, "container %s: cannot hand it its program: %s",
-                                    c->id, strerror (-ret));
+                ret = ce_fail (err, -ret, "container %s: cannot hand it its program: %s", c->id,
+                               strerror (-ret));
                 if (err->code == EPIPE)
                         ret = -EPIPE;
                 goto out;

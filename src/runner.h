@@ -97,7 +97,7 @@ struct runner_container;
 
 /* Create and start the container; its init then waits for runner_start.
  * 0 with *out set (free with runner_destroy); <0 with runc's message
- * (err->http_status 500), and then nothing of it is left. */
+ * (an internal failure: ce_fail), and then nothing of it is left. */
 int runner_create (const struct runner_config *cfg, const struct runner_stage *stage,
                    struct runner_container **out, struct ce_error *err);
 

@@ -134,8 +134,7 @@ parse_action (yajl_val name, bool errno_set, uint64_t errno_val, struct action *
 
         a->permissive = false;
         if (s == NULL)
-                return ce_error_set (err, 500, EINVAL,
-                                     "seccomp profile: an action is not a string");
+                return ce_fail (err, EINVAL, "seccomp profile: an action is not a string");
         if (strcmp (s, "SCMP_ACT_KILL") == 0 || strcmp (s, "SCMP_ACT_KILL_THREAD") == 0)
                 a->act = SCMP_ACT_KILL_THREAD;
         else if (strcmp (s, "SCMP_ACT_KILL_PROCESS") == 0)
@@ -153,10 +152,10 @@ parse_action (yajl_val name, bool errno_set, uint64_t errno_val, struct action *
         else if (strcmp (s, "SCMP_ACT_NOTIFY") == 0)
                 /* It needs a listener fd handed to an agent at load time,
                  * which a program compiled ahead of time cannot carry. */
-                return ce_error_set (err, 500, EINVAL,
-                                     "seccomp profile: SCMP_ACT_NOTIFY needs runc's own loading");
+                return ce_fail (err, EINVAL,
+                                "seccomp profile: SCMP_ACT_NOTIFY needs runc's own loading");
         else
-                return ce_error_set (err, 500, EINVAL, "seccomp profile: unknown action %s", s);
+                return ce_fail (err, EINVAL, "seccomp profile: unknown action %s", s);
         return 0;
 }
 
@@ -167,17 +166,16 @@ check_names (yajl_val call, yajl_val *names, struct ce_error *err)
         if (*names == NULL || YAJL_IS_NULL (*names))
                 return 0; /* runc loops over an empty list */
         if (! YAJL_IS_ARRAY (*names))
-                return ce_error_set (err, 500, EINVAL, "seccomp profile: names is not a list");
+                return ce_fail (err, EINVAL, "seccomp profile: names is not a list");
         for (size_t i = 0; i < (*names)->u.array.len; i++) {
                 yajl_val n = (*names)->u.array.values[i];
 
                 if (! YAJL_IS_STRING (n))
-                        return ce_error_set (err, 500, EINVAL,
-                                             "seccomp profile: a syscall name is not a string");
+                        return ce_fail (err, EINVAL,
+                                        "seccomp profile: a syscall name is not a string");
                 if (n->u.string[0] == '\0')
-                        return ce_error_set (
-                                err, 500, EINVAL,
-                                "seccomp profile: empty string is not a valid syscall");
+                        return ce_fail (err, EINVAL,
+                                        "seccomp profile: empty string is not a valid syscall");
         }
         return 0;
 }
@@ -196,29 +194,27 @@ parse_args (yajl_val args, struct scmp_arg_cmp *conds, unsigned *n, bool *split,
         if (args == NULL || YAJL_IS_NULL (args))
                 return 0;
         if (! YAJL_IS_ARRAY (args) || args->u.array.len > 64)
-                return ce_error_set (err, 500, EINVAL, "seccomp profile: args is not a list");
+                return ce_fail (err, EINVAL, "seccomp profile: args is not a list");
         for (size_t i = 0; i < args->u.array.len; i++) {
                 yajl_val a = args->u.array.values[i], op;
                 uint64_t index, value = 0, two = 0;
                 size_t k;
 
                 if (! YAJL_IS_OBJECT (a) || get_uint (obj_get (a, "index"), 5, &index) < 0)
-                        return ce_error_set (err, 500, EINVAL,
-                                             "seccomp profile: an arg needs an index 0-5");
+                        return ce_fail (err, EINVAL, "seccomp profile: an arg needs an index 0-5");
                 if ((obj_get (a, "value")
                      && get_uint (obj_get (a, "value"), UINT64_MAX, &value) < 0)
                     || (obj_get (a, "valueTwo")
                         && get_uint (obj_get (a, "valueTwo"), UINT64_MAX, &two) < 0))
-                        return ce_error_set (err, 500, EINVAL,
-                                             "seccomp profile: an arg value is not an integer");
+                        return ce_fail (err, EINVAL,
+                                        "seccomp profile: an arg value is not an integer");
                 op = obj_get (a, "op");
                 for (k = 0; k < sizeof (op_table) / sizeof (op_table[0]); k++)
                         if (op && YAJL_IS_STRING (op)
                             && strcmp (op->u.string, op_table[k].name) == 0)
                                 break;
                 if (k == sizeof (op_table) / sizeof (op_table[0]))
-                        return ce_error_set (err, 500, EINVAL,
-                                             "seccomp profile: unknown operator in an arg");
+                        return ce_fail (err, EINVAL, "seccomp profile: unknown operator in an arg");
                 /* MASKED_EQ: value is the mask, valueTwo what the masked
                  * argument must equal (libseccomp's datum_a, datum_b). */
                 conds[*n] = (struct scmp_arg_cmp){ .arg = (unsigned) index,
@@ -254,8 +250,8 @@ add_rule (scmp_filter_ctx ctx, const char *name, const struct action *a, uint32_
                         ret = seccomp_rule_add_array (ctx, a->act, nr, 1, &conds[i]);
         }
         if (ret < 0)
-                return ce_error_set (err, 500, -ret, "seccomp profile: rule for %s: %s", name,
-                                     strerror (-ret));
+                return ce_fail (err, -ret, "seccomp profile: rule for %s: %s", name,
+                                strerror (-ret));
         return 0;
 }
 
@@ -271,27 +267,27 @@ export_program (scmp_filter_ctx ctx, uint8_t **prog, size_t *len, struct ce_erro
         int ret;
 
         if (fd < 0)
-                return ce_error_set (err, 500, errno, "memfd_create: %s", strerror (errno));
+                return ce_fail (err, errno, "memfd_create: %s", strerror (errno));
         ret = seccomp_export_bpf (ctx, fd);
         if (ret < 0)
-                return ce_error_set (err, 500, -ret, "seccomp_export_bpf: %s", strerror (-ret));
+                return ce_fail (err, -ret, "seccomp_export_bpf: %s", strerror (-ret));
         if (fstat (fd, &st) < 0)
-                return ce_error_set (err, 500, errno, "fstat memfd: %s", strerror (errno));
+                return ce_fail (err, errno, "fstat memfd: %s", strerror (errno));
         if (st.st_size <= 0 || st.st_size % sizeof (struct sock_filter) != 0
             || st.st_size > (off_t) (BPF_MAXINSNS * sizeof (struct sock_filter)))
-                return ce_error_set (err, 500, EINVAL, "seccomp: libseccomp exported %lld bytes",
-                                     (long long) st.st_size);
+                return ce_fail (err, EINVAL, "seccomp: libseccomp exported %lld bytes",
+                                (long long) st.st_size);
         buf = malloc (st.st_size);
         if (buf == NULL)
-                return ce_error_set (err, 500, ENOMEM, "out of memory");
+                return ce_fail (err, ENOMEM, "out of memory");
         while (done < (size_t) st.st_size) {
                 ssize_t r = pread (fd, buf + done, st.st_size - done, done);
 
                 if (r < 0 && errno == EINTR)
                         continue;
                 if (r <= 0)
-                        return ce_error_set (err, 500, r < 0 ? errno : EIO, "read memfd: %s",
-                                             r < 0 ? strerror (errno) : "short");
+                        return ce_fail (err, r < 0 ? errno : EIO, "read memfd: %s",
+                                        r < 0 ? strerror (errno) : "short");
                 done += r;
         }
         *prog = steal_pointer (&buf);
@@ -464,9 +460,8 @@ build_stub (yajl_val syscalls, yajl_val archs, struct stub *s, struct ce_error *
                 }
                 if (max != 0) {
                         if (na[k].n == 2)
-                                return ce_error_set (
-                                        err, 500, EINVAL,
-                                        "seccomp: more than 2 archs on one native arch");
+                                return ce_fail (err, EINVAL,
+                                                "seccomp: more than 2 archs on one native arch");
                         na[k].sub[na[k].n].scmp = arch_table[a].scmp;
                         na[k].sub[na[k].n].max = max;
                         na[k].n++;
@@ -504,7 +499,7 @@ build_stub (yajl_val syscalls, yajl_val archs, struct stub *s, struct ce_error *
                 goto too_big;
         return 0;
 too_big:
-        return ce_error_set (err, 500, E2BIG, "seccomp: -ENOSYS stub too long");
+        return ce_fail (err, E2BIG, "seccomp: -ENOSYS stub too long");
 }
 
 int
@@ -523,7 +518,7 @@ seccomp_bpf_compile (yajl_val profile, uint8_t **bpf, size_t *len, struct ce_err
         *bpf = NULL;
         *len = 0;
         if (profile == NULL || ! YAJL_IS_OBJECT (profile))
-                return ce_error_set (err, 500, EINVAL, "seccomp profile: not an object");
+                return ce_fail (err, EINVAL, "seccomp profile: not an object");
         def = obj_get (profile, "defaultAction");
         archs = obj_get (profile, "architectures");
         syscalls = obj_get (profile, "syscalls");
@@ -534,18 +529,17 @@ seccomp_bpf_compile (yajl_val profile, uint8_t **bpf, size_t *len, struct ce_err
                 syscalls = NULL;
         if ((archs && ! YAJL_IS_ARRAY (archs)) || (syscalls && ! YAJL_IS_ARRAY (syscalls))
             || (def && ! YAJL_IS_STRING (def)))
-                return ce_error_set (err, 500, EINVAL, "seccomp profile: wrong types");
+                return ce_fail (err, EINVAL, "seccomp profile: wrong types");
         /* runc: no default action and no rules means no seccomp at all. */
         if ((def == NULL || def->u.string[0] == '\0')
             && (syscalls == NULL || syscalls->u.array.len == 0))
                 return 0;
         if (flags && ! YAJL_IS_NULL (flags) && ! (YAJL_IS_ARRAY (flags) && flags->u.array.len == 0))
-                return ce_error_set (err, 500, EINVAL,
-                                     "seccomp profile: flags are not supported (runc 1.1)");
+                return ce_fail (err, EINVAL, "seccomp profile: flags are not supported (runc 1.1)");
         if (get_errno_ret (obj_get (profile, "defaultErrnoRet"), &def_errno_set, &def_errno) < 0)
-                return ce_error_set (err, 500, EINVAL, "seccomp profile: bad defaultErrnoRet");
+                return ce_fail (err, EINVAL, "seccomp profile: bad defaultErrnoRet");
         if (def == NULL)
-                return ce_error_set (err, 500, EINVAL, "seccomp profile: no defaultAction");
+                return ce_fail (err, EINVAL, "seccomp profile: no defaultAction");
         ret = parse_action (def, def_errno_set, def_errno, &def_action, err);
         if (ret < 0)
                 return ret;
@@ -557,14 +551,13 @@ seccomp_bpf_compile (yajl_val profile, uint8_t **bpf, size_t *len, struct ce_err
                         for (k = 0; k < N_ARCH && strcmp (arch_table[k].name, a->u.string); k++)
                                 ;
                 if (k == N_ARCH)
-                        return ce_error_set (err, 500, EINVAL,
-                                             "seccomp profile: unknown architecture %s",
-                                             YAJL_IS_STRING (a) ? a->u.string : "(not a string)");
+                        return ce_fail (err, EINVAL, "seccomp profile: unknown architecture %s",
+                                        YAJL_IS_STRING (a) ? a->u.string : "(not a string)");
         }
 
         ctx = seccomp_init (def_action.act);
         if (ctx == NULL)
-                return ce_error_set (err, 500, EINVAL, "seccomp_init failed");
+                return ce_fail (err, EINVAL, "seccomp_init failed");
         for (size_t i = 0; archs && i < archs->u.array.len; i++) {
                 size_t k;
 
@@ -572,8 +565,8 @@ seccomp_bpf_compile (yajl_val profile, uint8_t **bpf, size_t *len, struct ce_err
                         ;
                 ret = seccomp_arch_add (ctx, arch_table[k].scmp);
                 if (ret < 0 && ret != -EEXIST)
-                        return ce_error_set (err, 500, -ret, "seccomp_arch_add %s: %s",
-                                             arch_table[k].name, strerror (-ret));
+                        return ce_fail (err, -ret, "seccomp_arch_add %s: %s", arch_table[k].name,
+                                        strerror (-ret));
         }
         for (size_t i = 0; syscalls && i < syscalls->u.array.len; i++) {
                 yajl_val call = syscalls->u.array.values[i], names;
@@ -584,13 +577,13 @@ seccomp_bpf_compile (yajl_val profile, uint8_t **bpf, size_t *len, struct ce_err
                 unsigned n;
 
                 if (! YAJL_IS_OBJECT (call))
-                        return ce_error_set (err, 500, EINVAL,
-                                             "seccomp profile: a syscalls entry is not an object");
+                        return ce_fail (err, EINVAL,
+                                        "seccomp profile: a syscalls entry is not an object");
                 ret = check_names (call, &names, err);
                 if (ret < 0)
                         return ret;
                 if (get_errno_ret (obj_get (call, "errnoRet"), &errno_set, &errno_val) < 0)
-                        return ce_error_set (err, 500, EINVAL, "seccomp profile: bad errnoRet");
+                        return ce_fail (err, EINVAL, "seccomp profile: bad errnoRet");
                 v = obj_get (call, "action");
                 ret = parse_action (v ? v : &(struct yajl_val_s){ .type = yajl_t_null }, errno_set,
                                     errno_val, &a, err);
@@ -625,12 +618,11 @@ seccomp_bpf_compile (yajl_val profile, uint8_t **bpf, size_t *len, struct ce_err
         }
         total = stub_len (&stub) * sizeof (struct sock_filter) + prog_len;
         if (total > BPF_MAXINSNS * sizeof (struct sock_filter))
-                return ce_error_set (err, 500, E2BIG,
-                                     "seccomp: %zu instructions, the kernel takes %d",
-                                     total / sizeof (struct sock_filter), BPF_MAXINSNS);
+                return ce_fail (err, E2BIG, "seccomp: %zu instructions, the kernel takes %d",
+                                total / sizeof (struct sock_filter), BPF_MAXINSNS);
         *bpf = malloc (total);
         if (*bpf == NULL)
-                return ce_error_set (err, 500, ENOMEM, "out of memory");
+                return ce_fail (err, ENOMEM, "out of memory");
         memcpy (*bpf, &stub.insn[stub.start], stub_len (&stub) * sizeof (struct sock_filter));
         memcpy (*bpf + stub_len (&stub) * sizeof (struct sock_filter), prog, prog_len);
         *len = total;

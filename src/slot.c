@@ -108,22 +108,19 @@ exec_dir_create (const struct runner_config *cfg, const char *id, struct exec_di
         else
                 ret = slot_new_id (d->id);
         if (ret < 0)
-                return ce_error_set (err, 500, -ret, "getrandom: %s", strerror (-ret));
+                return ce_fail (err, -ret, "getrandom: %s", strerror (-ret));
         snprintf (d->workdir, sizeof (d->workdir), "%s/%s", cfg->exec_dir, d->id);
         snprintf (d->code_dir, sizeof (d->code_dir), "%s/code", d->workdir);
         snprintf (d->build_dir, sizeof (d->build_dir), "%s/build", d->workdir);
         if (mkdirat (cfg->exec_dirfd, d->id, 0700) < 0)
-                return ce_error_set (err, 500, errno, "cannot create work dir: %s",
-                                     strerror (errno));
+                return ce_fail (err, errno, "cannot create work dir: %s", strerror (errno));
         d->made = true;
         d->wfd = openat (cfg->exec_dirfd, d->id, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
         if (d->wfd < 0 || mkdirat (d->wfd, "code", 0755) < 0)
-                return ce_error_set (err, 500, errno, "cannot create work dir: %s",
-                                     strerror (errno));
+                return ce_fail (err, errno, "cannot create work dir: %s", strerror (errno));
         *codefd = openat (d->wfd, "code", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
         if (*codefd < 0 || fchmod (*codefd, 0755) < 0)
-                return ce_error_set (err, 500, errno, "cannot create code dir: %s",
-                                     strerror (errno));
+                return ce_fail (err, errno, "cannot create code dir: %s", strerror (errno));
         return 0;
 }
 
@@ -157,21 +154,19 @@ write_request (const struct exec_dir *d, int codefd, const struct ce_language *l
                 ret = write_code_file (codefd, plan_file_name (lang, req, i), req->files[i].data,
                                        req->files[i].len);
                 if (ret < 0)
-                        return ce_error_set (err, 500, -ret, "cannot write code: %s",
-                                             strerror (-ret));
+                        return ce_fail (err, -ret, "cannot write code: %s", strerror (-ret));
         }
         /* stdin is a file of ours, never seen inside but through fd 0. */
         if (req->stdin_data) {
                 ret = ce_write_file_at (d->wfd, "stdin", req->stdin_data, req->stdin_len, 0600);
                 if (ret < 0)
-                        return ce_error_set (err, 500, -ret, "cannot write stdin: %s",
-                                             strerror (-ret));
+                        return ce_fail (err, -ret, "cannot write stdin: %s", strerror (-ret));
                 *stdin_fd = openat (d->wfd, "stdin", O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
         } else {
                 *stdin_fd = open ("/dev/null", O_RDONLY | O_CLOEXEC);
         }
         if (*stdin_fd < 0)
-                return ce_error_set (err, 500, errno, "cannot open stdin: %s", strerror (errno));
+                return ce_fail (err, errno, "cannot open stdin: %s", strerror (errno));
         return 0;
 }
 
@@ -183,15 +178,13 @@ make_build_dir (const struct runner_config *cfg, struct exec_dir *d, struct ce_e
         char opts[128];
 
         if (mkdirat (d->wfd, "build", 0755) < 0)
-                return ce_error_set (err, 500, errno, "cannot create build dir: %s",
-                                     strerror (errno));
+                return ce_fail (err, errno, "cannot create build dir: %s", strerror (errno));
         if (cfg->rootless)
                 return 0;
         snprintf (opts, sizeof (opts), "size=%" PRId64 ",nr_inodes=%d,mode=0755,uid=%d,gid=%d",
                   cfg->build_bytes, BUILD_INODES, CONTAINER_UID, CONTAINER_GID);
         if (mount ("tmpfs", d->build_dir, "tmpfs", MS_NOSUID | MS_NODEV, opts) < 0)
-                return ce_error_set (err, 500, errno, "cannot mount the build dir: %s",
-                                     strerror (errno));
+                return ce_fail (err, errno, "cannot mount the build dir: %s", strerror (errno));
         d->mounted = true;
         return 0;
 }
@@ -266,7 +259,7 @@ slot_prepare (const struct runner_config *cfg, const struct exec_plan *plan, con
 
         *out = NULL;
         if (s == NULL)
-                return ce_error_set (err, 500, ENOMEM, "out of memory");
+                return ce_fail (err, ENOMEM, "out of memory");
         s->codefd = -1;
         s->lang = plan->lang;
         s->compile_limits = plan->compile_limits;
@@ -401,7 +394,7 @@ slot_cleanup_stale (const struct runner_config *cfg, struct ce_error *err)
         DIR *d = opendir (cfg->exec_dir);
 
         if (d == NULL)
-                return ce_error_set (err, 500, errno, "%s: %s", cfg->exec_dir, strerror (errno));
+                return ce_fail (err, errno, "%s: %s", cfg->exec_dir, strerror (errno));
         while ((de = readdir (d)) != NULL) {
                 char build[4200];
 

@@ -355,7 +355,7 @@ supervisor_start (struct ce_error *err)
 
         ret = ce_cond_init_monotonic (&child_cond);
         if (ret)
-                return ce_error_set (err, 500, ret, "pthread_cond_init: %s", strerror (ret));
+                return ce_fail (err, ret, "pthread_cond_init: %s", strerror (ret));
         sigemptyset (&mask);
         sigaddset (&mask, SIGCHLD);
         sigfd = signalfd (-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
@@ -363,10 +363,10 @@ supervisor_start (struct ce_error *err)
         epfd = epoll_create1 (EPOLL_CLOEXEC);
         if (sigfd < 0 || wakefd < 0 || epfd < 0 || epoll_add (sigfd, &sigchld_token) < 0
             || epoll_add (wakefd, &wake_token) < 0)
-                return ce_error_set (err, 500, errno, "supervisor set-up: %s", strerror (errno));
+                return ce_fail (err, errno, "supervisor set-up: %s", strerror (errno));
         ret = pthread_create (&thread, NULL, supervisor_main, NULL);
         if (ret)
-                return ce_error_set (err, 500, ret, "pthread_create: %s", strerror (ret));
+                return ce_fail (err, ret, "pthread_create: %s", strerror (ret));
         ce_thread_name (thread, "ce-supervisor");
         running = true;
         /* Children may have exited before the signalfd existed. */
@@ -409,7 +409,7 @@ sup_spawn (char *const argv[], const struct sup_stdio *io, pid_t *pid, struct ce
 
         c = calloc (1, sizeof (*c));
         if (c == NULL)
-                return ce_error_set (err, 500, ENOMEM, "out of memory");
+                return ce_fail (err, ENOMEM, "out of memory");
         sigemptyset (&empty);
         sigfillset (&all);
         posix_spawnattr_init (&attr);
@@ -441,7 +441,7 @@ sup_spawn (char *const argv[], const struct sup_stdio *io, pid_t *pid, struct ce
         posix_spawnattr_destroy (&attr);
         free (c);
         if (ret)
-                return ce_error_set (err, 500, ret, "cannot run %s: %s", argv[0], strerror (ret));
+                return ce_fail (err, ret, "cannot run %s: %s", argv[0], strerror (ret));
         return 0;
 }
 
@@ -550,7 +550,7 @@ sup_run_capture (char *const argv[], size_t max, char **out, int *status, struct
         int ret;
 
         if (devnull < 0 || pipe2 (fds, O_CLOEXEC) < 0)
-                return ce_error_set (err, 500, errno, "pipe: %s", strerror (errno));
+                return ce_fail (err, errno, "pipe: %s", strerror (errno));
         rd = fds[0];
         wr = fds[1];
         ret = sup_spawn (argv, &(struct sup_stdio){ devnull, wr, devnull, -1, -1 }, &pid, err);
@@ -568,8 +568,7 @@ sup_run_capture (char *const argv[], size_t max, char **out, int *status, struct
         ret = sup_wait_child (pid, NULL, status);
         if (ret < 0) {
                 ce_buf_free (&b);
-                return ce_error_set (err, 500, -ret, "waiting for %s: %s", argv[0],
-                                     strerror (-ret));
+                return ce_fail (err, -ret, "waiting for %s: %s", argv[0], strerror (-ret));
         }
         if (b.data == NULL)
                 ce_buf_append (&b, "", 0);
@@ -588,7 +587,7 @@ sup_watch_new (const struct sup_watch_fds *fds, size_t max_output, struct sup_wa
                 close (fds->out);
                 close (fds->err);
                 close (fds->status);
-                return ce_error_set (err, 500, ENOMEM, "out of memory");
+                return ce_fail (err, ENOMEM, "out of memory");
         }
         w->out = (struct sup_pipe){ w, PIPE_STDOUT, fds->out };
         w->err = (struct sup_pipe){ w, PIPE_STDERR, fds->err };
@@ -609,7 +608,7 @@ sup_watch_new (const struct sup_watch_fds *fds, size_t max_output, struct sup_wa
                 if (w->client.fd >= 0)
                         close (w->client.fd);
                 free (w);
-                return ce_error_set (err, 500, ret, "pthread_cond_init: %s", strerror (ret));
+                return ce_fail (err, ret, "pthread_cond_init: %s", strerror (ret));
         }
         pthread_mutex_lock (&lock);
         if (epoll_add (fds->out, &w->out) < 0 || epoll_add (fds->err, &w->err) < 0
@@ -623,7 +622,7 @@ sup_watch_new (const struct sup_watch_fds *fds, size_t max_output, struct sup_wa
                 pthread_mutex_unlock (&lock);
                 pthread_cond_destroy (&w->cond);
                 free (w);
-                return ce_error_set (err, 500, ret, "epoll_ctl: %s", strerror (ret));
+                return ce_fail (err, ret, "epoll_ctl: %s", strerror (ret));
         }
         w->next = watches;
         if (watches)
