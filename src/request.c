@@ -132,6 +132,17 @@ fail (struct request_parser *p, const char *fmt, ...)
         return 0;
 }
 
+/* Out of memory while parsing: the server's failure, not the body's. */
+static int
+fail_oom (struct request_parser *p)
+{
+        if (! p->failed) {
+                p->failed = true;
+                ce_fail (&p->err, ENOMEM, "out of memory");
+        }
+        return 0;
+}
+
 static const char *
 key_name (enum key k)
 {
@@ -260,7 +271,11 @@ finish_file (struct request_parser *p)
                 if (request_names_clash (r->files[j].name, f->name))
                         return fail (p, "field 'files[%zu].name' clashes with files[%zu]", i, j);
         if (f->base64) {
-                if (ce_base64_decode (f->content, f->content_len, &data, &len) < 0)
+                int ret = ce_base64_decode (f->content, f->content_len, &data, &len);
+
+                if (ret == -ENOMEM)
+                        return fail_oom (p);
+                if (ret < 0)
                         return fail (p, "field 'files[%zu].content' is not valid base64", i);
                 free (f->content);
         } else {
@@ -271,7 +286,7 @@ finish_file (struct request_parser *p)
         files = realloc (r->files, (i + 1) * sizeof (*files));
         if (files == NULL) {
                 free (data);
-                return fail (p, "%s", "out of memory");
+                return fail_oom (p);
         }
         r->files = files;
         r->files[i] = (struct ce_file){ steal_pointer (&f->name), data, len };
@@ -372,16 +387,15 @@ take_value (struct request_parser *p, enum vtype t, const unsigned char *s, size
                                 return fail (p, "%s", "field 'language' must be a non-empty name");
                         if (memchr (s, '\0', len))
                                 return fail (p, "%s", "field 'language' must not contain NUL");
-                        return (r->language = dup_bytes (s, len)) ? 1
-                                                                  : fail (p, "%s", "out of memory");
+                        return (r->language = dup_bytes (s, len)) ? 1 : fail_oom (p);
                 }
                 if (key == K_CODE) {
                         p->code_len = len;
-                        return (p->code = dup_bytes (s, len)) ? 1 : fail (p, "%s", "out of memory");
+                        return (p->code = dup_bytes (s, len)) ? 1 : fail_oom (p);
                 }
                 /* K_STDIN */
                 r->stdin_len = len;
-                return (r->stdin_data = dup_bytes (s, len)) ? 1 : fail (p, "%s", "out of memory");
+                return (r->stdin_data = dup_bytes (s, len)) ? 1 : fail_oom (p);
 
         case CTX_FILES:
                 if (t != V_MAP)
@@ -399,12 +413,12 @@ take_value (struct request_parser *p, enum vtype t, const unsigned char *s, size
                 if (key == K_NAME) {
                         p->file.name_len = len;
                         p->file.name = dup_bytes (s, len);
-                        return p->file.name ? 1 : fail (p, "%s", "out of memory");
+                        return p->file.name ? 1 : fail_oom (p);
                 }
                 if (key == K_CONTENT) {
                         p->file.content_len = len;
                         p->file.content = dup_bytes (s, len);
-                        return p->file.content ? 1 : fail (p, "%s", "out of memory");
+                        return p->file.content ? 1 : fail_oom (p);
                 }
                 if (len == 6 && memcmp (s, "base64", 6) == 0)
                         p->file.base64 = true;
@@ -437,11 +451,11 @@ take_value (struct request_parser *p, enum vtype t, const unsigned char *s, size
                 r->args_bytes += len + 1;
                 args = realloc (r->args, (r->nargs + 2) * sizeof (char *));
                 if (args == NULL)
-                        return fail (p, "%s", "out of memory");
+                        return fail_oom (p);
                 r->args = args;
                 r->args[r->nargs] = dup_bytes (s, len);
                 if (r->args[r->nargs] == NULL)
-                        return fail (p, "%s", "out of memory");
+                        return fail_oom (p);
                 r->args[++r->nargs] = NULL;
                 return 1;
         }
