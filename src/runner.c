@@ -508,8 +508,8 @@ int
 runner_create (const struct runner_config *cfg, const struct runner_stage *stage,
                struct runner_container **out, struct ce_error *err)
 {
-        struct runner_container *c;
-        cleanup_close int devnull = -1;
+        struct runner_container *c = NULL;
+        int devnull = -1;
         int out_pipe[2] = { -1, -1 }, err_pipe[2] = { -1, -1 }, status_pipe[2] = { -1, -1 };
         struct timespec deadline;
         pid_t pid;
@@ -517,20 +517,22 @@ runner_create (const struct runner_config *cfg, const struct runner_stage *stage
 
         *out = NULL;
         c = calloc (1, sizeof (*c));
-        if (c == NULL)
-                return ce_fail (err, ENOMEM, "out of memory");
+        if (c == NULL) {
+                ret = ce_fail (err, ENOMEM, "out of memory");
+                goto done;
+        }
         c->bfd = c->out_r = c->err_r = c->status_fd = -1;
         c->init_pid = -1;
         snprintf (c->id, sizeof (c->id), "%s", stage->id);
         container_paths_init (cfg, stage, &c->paths);
         ret = write_config (cfg, stage, &c->paths, &c->bfd, err);
         if (ret < 0)
-                goto fail;
+                goto done;
         devnull = open ("/dev/null", O_RDWR | O_CLOEXEC);
         if (devnull < 0 || pipe2 (out_pipe, O_CLOEXEC) < 0 || pipe2 (err_pipe, O_CLOEXEC) < 0
             || socketpair (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, status_pipe) < 0) {
                 ret = ce_fail (err, errno, "pipe: %s", strerror (errno));
-                goto fail;
+                goto done;
         }
         {
                 const char *run[] = { "--log",
@@ -571,7 +573,7 @@ runner_create (const struct runner_config *cfg, const struct runner_stage *stage
         c->err_r = steal_fd (&err_pipe[0]);
         c->status_fd = steal_fd (&status_pipe[0]);
         if (ret < 0)
-                goto fail;
+                goto done;
 
         ret = sup_wait_child (pid, &deadline, &wstatus);
         if (ret == -ETIMEDOUT) {
@@ -579,7 +581,7 @@ runner_create (const struct runner_config *cfg, const struct runner_stage *stage
                 sup_wait_child (pid, NULL, &wstatus);
                 ret = ce_fail (err, ETIMEDOUT, "runc did not start the container in %d ms",
                                RUNTIME_CMD_TIMEOUT_MS);
-                goto fail;
+                goto done;
         }
         if (ret < 0 || ! WIFEXITED (wstatus) || WEXITSTATUS (wstatus) != 0) {
                 struct ce_buf text = { 0 };
@@ -591,16 +593,20 @@ runner_create (const struct runner_config *cfg, const struct runner_stage *stage
                 runtime_error_message (cfg->runtime, c->bfd, &text, msg, sizeof (msg));
                 ce_buf_free (&text);
                 ret = ce_fail (err, EIO, "%s", msg);
-                goto fail;
+                goto done;
         }
         /* Without a cgroup, a killed init cannot report usage; wait4 on it can.
          * And in every mode its exit is the end of the whole pid namespace:
          * the kernel reaps every other process in it first. */
         c->init_pid = adopt_init (c->bfd);
-        *out = c;
-        return 0;
+        *out = steal_pointer (&c); /* owned by the caller */
+        ret = 0;
 
-fail:
+done:
+        /* On success too: c is the caller's by then, the pipes' ends are
+         * closed or c's, and only devnull is still ours. */
+        if (devnull >= 0)
+                close (devnull);
         close_pair (out_pipe);
         close_pair (err_pipe);
         close_pair (status_pipe);
@@ -693,7 +699,7 @@ runner_start (const struct runner_config *cfg, struct runner_container *c,
               const struct runner_go *go, int client_fd, struct runner_result *res,
               struct ce_error *err)
 {
-        cleanup_close int release_fd = -1;
+        int release_fd = -1;
         struct sup_watch *watch = NULL;
         struct sup_watch_state st = { 0 };
         struct sup_output output = { 0 };
@@ -714,7 +720,7 @@ runner_start (const struct runner_config *cfg, struct runner_container *c,
                              (size_t) go->limits->output_bytes, &watch, err);
         c->out_r = c->err_r = c->status_fd = -1; /* owned by the watch, even on failure */
         if (ret < 0)
-                return ret;
+                goto out;
         if (go->tap.fn)
                 sup_watch_set_tap (watch, &go->tap); /* live output: sink.h */
 
@@ -773,11 +779,13 @@ runner_start (const struct runner_config *cfg, struct runner_container *c,
         ret = 0;
 
 out:
-        sup_watch_finish (watch, &output);
+        if (watch)
+                sup_watch_finish (watch, &output);
         if (ret == 0)
                 res->out = output;
         else
                 sup_output_free (&output);
+        close (release_fd);
         return ret;
 }
 
