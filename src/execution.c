@@ -77,8 +77,8 @@ execution_run (const struct runner_config *cfg, struct warm_pool *warm,
         const struct ce_language *lang = plan->lang;
         bool compiles = lang->compile.command != NULL;
         struct exec_slot *s = NULL;
-        cleanup_close int stdin_fd = -1;
-        cleanup_close int devnull = -1;
+        char **compile_argv = NULL, **run_argv = NULL;
+        int stdin_fd = -1, devnull = -1;
         int ret;
 
         memset (res, 0, sizeof (*res));
@@ -107,11 +107,12 @@ execution_run (const struct runner_config *cfg, struct warm_pool *warm,
                 goto out;
 
         if (compiles) {
-                cleanup_strv char **argv = plan_argv (lang, &lang->compile, req, false);
-                struct runner_go go = { .argv = argv, .limits = &plan->compile_limits };
+                struct runner_go go = { .limits = &plan->compile_limits };
 
+                compile_argv = plan_argv (lang, &lang->compile, req, false);
+                go.argv = compile_argv;
                 devnull = open ("/dev/null", O_RDONLY | O_CLOEXEC);
-                if (argv == NULL || devnull < 0) {
+                if (compile_argv == NULL || devnull < 0) {
                         ret = ce_fail (err, ENOMEM, "cannot set up the compile stage");
                         goto out;
                 }
@@ -134,10 +135,11 @@ execution_run (const struct runner_config *cfg, struct warm_pool *warm,
         }
 
         {
-                cleanup_strv char **argv = plan_argv (lang, &lang->run, req, true);
-                struct runner_go go = { .argv = argv, .limits = &plan->run_limits };
+                struct runner_go go = { .limits = &plan->run_limits };
 
-                if (argv == NULL) {
+                run_argv = plan_argv (lang, &lang->run, req, true);
+                go.argv = run_argv;
+                if (run_argv == NULL) {
                         ret = ce_fail (err, ENOMEM, "out of memory");
                         goto out;
                 }
@@ -181,6 +183,12 @@ out:
         if (done)
                 done->fn (done->arg, ret);
         slot_discard (cfg, s);
+        ce_strv_free (compile_argv);
+        ce_strv_free (run_argv);
+        if (stdin_fd >= 0)
+                close (stdin_fd);
+        if (devnull >= 0)
+                close (devnull);
         return ret;
 }
 
