@@ -100,8 +100,10 @@ execution_run (const struct runner_config *cfg, struct warm_pool *warm,
                 s = NULL;
         }
         ret = s ? 0 : slot_prepare (cfg, plan, NULL, false, &s, err);
-        if (ret < 0)
+        if (ret < 0) {
+                ce_error_wrap (err, "preparing the %s stage", compiles ? "compile" : "run");
                 goto out;
+        }
         ret = slot_write_request (s, req, &stdin_fd, err);
         if (ret < 0)
                 goto out;
@@ -123,8 +125,10 @@ execution_run (const struct runner_config *cfg, struct warm_pool *warm,
                 }
                 ret = runner_start (cfg, slot_container (s, true), &go, client_fd, &res->compile,
                                     err);
-                if (ret < 0)
+                if (ret < 0) {
+                        ce_error_wrap (err, "compile stage");
                         goto out;
+                }
                 res->compiled = true;
                 if (sink)
                         sink->stage_end (sink->arg, EXEC_STAGE_COMPILE, &res->compile);
@@ -145,8 +149,10 @@ execution_run (const struct runner_config *cfg, struct warm_pool *warm,
                 }
                 if (slot_container (s, false) == NULL) {
                         ret = slot_create_run (cfg, s, err);
-                        if (ret < 0)
+                        if (ret < 0) {
+                                ce_error_wrap (err, "preparing the run stage");
                                 goto out;
+                        }
                 }
                 go.stdin_fd = stdin_fd;
                 if (sink && sink->stdin_open) {
@@ -167,11 +173,13 @@ execution_run (const struct runner_config *cfg, struct warm_pool *warm,
                         sink->stage_start (sink->arg, EXEC_STAGE_RUN);
                 }
                 ret = runner_start (cfg, slot_container (s, false), &go, client_fd, &res->run, err);
-                if (ret == 0) {
-                        res->status = res->run.status;
-                        if (sink)
-                                sink->stage_end (sink->arg, EXEC_STAGE_RUN, &res->run);
+                if (ret < 0) {
+                        ce_error_wrap (err, "run stage");
+                        goto out;
                 }
+                res->status = res->run.status;
+                if (sink)
+                        sink->stage_end (sink->arg, EXEC_STAGE_RUN, &res->run);
         }
 
 out:

@@ -302,7 +302,7 @@ main (int argc, char **argv)
                      init_path ? init_path : o.init_path);
 
         if (supervisor_start (&err) < 0)
-                die ("%s", err.msg);
+                die ("starting the supervisor: %s", err.msg);
 
         version_argv[0] = (char *) o.runtime;
         version_argv[1] = "--version";
@@ -374,7 +374,7 @@ main (int argc, char **argv)
         }
 
         if (pool_new ((size_t) o.max_concurrent, (size_t) o.queue, &pool, &err) < 0)
-                die ("%s", err.msg);
+                die ("starting the workers: %s", err.msg);
         hc = (struct http_config){
                 .listen = o.listen,
                 .max_body = (size_t) o.max_body,
@@ -420,11 +420,11 @@ main (int argc, char **argv)
                                                 .idle_seconds = (int) o.warm_idle_s };
 
                 if (warm_pool_new (&rc, &hc.policy, &wp, &warm, &err) < 0)
-                        die ("%s", err.msg);
+                        die ("starting the warm pool: %s", err.msg);
                 hc.warm = warm;
         }
         if (http_start (&hc, &http, &err) < 0)
-                die ("%s", err.msg);
+                die ("starting the HTTP server: %s", err.msg);
         ce_log ("codeengine %s listening on http://%s (max %ld concurrent, timeout %gs, %ld MB, %g "
                 "CPU, cgroup %s, limits by %s%s, warm pool %ld per language, %ld in all)",
                 CE_VERSION, o.listen, o.max_concurrent, o.timeout_s, o.memory_mb, o.cpus,

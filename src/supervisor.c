@@ -363,7 +363,7 @@ supervisor_start (struct ce_error *err)
         epfd = epoll_create1 (EPOLL_CLOEXEC);
         if (sigfd < 0 || wakefd < 0 || epfd < 0 || epoll_add (sigfd, &sigchld_token) < 0
             || epoll_add (wakefd, &wake_token) < 0)
-                return ce_fail (err, errno, "supervisor set-up: %s", strerror (errno));
+                return ce_fail (err, errno, "signalfd, eventfd or epoll: %s", strerror (errno));
         ret = pthread_create (&thread, NULL, supervisor_main, NULL);
         if (ret)
                 return ce_fail (err, ret, "pthread_create: %s", strerror (ret));
