@@ -510,7 +510,7 @@ runner_create (const struct runner_config *cfg, const struct runner_stage *stage
 {
         struct runner_container *c = NULL;
         int devnull = -1;
-        int out_pipe[2] = { -1, -1 }, err_pipe[2] = { -1, -1 }, status_pipe[2] = { -1, -1 };
+        int out_pipe[2] = { -1, -1 }, err_pipe[2] = { -1, -1 }, status_sock[2] = { -1, -1 };
         struct timespec deadline;
         pid_t pid;
         int ret, wstatus;
@@ -530,7 +530,7 @@ runner_create (const struct runner_config *cfg, const struct runner_stage *stage
                 goto done;
         devnull = open ("/dev/null", O_RDWR | O_CLOEXEC);
         if (devnull < 0 || pipe2 (out_pipe, O_CLOEXEC) < 0 || pipe2 (err_pipe, O_CLOEXEC) < 0
-            || socketpair (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, status_pipe) < 0) {
+            || socketpair (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, status_sock) < 0) {
                 ret = ce_fail (err, errno, "pipe: %s", strerror (errno));
                 goto done;
         }
@@ -561,17 +561,17 @@ runner_create (const struct runner_config *cfg, const struct runner_stage *stage
                  * /dev/null. */
                 ret = sup_spawn (argv,
                                  &(struct sup_stdio){ devnull, out_pipe[1], err_pipe[1],
-                                                      status_pipe[1], cfg->seccomp_fd },
+                                                      status_sock[1], cfg->seccomp_fd },
                                  &pid, err);
         }
         /* Only the container may hold the write ends, so that EOF means it is gone. */
         close (out_pipe[1]);
         close (err_pipe[1]);
-        close (status_pipe[1]);
-        out_pipe[1] = err_pipe[1] = status_pipe[1] = -1;
+        close (status_sock[1]);
+        out_pipe[1] = err_pipe[1] = status_sock[1] = -1;
         c->out_r = steal_fd (&out_pipe[0]);
         c->err_r = steal_fd (&err_pipe[0]);
-        c->status_fd = steal_fd (&status_pipe[0]);
+        c->status_fd = steal_fd (&status_sock[0]);
         if (ret < 0)
                 goto done;
 
@@ -609,7 +609,7 @@ done:
                 close (devnull);
         close_pair (out_pipe);
         close_pair (err_pipe);
-        close_pair (status_pipe);
+        close_pair (status_sock);
         runner_destroy (cfg, c);
         return ret;
 }

@@ -6,10 +6,10 @@
  *     waitpid(-1, WNOHANG).  Registered children (runc invocations) get their
  *     status recorded; unregistered ones (container inits, which the kernel
  *     re-parents to us because we are a subreaper) are reaped and dropped -
- *     their program's status arrives over the status pipe instead;
+ *     their program's status arrives over the status socket instead;
  *   - an eventfd that workers poke when they want a watch removed or the
  *     thread to stop;
- *   - the output and status pipes of each running container.
+ *   - the output pipes and the status socket of each running container.
  *
  * Workers wait on condition variables created with CLOCK_MONOTONIC and loop
  * on their predicate.  A watch is removed only by this thread, at a point

@@ -3,7 +3,7 @@
  *
  * It reaps every child of the server (which is a child subreaper, so the
  * init of every detached container becomes its child too) and drains the
- * output and status pipes of every running container.  Workers never block
+ * output pipes and status socket of every running container.  Workers never block
  * in waitpid or read: they block in pthread_cond_timedwait on CLOCK_MONOTONIC
  * with absolute deadlines, and this thread signals them.
  *
