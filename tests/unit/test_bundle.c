@@ -189,12 +189,13 @@ test_registry (void)
                                && plan.compile_limits.output_bytes == 100);
                         req.compile_limits.timeout_ms = 60001;
                         CHECK (plan_make (c, &req, &pol, &plan, &err) < 0);
-                        CHECK (err.http_status == 400
+                        CHECK (ce_error_http_status (&err) == 400
                                && strstr (err.msg, "limits.compile_timeout_ms"));
                         /* An unavailable language is a 503 that says why. */
                         req.compile_limits_given = 0;
                         CHECK (plan_make (nasm, &req, &pol, &plan, &err) < 0);
-                        CHECK (err.http_status == 503 && strstr (err.msg, "not available"));
+                        CHECK (ce_error_http_status (&err) == 503
+                               && strstr (err.msg, "not available"));
                 }
         }
         bundle_registry_free (reg);

@@ -3,7 +3,8 @@
 #include "request.h"
 #include "test.h"
 
-/* Parse body in chunks of `step` bytes.  Returns the ce_error status (0 ok). */
+/* Parse body in chunks of `step` bytes.  Returns the HTTP status the error
+ * maps to (500 when internal), or 0 when the body was accepted. */
 static int
 parse (const char *body, size_t len, size_t step, size_t max, struct ce_request **req,
        struct ce_error *err)
@@ -17,7 +18,7 @@ parse (const char *body, size_t len, size_t step, size_t max, struct ce_request 
         if (ret == 0)
                 ret = request_parser_finish (p, req, err);
         request_parser_free (p);
-        return ret < 0 ? err->http_status : 0;
+        return ret < 0 ? (int) ce_error_http_status (err) : 0;
 }
 
 static void
@@ -225,7 +226,7 @@ main (void)
                 CHECK (request_resolve_limits (&r.limits, r.limits_given, "", &def, &ceil, &out,
                                                &err)
                        < 0);
-                CHECK (err.http_status == 400 && strstr (err.msg, "at most 60000"));
+                CHECK (ce_error_http_status (&err) == 400 && strstr (err.msg, "at most 60000"));
                 r.limits.timeout_ms = 0;
                 CHECK (request_resolve_limits (&r.limits, r.limits_given, "", &def, &ceil, &out,
                                                &err)
