@@ -359,6 +359,61 @@ hex_decode (const char *s, size_t len, char **out, size_t *out_len)
         return 0;
 }
 
+/* Piston's files: its shape (content, encoding, an optional name) here;
+ * the rules every request's files follow are request.c's. */
+static int
+take_file (yajl_val f, size_t i, const struct ce_language *lang, struct ce_request *r, bool *utf8,
+           struct ce_error *err)
+{
+        yajl_val name = YAJL_IS_OBJECT (f) ? member (f, "name") : NULL;
+        yajl_val content = YAJL_IS_OBJECT (f) ? member (f, "content") : NULL;
+        yajl_val enc = YAJL_IS_OBJECT (f) ? member (f, "encoding") : NULL;
+        const char *e = enc && YAJL_IS_STRING (enc) ? enc->u.string : "utf8";
+        cleanup_free char *fname = NULL;
+        char *data = NULL;
+        size_t len = 0;
+        int ret;
+
+        if (! YAJL_IS_OBJECT (f))
+                return ce_refuse (err, 400, EINVAL, "files[%zu] must be an object", i);
+        if (content == NULL || ! YAJL_IS_STRING (content))
+                return ce_refuse (err, 400, EINVAL, "files[%zu].content is required as a string",
+                                  i);
+        if (enc && ! YAJL_IS_NULL (enc) && ! YAJL_IS_STRING (enc))
+                return ce_refuse (err, 400, EINVAL, "files[%zu].encoding must be a string", i);
+        if (name && ! YAJL_IS_NULL (name) && ! YAJL_IS_STRING (name))
+                return ce_refuse (err, 400, EINVAL, "files[%zu].name must be a string", i);
+        if (name && YAJL_IS_STRING (name) && name->u.string[0])
+                fname = strdup (name->u.string);
+        else if (i == 0)
+                fname = strdup (lang->entry_file);         /* the language's entry file */
+        else if (asprintf (&fname, "file%zu.code", i) < 0) /* as Piston names it */
+                fname = NULL;
+        if (fname == NULL)
+                return ce_fail (err, ENOMEM, "out of memory");
+        ret = request_check_file (r, fname, strlen (fname), err);
+        if (ret < 0)
+                return ret;
+        if (strcmp (e, "utf8") == 0) {
+                *utf8 = true;
+                len = strlen (content->u.string);
+                data = strdup (content->u.string);
+                ret = data ? 0 : -ENOMEM;
+        } else if (strcmp (e, "base64") == 0) {
+                ret = ce_base64_decode (content->u.string, strlen (content->u.string), &data, &len);
+        } else if (strcmp (e, "hex") == 0) {
+                ret = hex_decode (content->u.string, strlen (content->u.string), &data, &len);
+        } else {
+                return ce_refuse (err, 400, EINVAL,
+                                  "files[%zu].encoding must be utf8, base64 or hex", i);
+        }
+        if (ret == -ENOMEM)
+                return ce_fail (err, ENOMEM, "out of memory");
+        if (ret < 0)
+                return ce_refuse (err, 400, EINVAL, "files[%zu].content is not valid %s", i, e);
+        return request_add_file (r, steal_pointer (&fname), data, len, err);
+}
+
 static int
 take_files (yajl_val files, const struct ce_language *lang, struct ce_request *r,
             struct ce_error *err)
@@ -367,69 +422,11 @@ take_files (yajl_val files, const struct ce_language *lang, struct ce_request *r
 
         if (files->u.array.len == 0)
                 return ce_refuse (err, 400, EINVAL, "files must hold at least one file");
-        if (files->u.array.len > REQUEST_MAX_FILES)
-                return ce_refuse (err, 400, EINVAL, "files has more than %d entries",
-                                  REQUEST_MAX_FILES);
-        r->files = calloc (files->u.array.len, sizeof (*r->files));
-        if (r->files == NULL)
-                return ce_fail (err, ENOMEM, "out of memory");
         for (size_t i = 0; i < files->u.array.len; i++) {
-                yajl_val f = files->u.array.values[i];
-                yajl_val name = YAJL_IS_OBJECT (f) ? member (f, "name") : NULL;
-                yajl_val content = YAJL_IS_OBJECT (f) ? member (f, "content") : NULL;
-                yajl_val enc = YAJL_IS_OBJECT (f) ? member (f, "encoding") : NULL;
-                const char *e = enc && YAJL_IS_STRING (enc) ? enc->u.string : "utf8";
-                struct ce_file *cf = &r->files[i];
-                const char *why;
-                int ret;
+                int ret = take_file (files->u.array.values[i], i, lang, r, &utf8, err);
 
-                if (! YAJL_IS_OBJECT (f))
-                        return ce_refuse (err, 400, EINVAL, "files[%zu] must be an object", i);
-                if (content == NULL || ! YAJL_IS_STRING (content))
-                        return ce_refuse (err, 400, EINVAL,
-                                          "files[%zu].content is required as a string", i);
-                if (enc && ! YAJL_IS_NULL (enc) && ! YAJL_IS_STRING (enc))
-                        return ce_refuse (err, 400, EINVAL, "files[%zu].encoding must be a string",
-                                          i);
-                if (name && ! YAJL_IS_NULL (name) && ! YAJL_IS_STRING (name))
-                        return ce_refuse (err, 400, EINVAL, "files[%zu].name must be a string", i);
-                if (name && YAJL_IS_STRING (name) && name->u.string[0])
-                        cf->name = strdup (name->u.string);
-                else if (i == 0)
-                        cf->name = strdup (lang->entry_file); /* the language's entry file */
-                else if (asprintf (&cf->name, "file%zu.code", i) < 0) /* as Piston names it */
-                        cf->name = NULL;
-                r->nfiles = i + 1;
-                if (cf->name == NULL)
-                        return ce_fail (err, ENOMEM, "out of memory");
-                if (request_check_file_name (cf->name, strlen (cf->name), &why) < 0)
-                        return ce_refuse (err, 400, EINVAL,
-                                          "files[%zu].name %s (a relative path without '..')", i,
-                                          why);
-                for (size_t j = 0; j < i; j++)
-                        if (request_names_clash (r->files[j].name, cf->name))
-                                return ce_refuse (err, 400, EINVAL,
-                                                  "files[%zu].name clashes with files[%zu]", i, j);
-                if (strcmp (e, "utf8") == 0) {
-                        utf8 = true;
-                        cf->len = strlen (content->u.string);
-                        cf->data = strdup (content->u.string);
-                        ret = cf->data ? 0 : -ENOMEM;
-                } else if (strcmp (e, "base64") == 0) {
-                        ret = ce_base64_decode (content->u.string, strlen (content->u.string),
-                                                &cf->data, &cf->len);
-                } else if (strcmp (e, "hex") == 0) {
-                        ret = hex_decode (content->u.string, strlen (content->u.string), &cf->data,
-                                          &cf->len);
-                } else {
-                        return ce_refuse (err, 400, EINVAL,
-                                          "files[%zu].encoding must be utf8, base64 or hex", i);
-                }
-                if (ret == -ENOMEM)
-                        return ce_fail (err, ENOMEM, "out of memory");
                 if (ret < 0)
-                        return ce_refuse (err, 400, EINVAL, "files[%zu].content is not valid %s", i,
-                                          e);
+                        return ret;
         }
         if (! utf8)
                 return ce_refuse (err, 400, EINVAL,
@@ -442,31 +439,19 @@ take_args (yajl_val args, struct ce_request *r, struct ce_error *err)
 {
         size_t n = args ? args->u.array.len : 0;
 
-        if (n > REQUEST_MAX_ARGS)
-                return ce_refuse (err, 400, EINVAL, "args has more than %d entries",
-                                  REQUEST_MAX_ARGS);
-        r->args = calloc (n + 1, sizeof (char *));
-        if (r->args == NULL)
-                return ce_fail (err, ENOMEM, "out of memory");
         for (size_t i = 0; i < n; i++) {
                 yajl_val a = args->u.array.values[i];
-                size_t len;
+                int ret;
 
                 if (! YAJL_IS_STRING (a))
                         return ce_refuse (err, 400, EINVAL, "args[%zu] must be a string", i);
-                len = strlen (a->u.string);
-                if (len >= REQUEST_MAX_ARG_LEN)
-                        return ce_refuse (err, 400, EINVAL, "args[%zu] is longer than %d bytes", i,
-                                          REQUEST_MAX_ARG_LEN - 1);
-                if (r->args_bytes + len + 1 > REQUEST_MAX_ARGS_BYTES)
-                        return ce_refuse (err, 400, EINVAL, "args are longer than %d bytes in all",
-                                          REQUEST_MAX_ARGS_BYTES);
-                r->args_bytes += len + 1;
-                r->args[i] = strdup (a->u.string);
-                if (r->args[i] == NULL)
-                        return ce_fail (err, ENOMEM, "out of memory");
-                r->nargs = i + 1;
+                ret = request_add_arg (r, a->u.string, strlen (a->u.string), err);
+                if (ret < 0)
+                        return ret;
         }
+        /* Never NULL, as after request.c's parser. */
+        if (r->args == NULL && (r->args = calloc (1, sizeof (char *))) == NULL)
+                return ce_fail (err, ENOMEM, "out of memory");
         return 0;
 }
 

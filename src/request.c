@@ -132,6 +132,18 @@ fail (struct request_parser *p, const char *fmt, ...)
         return 0;
 }
 
+/* A rule shared with the other front-ends refused: its error is the
+ * first problem. */
+static int
+refused (struct request_parser *p, const struct ce_error *err)
+{
+        if (! p->failed) {
+                p->failed = true;
+                p->err = *err;
+        }
+        return 0;
+}
+
 /* Out of memory while parsing: the server's failure, not the body's. */
 static int
 fail_oom (struct request_parser *p)
@@ -249,14 +261,82 @@ request_names_clash (const char *a, const char *b)
         return strncmp (a, b, la) == 0 && (la == lb || b[la] == '/');
 }
 
+int
+request_check_file (const struct ce_request *r, const char *name, size_t name_len,
+                    struct ce_error *err)
+{
+        size_t i = r->nfiles;
+        const char *why;
+
+        if (i >= REQUEST_MAX_FILES)
+                return ce_refuse (err, 400, EINVAL, "field 'files' has more than %d entries",
+                                  REQUEST_MAX_FILES);
+        if (name == NULL)
+                return 0;
+        if (request_check_file_name (name, name_len, &why) < 0)
+                return ce_refuse (err, 400, EINVAL,
+                                  "field 'files[%zu].name' %s (a relative path without '..')", i,
+                                  why);
+        for (size_t j = 0; j < i; j++)
+                if (request_names_clash (r->files[j].name, name))
+                        return ce_refuse (err, 400, EINVAL,
+                                          "field 'files[%zu].name' clashes with files[%zu]", i, j);
+        return 0;
+}
+
+int
+request_add_file (struct ce_request *r, char *name, char *data, size_t len, struct ce_error *err)
+{
+        cleanup_free char *n = name;
+        cleanup_free char *d = data;
+        struct ce_file *files = realloc (r->files, (r->nfiles + 1) * sizeof (*files));
+
+        if (files == NULL)
+                return ce_fail (err, ENOMEM, "out of memory");
+        r->files = files;
+        r->files[r->nfiles++] = (struct ce_file){ steal_pointer (&n), steal_pointer (&d), len };
+        return 0;
+}
+
+int
+request_add_arg (struct ce_request *r, const char *arg, size_t len, struct ce_error *err)
+{
+        size_t i = r->nargs;
+        char **args;
+
+        if (i >= REQUEST_MAX_ARGS)
+                return ce_refuse (err, 400, EINVAL, "field 'args' has more than %d entries",
+                                  REQUEST_MAX_ARGS);
+        if (memchr (arg, '\0', len))
+                return ce_refuse (err, 400, EINVAL, "field 'args[%zu]' must not contain NUL", i);
+        /* The kernel refuses longer strings in execve (MAX_ARG_STRLEN). */
+        if (len >= REQUEST_MAX_ARG_LEN)
+                return ce_refuse (err, 400, EINVAL, "field 'args[%zu]' is longer than %d bytes", i,
+                                  REQUEST_MAX_ARG_LEN - 1);
+        if (r->args_bytes + len > REQUEST_MAX_ARGS_BYTES)
+                return ce_refuse (err, 400, EINVAL, "field 'args' is longer than %d bytes in all",
+                                  REQUEST_MAX_ARGS_BYTES);
+        args = realloc (r->args, (i + 2) * sizeof (char *));
+        if (args == NULL)
+                return ce_fail (err, ENOMEM, "out of memory");
+        r->args = args;
+        r->args[i] = malloc (len + 1);
+        if (r->args[i] == NULL)
+                return ce_fail (err, ENOMEM, "out of memory");
+        memcpy (r->args[i], arg, len);
+        r->args[i][len] = '\0';
+        r->args[++r->nargs] = NULL;
+        r->args_bytes += len + 1;
+        return 0;
+}
+
 static int
 finish_file (struct request_parser *p)
 {
         struct pending_file *f = &p->file;
         struct ce_request *r = p->req;
         size_t i = r->nfiles;
-        struct ce_file *files;
-        const char *why;
+        struct ce_error err;
         char *data;
         size_t len;
 
@@ -264,12 +344,8 @@ finish_file (struct request_parser *p)
                 return fail (p, "field 'files[%zu].name' is required", i);
         if (! (f->seen & (1u << K_CONTENT)))
                 return fail (p, "field 'files[%zu].content' is required", i);
-        if (request_check_file_name (f->name, f->name_len, &why) < 0)
-                return fail (p, "field 'files[%zu].name' %s (a relative path without '..')", i,
-                             why);
-        for (size_t j = 0; j < i; j++)
-                if (request_names_clash (r->files[j].name, f->name))
-                        return fail (p, "field 'files[%zu].name' clashes with files[%zu]", i, j);
+        if (request_check_file (r, f->name, f->name_len, &err) < 0)
+                return refused (p, &err);
         if (f->base64) {
                 int ret = ce_base64_decode (f->content, f->content_len, &data, &len);
 
@@ -283,14 +359,8 @@ finish_file (struct request_parser *p)
                 len = f->content_len;
         }
         f->content = NULL;
-        files = realloc (r->files, (i + 1) * sizeof (*files));
-        if (files == NULL) {
-                free (data);
-                return fail_oom (p);
-        }
-        r->files = files;
-        r->files[i] = (struct ce_file){ steal_pointer (&f->name), data, len };
-        r->nfiles++;
+        if (request_add_file (r, steal_pointer (&f->name), data, len, &err) < 0)
+                return refused (p, &err);
         memset (f, 0, sizeof (*f));
         return 1;
 }
@@ -361,7 +431,7 @@ take_value (struct request_parser *p, enum vtype t, const unsigned char *s, size
         struct ce_request *r = p->req;
         enum ctx ctx;
         enum key key = p->key;
-        char path[64];
+        struct ce_error err;
 
         if (p->depth == 0) {
                 if (t != V_MAP || p->ended)
@@ -400,9 +470,9 @@ take_value (struct request_parser *p, enum vtype t, const unsigned char *s, size
         case CTX_FILES:
                 if (t != V_MAP)
                         return type_error (p, "a file object", t);
-                if (r->nfiles >= REQUEST_MAX_FILES)
-                        return fail (p, "field 'files' has more than %d entries",
-                                     REQUEST_MAX_FILES);
+                /* Refused before its content is read. */
+                if (request_check_file (r, NULL, 0, &err) < 0)
+                        return refused (p, &err);
                 memset (&p->file, 0, sizeof (p->file));
                 return push (p, CTX_FILE);
 
@@ -428,37 +498,13 @@ take_value (struct request_parser *p, enum vtype t, const unsigned char *s, size
                                      r->nfiles);
                 return 1;
 
-        case CTX_ARGS: {
-                char **args;
-
+        case CTX_ARGS:
                 if (t != V_STRING)
                         return type_error (p, "a string", t);
-                if (r->nargs >= REQUEST_MAX_ARGS)
-                        return fail (p, "field 'args' has more than %d entries", REQUEST_MAX_ARGS);
-                if (memchr (s, '\0', len)) {
-                        field_path (p, path, sizeof (path));
-                        return fail (p, "field '%s' must not contain NUL", path);
-                }
-                /* The kernel refuses longer strings in execve (MAX_ARG_STRLEN). */
-                if (len >= REQUEST_MAX_ARG_LEN) {
-                        field_path (p, path, sizeof (path));
-                        return fail (p, "field '%s' is longer than %d bytes", path,
-                                     REQUEST_MAX_ARG_LEN - 1);
-                }
-                if (r->args_bytes + len > REQUEST_MAX_ARGS_BYTES)
-                        return fail (p, "field 'args' is longer than %d bytes in all",
-                                     REQUEST_MAX_ARGS_BYTES);
-                r->args_bytes += len + 1;
-                args = realloc (r->args, (r->nargs + 2) * sizeof (char *));
-                if (args == NULL)
-                        return fail_oom (p);
-                r->args = args;
-                r->args[r->nargs] = dup_bytes (s, len);
-                if (r->args[r->nargs] == NULL)
-                        return fail_oom (p);
-                r->args[++r->nargs] = NULL;
+                if (request_add_arg (r, (const char *) s, len, &err) < 0)
+                        return refused (p, &err);
                 return 1;
-        }
+
         case CTX_LIMITS:
                 if (t != V_NUMBER)
                         return type_error (p, "a number", t);

@@ -74,6 +74,19 @@ extern const struct ce_limits request_limit_minimums;
  * directory of the other ("a" and "a/b"). */
 bool request_names_clash (const char *a, const char *b);
 
+/* The rules every front-end's files and arguments follow, with one
+ * message each: 400 naming the field ("files[2].name", "args[0]"), or
+ * ENOMEM.  request_check_file: whether r has room for one more file and,
+ * when name is not NULL, whether name (name_len bytes, perhaps with NULs)
+ * is acceptable and clashes with none of r's.  request_add_file: append a
+ * checked file; r takes name and data (freed on failure).
+ * request_add_arg: check and append a copy of one argument. */
+int request_check_file (const struct ce_request *r, const char *name, size_t name_len,
+                        struct ce_error *err);
+int request_add_file (struct ce_request *r, char *name, char *data, size_t len,
+                      struct ce_error *err);
+int request_add_arg (struct ce_request *r, const char *arg, size_t len, struct ce_error *err);
+
 /* 0 when name is an acceptable relative file name (exposed for tests). */
 int request_check_file_name (const char *name, size_t len, const char **why);
 

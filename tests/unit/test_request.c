@@ -250,6 +250,32 @@ main (void)
                 CHECK (strstr (err.msg, "limits.compile_timeout_ms") != NULL);
         }
 
+        /* The shared rules, as every front-end calls them. */
+        {
+                struct ce_request *r = calloc (1, sizeof (*r));
+                struct ce_error err;
+                char big[REQUEST_MAX_ARG_LEN];
+
+                CHECK (r != NULL);
+                CHECK (request_check_file (r, "a/b.py", 6, &err) == 0);
+                CHECK (request_add_file (r, strdup ("a/b.py"), strdup ("x"), 1, &err) == 0);
+                CHECK (request_check_file (r, "a", 1, &err) < 0
+                       && ce_error_http_status (&err) == 400 && strstr (err.msg, "files[1].name")
+                       && strstr (err.msg, "clashes with files[0]"));
+                CHECK (request_check_file (r, "../x", 4, &err) < 0
+                       && strstr (err.msg, "relative path"));
+                CHECK (request_check_file (r, "a\0b", 3, &err) < 0);
+                CHECK (request_add_arg (r, "one", 3, &err) == 0 && r->nargs == 1
+                       && strcmp (r->args[0], "one") == 0 && r->args[1] == NULL
+                       && r->args_bytes == 4);
+                CHECK (request_add_arg (r, "t\0o", 3, &err) < 0 && strstr (err.msg, "args[1]"));
+                memset (big, 'x', sizeof (big));
+                CHECK (request_add_arg (r, big, sizeof (big), &err) < 0
+                       && strstr (err.msg, "longer than"));
+                CHECK (r->nargs == 1);
+                request_free (r);
+        }
+
         /* Size limit (1000 bytes in expect_error) → 413, even in pieces. */
         {
                 char big[1200];
