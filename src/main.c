@@ -234,6 +234,7 @@ main (int argc, char **argv)
         struct http_server *http = NULL;
         struct runner_config rc;
         struct http_config hc;
+        struct exec_policy policy;
         enum limit_mode limits;
         bool rootless, systemd_cgroup, cpu_limit;
         yajl_val seccomp = NULL;
@@ -344,19 +345,10 @@ main (int argc, char **argv)
                 die ("%s: %s", exec_dir, strerror (errno));
         if (execution_cleanup_stale (&rc, &err) < 0)
                 die ("clean-up of an earlier run failed: %s", err.msg);
-        /* hc.policy is not built yet: the probe runs under the run defaults. */
-        {
-                const struct ce_limits probe_limits = {
-                        .timeout_ms = (int64_t) llround (o.timeout_s * 1000),
-                        .memory_mb = o.memory_mb,
-                        .cpus = o.cpus,
-                        .output_bytes = o.max_output,
-                        .pids = o.pids,
-                };
-
-                if (probe_bundles (&rc, bundles, &probe_limits, &err) < 0)
-                        die ("%s", err.msg);
-        }
+        options_policy (&o, &policy);
+        /* The probe runs under the run stage's defaults. */
+        if (probe_bundles (&rc, bundles, &policy.defaults, &err) < 0)
+                die ("%s", err.msg);
         /* Again, now that the probes took a second or more: a `runc run` that
          * a crashed instance had started (its warm pool's refill) may have
          * finished creating its container after the first pass.  Nothing of
@@ -383,30 +375,7 @@ main (int argc, char **argv)
                 .max_concurrent = (size_t) o.max_concurrent,
                 .queue = (size_t) o.queue,
                 .runtime_version = version,
-                .policy = {
-                        .defaults = { .timeout_ms = (int64_t) llround (o.timeout_s * 1000),
-                                      .memory_mb = o.memory_mb,
-                                      .cpus = o.cpus,
-                                      .output_bytes = o.max_output,
-                                      .pids = o.pids },
-                        .ceilings = { .timeout_ms = (int64_t) llround (o.max_timeout_s * 1000),
-                                      .memory_mb = o.max_memory_mb,
-                                      .cpus = o.max_cpus,
-                                      .output_bytes = o.max_output_bytes,
-                                      .pids = o.max_pids },
-                        .compile_defaults = { .timeout_ms = (int64_t) llround (
-                                                      o.compile_timeout_s * 1000),
-                                              .memory_mb = o.compile_memory_mb,
-                                              .cpus = o.compile_cpus,
-                                              .output_bytes = o.max_output,
-                                              .pids = o.compile_pids },
-                        .compile_ceilings = { .timeout_ms = (int64_t) llround (
-                                                      o.max_compile_timeout_s * 1000),
-                                              .memory_mb = o.max_compile_memory_mb,
-                                              .cpus = o.max_cpus,
-                                              .output_bytes = o.max_output_bytes,
-                                              .pids = o.max_pids },
-                },
+                .policy = policy,
                 .bundles = bundles,
                 .runner = &rc,
                 .pool = pool,

@@ -278,3 +278,27 @@ options_parse (int argc, char **argv, struct options *o)
         }
         return 0;
 }
+
+static struct ce_limits
+limits_of (double timeout_s, long memory_mb, double cpus, long output_bytes, long pids)
+{
+        return (struct ce_limits){ .timeout_ms = (int64_t) llround (timeout_s * 1000),
+                                   .memory_mb = memory_mb,
+                                   .cpus = cpus,
+                                   .output_bytes = output_bytes,
+                                   .pids = pids };
+}
+
+void
+options_policy (const struct options *o, struct exec_policy *pol)
+{
+        /* The compile stage's cpus and pids ceilings, and every output
+         * bound, are the run's. */
+        pol->defaults = limits_of (o->timeout_s, o->memory_mb, o->cpus, o->max_output, o->pids);
+        pol->ceilings = limits_of (o->max_timeout_s, o->max_memory_mb, o->max_cpus,
+                                   o->max_output_bytes, o->max_pids);
+        pol->compile_defaults = limits_of (o->compile_timeout_s, o->compile_memory_mb,
+                                           o->compile_cpus, o->max_output, o->compile_pids);
+        pol->compile_ceilings = limits_of (o->max_compile_timeout_s, o->max_compile_memory_mb,
+                                           o->max_cpus, o->max_output_bytes, o->max_pids);
+}

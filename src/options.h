@@ -12,6 +12,8 @@
 
 #include <stdbool.h>
 
+#include "plan.h"
+
 struct options {
         const char *listen;
         const char *bundles;
@@ -53,5 +55,8 @@ struct options {
  * and the usage on stderr (exit 2); --help prints the usage on stdout and
  * exits 0. */
 int options_parse (int argc, char **argv, struct options *o);
+
+/* The limits o sets for every stage: defaults and ceilings, run and compile. */
+void options_policy (const struct options *o, struct exec_policy *pol);
 
 #endif
