@@ -21,7 +21,6 @@ import errno
 import json
 import os
 import secrets
-import threading
 import time
 
 import ce
@@ -253,64 +252,43 @@ def _read_kv(path):
         return {}
 
 
-class CgroupMonitor:
+class CgroupMonitor(ce.ContainerWatch):
     """Watch the pids cgroups of one server's request containers while a request runs.
 
-    Records, per container id, the largest pids.current/pids.peak, the pids.events
-    "max" counter (forks refused by the limit) and pids.max as seen from the
-    host (cgroup v1 or v2), read until the cgroup disappears.  The server's
-    warm pool slots are watched too but left out of `seen` (ce.PoolFilter).
+    Records, per container id (the compile container's too), the largest
+    pids.current/pids.peak, the pids.events "max" counter (forks refused by
+    the limit) and pids.max as seen from the host (cgroup v1 or v2), read
+    until the cgroup disappears.  The server's warm pool slots are watched
+    too but left out of `seen` (ce.ContainerWatch).
     """
 
-    def __init__(self, server, interval=0.02):
-        self.exec_dir = os.path.join(server.state_dir, "exec")
-        self.interval = interval
+    def __init__(self, server, interval=None):
+        super().__init__(server, interval)
         self.records = {}
-        self.pool = ce.PoolFilter(server)
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-
-    def __enter__(self):
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self._stop.set()
-        self._thread.join(10)
-        self.pool.refresh(force=True)
 
     @property
     def seen(self):
         """{container id: record} of the request containers seen."""
-        return {cid: rec for cid, rec in self.records.items() if self.pool.is_busy(cid)}
+        return {cid: rec for cid, rec in self.records.items() if self.is_busy(cid)}
 
-    def _run(self):
-        while not self._stop.is_set():
-            try:
-                ids = os.listdir(self.exec_dir)
-            except OSError:
-                ids = []
-            found = []
-            for cid in ids:
-                base = ce.container_cgroup_dir(cid, "pids") + "/"
-                if not os.path.isdir(base):
-                    continue
-                found.append(cid)
-                rec = self.records.setdefault(cid, {"current": 0, "peak": 0, "refused": 0, "max": None})
-                for key, fname in (("current", "pids.current"), ("peak", "pids.peak")):
-                    v = _read_int(base + fname)
-                    if v is not None:
-                        rec[key] = max(rec[key], v)
-                refused = _read_kv(base + "pids.events").get("max")
-                if refused is not None:
-                    rec["refused"] = max(rec["refused"], refused)
-                try:
-                    with open(base + "pids.max") as f:
-                        rec["max"] = f.read().strip()
-                except OSError:
-                    pass
-            self.pool.see(found)
-            self._stop.wait(self.interval)
+    def sample(self, cid):
+        base = ce.container_cgroup_dir(cid, "pids") + "/"
+        if not os.path.isdir(base):
+            return False
+        rec = self.records.setdefault(cid, {"current": 0, "peak": 0, "refused": 0, "max": None})
+        for key, fname in (("current", "pids.current"), ("peak", "pids.peak")):
+            v = _read_int(base + fname)
+            if v is not None:
+                rec[key] = max(rec[key], v)
+        refused = _read_kv(base + "pids.events").get("max")
+        if refused is not None:
+            rec["refused"] = max(rec["refused"], refused)
+        try:
+            with open(base + "pids.max") as f:
+                rec["max"] = f.read().strip()
+        except OSError:
+            pass
+        return True
 
     def largest(self):
         """(most pids seen at once, forks refused) over every request container seen."""

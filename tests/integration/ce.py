@@ -23,6 +23,10 @@ Pieces:
                  as the request's), and PoolFilter does the same for the
                  monitors that watch a server while a request runs.  After
                  shutdown nothing may remain, pool included.
+  * ContainerWatch  the base of the monitors that read a server's container
+                 cgroups while a request runs (a polling thread for a `with`
+                 block; compile containers included, warm pool slots left
+                 out through PoolFilter).
   * cgroups      a container's cgroup on the host, cgroup v1 or v2
                  (container_cgroup_dir, cgroup_container_dirs,
                  read_cgroup_limits), named the way src/runner.c names them.
@@ -723,6 +727,77 @@ class PoolFilter:
 
     def is_busy(self, cid):
         return cid in self.busy
+
+
+class ContainerWatch:
+    """A thread that looks at one server's containers every `interval`
+    seconds while a `with` block lasts; subclasses say what to read.
+
+    The containers are found in the server's exec dir: each execution's work
+    dir is named by its id, and its containers are ID-compile (the compile
+    stage, when the language has one) and ID (the run stage), listed in that
+    order.  A listing is a plain directory read (a `runc list` per poll would
+    be too slow to catch a short-lived cgroup).  Warm pool slots have work
+    dirs and containers too: PoolFilter (self.pool) tells them from a
+    request's, so report what you saw with self.pool.see() and keep what
+    self.pool.is_busy() accepts.  On leaving the block the thread is stopped
+    and the pool asked once more (refresh(force=True)), so that what is
+    busy is decided by then.
+
+    Subclasses override sample() (read one container; True when its cgroup
+    was there) or, to follow containers another way, poll() (one look;
+    finish() from inside it stops the thread early)."""
+
+    INTERVAL = 0.02
+    JOIN_TIMEOUT = 10.0
+
+    def __init__(self, server, interval=None):
+        self.server = server
+        self.exec_dir = os.path.join(server.state_dir, "exec")
+        self.interval = self.INTERVAL if interval is None else interval
+        self.pool = PoolFilter(server)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join(self.JOIN_TIMEOUT)
+        self.pool.refresh(force=True)
+
+    def containers(self):
+        """The ids of every container the server may have now: per work dir
+        in the exec dir, ID-compile then ID (whether they exist or not)."""
+        try:
+            executions = os.listdir(self.exec_dir)
+        except OSError:
+            return []
+        return [cid for e in executions for cid in (e + "-compile", e)]
+
+    def is_busy(self, cid):
+        """True when cid was a request's container, not a warm pool slot's."""
+        return self.pool.is_busy(cid)
+
+    def sample(self, cid):
+        """Read container cid's cgroup; True when it was there."""
+        raise NotImplementedError
+
+    def poll(self):
+        """One look: sample every container and tell the pool filter which
+        ones were there."""
+        self.pool.see([cid for cid in self.containers() if self.sample(cid)])
+
+    def finish(self):
+        """Stop the thread after this poll (the watch has seen what it wanted)."""
+        self._stop.set()
+
+    def _run(self):
+        while not self._stop.is_set():
+            self.poll()
+            self._stop.wait(self.interval)
 
 
 # ---------------------------------------------------------------------------

@@ -18,7 +18,6 @@ import json
 import os
 import re
 import signal
-import threading
 import unittest
 
 import ce
@@ -191,52 +190,31 @@ class LanguageChecks:
             self.assertIn(needle, text, "%r missing in %r" % (needle, short(body)))
 
 
-class LimitsMonitor:
+class LimitsMonitor(ce.ContainerWatch):
     """Reads, from the host, the cgroup limits (v1 or v2: ce.read_cgroup_limits)
-    of every request container that one server runs while the `with` block
-    lasts; the server's warm pool slots are left out (ce.PoolFilter)."""
+    of every request container (run and compile) that one server runs while
+    the `with` block lasts; the server's warm pool slots are left out
+    (ce.ContainerWatch)."""
 
-    def __init__(self, server, interval=0.01):
-        self.exec_dir = os.path.join(server.state_dir, "exec")
-        self.interval = interval
+    INTERVAL = 0.01
+
+    def __init__(self, server, interval=None):
+        super().__init__(server, interval)
         self.limits = {}   # id -> the last complete reading
-        self.pool = ce.PoolFilter(server)
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
 
-    def __enter__(self):
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self._stop.set()
-        self._thread.join(10)
-        self.pool.refresh(force=True)
-
-    def _run(self):
-        while not self._stop.is_set():
-            try:
-                executions = os.listdir(self.exec_dir)
-            except OSError:
-                executions = []
-            found = []
-            # An execution's work dir is named by its id; its containers are
-            # the id (run) and id-compile.
-            for cid in [c for e in executions for c in (e, e + "-compile")]:
-                if not os.path.isdir(ce.container_cgroup_dir(cid)):
-                    continue
-                found.append(cid)
-                seen = ce.read_cgroup_limits(cid)
-                if ce.cgroup_limits_complete(seen):
-                    self.limits[cid] = seen
-            self.pool.see(found)
-            self._stop.wait(self.interval)
+    def sample(self, cid):
+        if not os.path.isdir(ce.container_cgroup_dir(cid)):
+            return False
+        seen = ce.read_cgroup_limits(cid)
+        if ce.cgroup_limits_complete(seen):
+            self.limits[cid] = seen
+        return True
 
     def readings(self):
         """{"run": [(id, limits)], "compile": [(id, limits)]} of the request containers seen."""
         out = {"run": [], "compile": []}
         for cid in sorted(self.limits):
-            if self.pool.is_busy(cid):
+            if self.is_busy(cid):
                 out["compile" if cid.endswith("-compile") else "run"].append((cid, self.limits[cid]))
         return out
 

@@ -30,7 +30,6 @@ import signal
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 import unittest
 from concurrent.futures import ThreadPoolExecutor
@@ -112,22 +111,30 @@ def proc_cgroup(pid):
     return read("/proc/%d/cgroup" % pid)
 
 
-class CgroupWatch:
-    """Poll the cgroup of a server's (one) running container while a request runs.
+class CgroupWatch(ce.ContainerWatch):
+    """Poll the cgroup of a server's running container while a request runs.
 
-    The server's warm pool slots are not it (ce.PoolFilter).  Once runc says
-    the container runs (its limits are written by then), each
+    The server's warm pool slots are not it (ce.ContainerWatch).  Once runc
+    says the container runs (its limits are written by then), each
     sample records the limit files, cgroup.procs and the init's host view;
     it keeps the largest pids.current, memory.current and memory.peak and
     the last memory.events, pids.events and cpu.stat, until the cgroup
-    disappears or the watch stops.
+    disappears or the watch stops.  It watches the run stage's container:
+    a compiled language's compile container (ID-compile) is passed over,
+    since its cgroup may outlive its program until the whole execution is
+    deleted, and its limits are the compile stage's.
     """
 
     LIMIT_FILES = ("memory.max", "memory.swap.max", "cpu.max", "pids.max", "cgroup.type")
+    JOIN_TIMEOUT = 30.0
 
-    def __init__(self, server, interval=0.02):
-        self.server = server
-        self.interval = interval
+    def __init__(self, server, interval=None):
+        super().__init__(server, interval)
+        self.given_up = set()  # containers gone before their program ran
+        self._forget()
+
+    def _forget(self):
+        """Drop what was read of the container watched so far."""
         self.cid = None
         self.path = None
         self.limits = {}
@@ -140,30 +147,14 @@ class CgroupWatch:
         self.most = {"pids.current": 0, "memory.current": 0, "memory.peak": 0}
         self.last = {"memory.events": {}, "pids.events": {}, "cpu.stat": {}}
         self.first = {}  # the first reading of each of `last`'s files
-        self.pool = ce.PoolFilter(server)
-        self.given_up = set()  # containers gone before their program ran
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-
-    def __enter__(self):
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self._stop.set()
-        self._thread.join(30)
 
     def _find(self):
-        exec_dir = os.path.join(self.server.state_dir, "exec")
-        try:
-            ids = os.listdir(exec_dir)
-        except OSError:
-            return
-        found = [cid for cid in ids if cid not in self.given_up and os.path.isdir(container_cgroup(cid))]
+        found = [cid for cid in self.containers() if not cid.endswith("-compile")
+                 and cid not in self.given_up and os.path.isdir(container_cgroup(cid))]
         self.pool.see(found)
         for cid in found:
             path = container_cgroup(cid)
-            if self.pool.is_busy(cid):
+            if self.is_busy(cid):
                 self.cid, self.path = cid, path
                 try:
                     self.owner = os.stat(path).st_uid
@@ -201,21 +192,19 @@ class CgroupWatch:
                 self.first.setdefault(name, value)
         return True
 
-    def _run(self):
-        while not self._stop.is_set():
-            if self.path is None:
-                self._find()
-            elif not self._sample():
-                if self.program_seen:
-                    return  # the container's cgroup is gone
-                # Gone before its program ran: a warm slot the server gave up
-                # on (its update failed); the request runs in new containers.
-                # (A program that ends at once may also go unseen: then
-                # nothing else turns up.)
-                self.given_up.add(self.cid)
-                self.cid = self.path = self.owner = self.init_pid = None
-                self.first, self.limits = {}, {}
-            self._stop.wait(self.interval)
+    def poll(self):
+        if self.path is None:
+            self._find()
+        elif not self._sample():
+            if self.program_seen:
+                self.finish()  # the container's cgroup is gone
+                return
+            # Gone before its program ran: a warm slot the server gave up
+            # on (its update failed); the request runs in new containers.
+            # (A program that ends at once may also go unseen: then
+            # nothing else turns up.)
+            self.given_up.add(self.cid)
+            self._forget()
 
 
 class V2Case(CETestCase):
