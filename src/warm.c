@@ -9,7 +9,9 @@
  * request that took the last one still runs.  Creating a slot costs what a
  * cold execution pays for its containers; under a load that keeps every
  * slot taken the pool cannot add throughput, it moves that cost off the
- * request's path.
+ * request's path.  What to make, give up or expire is decided by the
+ * warm_policy_* functions (warm.h) over w->demand alone; the thread and
+ * warm_take apply their answers to the slots.
  */
 #include "warm.h"
 
@@ -25,14 +27,12 @@
 /* How many ids of slots deleted unused GET /ready lists. */
 #define DISCARDED 16
 
+/* A language's slots.  What the policy decides on (its want, counts and
+ * times) is the struct warm_demand of the same index in w->demand, an array
+ * of its own so that the policy functions read nothing else. */
 struct warm_lang {
-        struct exec_plan plan; /* the language's default limits: what its slots are made with */
-        size_t want;           /* idle slots to keep: per_language once asked for, else 0 */
-        struct timespec last_asked;
-        struct timespec retry_at; /* no creation before this, after a failure */
-        struct exec_slot **idle;  /* per_language entries; [0, nidle) used, oldest first */
-        size_t nidle;
-        size_t making; /* being created by the thread */
+        struct exec_plan plan;   /* the language's default limits: what its slots are made with */
+        struct exec_slot **idle; /* per_language entries; [0, demand.nidle) used, oldest first */
 };
 
 struct warm_pool {
@@ -43,7 +43,8 @@ struct warm_pool {
         pthread_mutex_t lock; /* guards everything below */
         pthread_cond_t cond;  /* the thread's wake-up: a take, a stop */
         struct warm_lang *langs;
-        size_t nlangs, langs_cap;
+        struct warm_demand *demand; /* demand[i]: langs[i]'s, for the policy */
+        size_t nlangs, langs_cap;   /* of both arrays */
         size_t total_idle, total_making;
         struct exec_slot **dead; /* taken out, to delete on the thread */
         size_t ndead;            /* of max_idle + 1 */
@@ -70,34 +71,42 @@ ms_since (struct timespec t, struct timespec now)
         return ce_ms_between (t, now);
 }
 
-static struct warm_lang *
-lang_entry (struct warm_pool *w, const struct ce_language *lang)
+/* Under the lock: the index of lang's entry in langs and demand, made on
+ * first use; WARM_NONE when out of memory. */
+static size_t
+lang_index (struct warm_pool *w, const struct ce_language *lang)
 {
         struct warm_lang *e;
 
         for (size_t i = 0; i < w->nlangs; i++)
                 if (w->langs[i].plan.lang == lang)
-                        return &w->langs[i];
+                        return i;
         if (w->nlangs == w->langs_cap) {
                 size_t cap = w->langs_cap ? w->langs_cap * 2 : 8;
                 struct warm_lang *n = realloc (w->langs, cap * sizeof (*n));
+                struct warm_demand *d;
 
                 if (n == NULL)
-                        return NULL;
+                        return WARM_NONE;
                 w->langs = n;
+                /* langs_cap grows once both have: a failure here retries both. */
+                d = realloc (w->demand, cap * sizeof (*d));
+                if (d == NULL)
+                        return WARM_NONE;
+                w->demand = d;
                 w->langs_cap = cap;
         }
         e = &w->langs[w->nlangs];
         memset (e, 0, sizeof (*e));
+        memset (&w->demand[w->nlangs], 0, sizeof (w->demand[w->nlangs]));
         e->idle = calloc (w->params.per_language, sizeof (*e->idle));
         if (e->idle == NULL)
-                return NULL;
+                return WARM_NONE;
         e->plan.lang = lang;
         plan_default_limits (lang, false, w->pol, &e->plan.run_limits);
         if (lang->compile.command)
                 plan_default_limits (lang, true, w->pol, &e->plan.compile_limits);
-        w->nlangs++;
-        return e;
+        return w->nlangs++;
 }
 
 /* Under the lock: queue s for deletion by the thread.  Never full: a slot
@@ -129,11 +138,15 @@ discard_unlocked (struct warm_pool *w, struct exec_slot *s)
         w->deleting_id[0] = '\0';
 }
 
+/* Under the lock: take the k-th idle slot out of language i's list. */
 static void
-remove_idle (struct warm_pool *w, struct warm_lang *e, size_t i)
+remove_idle (struct warm_pool *w, size_t i, size_t k)
 {
-        memmove (&e->idle[i], &e->idle[i + 1], (e->nidle - i - 1) * sizeof (*e->idle));
-        e->nidle--;
+        struct warm_lang *e = &w->langs[i];
+        struct warm_demand *d = &w->demand[i];
+
+        memmove (&e->idle[k], &e->idle[k + 1], (d->nidle - k - 1) * sizeof (*e->idle));
+        d->nidle--;
         w->total_idle--;
 }
 
@@ -141,22 +154,21 @@ struct exec_slot *
 warm_take (struct warm_pool *w, const struct exec_plan *plan)
 {
         struct exec_slot *got = NULL;
-        struct warm_lang *e;
+        size_t i;
 
         if (w == NULL || w->params.per_language == 0)
                 return NULL;
         pthread_mutex_lock (&w->lock);
-        e = lang_entry (w, plan->lang);
-        if (e != NULL && ! w->stopping) {
-                e->last_asked = ce_now ();
-                e->want = w->params.per_language;
+        i = lang_index (w, plan->lang);
+        if (i != WARM_NONE && ! w->stopping) {
+                warm_policy_asked (&w->demand[i], &w->params, ce_now ());
                 /* Newest first: the oldest are the likeliest to go unused. */
-                for (size_t i = e->nidle; i-- > 0 && got == NULL;) {
-                        struct exec_slot *s = e->idle[i];
+                for (size_t k = w->demand[i].nidle; k-- > 0 && got == NULL;) {
+                        struct exec_slot *s = w->langs[i].idle[k];
 
                         if (! slot_fits (w->cfg, s, plan))
                                 continue;
-                        remove_idle (w, e, i);
+                        remove_idle (w, i, k);
                         if (slot_alive (s))
                                 got = s;
                         else
@@ -172,44 +184,73 @@ warm_take (struct warm_pool *w, const struct exec_plan *plan)
         return got;
 }
 
-/* Under the lock: the language most short of slots that may get one now.
- * When max_idle is reached, the language asked for longest ago gives up a
- * slot to one asked for since (so that the first languages asked for do
- * not hold the pool for good). */
-static struct warm_lang *
+void
+warm_policy_asked (struct warm_demand *d, const struct warm_params *p, struct timespec now)
+{
+        d->last_asked = now;
+        d->want = p->per_language;
+}
+
+/* When max_idle is reached, the language asked for longest ago gives up a
+ * slot to one asked for since, so that the first languages asked for do
+ * not hold the pool for good. */
+size_t
+warm_policy_next (const struct warm_demand *d, size_t n, size_t pooled, const struct warm_params *p,
+                  struct timespec now, size_t *victim)
+{
+        size_t best = WARM_NONE, best_have = 0;
+
+        *victim = WARM_NONE;
+        for (size_t i = 0; i < n; i++) {
+                size_t have = d[i].nidle + d[i].making;
+
+                if (have >= d[i].want || ms_since (d[i].retry_at, now) < 0)
+                        continue;
+                if (best == WARM_NONE || have < best_have
+                    || (have == best_have && ms_since (d[best].last_asked, d[i].last_asked) > 0))
+                        best = i, best_have = have;
+        }
+        if (best == WARM_NONE || pooled < p->max_idle)
+                return best;
+        for (size_t i = 0; i < n; i++) {
+                if (i != best && d[i].nidle > 0
+                    && ms_since (d[i].last_asked, d[best].last_asked) > 0
+                    && (*victim == WARM_NONE
+                        || ms_since (d[i].last_asked, d[*victim].last_asked) > 0))
+                        *victim = i;
+        }
+        return *victim == WARM_NONE ? WARM_NONE : best;
+}
+
+bool
+warm_policy_expired (const struct warm_demand *d, const struct warm_params *p, struct timespec now)
+{
+        return d->want > 0 && ms_since (d->last_asked, now) >= p->idle_seconds * 1000LL;
+}
+
+bool
+warm_policy_keeps (const struct warm_demand *d, const struct warm_params *p)
+{
+        return d->nidle < p->per_language;
+}
+
+/* Under the lock: the index of the language to make a slot for now
+ * (warm_policy_next), or WARM_NONE; a language that must give up a slot for
+ * it has done so (its oldest is buried). */
+static size_t
 next_to_fill (struct warm_pool *w, struct timespec now)
 {
-        struct warm_lang *best = NULL, *victim = NULL;
-        size_t best_have = 0;
+        size_t victim;
+        size_t i = warm_policy_next (w->demand, w->nlangs, w->total_idle + w->total_making,
+                                     &w->params, now, &victim);
 
-        for (size_t i = 0; i < w->nlangs; i++) {
-                struct warm_lang *e = &w->langs[i];
-                size_t have = e->nidle + e->making;
-
-                if (have >= e->want || ms_since (e->retry_at, now) < 0)
-                        continue;
-                if (best == NULL || have < best_have
-                    || (have == best_have && ms_since (best->last_asked, e->last_asked) > 0))
-                        best = e, best_have = have;
-        }
-        if (best == NULL || w->total_idle + w->total_making < w->params.max_idle)
-                return best;
-        for (size_t i = 0; i < w->nlangs; i++) {
-                struct warm_lang *e = &w->langs[i];
-
-                if (e != best && e->nidle > 0 && ms_since (e->last_asked, best->last_asked) > 0
-                    && (victim == NULL || ms_since (e->last_asked, victim->last_asked) > 0))
-                        victim = e;
-        }
-        if (victim == NULL)
-                return NULL;
-        {
-                struct exec_slot *s = victim->idle[0]; /* its oldest */
+        if (victim != WARM_NONE) {
+                struct exec_slot *s = w->langs[victim].idle[0]; /* its oldest */
 
                 remove_idle (w, victim, 0);
                 bury (w, s);
         }
-        return best;
+        return i;
 }
 
 /* Under the lock: languages nobody asked for in idle_seconds give up their slots. */
@@ -217,15 +258,15 @@ static void
 expire (struct warm_pool *w, struct timespec now)
 {
         for (size_t i = 0; i < w->nlangs; i++) {
-                struct warm_lang *e = &w->langs[i];
+                struct warm_demand *d = &w->demand[i];
 
-                if (e->want == 0 || ms_since (e->last_asked, now) < w->params.idle_seconds * 1000LL)
+                if (! warm_policy_expired (d, &w->params, now))
                         continue;
-                e->want = 0;
-                while (e->nidle > 0) {
-                        struct exec_slot *s = e->idle[e->nidle - 1];
+                d->want = 0;
+                while (d->nidle > 0) {
+                        struct exec_slot *s = w->langs[i].idle[d->nidle - 1];
 
-                        remove_idle (w, e, e->nidle - 1);
+                        remove_idle (w, i, d->nidle - 1);
                         bury (w, s);
                 }
         }
@@ -239,16 +280,16 @@ refill_main (void *arg)
         pthread_mutex_lock (&w->lock);
         while (! w->stopping) {
                 struct timespec now = ce_now ();
-                struct warm_lang *e;
+                size_t i;
 
                 expire (w, now);
                 if (w->ndead > 0) {
                         discard_unlocked (w, w->dead[--w->ndead]);
                         continue;
                 }
-                e = next_to_fill (w, now);
-                if (e != NULL) {
-                        struct exec_plan plan = e->plan;
+                i = next_to_fill (w, now);
+                if (i != WARM_NONE) {
+                        struct exec_plan plan = w->langs[i].plan;
                         const struct ce_language *lang = plan.lang;
                         struct exec_slot *s = NULL;
                         struct ce_error err = { 0 };
@@ -257,10 +298,10 @@ refill_main (void *arg)
 
                         if (ret < 0) {
                                 ce_log ("warning: warm pool: getrandom: %s", strerror (-ret));
-                                e->retry_at = ce_deadline_after_ms (RETRY_MS);
+                                w->demand[i].retry_at = ce_deadline_after_ms (RETRY_MS);
                                 continue;
                         }
-                        e->making++;
+                        w->demand[i].making++;
                         w->total_making++;
                         memcpy (w->making_id, id, sizeof (id));
                         w->making_lang = lang;
@@ -268,20 +309,20 @@ refill_main (void *arg)
                         ret = slot_prepare (w->cfg, &plan, id, true, &s, &err);
                         pthread_mutex_lock (&w->lock);
                         w->making_id[0] = '\0';
-                        e = lang_entry (w, lang); /* the array may have moved */
+                        i = lang_index (w, lang); /* the arrays may have moved */
                         w->total_making--;
-                        if (e == NULL) {
+                        if (i == WARM_NONE) {
                                 if (s != NULL)
                                         bury (w, s); /* out of memory: rare */
                                 continue;
                         }
-                        e->making--;
+                        w->demand[i].making--;
                         if (ret < 0) {
                                 ce_log ("warning: warm pool: cannot prepare %s: %s", lang->name,
                                         err.msg);
-                                e->retry_at = ce_deadline_after_ms (RETRY_MS);
-                        } else if (e->nidle < w->params.per_language && ! w->stopping) {
-                                e->idle[e->nidle++] = s;
+                                w->demand[i].retry_at = ce_deadline_after_ms (RETRY_MS);
+                        } else if (warm_policy_keeps (&w->demand[i], &w->params) && ! w->stopping) {
+                                w->langs[i].idle[w->demand[i].nidle++] = s;
                                 w->total_idle++;
                         } else {
                                 bury (w, s);
@@ -349,13 +390,14 @@ warm_pool_free (struct warm_pool *w)
         pthread_join (w->thread, NULL);
         /* The thread is gone: nothing else touches the pool now. */
         for (size_t i = 0; i < w->nlangs; i++) {
-                for (size_t j = 0; j < w->langs[i].nidle; j++)
+                for (size_t j = 0; j < w->demand[i].nidle; j++)
                         slot_discard (w->cfg, w->langs[i].idle[j]);
                 free (w->langs[i].idle);
         }
         for (size_t i = 0; i < w->ndead; i++)
                 slot_discard (w->cfg, w->dead[i]);
         free (w->langs);
+        free (w->demand);
         free (w->dead);
         pthread_cond_destroy (&w->cond);
         pthread_mutex_destroy (&w->lock);
@@ -427,7 +469,7 @@ warm_pool_gen (struct warm_pool *w, yajl_gen g)
                 GEN (gen_busy_slot (g, w->making_id, w->making_lang->name,
                                     w->making_lang->compile.command != NULL, "creating"));
         for (size_t i = 0; i < w->nlangs; i++)
-                for (size_t j = 0; j < w->langs[i].nidle; j++) {
+                for (size_t j = 0; j < w->demand[i].nidle; j++) {
                         struct exec_slot_info info;
 
                         slot_describe (w->langs[i].idle[j], &info);

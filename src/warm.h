@@ -45,4 +45,50 @@ void warm_pool_free (struct warm_pool *w);
  * init pids and the server fds it holds. */
 yajl_gen_status warm_pool_gen (struct warm_pool *w, yajl_gen g);
 
+/*
+ * The pool's policy, apart from its thread and its containers: which
+ * language gets the next slot, which one gives up a slot for it, which ones
+ * go idle.  The refill thread applies these under its lock with the clock
+ * read once per round; they read nothing else, so that tests/unit/test_warm.c
+ * drives them with made-up times.
+ */
+
+/* What the policy knows of one language. */
+struct warm_demand {
+        size_t want;                /* idle slots to keep: per_language once asked for, else 0 */
+        size_t nidle;               /* idle slots it holds */
+        size_t making;              /* slots being made for it */
+        struct timespec last_asked; /* its last warm_take */
+        struct timespec retry_at;   /* no creation before this, after a failure */
+};
+
+/* No language (warm_policy_next). */
+#define WARM_NONE ((size_t) -1)
+
+/* A take for d's language at now: it is in demand and wants per_language
+ * slots (none when the pool is off). */
+void warm_policy_asked (struct warm_demand *d, const struct warm_params *p, struct timespec now);
+
+/* Which of the n languages in d gets the next slot at now: the one most
+ * short of its want (idle and being made) and not waiting to retry, the
+ * one asked for last among equals; WARM_NONE when none is short.  pooled:
+ * the slots idle or being made over every language.  Once pooled reaches
+ * max_idle, the chosen language gets a slot only by taking one from the
+ * language asked for longest ago before it that holds an idle slot:
+ * *victim is then its index (it gives up its oldest idle slot, which the
+ * caller deletes, before the new one is made), and WARM_NONE is returned
+ * when there is no such language.  *victim is WARM_NONE when nobody
+ * gives anything up. */
+size_t warm_policy_next (const struct warm_demand *d, size_t n, size_t pooled,
+                         const struct warm_params *p, struct timespec now, size_t *victim);
+
+/* True when d's language, in demand but not asked for in idle_seconds,
+ * must go idle at now: its want drops to 0 and its idle slots go. */
+bool warm_policy_expired (const struct warm_demand *d, const struct warm_params *p,
+                          struct timespec now);
+
+/* True when a slot just made for d's language may wait idle; false: it is
+ * deleted (the language already holds per_language, e.g. after a stop). */
+bool warm_policy_keeps (const struct warm_demand *d, const struct warm_params *p);
+
 #endif
