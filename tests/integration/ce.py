@@ -36,6 +36,7 @@ Pieces:
                  helpers that several test files share (results, GET JSON,
                  a running container, the command line, cgroup limits).
   * fork_program the in-container fork loop that the pids tests share.
+  * stage_argv   a bundle's stage command expanded as the server expands it.
 """
 
 import glob
@@ -140,6 +141,37 @@ _FORK_REAP = code("""
     for pid in pids:
         os.waitpid(pid, 0)
     """)
+
+
+# Where a container finds the request's files (src/oci_spec.h CE_CODE_DIR).
+CODE_DIR = "/code"
+
+
+def stage_argv(command, files, sources=(), args=()):
+    """A stage's argument vector as the server builds it from a bundle's
+    stage command (src/plan.c plan_argv; the placeholders are src/bundle.h's):
+    in each element, "{entry}" becomes the entry file's path inside
+    (CODE_DIR/NAME) and then "{stem}" its base name without its last
+    extension; an element that is exactly "{sources}" becomes the entry's
+    path followed by the path of every other file whose name ends in one of
+    `sources` (the language's source extensions), in request order.
+    files: the request's file names, the entry first (a request with "code"
+    has one: the language's entry_file).  args: the request's, appended
+    (the run stage).  The integration suite checks it against the server
+    (test_api.py); tools/bench builds its bare runs with it."""
+    entry = CODE_DIR + "/" + files[0]
+    base = files[0].rsplit("/", 1)[-1]
+    dot = base.rfind(".")
+    stem = base[:dot] if dot > 0 else base
+    argv = []
+    for element in command:
+        if element == "{sources}":
+            argv.append(entry)
+            argv += [CODE_DIR + "/" + name for name in files[1:]
+                     if any(len(name) > len(ext) and name.endswith(ext) for ext in sources)]
+        else:
+            argv.append(element.replace("{entry}", entry).replace("{stem}", stem))
+    return argv + list(args)
 
 
 def fork_program(count, reap=True):
@@ -806,11 +838,15 @@ class Server:
     """One codeengine process on a free loopback port with its own state dir."""
 
     def __init__(self, *extra_args, state_dir=None, own_state_dir=None, runtime=None, tag="server",
-                 env=None, pass_state_dir=True):
+                 env=None, pass_state_dir=True, binary=None, bundles=None):
         """env: extra variables for the server (a None value removes one).
         pass_state_dir=False: no --state-dir flag, the server picks its default;
-        state_dir must then say where that is (for the checks)."""
+        state_dir must then say where that is (for the checks).  binary and
+        bundles: the server and its --bundles (default SERVER and BUNDLES,
+        from CE_SERVER and CE_BUNDLES; tools/bench passes its own)."""
         self.extra_args = [str(a) for a in extra_args]
+        self.binary = binary or SERVER
+        self.bundles = bundles or BUNDLES
         self.state_dir = state_dir
         self.env = dict(env or {})
         self.pass_state_dir = pass_state_dir
@@ -833,7 +869,7 @@ class Server:
 
     def command(self):
         state = ["--state-dir", self.state_dir] if self.pass_state_dir else []
-        return ([SERVER, "--listen", "%s:%d" % (HOST, self.port), "--bundles", BUNDLES] + state
+        return ([self.binary, "--listen", "%s:%d" % (HOST, self.port), "--bundles", self.bundles] + state
                 + ["--runtime", self.runtime] + self.extra_args)
 
     def start(self, timeout=60.0):

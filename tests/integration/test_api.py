@@ -163,6 +163,26 @@ class Args(APITestCase):
         body = self.run_src("import sys; print(sys.argv)", args=["x"])
         self.assert_result(body, "ok", exit_code=0, output="['/code/main.py', 'x']\n")
 
+    def test_argv_is_the_run_command_expanded(self):
+        # ce.stage_argv is the one copy of the server's placeholder rules
+        # outside it (tools/bench builds its bare runs with it): the
+        # program's whole command line must be what it says, for "code" and
+        # for files whose entry is in a directory.
+        with open(os.path.join(ce.BUNDLES, "python3", "bundle.json")) as f:
+            decl = next(d for d in json.load(f)["languages"] if d["name"] == "python3")
+        command, sources = decl["run"]["command"], decl.get("sources", ())
+        show = "import json; print(json.dumps(open('/proc/self/cmdline', 'rb').read().decode().split('\\0')[:-1]))"
+        args = ["x", "two words", ""]
+        body = self.run_src(show, args=args)
+        self.assert_result(body, "ok", exit_code=0)
+        self.assertEqual(json.loads(body["stdout"]), ce.stage_argv(command, [decl["entry_file"]], sources, args),
+                         body)
+        body = self.run_files([{"name": "app/run.py", "content": show}, {"name": "helper.py", "content": ""}],
+                              args=args)
+        self.assert_result(body, "ok", exit_code=0)
+        self.assertEqual(json.loads(body["stdout"]), ce.stage_argv(command, ["app/run.py", "helper.py"], sources, args),
+                         body)
+
     def test_no_args(self):
         body = self.run_src(self.PRINT_ARGS)
         self.assert_result(body, "ok", exit_code=0, output="[]\n")
