@@ -52,18 +52,6 @@ ce_refuse (struct ce_error *err, int http_status, int code, const char *fmt, ...
 }
 
 int
-ce_error_set (struct ce_error *err, int http_status, int code, const char *fmt, ...)
-{
-        va_list ap;
-        int ret;
-
-        va_start (ap, fmt);
-        ret = error_vset (err, http_status == 500 ? 0 : http_status, code, fmt, ap);
-        va_end (ap);
-        return ret;
-}
-
-int
 ce_error_wrap (struct ce_error *err, const char *fmt, ...)
 {
         char ctx[256];

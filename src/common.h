@@ -60,10 +60,6 @@ ce_error_http_status (const struct ce_error *err)
         return err->http_status ? (unsigned) err->http_status : 500;
 }
 
-/* Until every caller is moved: 500 means ce_fail. */
-int ce_error_set (struct ce_error *err, int http_status, int code, const char *fmt, ...)
-        __attribute__ ((format (printf, 4, 5)));
-
 static inline void
 cleanup_freep (void *p)
 {

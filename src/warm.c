@@ -348,20 +348,20 @@ warm_pool_new (const struct runner_config *cfg, const struct exec_policy *pol,
 
         *out = NULL;
         if (w == NULL)
-                return ce_error_set (err, 500, ENOMEM, "out of memory");
+                return ce_fail (err, ENOMEM, "out of memory");
         w->cfg = cfg;
         w->pol = pol;
         w->params = *params;
         w->dead = calloc (params->max_idle + 1, sizeof (*w->dead));
         if (w->dead == NULL) {
                 free (w);
-                return ce_error_set (err, 500, ENOMEM, "out of memory");
+                return ce_fail (err, ENOMEM, "out of memory");
         }
         ret = ce_cond_init_monotonic (&w->cond);
         if (ret != 0) {
                 free (w->dead);
                 free (w);
-                return ce_error_set (err, 500, ret, "pthread_cond_init: %s", strerror (ret));
+                return ce_fail (err, ret, "pthread_cond_init: %s", strerror (ret));
         }
         pthread_mutex_init (&w->lock, NULL);
         ret = pthread_create (&w->thread, NULL, refill_main, w);
@@ -370,7 +370,7 @@ warm_pool_new (const struct runner_config *cfg, const struct exec_policy *pol,
                 pthread_mutex_destroy (&w->lock);
                 free (w->dead);
                 free (w);
-                return ce_error_set (err, 500, ret, "cannot start the warm pool: %s",
+                return ce_fail (err, ret, "cannot start the warm pool: %s",
                                      strerror (ret));
         }
         ce_thread_name (w->thread, "ce-warm");
