@@ -370,8 +370,7 @@ warm_pool_new (const struct runner_config *cfg, const struct exec_policy *pol,
                 pthread_mutex_destroy (&w->lock);
                 free (w->dead);
                 free (w);
-                return ce_fail (err, ret, "cannot start the warm pool: %s",
-                                     strerror (ret));
+                return ce_fail (err, ret, "cannot start the warm pool: %s", strerror (ret));
         }
         ce_thread_name (w->thread, "ce-warm");
         *out = w;
