@@ -11,6 +11,7 @@
 #ifndef CE_REQUEST_H
 #define CE_REQUEST_H
 
+#include "checker.h"
 #include "common.h"
 #include "stage_limits.h"
 
@@ -19,11 +20,26 @@
 #define REQUEST_MAX_NAME 255
 #define REQUEST_MAX_ARG_LEN (32 * 4096)     /* MAX_ARG_STRLEN, NUL included */
 #define REQUEST_MAX_ARGS_BYTES (512 * 1024) /* well under ARG_MAX with the command */
+#define REQUEST_MAX_TESTS 256
+#define REQUEST_MAX_TEST_NAME 255
 
 struct ce_file {
         char *name; /* validated relative path: no "..", ".", empty parts, NUL */
         char *data; /* decoded content; may hold NUL bytes */
         size_t len;
+};
+
+/* One test case: the program run once more with its own stdin and args,
+ * its output compared with expected (the request's checker). */
+struct ce_test {
+        char *name;       /* NULL: none given; else NUL-free, valid UTF-8, <= 255 bytes */
+        char *stdin_data; /* NULL: none (the program reads end of file) */
+        size_t stdin_len;
+        char **args; /* NULL-terminated; never NULL after a successful parse */
+        size_t nargs;
+        size_t args_bytes; /* with their NULs */
+        char *expected;    /* NULL: no expected_output (verdict no_answer) */
+        size_t expected_len;
 };
 
 struct ce_request {
@@ -41,6 +57,12 @@ struct ce_request {
         /* limits.compile_*: the compile stage's, for languages that compile */
         struct ce_limits compile_limits;
         unsigned compile_limits_given;
+        /* "tests": 1..REQUEST_MAX_TESTS, or none (ntests 0: one plain run).
+         * With tests, the top-level stdin and args are refused. */
+        struct ce_test *tests;
+        size_t ntests;
+        struct checker checker; /* CHECKER_DEFAULT unless given; needs tests */
+        bool stop_on_failure;   /* needs tests */
 };
 
 struct request_parser;
