@@ -91,6 +91,49 @@ fail:
         return st;
 }
 
+/* A test case's fields, in the answer's "tests" and in its stream event:
+ * name, verdict, and the run's fields when it ran (run NULL: skipped). */
+static yajl_gen_status
+gen_test_fields (yajl_gen g, const char *name, enum verdict v, const struct runner_result *run)
+{
+        yajl_gen_status st;
+
+        GEN_STR ("name");
+        GEN (name ? yajl_gen_string (g, (const unsigned char *) name, strlen (name))
+                  : yajl_gen_null (g));
+        GEN_KV_STR ("verdict", verdict_name (v));
+        if (run) {
+                GEN (gen_run_fields (g, run));
+        } else {
+                GEN_STR ("status");
+                GEN (yajl_gen_null (g));
+        }
+fail:
+        return st;
+}
+
+static yajl_gen_status
+gen_tests (yajl_gen g, const struct ce_request *req, const struct exec_result *res)
+{
+        yajl_gen_status st;
+
+        GEN_KV_STR ("verdict", verdict_name (res->verdict));
+        GEN_KV_INT ("passed", res->passed);
+        GEN_KV_INT ("total", res->ntests);
+        GEN_STR ("tests");
+        GEN (yajl_gen_array_open (g));
+        for (size_t i = 0; i < res->ntests; i++) {
+                const struct exec_test *t = &res->tests[i];
+
+                GEN (yajl_gen_map_open (g));
+                GEN (gen_test_fields (g, req->tests[i].name, t->verdict, t->ran ? &t->run : NULL));
+                GEN (yajl_gen_map_close (g));
+        }
+        GEN (yajl_gen_array_close (g));
+fail:
+        return st;
+}
+
 static yajl_gen_status
 native_gen_result (yajl_gen g, const struct api_env *env, const struct api_request *in,
                    const struct exec_result *res)
@@ -98,7 +141,7 @@ native_gen_result (yajl_gen g, const struct api_env *env, const struct api_reque
         yajl_gen_status st;
 
         GEN (yajl_gen_map_open (g));
-        GEN (gen_run_fields (g, &res->run));
+        GEN (gen_run_fields (g, execution_result_first (res)));
         GEN_KV_STR ("language", in->lang->name);
         GEN_KV_STR ("version", in->lang->version);
         GEN_KV_STR ("limit_mode", env->limit_mode);
@@ -108,6 +151,8 @@ native_gen_result (yajl_gen g, const struct api_env *env, const struct api_reque
                 GEN (gen_run_fields (g, &res->compile));
                 GEN (yajl_gen_map_close (g));
         }
+        if (res->ntests)
+                GEN (gen_tests (g, in->req, res));
         GEN (yajl_gen_map_close (g));
 fail:
         return st;
@@ -178,6 +223,21 @@ native_event_exit (yajl_gen g, enum exec_stage stage, const struct runner_result
         GEN_STR ("signal");
         GEN (sig ? yajl_gen_string (g, (const unsigned char *) sig, strlen (sig))
                  : yajl_gen_null (g));
+        GEN (yajl_gen_map_close (g));
+fail:
+        return st;
+}
+
+static yajl_gen_status
+native_event_test (yajl_gen g, size_t index, const char *name, enum verdict v,
+                   const struct runner_result *run)
+{
+        yajl_gen_status st;
+
+        GEN (yajl_gen_map_open (g));
+        GEN_KV_STR ("type", "test");
+        GEN_KV_INT ("index", index);
+        GEN (gen_test_fields (g, name, v, run));
         GEN (yajl_gen_map_close (g));
 fail:
         return st;
@@ -265,10 +325,8 @@ fail:
 }
 
 static const struct events_dialect native_events = {
-        events_gen_stage,
-        native_event_output,
-        native_event_skipped,
-        native_event_exit,
+        events_gen_stage,  native_event_output, native_event_skipped,
+        native_event_exit, native_event_test,
 };
 
 static const struct api_route native_routes[] = {

@@ -918,6 +918,7 @@ const struct events_dialect api_piston_events = {
         piston_event_output,
         piston_event_skipped,
         piston_event_exit,
+        NULL, /* Piston has no test cases */
 };
 
 static const struct api_route piston_routes[] = {

@@ -99,6 +99,21 @@ events_stage_end (struct events *e, enum exec_stage stage, const struct runner_r
         yajl_gen_free (g);
 }
 
+void
+events_test_end (struct events *e, size_t index, const char *name, enum verdict v,
+                 const struct runner_result *run)
+{
+        yajl_gen g;
+
+        if (e->dialect->test == NULL)
+                return;
+        g = jsongen_new ();
+        if (g == NULL)
+                return;
+        emit (e, false, g, e->dialect->test (g, index, name, v, run));
+        yajl_gen_free (g);
+}
+
 const char *
 events_stream_name (int stream)
 {

@@ -32,6 +32,10 @@ struct events_dialect {
         yajl_gen_status (*skipped) (yajl_gen g, enum exec_stage stage, int stream, uint64_t bytes);
         yajl_gen_status (*exit) (yajl_gen g, enum exec_stage stage,
                                  const struct runner_result *res);
+        /* A test case's end (run NULL: skipped); NULL for an API without
+         * test cases. */
+        yajl_gen_status (*test) (yajl_gen g, size_t index, const char *name, enum verdict v,
+                                 const struct runner_result *run);
 };
 
 /* For dialects: "stdout" (0) or "stderr" (1); and the stage event as both
@@ -69,6 +73,10 @@ void events_stage_start (struct events *e, enum exec_stage stage);
 void events_output (struct events *e, int stream, const char *data, size_t len);
 /* What a cut character left is output too (U+FFFD), then skipped, then exit. */
 void events_stage_end (struct events *e, enum exec_stage stage, const struct runner_result *res);
+
+/* A test case ended (sink.h's test_end): its event, always kept. */
+void events_test_end (struct events *e, size_t index, const char *name, enum verdict v,
+                      const struct runner_result *run);
 
 /* Before a transport's last message: report what was skipped and not said. */
 void events_flush_skipped (struct events *e);

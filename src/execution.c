@@ -32,6 +32,11 @@ execution_result_clear (struct exec_result *res)
 {
         bool big = result_bytes (&res->compile) + result_bytes (&res->run) > TRIM_AFTER_BYTES;
 
+        for (size_t i = 0; i < res->ntests; i++) {
+                big = big || result_bytes (&res->tests[i].run) > TRIM_AFTER_BYTES;
+                runner_result_clear (&res->tests[i].run);
+        }
+        free (res->tests);
         runner_result_clear (&res->compile);
         runner_result_clear (&res->run);
         memset (res, 0, sizeof (*res));
@@ -68,6 +73,137 @@ client_hung_up (int fd)
         return fd >= 0 && poll (&p, 1, 0) == 1 && (p.revents & (POLLRDHUP | POLLHUP | POLLERR));
 }
 
+/* One run of the program in s's run container (made now when the slot has
+ * none): its command line from req's args, its input stdin_fd, or live
+ * stdin when the sink takes it (live_stdin; *stdin_fd is then replaced). */
+static int
+run_once (const struct runner_config *cfg, struct exec_slot *s, const struct exec_plan *plan,
+          const struct ce_request *req, int *stdin_fd, bool live_stdin, int client_fd,
+          const struct exec_sink *sink, struct runner_result *out, struct ce_error *err)
+{
+        const struct ce_language *lang = plan->lang;
+        cleanup_strv char **argv = plan_argv (lang, &lang->run, req, true);
+        struct runner_go go = { .argv = argv, .limits = &plan->run_limits };
+        int ret;
+
+        if (argv == NULL)
+                return ce_fail (err, ENOMEM, "out of memory");
+        if (slot_container (s, false) == NULL) {
+                ret = slot_create_run (cfg, s, err);
+                if (ret < 0)
+                        return ce_error_wrap (err, "preparing the run stage");
+        }
+        go.stdin_fd = *stdin_fd;
+        if (live_stdin && sink && sink->stdin_open) {
+                /* Live stdin: the program reads one end, the sink writes the other. */
+                int sv[2];
+
+                if (socketpair (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
+                        return ce_fail (err, errno, "socketpair: %s", strerror (errno));
+                close (*stdin_fd);
+                *stdin_fd = go.stdin_fd = sv[0];
+                sink->stdin_open (sink->arg, sv[1]); /* owned by the sink */
+        }
+        if (sink) {
+                go.tap = (struct sup_output_tap){ sink->output, sink->arg };
+                sink->stage_start (sink->arg, EXEC_STAGE_RUN);
+        }
+        ret = runner_start (cfg, slot_container (s, false), &go, client_fd, out, err);
+        if (ret < 0)
+                return ce_error_wrap (err, "run stage");
+        if (sink)
+                sink->stage_end (sink->arg, EXEC_STAGE_RUN, out);
+        return 0;
+}
+
+/* Room for every test's result, each skipped until it runs. */
+static int
+tests_init (const struct ce_request *req, struct exec_result *res, struct ce_error *err)
+{
+        res->tests = calloc (req->ntests, sizeof (*res->tests));
+        if (res->tests == NULL)
+                return ce_fail (err, ENOMEM, "out of memory");
+        res->ntests = req->ntests;
+        for (size_t i = 0; i < res->ntests; i++)
+                res->tests[i].verdict = VERDICT_SKIPPED;
+        return 0;
+}
+
+/* After a failed compile: every test is skipped (no-op without tests). */
+static int
+skip_tests (const struct ce_request *req, const struct exec_sink *sink, struct exec_result *res,
+            struct ce_error *err)
+{
+        int ret;
+
+        if (req->ntests == 0)
+                return 0;
+        ret = tests_init (req, res, err);
+        if (ret < 0)
+                return ret;
+        res->verdict = VERDICT_COMPILE_ERROR;
+        for (size_t i = 0; sink && sink->test_end && i < res->ntests; i++)
+                sink->test_end (sink->arg, i, req->tests[i].name, VERDICT_SKIPPED, NULL);
+        return 0;
+}
+
+/* Every test case in order, each in a fresh run container (the slot's
+ * first, then slot_renew_run) with its own stdin and args, judged as it
+ * ends.  After a failing test with stop_on_failure (or a client gone),
+ * the rest are skipped. */
+static int
+run_tests (const struct runner_config *cfg, struct exec_slot *s, const struct exec_plan *plan,
+           const struct ce_request *req, int client_fd, const struct exec_sink *sink,
+           struct exec_result *res, struct ce_error *err)
+{
+        bool stop = false;
+        int ret = tests_init (req, res, err);
+
+        if (ret < 0)
+                return ret;
+        for (size_t i = 0; i < req->ntests; i++) {
+                const struct ce_test *t = &req->tests[i];
+                struct exec_test *et = &res->tests[i];
+                struct ce_request view = *req; /* the test's args in place of none */
+                cleanup_close int stdin_fd = -1;
+
+                if (stop) {
+                        if (sink && sink->test_end)
+                                sink->test_end (sink->arg, i, t->name, VERDICT_SKIPPED, NULL);
+                        continue;
+                }
+                view.args = t->args;
+                view.nargs = t->nargs;
+                view.args_bytes = t->args_bytes;
+                if (i > 0) {
+                        ret = slot_renew_run (cfg, s, i, err);
+                        if (ret < 0)
+                                return ce_error_wrap (err, "test %zu", i);
+                }
+                ret = slot_open_stdin (s, i, t->stdin_data, t->stdin_len, &stdin_fd, err);
+                if (ret < 0)
+                        return ret;
+                ret = run_once (cfg, s, plan, &view, &stdin_fd, false, client_fd, sink, &et->run,
+                                err);
+                if (ret < 0)
+                        return ce_error_wrap (err, "test %zu", i);
+                et->ran = true;
+                et->verdict = verdict_of (&et->run, t->expected, t->expected_len, &req->checker);
+                if (et->verdict == VERDICT_ACCEPTED)
+                        res->passed++;
+                if (sink && sink->test_end)
+                        sink->test_end (sink->arg, i, t->name, et->verdict, &et->run);
+                stop = et->run.status == RUN_CLIENT_GONE
+                       || (req->stop_on_failure && verdict_fails (et->verdict));
+        }
+        res->status = res->tests[0].run.status;
+        res->verdict = VERDICT_ACCEPTED;
+        for (size_t i = 0; i < res->ntests && res->verdict == VERDICT_ACCEPTED; i++)
+                if (verdict_fails (res->tests[i].verdict))
+                        res->verdict = res->tests[i].verdict;
+        return 0;
+}
+
 int
 execution_run (const struct runner_config *cfg, struct warm_pool *warm,
                const struct exec_plan *plan, const struct ce_request *req, int client_fd,
@@ -77,7 +213,7 @@ execution_run (const struct runner_config *cfg, struct warm_pool *warm,
         const struct ce_language *lang = plan->lang;
         bool compiles = lang->compile.command != NULL;
         struct exec_slot *s = NULL;
-        char **compile_argv = NULL, **run_argv = NULL;
+        char **compile_argv = NULL;
         int stdin_fd = -1, devnull = -1;
         int ret;
 
@@ -134,52 +270,21 @@ execution_run (const struct runner_config *cfg, struct warm_pool *warm,
                         sink->stage_end (sink->arg, EXEC_STAGE_COMPILE, &res->compile);
                 if (res->compile.status != RUN_OK) {
                         compile_failed (res);
+                        ret = skip_tests (req, sink, res, err);
                         goto out;
                 }
         }
 
-        {
-                struct runner_go go = { .limits = &plan->run_limits };
-
-                run_argv = plan_argv (lang, &lang->run, req, true);
-                go.argv = run_argv;
-                if (run_argv == NULL) {
-                        ret = ce_fail (err, ENOMEM, "out of memory");
+        if (req->ntests == 0) {
+                ret = run_once (cfg, s, plan, req, &stdin_fd, true, client_fd, sink, &res->run,
+                                err);
+                if (ret < 0)
                         goto out;
-                }
-                if (slot_container (s, false) == NULL) {
-                        ret = slot_create_run (cfg, s, err);
-                        if (ret < 0) {
-                                ce_error_wrap (err, "preparing the run stage");
-                                goto out;
-                        }
-                }
-                go.stdin_fd = stdin_fd;
-                if (sink && sink->stdin_open) {
-                        /* Live stdin: the program reads one end, the sink writes the other. */
-                        int sv[2];
-
-                        if (socketpair (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) {
-                                ret = ce_fail (err, errno, "socketpair: %s", strerror (errno));
-                                goto out;
-                        }
-                        close (stdin_fd);
-                        stdin_fd = sv[0];
-                        go.stdin_fd = stdin_fd;
-                        sink->stdin_open (sink->arg, sv[1]); /* owned by the sink */
-                }
-                if (sink) {
-                        go.tap = (struct sup_output_tap){ sink->output, sink->arg };
-                        sink->stage_start (sink->arg, EXEC_STAGE_RUN);
-                }
-                ret = runner_start (cfg, slot_container (s, false), &go, client_fd, &res->run, err);
-                if (ret < 0) {
-                        ce_error_wrap (err, "run stage");
-                        goto out;
-                }
                 res->status = res->run.status;
-                if (sink)
-                        sink->stage_end (sink->arg, EXEC_STAGE_RUN, &res->run);
+        } else {
+                ret = run_tests (cfg, s, plan, req, client_fd, sink, res, err);
+                if (ret < 0)
+                        goto out;
         }
 
 out:
@@ -192,7 +297,6 @@ out:
                 done->fn (done->arg, ret);
         slot_discard (cfg, s);
         ce_strv_free (compile_argv);
-        ce_strv_free (run_argv);
         if (stdin_fd >= 0)
                 close (stdin_fd);
         if (devnull >= 0)

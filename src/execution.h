@@ -13,8 +13,10 @@
  *                  /compile, /run   each container's bundle dir (config.json)
  *
  * The run starts only if the compile succeeded, in a new container that sees
- * nothing of the compiler's but /build.  Nothing here knows a language by its
- * name, and nothing here knows which API the request came in by.
+ * nothing of the compiler's but /build.  A submission with test cases
+ * compiles once and runs once per test, each in a fresh run container with
+ * its own stdin and args, judged by the request's checker (verdict.h).  Nothing here knows a
+ * language by its name, and nothing here knows which API the request came in by.
  */
 #ifndef CE_EXECUTION_H
 #define CE_EXECUTION_H
@@ -26,6 +28,13 @@
 
 struct warm_pool;
 
+/* One test case of a submission (req->ntests). */
+struct exec_test {
+        bool ran; /* false: skipped (stop_on_failure, a failed compile) */
+        enum verdict verdict;
+        struct runner_result run; /* when it ran */
+};
+
 struct exec_result {
         bool compiled;                /* a compile stage ran: `compile` is filled */
         struct runner_result compile; /* its status: ok, compile_error or a limit */
@@ -33,7 +42,22 @@ struct exec_result {
          * compiler's exit code and signal, no usage. */
         struct runner_result run;
         enum runner_status status; /* of the whole: the run's, or compile_error */
+        /* With test cases: one per test, in order (`run` is then the
+         * stand-in of a failed compile, else empty: the first test's is
+         * execution_result_first), the submission's verdict and how many
+         * tests were accepted. */
+        struct exec_test *tests;
+        size_t ntests, passed;
+        enum verdict verdict;
 };
+
+/* The run a single-run answer describes: the first test's when tests ran,
+ * else `run`. */
+static inline const struct runner_result *
+execution_result_first (const struct exec_result *res)
+{
+        return res->ntests && res->tests[0].ran ? &res->tests[0].run : &res->run;
+}
 
 /* Called once the result is known (ret: execution_run's return value),
  * before the containers and the work dir are removed, so that the caller can

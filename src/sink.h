@@ -21,6 +21,7 @@
 #include <string.h>
 
 #include "runner.h"
+#include "verdict.h"
 
 enum exec_stage {
         EXEC_STAGE_COMPILE,
@@ -46,6 +47,10 @@ struct exec_sink {
          * of a socket whose other end is the program's fd 0, and owns it
          * (closing it is the program's end of input). */
         void (*stdin_open) (void *arg, int fd);
+        /* A submission's test case `index` has ended (after its run's
+         * stage_end), or was skipped (run NULL).  NULL: not told. */
+        void (*test_end) (void *arg, size_t index, const char *name, enum verdict v,
+                          const struct runner_result *run);
         void *arg;
 };
 

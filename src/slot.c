@@ -237,16 +237,61 @@ create_compile (const struct runner_config *cfg, struct exec_slot *s, struct ce_
         return runner_create (cfg, &stage, &s->compile, err);
 }
 
-int
-slot_create_run (const struct runner_config *cfg, struct exec_slot *s, struct ce_error *err)
+static int
+create_run (const struct runner_config *cfg, struct exec_slot *s, const char *name,
+            struct ce_error *err)
 {
-        struct runner_stage stage = stage_in (&s->d, s->lang, s->d.id, "run");
+        struct runner_stage stage = stage_in (&s->d, s->lang, s->d.id, name);
 
         stage.env = s->lang->run.env;
         stage.build_dir = s->lang->compile.command ? s->d.build_dir : NULL;
         stage.limits = &s->run_limits;
         stage.tmp_bytes = stage.fsize_bytes = cfg->tmp_bytes;
         return runner_create (cfg, &stage, &s->run, err);
+}
+
+int
+slot_create_run (const struct runner_config *cfg, struct exec_slot *s, struct ce_error *err)
+{
+        return create_run (cfg, s, "run", err);
+}
+
+int
+slot_renew_run (const struct runner_config *cfg, struct exec_slot *s, size_t index,
+                struct ce_error *err)
+{
+        char name[32];
+
+        /* runc delete first: the new container takes the same id. */
+        runner_destroy (cfg, s->run);
+        s->run = NULL;
+        snprintf (name, sizeof (name), "run-%zu", index);
+        return create_run (cfg, s, name, err);
+}
+
+int
+slot_open_stdin (struct exec_slot *s, size_t index, const char *data, size_t len, int *fd,
+                 struct ce_error *err)
+{
+        char name[32];
+        int ret;
+
+        *fd = -1;
+        if (data == NULL) {
+                *fd = open ("/dev/null", O_RDONLY | O_CLOEXEC);
+                if (*fd < 0)
+                        return ce_fail (err, errno, "cannot open /dev/null: %s", strerror (errno));
+                return 0;
+        }
+        /* A file of ours, never seen inside but through fd 0. */
+        snprintf (name, sizeof (name), "stdin-%zu", index);
+        ret = ce_write_file_at (s->d.wfd, name, data, len, 0600);
+        if (ret < 0)
+                return ce_fail (err, -ret, "cannot write stdin: %s", strerror (-ret));
+        *fd = openat (s->d.wfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+        if (*fd < 0)
+                return ce_fail (err, errno, "cannot open stdin: %s", strerror (errno));
+        return 0;
 }
 
 int

@@ -93,6 +93,18 @@ on_stage_end (void *arg, enum exec_stage stage, const struct runner_result *res)
         pthread_mutex_unlock (&s->lock);
 }
 
+static void
+on_test_end (void *arg, size_t index, const char *name, enum verdict v,
+             const struct runner_result *run)
+{
+        struct ndjson_stream *s = arg;
+
+        pthread_mutex_lock (&s->lock);
+        if (! s->ended)
+                events_test_end (&s->events, index, name, v, run);
+        pthread_mutex_unlock (&s->lock);
+}
+
 struct ndjson_stream *
 ndjson_stream_new (struct MHD_Connection *conn, const struct events_dialect *dialect)
 {
@@ -107,7 +119,8 @@ ndjson_stream_new (struct MHD_Connection *conn, const struct events_dialect *dia
         s->conn = conn;
         s->refs = 1;
         events_init (&s->events, dialect, &(struct events_out){ push_line, is_full, s });
-        s->sink = (struct exec_sink){ on_stage_start, on_output, on_stage_end, NULL, s };
+        s->sink =
+                (struct exec_sink){ on_stage_start, on_output, on_stage_end, NULL, on_test_end, s };
         return s;
 }
 

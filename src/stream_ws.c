@@ -950,7 +950,7 @@ ws_on_upgrade (void *cls, struct MHD_Connection *connection, void *con_cls, cons
         events_init (&c->events, c->protocol->events,
                      &(struct events_out){ enqueue_text, is_full, c });
         c->sink = (struct exec_sink){ sink_stage_start, sink_output, sink_stage_end,
-                                      sink_stdin_open, c };
+                                      sink_stdin_open,  NULL,        c };
         c->wake = eventfd (0, EFD_CLOEXEC | EFD_NONBLOCK);
         if (c->wake < 0 || pthread_mutex_init (&c->lock, NULL) != 0)
                 goto fail;
