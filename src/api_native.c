@@ -94,7 +94,8 @@ fail:
 /* A test case's fields, in the answer's "tests" and in its stream event:
  * name, verdict, and the run's fields when it ran (run NULL: skipped). */
 static yajl_gen_status
-gen_test_fields (yajl_gen g, const char *name, enum verdict v, const struct runner_result *run)
+gen_test_fields (yajl_gen g, const char *name, enum verdict v, const struct runner_result *run,
+                 bool clipped)
 {
         yajl_gen_status st;
 
@@ -104,6 +105,8 @@ gen_test_fields (yajl_gen g, const char *name, enum verdict v, const struct runn
         GEN_KV_STR ("verdict", verdict_name (v));
         if (run) {
                 GEN (gen_run_fields (g, run));
+                if (clipped)
+                        GEN_KV_BOOL ("output_clipped", true);
         } else {
                 GEN_STR ("status");
                 GEN (yajl_gen_null (g));
@@ -126,7 +129,8 @@ gen_tests (yajl_gen g, const struct ce_request *req, const struct exec_result *r
                 const struct exec_test *t = &res->tests[i];
 
                 GEN (yajl_gen_map_open (g));
-                GEN (gen_test_fields (g, req->tests[i].name, t->verdict, t->ran ? &t->run : NULL));
+                GEN (gen_test_fields (g, req->tests[i].name, t->verdict, t->ran ? &t->run : NULL,
+                                      t->clipped));
                 GEN (yajl_gen_map_close (g));
         }
         GEN (yajl_gen_array_close (g));
@@ -237,7 +241,7 @@ native_event_test (yajl_gen g, size_t index, const char *name, enum verdict v,
         GEN (yajl_gen_map_open (g));
         GEN_KV_STR ("type", "test");
         GEN_KV_INT ("index", index);
-        GEN (gen_test_fields (g, name, v, run));
+        GEN (gen_test_fields (g, name, v, run, false));
         GEN (yajl_gen_map_close (g));
 fail:
         return st;

@@ -116,6 +116,39 @@ run_once (const struct runner_config *cfg, struct exec_slot *s, const struct exe
         return 0;
 }
 
+/* What a submission's answer keeps of its tests' output, all together: a
+ * test's output is judged whole, then what it keeps is cut to its share
+ * (the first test's, which is also the answer's top-level output, is kept
+ * whole as a single run's would be).  Bounds the memory one request holds. */
+#define TESTS_OUTPUT_KEPT (16 << 20)
+#define TEST_OUTPUT_KEPT_MIN (64 << 10)
+
+static bool
+clip_buf (struct ce_buf *b, size_t keep)
+{
+        char *smaller;
+
+        if (b->len <= keep)
+                return false;
+        b->len = keep;
+        smaller = realloc (b->data, keep + 1);
+        if (smaller) {
+                b->data = smaller;
+                b->cap = keep + 1;
+        }
+        return true;
+}
+
+static bool
+clip_output (struct runner_result *r, size_t keep)
+{
+        bool a = clip_buf (&r->out.combined, keep);
+        bool b = clip_buf (&r->out.stdout_buf, keep);
+        bool c = clip_buf (&r->out.stderr_buf, keep);
+
+        return a || b || c;
+}
+
 /* Room for every test's result, each skipped until it runs. */
 static int
 tests_init (const struct ce_request *req, struct exec_result *res, struct ce_error *err)
@@ -156,6 +189,7 @@ run_tests (const struct runner_config *cfg, struct exec_slot *s, const struct ex
            const struct ce_request *req, int client_fd, const struct exec_sink *sink,
            struct exec_result *res, struct ce_error *err)
 {
+        size_t keep = TESTS_OUTPUT_KEPT / req->ntests;
         bool stop = false;
         int ret = tests_init (req, res, err);
 
@@ -193,6 +227,10 @@ run_tests (const struct runner_config *cfg, struct exec_slot *s, const struct ex
                         res->passed++;
                 if (sink && sink->test_end)
                         sink->test_end (sink->arg, i, t->name, et->verdict, &et->run);
+                if (i > 0)
+                        et->clipped = clip_output (&et->run, keep > TEST_OUTPUT_KEPT_MIN
+                                                                     ? keep
+                                                                     : TEST_OUTPUT_KEPT_MIN);
                 stop = et->run.status == RUN_CLIENT_GONE
                        || (req->stop_on_failure && verdict_fails (et->verdict));
         }

@@ -30,7 +30,8 @@ struct warm_pool;
 
 /* One test case of a submission (req->ntests). */
 struct exec_test {
-        bool ran; /* false: skipped (stop_on_failure, a failed compile) */
+        bool ran;     /* false: skipped (stop_on_failure, a failed compile) */
+        bool clipped; /* its output was cut for the answer, after it was judged */
         enum verdict verdict;
         struct runner_result run; /* when it ran */
 };
