@@ -49,9 +49,11 @@ native_finish (void *p, const struct api_env *env, struct api_request *out, stru
         return 0;
 }
 
-/* Fields shared by the run and the compile stage. */
+/* Fields shared by the run and the compile stage, and a test's; `whole`:
+ * with the first API's output (both streams) and time_ms, which a test's
+ * entry leaves out. */
 static yajl_gen_status
-gen_run_fields (yajl_gen g, const struct runner_result *res)
+gen_run_fields (yajl_gen g, const struct runner_result *res, bool whole)
 {
         const struct ce_buf *bufs[] = { &res->out.combined, &res->out.stdout_buf,
                                         &res->out.stderr_buf };
@@ -60,7 +62,7 @@ gen_run_fields (yajl_gen g, const struct runner_result *res)
         const char *sig = runner_signal_name (res->signal, signame, sizeof (signame));
         yajl_gen_status st = yajl_gen_status_ok;
 
-        for (size_t i = 0; i < 3; i++) {
+        for (size_t i = whole ? 0 : 1; i < 3; i++) {
                 cleanup_free char *clean = NULL;
                 size_t len;
 
@@ -84,7 +86,8 @@ gen_run_fields (yajl_gen g, const struct runner_result *res)
         GEN (res->cpu_ms < 0 ? yajl_gen_null (g) : yajl_gen_integer (g, res->cpu_ms));
         GEN (yajl_gen_map_close (g));
         /* time_ms: the first API's field, kept for existing clients. */
-        GEN_KV_INT ("time_ms", res->wall_ms);
+        if (whole)
+                GEN_KV_INT ("time_ms", res->wall_ms);
         GEN_STR ("memory_kb");
         GEN (res->memory_kb < 0 ? yajl_gen_null (g) : yajl_gen_integer (g, res->memory_kb));
 fail:
@@ -104,11 +107,27 @@ gen_test_fields (yajl_gen g, const char *name, enum verdict v, const struct runn
                   : yajl_gen_null (g));
         GEN_KV_STR ("verdict", verdict_name (v));
         if (run) {
-                GEN (gen_run_fields (g, run));
+                GEN (gen_run_fields (g, run, false));
                 if (clipped)
                         GEN_KV_BOOL ("output_clipped", true);
         } else {
+                /* Never ran: the same keys, nothing in them. */
                 GEN_STR ("status");
+                GEN (yajl_gen_null (g));
+                GEN_KV_STR ("stdout", "");
+                GEN_KV_STR ("stderr", "");
+                GEN_STR ("exit_code");
+                GEN (yajl_gen_null (g));
+                GEN_STR ("signal");
+                GEN (yajl_gen_null (g));
+                GEN_KV_BOOL ("truncated", false);
+                GEN_STR ("time");
+                GEN (yajl_gen_map_open (g));
+                GEN_KV_INT ("wall_ms", 0);
+                GEN_STR ("cpu_ms");
+                GEN (yajl_gen_null (g));
+                GEN (yajl_gen_map_close (g));
+                GEN_STR ("memory_kb");
                 GEN (yajl_gen_null (g));
         }
 fail:
@@ -145,14 +164,14 @@ native_gen_result (yajl_gen g, const struct api_env *env, const struct api_reque
         yajl_gen_status st;
 
         GEN (yajl_gen_map_open (g));
-        GEN (gen_run_fields (g, execution_result_first (res)));
+        GEN (gen_run_fields (g, execution_result_first (res), true));
         GEN_KV_STR ("language", in->lang->name);
         GEN_KV_STR ("version", in->lang->version);
         GEN_KV_STR ("limit_mode", env->limit_mode);
         if (res->compiled) {
                 GEN_STR ("compile");
                 GEN (yajl_gen_map_open (g));
-                GEN (gen_run_fields (g, &res->compile));
+                GEN (gen_run_fields (g, &res->compile, true));
                 GEN (yajl_gen_map_close (g));
         }
         if (res->ntests)
