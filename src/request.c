@@ -6,12 +6,23 @@
  *
  *   top object ─┬─ "files": array ── file objects {name, content, encoding}
  *               ├─ "args": array of strings
- *               └─ "limits": object of numbers
+ *               ├─ "limits": object of numbers
+ *               ├─ "tests": array ── test objects {name, stdin, expected_output,
+ *               │                     "args": array of strings}
+ *               └─ "checker": object {type, abs, rel} (or a string)
  *
  * Any other nesting is a type error reported at its first event, so the stack
- * never grows past three and deeply nested bodies cost nothing.  The first
- * problem wins: it is stored in p->err and the callback returns 0, which
- * makes yajl stop.  Messages name the field ("files[2].name", "limits.pids").
+ * never grows past four (top, tests, a test, its args) and deeply nested
+ * bodies cost nothing.  The first problem wins: it is stored in p->err and
+ * the callback returns 0, which makes yajl stop.  Messages name the field
+ * ("files[2].name", "limits.pids", "tests[3].args[1]", "checker.abs").
+ *
+ * A file or a test is built in the parser (p->file, p->test) and moved into
+ * the request when its object closes, so a body cut short leaves nothing
+ * half-made in the request; request_parser_free frees what is pending.
+ * Which strings yajl guarantees: it checks the raw bytes' UTF-8 structure
+ * only (not overlong forms, nor surrogates written as \u escapes), so a
+ * test's name, which goes back out in the answer, is checked strictly here.
  */
 #include "request.h"
 
@@ -21,7 +32,7 @@
 #include <yajl/yajl_parse.h>
 
 #define MAX_LANGUAGE_LEN 64
-#define MAX_DEPTH 3
+#define MAX_DEPTH 4 /* top, tests, a test, its args */
 
 const struct ce_limits request_limit_minimums = {
         .timeout_ms = 1,
@@ -31,7 +42,17 @@ const struct ce_limits request_limit_minimums = {
         .pids = 8,
 };
 
-enum ctx { CTX_TOP, CTX_FILES, CTX_FILE, CTX_ARGS, CTX_LIMITS };
+enum ctx {
+        CTX_TOP,
+        CTX_FILES,
+        CTX_FILE,
+        CTX_ARGS,
+        CTX_LIMITS,
+        CTX_TESTS,
+        CTX_TEST,
+        CTX_TEST_ARGS,
+        CTX_CHECKER,
+};
 
 enum key {
         K_NONE = 0,
@@ -42,10 +63,14 @@ enum key {
         K_STDIN,
         K_ARGS,
         K_LIMITS,
-        /* a file */
+        K_TESTS,
+        K_CHECKER,
+        K_STOP_ON_FAILURE,
+        /* a file (name); a test (name, stdin, args) */
         K_NAME,
         K_CONTENT,
         K_ENCODING,
+        K_EXPECTED,
         /* limits */
         K_TIMEOUT,
         K_MEMORY,
@@ -56,6 +81,8 @@ enum key {
         K_COMPILE_MEMORY,
         K_COMPILE_PIDS,
 };
+/* A key is a bit in the "seen" words. */
+_Static_assert(K_COMPILE_PIDS < 32, "enum key outgrew an unsigned");
 
 struct key_def {
         const char *name;
@@ -70,9 +97,17 @@ static const struct key_def keys[] = {
         { "stdin", CTX_TOP, K_STDIN },
         { "args", CTX_TOP, K_ARGS },
         { "limits", CTX_TOP, K_LIMITS },
+        { "tests", CTX_TOP, K_TESTS },
+        { "checker", CTX_TOP, K_CHECKER },
+        { "stop_on_failure", CTX_TOP, K_STOP_ON_FAILURE },
         { "name", CTX_FILE, K_NAME },
         { "content", CTX_FILE, K_CONTENT },
         { "encoding", CTX_FILE, K_ENCODING },
+        { "name", CTX_TEST, K_NAME },
+        { "stdin", CTX_TEST, K_STDIN },
+        { "args", CTX_TEST, K_ARGS },
+        { "expected_output", CTX_TEST, K_EXPECTED },
+        /* "checker"'s keys are checker.h's (checker_object_key). */
         { "timeout_ms", CTX_LIMITS, K_TIMEOUT },
         { "memory_mb", CTX_LIMITS, K_MEMORY },
         { "cpus", CTX_LIMITS, K_CPUS },
@@ -108,6 +143,10 @@ struct request_parser {
         enum key key;  /* the key whose value comes next, in a map context */
         unsigned seen; /* bit per key already given, top level and limits */
         struct pending_file file;
+        struct ce_test test; /* the test object being read: tests[req->ntests] */
+        unsigned test_seen;  /* bit per key, for p->test */
+        struct checker_object checker;
+        enum checker_field checker_field; /* the checker key whose value comes next */
         char *code;
         size_t code_len;
         bool failed;
@@ -164,7 +203,8 @@ key_name (enum key k)
         return "?";
 }
 
-/* "code", "files[2].name", "limits.pids", "args[0]" - for messages. */
+/* "code", "files[2].name", "limits.pids", "args[0]", "tests[1].args[0]",
+ * "checker.abs" - for messages. */
 static void
 field_path (struct request_parser *p, char *buf, size_t size)
 {
@@ -178,6 +218,16 @@ field_path (struct request_parser *p, char *buf, size_t size)
                 break;
         case CTX_ARGS: snprintf (buf, size, "args[%zu]", p->req->nargs); break;
         case CTX_LIMITS: snprintf (buf, size, "limits.%s", key_name (p->key)); break;
+        case CTX_TESTS: snprintf (buf, size, "tests[%zu]", p->req->ntests); break;
+        case CTX_TEST:
+                snprintf (buf, size, "tests[%zu].%s", p->req->ntests, key_name (p->key));
+                break;
+        case CTX_TEST_ARGS:
+                snprintf (buf, size, "tests[%zu].args[%zu]", p->req->ntests, p->test.nargs);
+                break;
+        case CTX_CHECKER:
+                snprintf (buf, size, "checker.%s", checker_field_name (p->checker_field));
+                break;
         }
 }
 
@@ -298,36 +348,51 @@ request_add_file (struct ce_request *r, char *name, char *data, size_t len, stru
         return 0;
 }
 
+/* The rules of one argument list, top-level or a test's: field names the
+ * list in messages ("args", "tests[2].args").  Appends a copy of arg to
+ * *args (kept NULL-terminated), counting its bytes in *bytes. */
+static int
+args_add (char ***args, size_t *nargs, size_t *bytes, const char *field, const char *arg,
+          size_t len, struct ce_error *err)
+{
+        size_t i = *nargs;
+        char **grown, *copy;
+
+        if (i >= REQUEST_MAX_ARGS)
+                return ce_refuse (err, 400, EINVAL, "field '%s' has more than %d entries", field,
+                                  REQUEST_MAX_ARGS);
+        if (memchr (arg, '\0', len))
+                return ce_refuse (err, 400, EINVAL, "field '%s[%zu]' must not contain NUL", field,
+                                  i);
+        /* The kernel refuses longer strings in execve (MAX_ARG_STRLEN). */
+        if (len >= REQUEST_MAX_ARG_LEN)
+                return ce_refuse (err, 400, EINVAL, "field '%s[%zu]' is longer than %d bytes",
+                                  field, i, REQUEST_MAX_ARG_LEN - 1);
+        if (*bytes + len > REQUEST_MAX_ARGS_BYTES)
+                return ce_refuse (err, 400, EINVAL, "field '%s' is longer than %d bytes in all",
+                                  field, REQUEST_MAX_ARGS_BYTES);
+        grown = realloc (*args, (i + 2) * sizeof (char *));
+        if (grown == NULL)
+                return ce_fail (err, ENOMEM, "out of memory");
+        *args = grown;
+        copy = malloc (len + 1);
+        if (copy == NULL) {
+                grown[i] = NULL;
+                return ce_fail (err, ENOMEM, "out of memory");
+        }
+        memcpy (copy, arg, len);
+        copy[len] = '\0';
+        grown[i] = copy;
+        grown[i + 1] = NULL;
+        *nargs = i + 1;
+        *bytes += len + 1;
+        return 0;
+}
+
 int
 request_add_arg (struct ce_request *r, const char *arg, size_t len, struct ce_error *err)
 {
-        size_t i = r->nargs;
-        char **args;
-
-        if (i >= REQUEST_MAX_ARGS)
-                return ce_refuse (err, 400, EINVAL, "field 'args' has more than %d entries",
-                                  REQUEST_MAX_ARGS);
-        if (memchr (arg, '\0', len))
-                return ce_refuse (err, 400, EINVAL, "field 'args[%zu]' must not contain NUL", i);
-        /* The kernel refuses longer strings in execve (MAX_ARG_STRLEN). */
-        if (len >= REQUEST_MAX_ARG_LEN)
-                return ce_refuse (err, 400, EINVAL, "field 'args[%zu]' is longer than %d bytes", i,
-                                  REQUEST_MAX_ARG_LEN - 1);
-        if (r->args_bytes + len > REQUEST_MAX_ARGS_BYTES)
-                return ce_refuse (err, 400, EINVAL, "field 'args' is longer than %d bytes in all",
-                                  REQUEST_MAX_ARGS_BYTES);
-        args = realloc (r->args, (i + 2) * sizeof (char *));
-        if (args == NULL)
-                return ce_fail (err, ENOMEM, "out of memory");
-        r->args = args;
-        r->args[i] = malloc (len + 1);
-        if (r->args[i] == NULL)
-                return ce_fail (err, ENOMEM, "out of memory");
-        memcpy (r->args[i], arg, len);
-        r->args[i][len] = '\0';
-        r->args[++r->nargs] = NULL;
-        r->args_bytes += len + 1;
-        return 0;
+        return args_add (&r->args, &r->nargs, &r->args_bytes, "args", arg, len, err);
 }
 
 static int
@@ -363,6 +428,113 @@ finish_file (struct request_parser *p)
                 return refused (p, &err);
         memset (f, 0, sizeof (*f));
         return 1;
+}
+
+static void
+test_free (struct ce_test *t)
+{
+        free (t->name);
+        free (t->stdin_data);
+        for (size_t i = 0; i < t->nargs; i++)
+                free (t->args[i]);
+        free (t->args);
+        free (t->expected);
+}
+
+/* The test object closed: move it into the request. */
+static int
+finish_test (struct request_parser *p)
+{
+        struct ce_request *r = p->req;
+        struct ce_test *tests;
+
+        if (p->test.args == NULL && (p->test.args = calloc (1, sizeof (char *))) == NULL)
+                return fail_oom (p);
+        tests = realloc (r->tests, (r->ntests + 1) * sizeof (*tests));
+        if (tests == NULL)
+                return fail_oom (p);
+        r->tests = tests;
+        r->tests[r->ntests++] = p->test; /* owned by r */
+        memset (&p->test, 0, sizeof (p->test));
+        p->test_seen = 0;
+        return 1;
+}
+
+/* Strictly valid UTF-8 is what the repair for the answer's text leaves
+ * unchanged: one definition of "valid" (common.c). */
+static int
+utf8_valid (const unsigned char *s, size_t len, bool *valid)
+{
+        cleanup_free char *copy = NULL;
+        size_t copy_len;
+
+        if (ce_utf8_sanitize ((const char *) s, len, &copy, &copy_len) < 0)
+                return -ENOMEM;
+        *valid = copy_len == len && memcmp (copy, s, len) == 0;
+        return 0;
+}
+
+/* A string in a test object: name, stdin or expected_output. */
+static int
+take_test_string (struct request_parser *p, enum key key, const unsigned char *s, size_t len)
+{
+        struct ce_test *t = &p->test;
+        size_t i = p->req->ntests;
+        bool valid;
+
+        p->key = K_NONE;
+        if (key == K_NAME) {
+                /* The name goes back out in the answer, as a JSON string. */
+                if (len > REQUEST_MAX_TEST_NAME)
+                        return fail (p, "field 'tests[%zu].name' is longer than %d bytes", i,
+                                     REQUEST_MAX_TEST_NAME);
+                if (memchr (s, '\0', len))
+                        return fail (p, "field 'tests[%zu].name' must not contain NUL", i);
+                if (utf8_valid (s, len, &valid) < 0)
+                        return fail_oom (p);
+                if (! valid)
+                        return fail (p, "field 'tests[%zu].name' must be valid UTF-8", i);
+                return (t->name = dup_bytes (s, len)) ? 1 : fail_oom (p);
+        }
+        if (key == K_STDIN) {
+                t->stdin_len = len;
+                return (t->stdin_data = dup_bytes (s, len)) ? 1 : fail_oom (p);
+        }
+        /* K_EXPECTED */
+        t->expected_len = len;
+        return (t->expected = dup_bytes (s, len)) ? 1 : fail_oom (p);
+}
+
+/* A value in the checker object; the object form's rules are checker.h's. */
+static int
+take_checker_value (struct request_parser *p, enum vtype t, const unsigned char *s, size_t len)
+{
+        enum checker_field f = p->checker_field;
+
+        if (f == CHECKER_FIELD_TYPE) {
+                if (t != V_STRING)
+                        return type_error (p, "a string", t);
+                if (checker_object_type (&p->checker, (const char *) s, len) < 0)
+                        return fail (p, "%s", "field 'checker.type' must be one of " CHECKER_NAMES);
+                return 1;
+        }
+        if (t != V_NUMBER)
+                return type_error (p, "a number", t);
+        if (checker_object_tolerance (&p->checker, f, (const char *) s, len) < 0)
+                return fail (p, "field 'checker.%s' must be a number from 0 to %g",
+                             checker_field_name (f), CHECKER_TOLERANCE_MAX);
+        return 1;
+}
+
+static int
+finish_checker (struct request_parser *p)
+{
+        if (checker_object_finish (&p->checker, &p->req->checker) == 0)
+                return 1;
+        if (! (p->checker.given & (1u << CHECKER_FIELD_TYPE)))
+                return fail (p, "%s", "field 'checker.type' is required");
+        return fail (p, "%s",
+                     "fields 'checker.abs' and 'checker.rel' apply to type \"float\" only");
 }
 
 static int
@@ -424,7 +596,8 @@ take_limit (struct request_parser *p, const char *s, size_t len)
         return ok;
 }
 
-/* Every value and container start comes through here. */
+/* Every value and container start comes through here.  s and len: a
+ * string's bytes or a number's text; for a boolean, len is its value. */
 static int
 take_value (struct request_parser *p, enum vtype t, const unsigned char *s, size_t len)
 {
@@ -449,9 +622,33 @@ take_value (struct request_parser *p, enum vtype t, const unsigned char *s, size
                                             : type_error (p, "an array of strings", t);
                 if (key == K_LIMITS)
                         return t == V_MAP ? push (p, CTX_LIMITS) : type_error (p, "an object", t);
+                if (key == K_TESTS)
+                        return t == V_ARRAY ? push (p, CTX_TESTS)
+                                            : type_error (p, "an array of test objects", t);
+                if (key == K_STOP_ON_FAILURE) {
+                        if (t != V_BOOL)
+                                return type_error (p, "a boolean", t);
+                        p->key = K_NONE;
+                        r->stop_on_failure = len != 0;
+                        return 1;
+                }
+                if (key == K_CHECKER && t == V_MAP) {
+                        checker_object_init (&p->checker);
+                        return push (p, CTX_CHECKER);
+                }
+                if (key == K_CHECKER && t != V_STRING)
+                        return type_error (p, "a string or an object", t);
                 if (t != V_STRING)
                         return type_error (p, "a string", t);
                 p->key = K_NONE;
+                if (key == K_CHECKER) {
+                        if (checker_from_name ((const char *) s, len, &r->checker) < 0)
+                                return fail (p, "%s",
+                                             "field 'checker' names no known checker (expected "
+                                             "one of " CHECKER_NAMES
+                                             " or an object with " CHECKER_FIELDS ")");
+                        return 1;
+                }
                 if (key == K_LANGUAGE) {
                         if (len == 0 || len > MAX_LANGUAGE_LEN)
                                 return fail (p, "%s", "field 'language' must be a non-empty name");
@@ -514,6 +711,39 @@ take_value (struct request_parser *p, enum vtype t, const unsigned char *s, size
                         p->key = K_NONE;
                         return ok;
                 }
+
+        case CTX_TESTS:
+                if (t != V_MAP)
+                        return type_error (p, "a test object", t);
+                /* Refused before the test is read. */
+                if (r->ntests >= REQUEST_MAX_TESTS)
+                        return fail (p, "field 'tests' has more than %d entries",
+                                     REQUEST_MAX_TESTS);
+                return push (p, CTX_TEST);
+
+        case CTX_TEST:
+                if (key == K_ARGS)
+                        return t == V_ARRAY ? push (p, CTX_TEST_ARGS)
+                                            : type_error (p, "an array of strings", t);
+                if (t != V_STRING)
+                        return type_error (p, "a string", t);
+                return take_test_string (p, key, s, len);
+
+        case CTX_TEST_ARGS:
+                if (t != V_STRING)
+                        return type_error (p, "a string", t);
+                {
+                        char field[32];
+
+                        snprintf (field, sizeof (field), "tests[%zu].args", r->ntests);
+                        if (args_add (&p->test.args, &p->test.nargs, &p->test.args_bytes, field,
+                                      (const char *) s, len, &err)
+                            < 0)
+                                return refused (p, &err);
+                        return 1;
+                }
+
+        case CTX_CHECKER: return take_checker_value (p, t, s, len);
         }
         return fail (p, "%s", "unexpected value");
 }
@@ -527,8 +757,7 @@ on_null (void *ctx)
 static int
 on_boolean (void *ctx, int v)
 {
-        (void) v;
-        return take_value (ctx, V_BOOL, NULL, 0);
+        return take_value (ctx, V_BOOL, NULL, v != 0);
 }
 
 static int
@@ -560,9 +789,23 @@ on_map_key (void *ctx, const unsigned char *key, size_t len)
 {
         struct request_parser *p = ctx;
         enum ctx where = p->stack[p->depth - 1];
-        unsigned *seen = where == CTX_FILE ? &p->file.seen : &p->seen;
+        unsigned *seen = where == CTX_FILE   ? &p->file.seen
+                         : where == CTX_TEST ? &p->test_seen
+                                             : &p->seen;
         char name[65];
 
+        if (where == CTX_CHECKER) {
+                int f = checker_object_key (&p->checker, (const char *) key, len);
+
+                if (f >= 0) {
+                        p->checker_field = (enum checker_field) f;
+                        return 1;
+                }
+                /* -EEXIST: key is one of checker.h's names, safe to quote. */
+                if (f == -EEXIST)
+                        return fail (p, "field 'checker.%.*s' given twice", (int) len,
+                                     (const char *) key);
+        }
         for (size_t i = 0; i < sizeof (keys) / sizeof (*keys); i++) {
                 if (keys[i].ctx != where || strlen (keys[i].name) != len
                     || memcmp (keys[i].name, key, len) != 0)
@@ -585,6 +828,13 @@ on_map_key (void *ctx, const unsigned char *key, size_t len)
         if (where == CTX_FILE)
                 return fail (p, "unknown field 'files[%zu].%s' (expected name, content, encoding)",
                              p->req->nfiles, name);
+        if (where == CTX_TEST)
+                return fail (p,
+                             "unknown field 'tests[%zu].%s' (expected name, stdin, args, "
+                             "expected_output)",
+                             p->req->ntests, name);
+        if (where == CTX_CHECKER)
+                return fail (p, "unknown field 'checker.%s' (expected " CHECKER_FIELDS ")", name);
         if (where == CTX_LIMITS)
                 return fail (p,
                              "unknown field 'limits.%s' (expected timeout_ms, memory_mb, cpus, "
@@ -592,7 +842,8 @@ on_map_key (void *ctx, const unsigned char *key, size_t len)
                              "compile_pids)",
                              name);
         return fail (p,
-                     "unknown field '%s' (expected language, code or files, stdin, args, limits)",
+                     "unknown field '%s' (expected language, code or files, stdin, args, limits, "
+                     "tests, checker, stop_on_failure)",
                      name);
 }
 
@@ -607,6 +858,10 @@ on_end_map (void *ctx)
                 p->ended = true;
         if (where == CTX_FILE)
                 return finish_file (p);
+        if (where == CTX_TEST)
+                return finish_test (p);
+        if (where == CTX_CHECKER)
+                return finish_checker (p);
         return 1;
 }
 
@@ -614,9 +869,11 @@ static int
 on_end_array (void *ctx)
 {
         struct request_parser *p = ctx;
+        enum ctx where = p->stack[--p->depth];
 
-        p->depth--;
         p->key = K_NONE;
+        if (where == CTX_TESTS && p->req->ntests == 0)
+                return fail (p, "%s", "field 'tests' must hold at least one test");
         return 1;
 }
 
@@ -646,6 +903,7 @@ request_parser_new (size_t max_bytes)
                 return NULL;
         }
         p->max_bytes = max_bytes;
+        p->req->checker = CHECKER_DEFAULT;
         return p;
 }
 
@@ -659,6 +917,7 @@ request_parser_free (struct request_parser *p)
         request_free (p->req);
         free (p->file.name);
         free (p->file.content);
+        test_free (&p->test);
         free (p->code);
         free (p);
 }
@@ -678,6 +937,9 @@ request_free (struct ce_request *r)
         for (size_t i = 0; i < r->nargs; i++)
                 free (r->args[i]);
         free (r->args);
+        for (size_t i = 0; i < r->ntests; i++)
+                test_free (&r->tests[i]);
+        free (r->tests);
         free (r);
 }
 
@@ -753,6 +1015,25 @@ request_parser_finish (struct request_parser *p, struct ce_request **out, struct
         }
         if (r->nfiles == 0)
                 return ce_refuse (err, 400, EINVAL, "field 'files' must not be empty");
+        /* An empty "tests" was refused where it closed: given means ntests > 0. */
+        if (r->ntests > 0) {
+                static const enum key top_only[] = { K_STDIN, K_ARGS };
+
+                for (size_t i = 0; i < sizeof (top_only) / sizeof (*top_only); i++)
+                        if (p->seen & (1u << top_only[i]))
+                                return ce_refuse (err, 400, EINVAL,
+                                                  "field '%s' cannot be given with 'tests': give "
+                                                  "each test its own 'stdin' and 'args'",
+                                                  key_name (top_only[i]));
+        } else {
+                if (p->seen & (1u << K_CHECKER))
+                        return ce_refuse (err, 400, EINVAL,
+                                          "field 'checker' needs 'tests' (it compares each "
+                                          "test's output with its expected_output)");
+                if (p->seen & (1u << K_STOP_ON_FAILURE))
+                        return ce_refuse (err, 400, EINVAL,
+                                          "field 'stop_on_failure' needs 'tests'");
+        }
         if (r->args == NULL) {
                 r->args = calloc (1, sizeof (char *));
                 if (r->args == NULL)

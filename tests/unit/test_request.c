@@ -64,6 +64,26 @@ expect_error_max (const char *body, size_t len, size_t max, int status, const ch
         }
 }
 
+/* For big bodies: yajl rescans a string it holds across pieces from its
+ * start at each piece, so byte-sized pieces of a long string are quadratic. */
+static void
+expect_error_big (const char *body, const char *needle)
+{
+        size_t steps[] = { 4096, 1 << 20 };
+
+        for (size_t i = 0; i < sizeof (steps) / sizeof (*steps); i++) {
+                struct ce_request *r;
+                struct ce_error err = { 0 };
+                int st = parse (body, strlen (body), steps[i], 1 << 20, &r, &err);
+
+                if (st != 400 || strstr (err.msg, needle) == NULL)
+                        fprintf (stderr, "body %.40s: got %d '%s', want 400 '%s'\n", body, st,
+                                 err.msg, needle);
+                CHECK (st == 400 && strstr (err.msg, needle) != NULL);
+                CHECK (r == NULL);
+        }
+}
+
 static void
 expect_error (const char *body, size_t len, int status, const char *needle)
 {
@@ -274,6 +294,240 @@ main (void)
                        && strstr (err.msg, "longer than"));
                 CHECK (r->nargs == 1);
                 request_free (r);
+        }
+
+        /* tests, checker, stop_on_failure */
+        {
+                const char *body =
+                        "{\"language\":\"py\",\"code\":\"x\",\"tests\":["
+                        "{\"name\":\"first \\u00e9\",\"stdin\":\"a\\u0000b\",\"args\":[\"-v\","
+                        "\"\"],\"expected_output\":\"ok\\u0000\\n\"},"
+                        "{\"expected_output\":\"\"},"
+                        "{\"args\":[],\"name\":\"\",\"stdin\":\"\"}],"
+                        "\"checker\":{\"rel\":0,\"type\":\"float\",\"abs\":1e-9},"
+                        "\"stop_on_failure\":true}";
+                size_t steps[] = { 1, 2, 7, 1 << 20 };
+
+                for (size_t i = 0; i < sizeof (steps) / sizeof (*steps); i++) {
+                        struct ce_request *r;
+                        struct ce_error err = { 0 };
+                        const struct ce_test *t;
+
+                        CHECK (parse (body, strlen (body), steps[i], 1 << 20, &r, &err) == 0);
+                        if (r == NULL) {
+                                fprintf (stderr, "%s\n", err.msg);
+                                continue;
+                        }
+                        CHECK (r->ntests == 3 && r->stop_on_failure);
+                        CHECK (r->stdin_data == NULL && r->nargs == 0 && r->args[0] == NULL);
+                        CHECK (r->checker.type == CHECKER_FLOAT && r->checker.abs == 1e-9
+                               && r->checker.rel == 0);
+                        t = &r->tests[0];
+                        CHECK_STR (t->name, "first \xc3\xa9");
+                        CHECK (t->stdin_len == 3 && memcmp (t->stdin_data, "a\0b", 4) == 0);
+                        CHECK (t->nargs == 2 && t->args[2] == NULL && t->args_bytes == 4);
+                        CHECK_STR (t->args[0], "-v");
+                        CHECK_STR (t->args[1], "");
+                        CHECK (t->expected_len == 4 && memcmp (t->expected, "ok\0\n", 4) == 0);
+                        t = &r->tests[1];
+                        CHECK (t->name == NULL && t->stdin_data == NULL);
+                        CHECK (t->args && t->args[0] == NULL && t->nargs == 0);
+                        CHECK (t->expected && t->expected_len == 0);
+                        t = &r->tests[2];
+                        CHECK_STR (t->name, "");
+                        CHECK (t->stdin_data && t->stdin_len == 0 && t->expected == NULL);
+                        CHECK (t->args && t->args[0] == NULL);
+                        request_free (r);
+                }
+        }
+        {
+                /* The checker's forms; without one, the default, and no tests at all. */
+                struct {
+                        const char *json;
+                        enum checker_type type;
+                        double abs, rel;
+                } forms[] = {
+                        { NULL, CHECKER_LINES, 0, 0 },
+                        { "\"exact\"", CHECKER_EXACT, 0, 0 },
+                        { "\"tokens\"", CHECKER_TOKENS, 0, 0 },
+                        { "\"float\"", CHECKER_FLOAT, CHECKER_FLOAT_ABS, CHECKER_FLOAT_REL },
+                        { "{\"type\":\"tokens\"}", CHECKER_TOKENS, 0, 0 },
+                        { "{\"abs\":0.5,\"type\":\"float\"}", CHECKER_FLOAT, 0.5,
+                          CHECKER_FLOAT_REL },
+                };
+
+                for (size_t i = 0; i < sizeof (forms) / sizeof (*forms); i++) {
+                        char body[256];
+                        struct ce_request *r;
+                        struct ce_error err = { 0 };
+
+                        snprintf (body, sizeof (body),
+                                  "{\"language\":\"py\",\"code\":\"x\",\"tests\":[{}]%s%s}",
+                                  forms[i].json ? ",\"checker\":" : "",
+                                  forms[i].json ? forms[i].json : "");
+                        CHECK (parse (body, strlen (body), 3, 1 << 20, &r, &err) == 0);
+                        if (r == NULL) {
+                                fprintf (stderr, "%s: %s\n", body, err.msg);
+                                continue;
+                        }
+                        CHECK (r->checker.type == forms[i].type && r->checker.abs == forms[i].abs
+                               && r->checker.rel == forms[i].rel);
+                        CHECK (r->ntests == 1 && ! r->stop_on_failure);
+                        CHECK (r->tests[0].args && r->tests[0].args[0] == NULL);
+                        request_free (r);
+                }
+        }
+        {
+                /* A plain request: one run, no tests, the default checker. */
+                const char *body = "{\"language\":\"py\",\"code\":\"x\"}";
+                struct ce_request *r;
+                struct ce_error err = { 0 };
+
+                CHECK (parse (body, strlen (body), 1, 1 << 20, &r, &err) == 0);
+                if (r) {
+                        CHECK (r->ntests == 0 && r->tests == NULL && ! r->stop_on_failure);
+                        CHECK (r->checker.type == CHECKER_LINES);
+                }
+                request_free (r);
+        }
+#define T(rest, needle) E ("{\"language\":\"py\",\"code\":\"x\"," rest "}", 400, needle)
+        T ("\"tests\":[]", "field 'tests' must hold at least one test");
+        T ("\"tests\":{}", "'tests' must be an array of test objects");
+        T ("\"tests\":[1]", "'tests[0]' must be a test object");
+        T ("\"tests\":[{},[]]", "'tests[1]' must be a test object");
+        T ("\"tests\":[{},{\"input\":\"1\"}]",
+           "unknown field 'tests[1].input' (expected name, stdin, args, expected_output)");
+        T ("\"tests\":[{\"stdin\":\"1\",\"stdin\":\"2\"}]", "field 'tests[0].stdin' given twice");
+        T ("\"tests\":[{\"name\":\"a\\u0000b\"}]", "field 'tests[0].name' must not contain NUL");
+        T ("\"tests\":[{},{\"name\":\"\\udc00\"}]", "field 'tests[1].name' must be valid UTF-8");
+        T ("\"tests\":[{\"name\":\"\xc0\xaf\"}]", "field 'tests[0].name' must be valid UTF-8");
+        T ("\"tests\":[{\"stdin\":1}]", "field 'tests[0].stdin' must be a string, not a number");
+        T ("\"tests\":[{\"stdin\":null}]", "field 'tests[0].stdin' must be a string, not null");
+        T ("\"tests\":[{\"expected_output\":[\"a\"]}]",
+           "field 'tests[0].expected_output' must be a string");
+        T ("\"tests\":[{\"name\":{}}]", "field 'tests[0].name' must be a string, not an object");
+        T ("\"tests\":[{},{},{\"args\":[\"a\",\"b\\u0000\"]}]",
+           "field 'tests[2].args[1]' must not contain NUL");
+        T ("\"tests\":[{\"args\":[\"a\",2]}]", "field 'tests[0].args[1]' must be a string");
+        T ("\"tests\":[{\"args\":[[\"a\"]]}]", "field 'tests[0].args[0]' must be a string");
+        T ("\"tests\":[{\"args\":\"a\"}]", "field 'tests[0].args' must be an array of strings");
+        T ("\"tests\":[{}],\"tests\":[{}]", "field 'tests' given twice");
+        T ("\"stdin\":\"\",\"tests\":[{}]", "field 'stdin' cannot be given with 'tests'");
+        T ("\"tests\":[{}],\"args\":[]", "field 'args' cannot be given with 'tests'");
+        T ("\"checker\":\"exact\"", "field 'checker' needs 'tests'");
+        T ("\"stop_on_failure\":false", "field 'stop_on_failure' needs 'tests'");
+        T ("\"tests\":[{}],\"stop_on_failure\":1",
+           "field 'stop_on_failure' must be a boolean, not a number");
+        T ("\"tests\":[{}],\"checker\":\"diff\"", "field 'checker' names no known checker");
+        T ("\"tests\":[{}],\"checker\":\"Exact\"", "field 'checker' names no known checker");
+        T ("\"tests\":[{}],\"checker\":1", "field 'checker' must be a string or an object");
+        T ("\"tests\":[{}],\"checker\":[]", "field 'checker' must be a string or an object");
+        T ("\"tests\":[{}],\"checker\":{\"type\":\"float\",\"eps\":1}",
+           "unknown field 'checker.eps' (expected type, abs, rel)");
+        T ("\"tests\":[{}],\"checker\":{\"type\":\"float\",\"type\":\"exact\"}",
+           "field 'checker.type' given twice");
+        T ("\"tests\":[{}],\"checker\":{\"type\":\"exact\",\"abs\":0.1}",
+           "apply to type \"float\" only");
+        T ("\"tests\":[{}],\"checker\":{\"rel\":0.1,\"type\":\"lines\"}",
+           "apply to type \"float\" only");
+        T ("\"tests\":[{}],\"checker\":{\"abs\":0.1}", "field 'checker.type' is required");
+        T ("\"tests\":[{}],\"checker\":{}", "field 'checker.type' is required");
+        T ("\"tests\":[{}],\"checker\":{\"type\":\"fuzzy\"}",
+           "field 'checker.type' must be one of");
+        T ("\"tests\":[{}],\"checker\":{\"type\":1}", "field 'checker.type' must be a string");
+        T ("\"tests\":[{}],\"checker\":{\"type\":\"float\",\"abs\":\"1\"}",
+           "field 'checker.abs' must be a number, not a string");
+        T ("\"tests\":[{}],\"checker\":{\"type\":\"float\",\"rel\":-1}",
+           "field 'checker.rel' must be a number from 0 to");
+        T ("\"tests\":[{}],\"checker\":{\"type\":\"float\",\"abs\":{\"a\":1}}",
+           "field 'checker.abs' must be a number, not an object");
+        {
+                /* A name of 255 bytes is accepted, 256 is not. */
+                char body[600], name[257];
+                struct ce_request *r;
+                struct ce_error err = { 0 };
+
+                memset (name, 'n', 256);
+                name[255] = '\0';
+                snprintf (body, sizeof (body),
+                          "{\"language\":\"py\",\"code\":\"x\",\"tests\":[{\"name\":\"%s\"}]}",
+                          name);
+                CHECK (parse (body, strlen (body), 1 << 20, 1 << 20, &r, &err) == 0);
+                CHECK (r && strlen (r->tests[0].name) == 255);
+                request_free (r);
+                name[255] = 'n';
+                name[256] = '\0';
+                snprintf (body, sizeof (body),
+                          "{\"language\":\"py\",\"code\":\"x\",\"tests\":[{\"name\":\"%s\"}]}",
+                          name);
+                expect_error (body, strlen (body), 400, "'tests[0].name' is longer than 255");
+        }
+        {
+                /* 256 tests of 256 args each are accepted; a 257th test, or a
+                 * 257th arg in a test, is refused and named. */
+                size_t cap = 2u << 20, n;
+                char *body = malloc (cap);
+                struct ce_request *r;
+                struct ce_error err = { 0 };
+
+                n = (size_t) snprintf (body, cap,
+                                       "{\"language\":\"py\",\"code\":\"x\",\"tests\":[");
+                for (int i = 0; i < REQUEST_MAX_TESTS; i++) {
+                        n += (size_t) snprintf (body + n, cap - n, "%s{\"args\":[", i ? "," : "");
+                        for (int j = 0; j < REQUEST_MAX_ARGS; j++)
+                                n += (size_t) snprintf (body + n, cap - n, "%s\"%d\"", j ? "," : "",
+                                                        j);
+                        n += (size_t) snprintf (body + n, cap - n, "],\"name\":\"t%d\"}", i);
+                }
+                snprintf (body + n, cap - n, "]}");
+                CHECK (parse (body, strlen (body), 4096, 1 << 20, &r, &err) == 0);
+                if (r) {
+                        CHECK (r->ntests == REQUEST_MAX_TESTS);
+                        CHECK (r->tests[255].nargs == REQUEST_MAX_ARGS);
+                        CHECK_STR (r->tests[255].args[255], "255");
+                        CHECK (r->tests[255].args[256] == NULL);
+                        CHECK_STR (r->tests[255].name, "t255");
+                } else {
+                        fprintf (stderr, "256x256: %s\n", err.msg);
+                }
+                request_free (r);
+
+                snprintf (body + n, cap - n, ",{}]}");
+                expect_error_max (body, strlen (body), 1 << 20, 400,
+                                  "field 'tests' has more than 256 entries");
+
+                /* The same body with one test holding 257 args. */
+                n = (size_t) snprintf (
+                        body, cap, "{\"language\":\"py\",\"code\":\"x\",\"tests\":[{},{\"args\":[");
+                for (int j = 0; j <= REQUEST_MAX_ARGS; j++)
+                        n += (size_t) snprintf (body + n, cap - n, "%s\"\"", j ? "," : "");
+                snprintf (body + n, cap - n, "]}]}");
+                expect_error_max (body, strlen (body), 1 << 20, 400,
+                                  "field 'tests[1].args' has more than 256 entries");
+                free (body);
+        }
+        {
+                /* A test's args share the top level's byte budget rule, per test. */
+                size_t arg = REQUEST_MAX_ARG_LEN - 1, cap = 8 * arg, n;
+                char *body = malloc (cap);
+
+                n = (size_t) snprintf (
+                        body, cap, "{\"language\":\"py\",\"code\":\"x\",\"tests\":[{\"args\":[");
+                for (int j = 0; j < 5; j++) {
+                        n += (size_t) snprintf (body + n, cap - n, "%s\"", j ? "," : "");
+                        memset (body + n, 'a', arg);
+                        n += arg;
+                        body[n++] = '"';
+                }
+                snprintf (body + n, cap - n, "]}]}");
+                expect_error_big (body, "field 'tests[0].args' is longer than 524288 bytes in all");
+                n = (size_t) snprintf (
+                        body, cap, "{\"language\":\"py\",\"code\":\"x\",\"tests\":[{\"args\":[\"");
+                memset (body + n, 'a', arg + 1);
+                n += arg + 1;
+                snprintf (body + n, cap - n, "\"]}]}");
+                expect_error_big (body, "field 'tests[0].args[0]' is longer than 131071 bytes");
+                free (body);
         }
 
         /* Size limit (1000 bytes in expect_error) → 413, even in pieces. */
