@@ -9,7 +9,7 @@
 #include <string.h>
 #include <sys/time.h>
 
-static int
+static int __attribute__ ((format (printf, 4, 0)))
 error_vset (struct ce_error *err, int http_status, int code, const char *fmt, va_list ap)
 {
         /* An error is never a success: a caller that passed 0 (errno after
