@@ -1,10 +1,13 @@
 /*
  * request.h - parse and validate a POST /execute body.
  *
- * The body is parsed as it arrives (yajl's callback parser), so a request is
- * never buffered whole before it is checked, and a bad one is refused at its
- * first bad byte.  Every field's type and size is checked here, including
- * file names and limits; nothing later sees unvalidated input.
+ * The body is parsed as it arrives (yajl's callback parser), in pieces of
+ * at least 64 KiB and a quarter of what came so far, so that a request is
+ * never buffered whole before it is checked, a bad one is refused within
+ * that much of its first bad byte, and a long string sent a byte at a time
+ * costs no more than one sent at once.  Every field's type and size is
+ * checked here, including file names and limits; nothing later sees
+ * unvalidated input.
  *
  * A parser belongs to one connection and is used by one thread at a time.
  */
