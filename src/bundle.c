@@ -47,6 +47,7 @@ language_clear (struct ce_language *l)
         free (l->entry_file);
         ce_strv_free (l->sources);
         free (l->version);
+        free (l->tree_id);
         free (l->rootfs);
         stage_clear (&l->compile);
         stage_clear (&l->run);
@@ -441,6 +442,29 @@ check_stage_program (int rootfd, const struct ce_stage_def *s, char *why, size_t
         return -1;
 }
 
+/* The identity of a bundle's tree: tools/prepare-bundles's .image-id (the
+ * image it was unpacked from; may be absent) and the rootfs directory's
+ * device, inode and change time, which a new tree moved into place never
+ * shares with the old one.  NULL: out of memory or fstat failed. */
+static char *
+tree_identity (const char *dir, const char *bundle, int rootfd)
+{
+        cleanup_free char *image_path = NULL;
+        cleanup_free char *image = NULL;
+        char *out = NULL;
+        struct stat st;
+
+        if (fstat (rootfd, &st) < 0 || asprintf (&image_path, "%s/%s/.image-id", dir, bundle) < 0)
+                return NULL;
+        if (read_file (image_path, 4096, &image, NULL) < 0)
+                image = NULL;
+        if (asprintf (&out, "%s|%ju:%ju|%jd.%09ld", image ? image : "", (uintmax_t) st.st_dev,
+                      (uintmax_t) st.st_ino, (intmax_t) st.st_ctim.tv_sec, st.st_ctim.tv_nsec)
+            < 0)
+                return NULL;
+        return out;
+}
+
 /* Fill rootfs, version and availability of the languages of one bundle. */
 static void
 bundle_prepare_languages (const char *dir, const char *bundle, struct ce_language *langs, size_t n)
@@ -484,7 +508,8 @@ bundle_prepare_languages (const char *dir, const char *bundle, struct ce_languag
                         continue;
                 }
                 l->rootfs = strdup (real);
-                l->available = l->rootfs != NULL && l->version != NULL;
+                l->tree_id = tree_identity (dir, bundle, rootfd);
+                l->available = l->rootfs != NULL && l->version != NULL && l->tree_id != NULL;
         }
         yajl_tree_free (versions);
 }

@@ -36,12 +36,16 @@ struct ce_stage_def {
 
 struct ce_language {
         char *name;
-        char *bundle;                /* the folder it comes from */
-        char **aliases;              /* NULL-terminated */
-        char *entry_file;            /* a plain file name: no '/' */
-        char **sources;              /* file suffixes {sources} expands to; NULL-terminated */
-        char *version;               /* "" when unknown */
-        char *rootfs;                /* absolute, resolved host path; NULL when unavailable */
+        char *bundle;     /* the folder it comes from */
+        char **aliases;   /* NULL-terminated */
+        char *entry_file; /* a plain file name: no '/' */
+        char **sources;   /* file suffixes {sources} expands to; NULL-terminated */
+        char *version;    /* "" when unknown */
+        char *rootfs;     /* absolute, resolved host path; NULL when unavailable */
+        /* Which tree rootfs is: the image it was unpacked from and the
+         * directory's own identity, so that a rebuilt bundle differs (the
+         * compile cache's key); NULL when unavailable. */
+        char *tree_id;
         struct ce_stage_def compile; /* command NULL: interpreted */
         struct ce_stage_def run;
         bool available;
