@@ -111,20 +111,11 @@ static int
 read_small (const char *root, const char *path, const char *file, char *buf, size_t size)
 {
         char full[1024];
-        cleanup_close int fd = -1;
-        ssize_t n;
 
         if (root[0] == '\0')
                 return -ENOENT;
         snprintf (full, sizeof (full), "%s%s/%s", root, path, file);
-        fd = open (full, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-        if (fd < 0)
-                return -errno;
-        n = read (fd, buf, size - 1);
-        if (n < 0)
-                return -errno;
-        buf[n] = '\0';
-        return 0;
+        return ce_read_text_at (AT_FDCWD, full, buf, size);
 }
 
 int64_t

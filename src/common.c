@@ -311,6 +311,23 @@ ce_remove_tree_at (int dirfd, const char *name)
 }
 
 int
+ce_read_text_at (int dirfd, const char *name, char *buf, size_t size)
+{
+        cleanup_close int fd = openat (dirfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+        ssize_t n;
+
+        if (fd < 0)
+                return -errno;
+        do
+                n = read (fd, buf, size - 1);
+        while (n < 0 && errno == EINTR);
+        if (n < 0)
+                return -errno;
+        buf[n] = '\0';
+        return 0;
+}
+
+int
 ce_write_file_at (int dirfd, const char *name, const void *data, size_t len, mode_t mode)
 {
         cleanup_close int fd =

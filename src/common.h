@@ -165,6 +165,11 @@ void ce_log (const char *fmt, ...) __attribute__ ((format (printf, 1, 2)));
  * (a link is removed, never its target).  Returns 0 or -errno. */
 int ce_remove_tree_at (int dirfd, const char *name);
 
+/* Read at most size - 1 bytes of name (relative to dirfd, or AT_FDCWD;
+ * never through a link) into buf, NUL-terminated: small texts such as
+ * cgroup files and stamps.  0, or -errno. */
+int ce_read_text_at (int dirfd, const char *name, char *buf, size_t size);
+
 /* Create dirfd/name exclusively (never through a link) and write data. */
 int ce_write_file_at (int dirfd, const char *name, const void *data, size_t len, mode_t mode);
 
