@@ -64,6 +64,7 @@ struct runner_result {
         int64_t wall_ms;
         int64_t cpu_ms;    /* from the cgroup; -1 when unknown */
         int64_t memory_kb; /* peak of the cgroup; -1 when unknown */
+        bool cached;       /* a compile's, from the compile cache (cache.h): it ran earlier */
 };
 
 const char *runner_status_name (enum runner_status s);
