@@ -172,6 +172,8 @@ native_gen_result (yajl_gen g, const struct api_env *env, const struct api_reque
                 GEN_STR ("compile");
                 GEN (yajl_gen_map_open (g));
                 GEN (gen_run_fields (g, &res->compile, true));
+                /* From the compile cache: nothing compiled now. */
+                GEN_KV_BOOL ("cached", res->compile.cached);
                 GEN (yajl_gen_map_close (g));
         }
         if (res->ntests)
@@ -246,6 +248,8 @@ native_event_exit (yajl_gen g, enum exec_stage stage, const struct runner_result
         GEN_STR ("signal");
         GEN (sig ? yajl_gen_string (g, (const unsigned char *) sig, strlen (sig))
                  : yajl_gen_null (g));
+        if (stage == EXEC_STAGE_COMPILE)
+                GEN_KV_BOOL ("cached", res->cached);
         GEN (yajl_gen_map_close (g));
 fail:
         return st;

@@ -13,6 +13,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "cache.h"
 #include "oci_spec.h"
 #include "slot.h"
 #include "warm.h"
@@ -242,17 +243,124 @@ run_tests (const struct runner_config *cfg, struct exec_slot *s, const struct ex
         return 0;
 }
 
-int
-execution_run (const struct runner_config *cfg, struct warm_pool *warm,
-               const struct exec_plan *plan, const struct ce_request *req, int client_fd,
-               const struct exec_sink *sink, const struct exec_done *done, struct exec_result *res,
-               struct ce_error *err)
+/* Everything that decides what a compile gives, for the compile cache:
+ * the tree (rebuilt, it differs), the language, the command line and
+ * environment, the limits, how containers are made here, and every source
+ * file's name and bytes. */
+static void
+compile_key (const struct runner_config *cfg, const struct exec_plan *plan,
+             const struct ce_request *req, char *const *argv, struct cache_key *k)
 {
+        const struct ce_language *lang = plan->lang;
+        const struct ce_limits *l = &plan->compile_limits;
+        char cpus[32];
+
+        cache_key_init (k);
+        cache_key_add_str (k, CE_VERSION);
+        cache_key_add_str (k, lang->tree_id);
+        cache_key_add_str (k, lang->rootfs);
+        cache_key_add_str (k, lang->name);
+        cache_key_add_str (k, lang->version);
+        cache_key_add_strv (k, argv);
+        cache_key_add_strv (k, lang->compile.env);
+        cache_key_add_int (k, l->timeout_ms);
+        cache_key_add_int (k, l->memory_mb);
+        snprintf (cpus, sizeof (cpus), "%.9g", l->cpus);
+        cache_key_add_str (k, cpus);
+        cache_key_add_int (k, l->output_bytes);
+        cache_key_add_int (k, l->pids);
+        cache_key_add_str (k, cfg->runtime);
+        cache_key_add_int (k, cfg->build_bytes);
+        cache_key_add_int (k, cfg->limits);
+        cache_key_add_int (k, cfg->rootless);
+        cache_key_add_int (k, cfg->cpu_limit);
+        cache_key_add_int (k, (int64_t) req->nfiles);
+        for (size_t i = 0; i < req->nfiles; i++) {
+                cache_key_add_str (k, plan_file_name (lang, req, i));
+                cache_key_add (k, req->files[i].data, req->files[i].len);
+        }
+        cache_key_finish (k);
+}
+
+/* A compile worth keeping: it ended on its own, succeeding or failing, with
+ * all its output.  One that hit a limit, or died of a signal, might not
+ * next time. */
+static bool
+compile_cacheable (const struct runner_result *c)
+{
+        return ! c->truncated
+               && (c->status == RUN_OK || (c->status == RUN_RUNTIME_ERROR && c->signal == 0));
+}
+
+/* How long an execution waits for an identical compile another one is
+ * running: its timeout, and time to copy the build. */
+#define CACHE_WAIT_SLACK_MS 30000
+
+/* A compile the cache answered, told to the sink as a compile would be. */
+static void
+tell_cached_compile (const struct exec_sink *sink, const struct runner_result *c)
+{
+        if (sink == NULL)
+                return;
+        sink->stage_start (sink->arg, EXEC_STAGE_COMPILE);
+        if (c->out.stdout_buf.len)
+                sink->output (sink->arg, 1, c->out.stdout_buf.data, c->out.stdout_buf.len);
+        if (c->out.stderr_buf.len)
+                sink->output (sink->arg, 2, c->out.stderr_buf.data, c->out.stderr_buf.len);
+        sink->stage_end (sink->arg, EXEC_STAGE_COMPILE, c);
+}
+
+/* The compile stage in s's compile container; as the cache's builder
+ * (t->outcome BUILD), store what it gave when worth it and let the others
+ * waiting for it go on. */
+static int
+compile_now (const struct runner_config *cfg, struct exec_slot *s, const struct exec_plan *plan,
+             char *const *argv, int client_fd, const struct exec_sink *sink, struct cache_ticket *t,
+             struct exec_result *res, struct ce_error *err)
+{
+        struct runner_go go = { .argv = argv, .limits = &plan->compile_limits };
+        cleanup_close int devnull = open ("/dev/null", O_RDONLY | O_CLOEXEC);
+        int ret;
+
+        if (devnull < 0)
+                return ce_fail (err, errno, "/dev/null: %s", strerror (errno));
+        go.stdin_fd = devnull;
+        if (sink) {
+                go.tap = (struct sup_output_tap){ sink->output, sink->arg };
+                sink->stage_start (sink->arg, EXEC_STAGE_COMPILE);
+        }
+        ret = runner_start (cfg, slot_container (s, true), &go, client_fd, &res->compile, err);
+        if (ret < 0)
+                return ce_error_wrap (err, "compile stage");
+        res->compiled = true;
+        if (t->outcome == CACHE_BUILD && compile_cacheable (&res->compile)) {
+                cleanup_close int build = -1;
+                struct ce_error ignored = { 0 };
+
+                if (res->compile.status == RUN_OK)
+                        build = slot_open_build (s, &ignored);
+                if (res->compile.status != RUN_OK || build >= 0)
+                        cache_store (t, build, &res->compile);
+        }
+        cache_end (t);
+        if (sink)
+                sink->stage_end (sink->arg, EXEC_STAGE_COMPILE, &res->compile);
+        return 0;
+}
+
+int
+execution_run (const struct exec_env *env, const struct exec_plan *plan,
+               const struct ce_request *req, int client_fd, const struct exec_sink *sink,
+               const struct exec_done *done, struct exec_result *res, struct ce_error *err)
+{
+        const struct runner_config *cfg = env->runner;
         const struct ce_language *lang = plan->lang;
         bool compiles = lang->compile.command != NULL;
         struct exec_slot *s = NULL;
         char **compile_argv = NULL;
-        int stdin_fd = -1, devnull = -1;
+        struct cache_ticket ticket = { .entry_fd = -1 };
+        bool hit = false;
+        int stdin_fd = -1;
         int ret;
 
         memset (res, 0, sizeof (*res));
@@ -264,48 +372,67 @@ execution_run (const struct runner_config *cfg, struct warm_pool *warm,
                 ret = 0;
                 goto out;
         }
+        if (compiles) {
+                struct cache_key key;
+                bool has_build = false;
+
+                compile_argv = plan_argv (lang, &lang->compile, req, false);
+                if (compile_argv == NULL) {
+                        ret = ce_fail (err, ENOMEM, "out of memory");
+                        goto out;
+                }
+                if (env->cache) {
+                        compile_key (cfg, plan, req, compile_argv, &key);
+                        cache_begin (env->cache, &key,
+                                     plan->compile_limits.timeout_ms + CACHE_WAIT_SLACK_MS,
+                                     &ticket);
+                }
+                hit = ticket.outcome == CACHE_HIT;
+                if (hit) {
+                        ret = cache_read_result (&ticket, &res->compile, &has_build, err);
+                        if (ret < 0)
+                                goto out;
+                        res->compiled = true;
+                }
+                /* A failed compile the cache knows: no container at all. */
+                if (hit && ! has_build) {
+                        tell_cached_compile (sink, &res->compile);
+                        compile_failed (res);
+                        ret = skip_tests (req, sink, res, err);
+                        goto out;
+                }
+        }
         /* A warm slot when one fits, else one made now; either way a work dir
          * and containers nobody else has seen. */
-        if (warm)
-                s = warm_take (warm, plan);
+        if (env->warm)
+                s = warm_take (env->warm, plan);
         if (s && slot_adjust (cfg, s, plan, err) < 0) {
                 ce_log ("warning: %s: %s; making new containers", slot_id (s), err->msg);
                 slot_discard (cfg, s);
                 s = NULL;
         }
-        ret = s ? 0 : slot_prepare (cfg, plan, NULL, false, &s, err);
+        ret = s ? 0 : slot_prepare (cfg, plan, NULL, hit ? SLOT_PREBUILT : SLOT_FIRST, &s, err);
         if (ret < 0) {
-                ce_error_wrap (err, "preparing the %s stage", compiles ? "compile" : "run");
+                ce_error_wrap (err, "preparing the %s stage",
+                               compiles && ! hit ? "compile" : "run");
                 goto out;
         }
         ret = slot_write_request (s, req, &stdin_fd, err);
         if (ret < 0)
                 goto out;
 
-        if (compiles) {
-                struct runner_go go = { .limits = &plan->compile_limits };
+        if (hit) {
+                cleanup_close int build = slot_open_build (s, err);
 
-                compile_argv = plan_argv (lang, &lang->compile, req, false);
-                go.argv = compile_argv;
-                devnull = open ("/dev/null", O_RDONLY | O_CLOEXEC);
-                if (compile_argv == NULL || devnull < 0) {
-                        ret = ce_fail (err, ENOMEM, "cannot set up the compile stage");
+                ret = build < 0 ? build : cache_fill_build (&ticket, build, err);
+                cache_end (&ticket);
+                if (ret < 0)
                         goto out;
-                }
-                go.stdin_fd = devnull;
-                if (sink) {
-                        go.tap = (struct sup_output_tap){ sink->output, sink->arg };
-                        sink->stage_start (sink->arg, EXEC_STAGE_COMPILE);
-                }
-                ret = runner_start (cfg, slot_container (s, true), &go, client_fd, &res->compile,
-                                    err);
-                if (ret < 0) {
-                        ce_error_wrap (err, "compile stage");
+                tell_cached_compile (sink, &res->compile);
+        } else if (compiles) {
+                ret = compile_now (cfg, s, plan, compile_argv, client_fd, sink, &ticket, res, err);
+                if (ret < 0)
                         goto out;
-                }
-                res->compiled = true;
-                if (sink)
-                        sink->stage_end (sink->arg, EXEC_STAGE_COMPILE, &res->compile);
                 if (res->compile.status != RUN_OK) {
                         compile_failed (res);
                         ret = skip_tests (req, sink, res, err);
@@ -326,6 +453,8 @@ execution_run (const struct runner_config *cfg, struct warm_pool *warm,
         }
 
 out:
+        /* A builder that failed lets its waiters go before anything else. */
+        cache_end (&ticket);
         /* The answer is ready: let the caller send it while we clean up (runc
          * delete costs about as much as starting a container).  From here on
          * plan, req, res and err are not ours. */
@@ -337,8 +466,6 @@ out:
         ce_strv_free (compile_argv);
         if (stdin_fd >= 0)
                 close (stdin_fd);
-        if (devnull >= 0)
-                close (devnull);
         return ret;
 }
 
@@ -361,7 +488,7 @@ execution_probe (const struct runner_config *cfg, const struct ce_language *lang
                 return ce_fail (err, errno, "/dev/null: %s", strerror (errno));
         run_only.compile.command = NULL;
         plan.lang = &run_only;
-        ret = slot_prepare (cfg, &plan, NULL, true, &s, err);
+        ret = slot_prepare (cfg, &plan, NULL, SLOT_ALL, &s, err);
         if (ret == 0)
                 ret = runner_start (
                         cfg, slot_container (s, false),

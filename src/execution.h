@@ -27,6 +27,15 @@
 #include "sink.h"
 
 struct warm_pool;
+struct compile_cache;
+
+/* What executions run with besides their request: made at start-up,
+ * shared by every execution, borrowed. */
+struct exec_env {
+        const struct runner_config *runner;
+        struct warm_pool *warm;      /* slots to ask first; NULL: none */
+        struct compile_cache *cache; /* compiles to reuse (cache.h); NULL: none */
+};
 
 /* One test case of a submission (req->ntests). */
 struct exec_test {
@@ -70,8 +79,8 @@ struct exec_done {
 };
 
 /* Run req as planned, on a pool worker (it blocks that worker), in a slot
- * (slot.h) from warm (NULL: no pool) that fits or, failing that, in
- * containers made now.  client_fd
+ * (slot.h) from env's warm pool that fits or, failing that, in containers
+ * made now; a compile env's cache holds is not run again.  client_fd
  * (or -1): the client's socket, watched for hang-up.  sink (or NULL) hears
  * each stage start, its output as it is written and its end (sink.h); it
  * is not called once done->fn has been.  0: *res holds what the
@@ -79,10 +88,9 @@ struct exec_done {
  * (500) or the server could not set up the execution.  Whatever happens, the
  * containers, their cgroups, the /build mount and the work dir are gone when
  * it returns. */
-int execution_run (const struct runner_config *cfg, struct warm_pool *warm,
-                   const struct exec_plan *plan, const struct ce_request *req, int client_fd,
-                   const struct exec_sink *sink, const struct exec_done *done,
-                   struct exec_result *res, struct ce_error *err);
+int execution_run (const struct exec_env *env, const struct exec_plan *plan,
+                   const struct ce_request *req, int client_fd, const struct exec_sink *sink,
+                   const struct exec_done *done, struct exec_result *res, struct ce_error *err);
 
 void execution_result_clear (struct exec_result *res);
 

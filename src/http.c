@@ -38,6 +38,7 @@
 #include "request.h"
 #include "stream_ndjson.h"
 #include "stream_ws.h"
+#include "cache.h"
 #include "warm.h"
 
 #define MAX_CONNECTIONS 1000
@@ -242,8 +243,8 @@ gen_ready (yajl_gen g, const void *arg)
         }
         GEN (yajl_gen_map_close (g));
         GEN_STR ("warm_pool");
-        if (c->warm) {
-                GEN (warm_pool_gen (c->warm, g));
+        if (c->exec.warm) {
+                GEN (warm_pool_gen (c->exec.warm, g));
         } else {
                 GEN (yajl_gen_map_open (g));
                 GEN_KV_INT ("per_language", 0);
@@ -253,6 +254,8 @@ gen_ready (yajl_gen g, const void *arg)
                 GEN (yajl_gen_array_close (g));
                 GEN (yajl_gen_map_close (g));
         }
+        GEN_STR ("compile_cache");
+        GEN (cache_gen (c->exec.cache, g));
         GEN (yajl_gen_map_close (g));
 fail:
         return st;
@@ -467,8 +470,7 @@ finish_execute (struct http_req *r, const char *method, const char *url)
                 }
         }
         r->job = (struct job){ .ops = &buffered_ops,
-                               .runner = s->cfg.runner,
-                               .warm = s->cfg.warm,
+                               .env = &s->cfg.exec,
                                .plan = &r->in.plan,
                                .req = r->in.req,
                                .client_fd = r->client_fd };
@@ -911,8 +913,7 @@ http_start (const struct http_config *cfg, struct http_server **out, struct ce_e
                                    .queue = s->cfg.queue,
                                    .max_body = s->cfg.max_body };
         s->ws_cfg = (struct ws_config){ &s->env,
-                                        s->cfg.runner,
-                                        s->cfg.warm,
+                                        &s->cfg.exec,
                                         s->cfg.pool,
                                         s->cfg.max_body,
                                         (int) s->cfg.connection_timeout_s * 1000,

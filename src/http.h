@@ -33,8 +33,7 @@ struct http_config {
         const char *limit_mode;       /* "cgroup" or "rlimit": in /version and every result */
         bool rootless;
         const struct ce_bundle_registry *bundles;
-        const struct runner_config *runner;
-        struct warm_pool *warm; /* slots executions ask first; NULL: none */
+        struct exec_env exec; /* the runtime, warm pool and compile cache */
         struct pool *pool;
 };
 

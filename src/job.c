@@ -28,7 +28,7 @@ run (struct pool_job *pj)
         /* Read before: without a release, j may be gone once answered. */
         void (*release) (struct job *) = j->ops->release;
 
-        execution_run (j->runner, j->warm, j->plan, j->req, j->client_fd, j->sink,
+        execution_run (j->env, j->plan, j->req, j->client_fd, j->sink,
                        &(struct exec_done){ answer, j }, &j->result, &j->err);
         if (release)
                 release (j);

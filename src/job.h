@@ -29,8 +29,7 @@ struct job {
         struct pool_job pool_job; /* the pool's */
         const struct job_ops *ops;
         /* what to run: borrowed from the transport for the job's life */
-        const struct runner_config *runner;
-        struct warm_pool *warm;
+        const struct exec_env *env;
         const struct exec_plan *plan;
         const struct ce_request *req;
         int client_fd;                /* watched for hang-up; -1: none */

@@ -19,8 +19,10 @@
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 
 #include "bundle.h"
+#include "cache.h"
 #include "cgroup.h"
 #include "execution.h"
 #include "http.h"
@@ -121,6 +123,35 @@ read_token (const char *path)
         if (n == 0 || (size_t) n != strlen (buf) || n > 4000)
                 die ("--auth-token-file %s: the token must be 1 to 4000 bytes, without NUL", path);
         return strdup (buf);
+}
+
+/* The compile cache under STATE/cache, with what it found from before. */
+static struct compile_cache *
+open_cache (const char *state_dir, const struct options *o, const struct runner_config *rc)
+{
+        struct ce_error err = { 0 };
+        struct compile_cache *cache = NULL;
+        cleanup_free char *dir = NULL;
+        int64_t limit = (int64_t) o->compile_cache_mb * 1024 * 1024;
+        struct cache_params p = {
+                .limit_bytes = limit,
+                .entry_max_bytes = rc->build_bytes < limit ? rc->build_bytes : limit,
+                /* what the compile's /build tmpfs holds at most */
+                .entry_max_files = 4096,
+        };
+        struct statvfs vfs;
+
+        if (asprintf (&dir, "%s/cache", state_dir) < 0)
+                die ("out of memory");
+        p.dir = dir;
+        if (cache_open (&p, &cache, &err) < 0)
+                die ("the compile cache: %s", err.msg);
+        if (statvfs (dir, &vfs) == 0 && (int64_t) vfs.f_bavail * (int64_t) vfs.f_frsize < limit)
+                ce_log ("warning: %s has %jd MB free, less than --compile-cache-mb %ld: the "
+                        "cache stops storing when the disk is full",
+                        dir, (intmax_t) ((int64_t) vfs.f_bavail * (int64_t) vfs.f_frsize >> 20),
+                        o->compile_cache_mb);
+        return cache;
 }
 
 /* Root: /run/codeengine.  Anyone else: $XDG_RUNTIME_DIR/codeengine (private
@@ -377,7 +408,7 @@ main (int argc, char **argv)
                 .runtime_version = version,
                 .policy = policy,
                 .bundles = bundles,
-                .runner = &rc,
+                .exec = { .runner = &rc },
                 .pool = pool,
                 .auth_token = token,
                 .limit_mode = runner_limit_mode_name (limits),
@@ -390,8 +421,10 @@ main (int argc, char **argv)
 
                 if (warm_pool_new (&rc, &hc.policy, &wp, &warm, &err) < 0)
                         die ("starting the warm pool: %s", err.msg);
-                hc.warm = warm;
+                hc.exec.warm = warm;
         }
+        if (o.compile_cache_mb > 0)
+                hc.exec.cache = open_cache (state_dir, &o, &rc);
         if (http_start (&hc, &http, &err) < 0)
                 die ("starting the HTTP server: %s", err.msg);
         ce_log ("codeengine %s listening on http://%s (max %ld concurrent, timeout %gs, %ld MB, %g "
@@ -416,6 +449,7 @@ main (int argc, char **argv)
         pool_free (pool);
         /* No execution runs now: nobody else touches the warm pool. */
         warm_pool_free (warm);
+        cache_free (hc.exec.cache);
         supervisor_stop ();
         bundle_registry_free (bundles);
 

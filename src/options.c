@@ -105,6 +105,9 @@ static const struct flag flags[] = {
         { "warm-max", K_LONG, F (warm_max), "N", 0, 1024, 8, .help = "idle over all languages" },
         { "warm-idle-seconds", K_LONG, F (warm_idle_s), "S", 1, 1L << 30, 600,
           .help = "a language not asked for this long holds none" },
+        { "compile-cache-mb", K_LONG, F (compile_cache_mb), "N", 0, 1 << 20, 256,
+          .help = "compiles kept under STATE/cache, least recently\nused evicted first; 0: off",
+          .header = "The compile cache: a compile's output, reused by identical compiles:" },
         { "help", K_HELP, 0, .help = "show this help" },
 };
 

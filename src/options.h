@@ -49,6 +49,7 @@ struct options {
         long max_compile_memory_mb;
         long build_mb;
         long warm_pool, warm_max, warm_idle_s;
+        long compile_cache_mb; /* 0: no compile cache */
 };
 
 /* Fill *o from argv, defaults first.  0; -1 after printing what is wrong

@@ -296,7 +296,7 @@ slot_open_stdin (struct exec_slot *s, size_t index, const char *data, size_t len
 
 int
 slot_prepare (const struct runner_config *cfg, const struct exec_plan *plan, const char *id,
-              bool all, struct exec_slot **out, struct ce_error *err)
+              enum slot_make make, struct exec_slot **out, struct ce_error *err)
 {
         struct exec_slot *s = calloc (1, sizeof (*s));
         bool compiles = plan->lang->compile.command != NULL;
@@ -313,9 +313,11 @@ slot_prepare (const struct runner_config *cfg, const struct exec_plan *plan, con
         if (ret < 0)
                 goto fail;
         snprintf (s->compile_id, sizeof (s->compile_id), "%s-compile", s->d.id);
-        if (compiles)
+        if (compiles && make == SLOT_PREBUILT)
+                ret = make_build_dir (cfg, &s->d, err);
+        else if (compiles)
                 ret = create_compile (cfg, s, err);
-        if (ret == 0 && (all || ! compiles))
+        if (ret == 0 && (make != SLOT_FIRST || ! compiles))
                 ret = slot_create_run (cfg, s, err);
         if (ret < 0)
                 goto fail;
@@ -418,6 +420,16 @@ slot_write_request (struct exec_slot *s, const struct ce_request *req, int *stdi
                     struct ce_error *err)
 {
         return write_request (&s->d, s->codefd, s->lang, req, stdin_fd, err);
+}
+
+int
+slot_open_build (struct exec_slot *s, struct ce_error *err)
+{
+        int fd = openat (s->d.wfd, "build", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+
+        if (fd < 0)
+                return ce_fail (err, errno, "cannot open the build dir: %s", strerror (errno));
+        return fd;
 }
 
 const char *

@@ -27,12 +27,23 @@ struct exec_slot;
 #define CE_EXEC_ID_SIZE 20
 int slot_new_id (char buf[CE_EXEC_ID_SIZE]);
 
+/* Which of a plan's containers slot_prepare makes. */
+enum slot_make {
+        SLOT_FIRST,    /* the first stage's: the run's comes after the compile (slot_create_run) */
+        SLOT_ALL,      /* every stage's */
+        SLOT_PREBUILT, /* the run's only, with an empty /build to fill (slot_open_build) */
+};
+
 /* A slot for plan's language and limits, named id (from slot_new_id; NULL:
- * a new one): every stage's container when `all`, else only the first (the
- * run's then comes after the compile: slot_create_run).  0 with *out (free
- * with slot_discard); <0 with the runtime's message, nothing left. */
+ * a new one), with the containers `make` says.  0 with *out (free with
+ * slot_discard); <0 with the runtime's message, nothing left. */
 int slot_prepare (const struct runner_config *cfg, const struct exec_plan *plan, const char *id,
-                  bool all, struct exec_slot **out, struct ce_error *err);
+                  enum slot_make make, struct exec_slot **out, struct ce_error *err);
+
+/* An fd (the caller closes it) on the host side of the slot's /build: the
+ * compile's output, hostile once the compile ran (never follow what is in
+ * it), or the place to put a build from elsewhere before the run starts. */
+int slot_open_build (struct exec_slot *s, struct ce_error *err);
 
 /* The run's container, when slot_prepare made only the compile's. */
 int slot_create_run (const struct runner_config *cfg, struct exec_slot *s, struct ce_error *err);

@@ -544,8 +544,7 @@ ws_conn_start (struct ws_conn *c, struct api_request *in)
         pthread_mutex_unlock (&c->lock);
         ce_log ("WS %s %s init", c->protocol->route, c->in.lang->name);
         c->job = (struct job){ .ops = &ws_job_ops,
-                               .runner = h->cfg->runner,
-                               .warm = h->cfg->warm,
+                               .env = h->cfg->exec,
                                .plan = &c->in.plan,
                                .req = c->in.req,
                                .client_fd = c->kill_peer,

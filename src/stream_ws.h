@@ -40,8 +40,7 @@
 
 struct ws_config {
         const struct api_env *env; /* for the protocols' parsers */
-        const struct runner_config *runner;
-        struct warm_pool *warm; /* NULL: none */
+        const struct exec_env *exec;
         struct pool *pool;
         size_t max_message;     /* bytes in one client message */
         int write_timeout_ms;   /* a client that takes nothing this long is dropped */

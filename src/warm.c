@@ -306,7 +306,7 @@ refill_main (void *arg)
                         memcpy (w->making_id, id, sizeof (id));
                         w->making_lang = lang;
                         pthread_mutex_unlock (&w->lock);
-                        ret = slot_prepare (w->cfg, &plan, id, true, &s, &err);
+                        ret = slot_prepare (w->cfg, &plan, id, SLOT_ALL, &s, &err);
                         pthread_mutex_lock (&w->lock);
                         w->making_id[0] = '\0';
                         i = lang_index (w, lang); /* the arrays may have moved */

@@ -43,6 +43,7 @@ import glob
 import http.client
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -577,12 +578,22 @@ def foreign_cgroup(name, own_state_dirs, own_pids):
     return False
 
 
+CACHE_ENTRY_NAME = re.compile(r"[0-9a-f]{64}\Z")
+
+
 def state_dir_residue(state_dir):
-    """Anything but (empty) directories left in a stopped server's state dir."""
+    """Anything but (empty) directories left in a stopped server's state dir, and
+    the compile cache (STATE/cache), which stays on purpose: its stamp and whole
+    entries only, no temporary or evicted ones."""
     residue = []
     if not os.path.isdir(state_dir):
         return residue
+    cache = os.path.join(state_dir, "cache")
     for root, dirs, files in os.walk(state_dir):
+        if root == cache:
+            residue += [os.path.join(root, d) for d in dirs if not CACHE_ENTRY_NAME.match(d)]
+            dirs[:] = []
+            continue
         for name in files:
             residue.append(os.path.join(root, name))
         for name in dirs:

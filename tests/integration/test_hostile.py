@@ -506,8 +506,9 @@ class StateDirOwnership(CETestCase):
             self.assertEqual(status, 200, body)
             server.shutdown()
             self.assertTrue(os.path.isdir(given), "the server removed a state dir it did not create")
-            # What it created inside is gone.
-            self.assertEqual(sorted(os.listdir(given)), [])
+            # What it created inside is gone, but the compile cache, kept for the next start.
+            self.assertEqual(sorted(os.listdir(given)), ["cache"])
+            self.assertEqual(ce.state_dir_residue(given), [])
         finally:
             ce.force_cleanup(parent)
 
@@ -515,9 +516,21 @@ class StateDirOwnership(CETestCase):
         parent = tempfile.mkdtemp(prefix="ce-it-made-")
         try:
             made = os.path.join(parent, "state")
-            server = self.start_server(state_dir=made, own_state_dir=False)
+            server = self.start_server("--compile-cache-mb", "0", state_dir=made,
+                                       own_state_dir=False)
             server.shutdown()
             self.assertFalse(os.path.exists(made), os.listdir(made) if os.path.isdir(made) else "")
+        finally:
+            ce.force_cleanup(parent)
+
+    def test_a_state_dir_it_created_keeps_only_the_cache(self):
+        parent = tempfile.mkdtemp(prefix="ce-it-made-")
+        try:
+            made = os.path.join(parent, "state")
+            server = self.start_server(state_dir=made, own_state_dir=False)
+            server.shutdown()
+            self.assertEqual(sorted(os.listdir(made)), ["cache"])
+            self.assertEqual(ce.state_dir_residue(made), [])
         finally:
             ce.force_cleanup(parent)
 

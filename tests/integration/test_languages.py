@@ -32,7 +32,7 @@ SELECTED = [n for n in (REQUESTED or TABLE_ORDER) if n in LANGUAGES]
 
 # A compile result: the same fields as a run, without language/version/limit_mode.
 STAGE_KEYS = ("output", "stdout", "stderr", "exit_code", "signal", "status", "truncated", "time", "time_ms",
-              "memory_kb")
+              "memory_kb", "cached")
 COMPILE_STATUSES = {"ok", "compile_error", "timeout", "memory_limit", "output_limit"}
 LIMIT_KEYS = ("timeout_ms", "memory_mb", "cpus", "output_bytes", "pids")
 COMPILE_LIMIT_KEYS = ("timeout_ms", "memory_mb", "cpus", "pids")
@@ -145,6 +145,7 @@ class LanguageChecks:
             self.assertIsInstance(stage[key], str, "compile.%s: %r" % (key, short(stage)))
         self.assertTrue(type(stage["exit_code"]) is int, short(stage))
         self.assertIn(stage["status"], COMPILE_STATUSES, short(stage))
+        self.assertIsInstance(stage["cached"], bool, short(stage))
         self.assertIs(stage["truncated"], stage["status"] == "output_limit", short(stage))
         self.assertIsInstance(stage["time"], dict, short(stage))
         self.assertEqual(sorted(stage["time"]), ["cpu_ms", "wall_ms"], short(stage))
