@@ -164,7 +164,7 @@ native_gen_result (yajl_gen g, const struct api_env *env, const struct api_reque
         yajl_gen_status st;
 
         GEN (yajl_gen_map_open (g));
-        GEN (gen_run_fields (g, execution_result_first (res), true));
+        GEN (gen_run_fields (g, result_first (res), true));
         GEN_KV_STR ("language", in->lang->name);
         GEN_KV_STR ("version", in->lang->version);
         GEN_KV_STR ("limit_mode", env->limit_mode);

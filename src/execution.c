@@ -14,36 +14,10 @@
 #include <sys/socket.h>
 
 #include "cache.h"
+#include "judge.h"
 #include "oci_spec.h"
 #include "slot.h"
 #include "warm.h"
-
-/* A result whose output took more than this gives memory back when freed. */
-#define TRIM_AFTER_BYTES (1024 * 1024)
-
-/* Bytes a result's output buffers hold. */
-static size_t
-result_bytes (const struct runner_result *r)
-{
-        return r->out.combined.cap + r->out.stdout_buf.cap + r->out.stderr_buf.cap;
-}
-
-void
-execution_result_clear (struct exec_result *res)
-{
-        bool big = result_bytes (&res->compile) + result_bytes (&res->run) > TRIM_AFTER_BYTES;
-
-        for (size_t i = 0; i < res->ntests; i++) {
-                big = big || result_bytes (&res->tests[i].run) > TRIM_AFTER_BYTES;
-                runner_result_clear (&res->tests[i].run);
-        }
-        free (res->tests);
-        runner_result_clear (&res->compile);
-        runner_result_clear (&res->run);
-        memset (res, 0, sizeof (*res));
-        if (big)
-                ce_memory_trim ();
-}
 
 /* A compile that did not succeed stands in for the run: nothing ran, so no
  * output and no usage, and the compiler's exit. */
@@ -74,13 +48,13 @@ client_hung_up (int fd)
         return fd >= 0 && poll (&p, 1, 0) == 1 && (p.revents & (POLLRDHUP | POLLHUP | POLLERR));
 }
 
-/* One run of the program in s's run container (made now when the slot has
+/* The run of the program in s's run container (made now when the slot has
  * none): its command line from req's args, its input stdin_fd, or live
- * stdin when the sink takes it (live_stdin; *stdin_fd is then replaced). */
+ * stdin when the sink takes it (*stdin_fd is then replaced). */
 static int
 run_once (const struct runner_config *cfg, struct exec_slot *s, const struct exec_plan *plan,
-          const struct ce_request *req, int *stdin_fd, bool live_stdin, int client_fd,
-          const struct exec_sink *sink, struct runner_result *out, struct ce_error *err)
+          const struct ce_request *req, int *stdin_fd, int client_fd, const struct exec_sink *sink,
+          struct runner_result *out, struct ce_error *err)
 {
         const struct ce_language *lang = plan->lang;
         cleanup_strv char **argv = plan_argv (lang, &lang->run, req, true);
@@ -95,7 +69,7 @@ run_once (const struct runner_config *cfg, struct exec_slot *s, const struct exe
                         return ce_error_wrap (err, "preparing the run stage");
         }
         go.stdin_fd = *stdin_fd;
-        if (live_stdin && sink && sink->stdin_open) {
+        if (sink && sink->stdin_open) {
                 /* Live stdin: the program reads one end, the sink writes the other. */
                 int sv[2];
 
@@ -114,132 +88,6 @@ run_once (const struct runner_config *cfg, struct exec_slot *s, const struct exe
                 return ce_error_wrap (err, "run stage");
         if (sink)
                 sink->stage_end (sink->arg, EXEC_STAGE_RUN, out);
-        return 0;
-}
-
-/* What a submission's answer keeps of its tests' output, all together: a
- * test's output is judged whole, then what it keeps is cut to its share
- * (the first test's, which is also the answer's top-level output, is kept
- * whole as a single run's would be).  Bounds the memory one request holds. */
-#define TESTS_OUTPUT_KEPT (16 << 20)
-#define TEST_OUTPUT_KEPT_MIN (64 << 10)
-
-static bool
-clip_buf (struct ce_buf *b, size_t keep)
-{
-        char *smaller;
-
-        if (b->len <= keep)
-                return false;
-        b->len = keep;
-        smaller = realloc (b->data, keep + 1);
-        if (smaller) {
-                b->data = smaller;
-                b->cap = keep + 1;
-        }
-        return true;
-}
-
-static bool
-clip_output (struct runner_result *r, size_t keep)
-{
-        bool a = clip_buf (&r->out.combined, keep);
-        bool b = clip_buf (&r->out.stdout_buf, keep);
-        bool c = clip_buf (&r->out.stderr_buf, keep);
-
-        return a || b || c;
-}
-
-/* Room for every test's result, each skipped until it runs. */
-static int
-tests_init (const struct ce_request *req, struct exec_result *res, struct ce_error *err)
-{
-        res->tests = calloc (req->ntests, sizeof (*res->tests));
-        if (res->tests == NULL)
-                return ce_fail (err, ENOMEM, "out of memory");
-        res->ntests = req->ntests;
-        for (size_t i = 0; i < res->ntests; i++)
-                res->tests[i].verdict = VERDICT_SKIPPED;
-        return 0;
-}
-
-/* After a failed compile: every test is skipped (no-op without tests). */
-static int
-skip_tests (const struct ce_request *req, const struct exec_sink *sink, struct exec_result *res,
-            struct ce_error *err)
-{
-        int ret;
-
-        if (req->ntests == 0)
-                return 0;
-        ret = tests_init (req, res, err);
-        if (ret < 0)
-                return ret;
-        res->verdict = VERDICT_COMPILE_ERROR;
-        for (size_t i = 0; sink && sink->test_end && i < res->ntests; i++)
-                sink->test_end (sink->arg, i, req->tests[i].name, VERDICT_SKIPPED, NULL);
-        return 0;
-}
-
-/* Every test case in order, each in a fresh run container (the slot's
- * first, then slot_renew_run) with its own stdin and args, judged as it
- * ends.  After a failing test with stop_on_failure (or a client gone),
- * the rest are skipped. */
-static int
-run_tests (const struct runner_config *cfg, struct exec_slot *s, const struct exec_plan *plan,
-           const struct ce_request *req, int client_fd, const struct exec_sink *sink,
-           struct exec_result *res, struct ce_error *err)
-{
-        size_t keep = TESTS_OUTPUT_KEPT / req->ntests;
-        bool stop = false;
-        int ret = tests_init (req, res, err);
-
-        if (ret < 0)
-                return ret;
-        for (size_t i = 0; i < req->ntests; i++) {
-                const struct ce_test *t = &req->tests[i];
-                struct exec_test *et = &res->tests[i];
-                struct ce_request view = *req; /* the test's args in place of none */
-                cleanup_close int stdin_fd = -1;
-
-                if (stop) {
-                        if (sink && sink->test_end)
-                                sink->test_end (sink->arg, i, t->name, VERDICT_SKIPPED, NULL);
-                        continue;
-                }
-                view.args = t->args;
-                view.nargs = t->nargs;
-                view.args_bytes = t->args_bytes;
-                if (i > 0) {
-                        ret = slot_renew_run (cfg, s, i, err);
-                        if (ret < 0)
-                                return ce_error_wrap (err, "test %zu", i);
-                }
-                ret = slot_open_stdin (s, i, t->stdin_data, t->stdin_len, &stdin_fd, err);
-                if (ret < 0)
-                        return ret;
-                ret = run_once (cfg, s, plan, &view, &stdin_fd, false, client_fd, sink, &et->run,
-                                err);
-                if (ret < 0)
-                        return ce_error_wrap (err, "test %zu", i);
-                et->ran = true;
-                et->verdict = verdict_of (&et->run, t->expected, t->expected_len, &req->checker);
-                if (et->verdict == VERDICT_ACCEPTED)
-                        res->passed++;
-                if (sink && sink->test_end)
-                        sink->test_end (sink->arg, i, t->name, et->verdict, &et->run);
-                if (i > 0)
-                        et->clipped = clip_output (&et->run, keep > TEST_OUTPUT_KEPT_MIN
-                                                                     ? keep
-                                                                     : TEST_OUTPUT_KEPT_MIN);
-                stop = et->run.status == RUN_CLIENT_GONE
-                       || (req->stop_on_failure && verdict_fails (et->verdict));
-        }
-        res->status = res->tests[0].run.status;
-        res->verdict = VERDICT_ACCEPTED;
-        for (size_t i = 0; i < res->ntests && res->verdict == VERDICT_ACCEPTED; i++)
-                if (verdict_fails (res->tests[i].verdict))
-                        res->verdict = res->tests[i].verdict;
         return 0;
 }
 
@@ -398,7 +246,7 @@ execution_run (const struct exec_env *env, const struct exec_plan *plan,
                 if (hit && ! has_build) {
                         tell_cached_compile (sink, &res->compile);
                         compile_failed (res);
-                        ret = skip_tests (req, sink, res, err);
+                        ret = judge_skip (req, sink, res, err);
                         goto out;
                 }
         }
@@ -435,19 +283,19 @@ execution_run (const struct exec_env *env, const struct exec_plan *plan,
                         goto out;
                 if (res->compile.status != RUN_OK) {
                         compile_failed (res);
-                        ret = skip_tests (req, sink, res, err);
+                        ret = judge_skip (req, sink, res, err);
                         goto out;
                 }
         }
 
         if (req->ntests == 0) {
-                ret = run_once (cfg, s, plan, req, &stdin_fd, true, client_fd, sink, &res->run,
-                                err);
+                ret = run_once (cfg, s, plan, req, &stdin_fd, client_fd, sink, &res->run, err);
                 if (ret < 0)
                         goto out;
                 res->status = res->run.status;
         } else {
-                ret = run_tests (cfg, s, plan, req, client_fd, sink, res, err);
+                ret = judge_run (cfg, env->pool, env->test_workers, s, plan, req, client_fd, sink,
+                                 res, err);
                 if (ret < 0)
                         goto out;
         }
@@ -459,7 +307,7 @@ out:
          * delete costs about as much as starting a container).  From here on
          * plan, req, res and err are not ours. */
         if (ret < 0)
-                execution_result_clear (res);
+                result_clear (res);
         if (done)
                 done->fn (done->arg, ret);
         slot_discard (cfg, s);

@@ -13,21 +13,25 @@
  *                  /compile, /run   each container's bundle dir (config.json)
  *
  * The run starts only if the compile succeeded, in a new container that sees
- * nothing of the compiler's but /build.  A submission with test cases
- * compiles once and runs once per test, each in a fresh run container with
- * its own stdin and args, judged by the request's checker (verdict.h).  Nothing here knows a
- * language by its name, and nothing here knows which API the request came in by.
+ * nothing of the compiler's but /build; a compile the compile cache knows
+ * (cache.h) is not run again.  A submission with test cases compiles once
+ * and runs once per test, each in a fresh run container with its own stdin
+ * and args, several at once (judge.h), judged by the request's checker
+ * (verdict.h).  Nothing here knows a language by its name, and nothing here
+ * knows which API the request came in by.
  */
 #ifndef CE_EXECUTION_H
 #define CE_EXECUTION_H
 
 #include "common.h"
 #include "plan.h"
+#include "result.h"
 #include "runner.h"
 #include "sink.h"
 
 struct warm_pool;
 struct compile_cache;
+struct pool;
 
 /* What executions run with besides their request: made at start-up,
  * shared by every execution, borrowed. */
@@ -35,39 +39,9 @@ struct exec_env {
         const struct runner_config *runner;
         struct warm_pool *warm;      /* slots to ask first; NULL: none */
         struct compile_cache *cache; /* compiles to reuse (cache.h); NULL: none */
+        struct pool *pool;           /* where a submission's tests fan out (judge.h) */
+        size_t test_workers;         /* workers one submission's tests may use at once */
 };
-
-/* One test case of a submission (req->ntests). */
-struct exec_test {
-        bool ran;     /* false: skipped (stop_on_failure, a failed compile) */
-        bool clipped; /* its output was cut for the answer, after it was judged */
-        enum verdict verdict;
-        struct runner_result run; /* when it ran */
-};
-
-struct exec_result {
-        bool compiled;                /* a compile stage ran: `compile` is filled */
-        struct runner_result compile; /* its status: ok, compile_error or a limit */
-        /* The run's, or after a failed compile a stand-in: no output, the
-         * compiler's exit code and signal, no usage. */
-        struct runner_result run;
-        enum runner_status status; /* of the whole: the run's, or compile_error */
-        /* With test cases: one per test, in order (`run` is then the
-         * stand-in of a failed compile, else empty: the first test's is
-         * execution_result_first), the submission's verdict and how many
-         * tests were accepted. */
-        struct exec_test *tests;
-        size_t ntests, passed;
-        enum verdict verdict;
-};
-
-/* The run a single-run answer describes: the first test's when tests ran,
- * else `run`. */
-static inline const struct runner_result *
-execution_result_first (const struct exec_result *res)
-{
-        return res->ntests && res->tests[0].ran ? &res->tests[0].run : &res->run;
-}
 
 /* Called once the result is known (ret: execution_run's return value),
  * before the containers and the work dir are removed, so that the caller can
@@ -91,8 +65,6 @@ struct exec_done {
 int execution_run (const struct exec_env *env, const struct exec_plan *plan,
                    const struct ce_request *req, int client_fd, const struct exec_sink *sink,
                    const struct exec_done *done, struct exec_result *res, struct ce_error *err);
-
-void execution_result_clear (struct exec_result *res);
 
 /* At start-up, before serving: run one container of lang's tree under the
  * server's configuration with codeengine-init itself as the program (it is

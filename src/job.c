@@ -53,5 +53,5 @@ job_submit (struct pool *p, struct job *j)
 void
 job_clear (struct job *j)
 {
-        execution_result_clear (&j->result);
+        result_clear (&j->result);
 }

@@ -125,6 +125,19 @@ read_token (const char *path)
         return strdup (buf);
 }
 
+/* How many workers one submission's tests may use: --test-workers, or as
+ * many as there are CPUs to run them (more only queue on the CPU, each test
+ * with its wall-clock timeout running), never more than the pool has. */
+static size_t
+test_workers (const struct options *o)
+{
+        long n = o->test_workers > 0 ? o->test_workers : sysconf (_SC_NPROCESSORS_ONLN);
+
+        if (n < 1)
+                n = 1;
+        return (size_t) (n < o->max_concurrent ? n : o->max_concurrent);
+}
+
 /* The compile cache under STATE/cache, with what it found from before. */
 static struct compile_cache *
 open_cache (const char *state_dir, const struct options *o, const struct runner_config *rc)
@@ -408,7 +421,7 @@ main (int argc, char **argv)
                 .runtime_version = version,
                 .policy = policy,
                 .bundles = bundles,
-                .exec = { .runner = &rc },
+                .exec = { .runner = &rc, .pool = pool, .test_workers = test_workers (&o) },
                 .pool = pool,
                 .auth_token = token,
                 .limit_mode = runner_limit_mode_name (limits),

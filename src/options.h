@@ -50,6 +50,7 @@ struct options {
         long build_mb;
         long warm_pool, warm_max, warm_idle_s;
         long compile_cache_mb; /* 0: no compile cache */
+        long test_workers;     /* 0: the online CPUs, at most max_concurrent */
 };
 
 /* Fill *o from argv, defaults first.  0; -1 after printing what is wrong

@@ -825,8 +825,9 @@ is_container_id (const char *name)
                 return true;
         if (name[19] != '-' || name[20] == '\0')
                 return false;
+        /* "-compile", a test's "-t12" */
         for (i = 20; name[i]; i++)
-                if (name[i] < 'a' || name[i] > 'z')
+                if (! ((name[i] >= 'a' && name[i] <= 'z') || (name[i] >= '0' && name[i] <= '9')))
                         return false;
         return true;
 }

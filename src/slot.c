@@ -237,36 +237,35 @@ create_compile (const struct runner_config *cfg, struct exec_slot *s, struct ce_
         return runner_create (cfg, &stage, &s->compile, err);
 }
 
+/* A run container of s's: its id, its bundle dir's name. */
 static int
-create_run (const struct runner_config *cfg, struct exec_slot *s, const char *name,
-            struct ce_error *err)
+create_run (const struct runner_config *cfg, const struct exec_slot *s, const char *id,
+            const char *name, struct runner_container **out, struct ce_error *err)
 {
-        struct runner_stage stage = stage_in (&s->d, s->lang, s->d.id, name);
+        struct runner_stage stage = stage_in (&s->d, s->lang, id, name);
 
         stage.env = s->lang->run.env;
         stage.build_dir = s->lang->compile.command ? s->d.build_dir : NULL;
         stage.limits = &s->run_limits;
         stage.tmp_bytes = stage.fsize_bytes = cfg->tmp_bytes;
-        return runner_create (cfg, &stage, &s->run, err);
+        return runner_create (cfg, &stage, out, err);
 }
 
 int
 slot_create_run (const struct runner_config *cfg, struct exec_slot *s, struct ce_error *err)
 {
-        return create_run (cfg, s, "run", err);
+        return create_run (cfg, s, s->d.id, "run", &s->run, err);
 }
 
 int
-slot_renew_run (const struct runner_config *cfg, struct exec_slot *s, size_t index,
-                struct ce_error *err)
+slot_create_test_run (const struct runner_config *cfg, const struct exec_slot *s, size_t index,
+                      struct runner_container **out, struct ce_error *err)
 {
-        char name[32];
+        char id[48], name[32];
 
-        /* runc delete first: the new container takes the same id. */
-        runner_destroy (cfg, s->run);
-        s->run = NULL;
+        snprintf (id, sizeof (id), "%s-t%zu", s->d.id, index);
         snprintf (name, sizeof (name), "run-%zu", index);
-        return create_run (cfg, s, name, err);
+        return create_run (cfg, s, id, name, out, err);
 }
 
 int

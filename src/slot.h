@@ -48,15 +48,17 @@ int slot_open_build (struct exec_slot *s, struct ce_error *err);
 /* The run's container, when slot_prepare made only the compile's. */
 int slot_create_run (const struct runner_config *cfg, struct exec_slot *s, struct ce_error *err);
 
-/* A fresh run container for test case `index` (> 0) of a submission: the
- * last one is deleted and a new one made like it (same id and limits, its
- * own bundle dir run-INDEX and /tmp), so that no test sees another's files
- * or processes; /code and /build are the same, read-only. */
-int slot_renew_run (const struct runner_config *cfg, struct exec_slot *s, size_t index,
-                    struct ce_error *err);
+/* A run container of its own for test case `index` (> 0) of a submission,
+ * made like the slot's (the same limits; id ID-tINDEX, its own bundle dir
+ * run-INDEX and /tmp), so that no test sees another's files or processes;
+ * /code and /build are the slot's, read-only.  The caller destroys *out.
+ * Safe on several threads at once for different indices. */
+int slot_create_test_run (const struct runner_config *cfg, const struct exec_slot *s, size_t index,
+                          struct runner_container **out, struct ce_error *err);
 
 /* Test case index's standard input: *fd is open on a file of data (or
- * /dev/null when data is NULL); the caller closes it. */
+ * /dev/null when data is NULL); the caller closes it.  Safe on several
+ * threads at once for different indices. */
 int slot_open_stdin (struct exec_slot *s, size_t index, const char *data, size_t len, int *fd,
                      struct ce_error *err);
 

@@ -2,7 +2,9 @@
 "checker" and "stop_on_failure": a verdict per test, the top-level verdict,
 passed/total, every checker with its edge cases, every verdict in C, Python
 and Java, a compiled submission compiled once, each test in its own fresh
-container, 256 tests in one request, the NDJSON "test" events, and the 400s.
+container, tests on several workers at once (--test-workers) and fair to a
+request queued behind them, 256 tests in one request, the NDJSON "test"
+events, and the 400s.
 
 Outcomes only: no assertion on how long anything took (the timeouts below
 only keep a broken server from hanging the run).  The compile cache and the
@@ -12,6 +14,7 @@ bench are tested elsewhere.
 import json
 import os
 import re
+import threading
 
 import ce
 from ce import CETestCase, code
@@ -622,6 +625,83 @@ class JudgePython(JudgeCase):
         plain = self.judge(PY_VERDICTS, tests)
         self.assertEqual([(e["verdict"], e["stdout"]) for e in plain["tests"]],
                          [(e["verdict"], e["stdout"]) for e in result["tests"]])
+
+
+# Prints when it started and ended (the host's clock is the containers'), a
+# second and a half apart.
+SPAN = code("""
+    import time
+    start = time.time()
+    time.sleep(1.5)
+    print("%.6f %.6f" % (start, time.time()))
+    """)
+
+
+def spans(body):
+    return [tuple(map(float, e["stdout"].split())) for e in body["tests"]]
+
+
+def overlapping(intervals):
+    return any(a[0] < b[1] and b[0] < a[1]
+               for i, a in enumerate(intervals) for b in intervals[i + 1:])
+
+
+class JudgeParallel(JudgeCase):
+    """A submission's tests on several workers at once (--test-workers), in
+    order in the answer, and fair to the requests queued behind it."""
+
+    class_server = False
+
+    def test_tests_run_at_once(self):
+        self.server = self.start_server("--test-workers", "2")
+        tests = [t(name="s%d" % i) for i in range(4)]
+        body = self.judge(SPAN, tests)
+        self.assert_verdicts(body, [NA] * 4)
+        self.assertEqual([e["name"] for e in body["tests"]], ["s0", "s1", "s2", "s3"])
+        self.assertTrue(overlapping(spans(body)), "no two tests overlapped: %r" % spans(body))
+
+    def test_one_worker_runs_one_at_a_time(self):
+        self.server = self.start_server("--test-workers", "1")
+        body = self.judge(SPAN, [t() for _ in range(3)])
+        self.assertFalse(overlapping(spans(body)), "tests overlapped: %r" % spans(body))
+
+    def test_stop_on_failure_runs_one_at_a_time(self):
+        self.server = self.start_server("--test-workers", "4")
+        body = self.judge(SPAN, [t() for _ in range(3)], stop_on_failure=True)
+        self.assertFalse(overlapping(spans(body)), "tests overlapped: %r" % spans(body))
+
+    def test_stream_has_each_test_once(self):
+        self.server = self.start_server("--test-workers", "3")
+        tests = [t(stdin="%d\n" % i, expected="%d\n" % i, name="n%d" % i) for i in range(6)]
+        events, result = self.judge_stream("print(input())", tests)
+        got = sorted((e["index"], e["name"], e["verdict"]) for e in events if e.get("type") == "test")
+        self.assertEqual(got, [(i, "n%d" % i, A) for i in range(6)])
+        self.assertEqual([e["name"] for e in result["tests"]], ["n%d" % i for i in range(6)])
+
+    def test_a_single_request_is_not_starved(self):
+        # Two workers, both taken by a submission of 6 tests of 1.5 s: a
+        # request that comes meanwhile gets the first worker a test gives
+        # back, not the last one.
+        self.server = self.start_server("--max-concurrent", "2", "--test-workers", "2")
+        done = []
+        lock = threading.Lock()
+
+        def big():
+            self.judge(SPAN, [t() for _ in range(6)], timeout=BIG_REQUEST_TIMEOUT)
+            with lock:
+                done.append("big")
+
+        thread = threading.Thread(target=big)
+        thread.start()
+        try:
+            self.assertIsNotNone(ce.wait_for_container(self.server, timeout=60))
+            status, _, body = self.server.execute("print('single')", timeout=BIG_REQUEST_TIMEOUT)
+            self.assertEqual((status, body.get("stdout")), (200, "single\n"), body)
+            with lock:
+                done.append("single")
+        finally:
+            thread.join(BIG_REQUEST_TIMEOUT)
+        self.assertEqual(done, ["single", "big"])
 
 
 class JudgeMany(JudgeCase):
