@@ -560,7 +560,8 @@ load_entries (struct compile_cache *c, bool keep, struct ce_error *err)
                 if (ce_remove_tree_at (c->dirfd, de->d_name) < 0)
                         ce_log ("warning: compile cache: cannot remove %s/%s", c->dir, de->d_name);
         }
-        qsort (found, n, sizeof (*found), by_use_newest_first);
+        if (n > 1)
+                qsort (found, n, sizeof (*found), by_use_newest_first);
         for (size_t i = 0; i < n; i++)
                 index_add (c, found[i].e, false);
         free (found);
