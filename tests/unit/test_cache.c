@@ -8,6 +8,7 @@
 #include <fcntl.h>
 #include <ftw.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
@@ -391,7 +392,7 @@ test_single_flight (void)
 
 struct swapper {
         int dirfd;
-        volatile bool stop;
+        atomic_bool stop;
 };
 
 /* Swap "f" between a regular file, a link to a secret and a FIFO. */
@@ -400,7 +401,7 @@ swap_loop (void *arg)
 {
         struct swapper *s = arg;
 
-        for (unsigned i = 0; ! s->stop; i++) {
+        for (unsigned i = 0; ! atomic_load (&s->stop); i++) {
                 unlinkat (s->dirfd, "f", 0);
                 if (i % 3 == 0)
                         write_file (s->dirfd, "f", 10, 0644);
@@ -420,7 +421,7 @@ test_race (void)
         struct compile_cache *c = open_cache (64 << 20, 4096);
         int base = fresh_dir ("race");
         int src;
-        struct swapper s = { .stop = false };
+        struct swapper s;
         pthread_t th;
         char text[32];
         int stored = 0;
@@ -430,6 +431,7 @@ test_race (void)
         src = openat (base, "src", O_RDONLY | O_DIRECTORY);
         write_file (src, "steady", 4, 0644);
         s.dirfd = src;
+        atomic_init (&s.stop, false);
         pthread_create (&th, NULL, swap_loop, &s);
         for (int i = 0; i < 200; i++) {
                 struct cache_key k;
@@ -464,7 +466,7 @@ test_race (void)
                 }
                 close (out);
         }
-        s.stop = true;
+        atomic_store (&s.stop, true);
         pthread_join (th, NULL);
         CHECK (stored > 0);
         CHECK (leftovers () == 0);
