@@ -443,23 +443,25 @@ check_stage_program (int rootfd, const struct ce_stage_def *s, char *why, size_t
 }
 
 /* The identity of a bundle's tree: tools/prepare-bundles's .image-id (the
- * image it was unpacked from; may be absent) and the rootfs directory's
- * device, inode and change time, which a new tree moved into place never
- * shares with the old one.  NULL: out of memory or fstat failed. */
+ * image it was unpacked from, and the file itself, written anew whenever a
+ * tree is moved into place) and the rootfs directory's device and inode.
+ * Not the rootfs's times: the server itself makes its mount points in
+ * there.  NULL: out of memory or fstat failed. */
 static char *
 tree_identity (const char *dir, const char *bundle, int rootfd)
 {
         cleanup_free char *image_path = NULL;
         cleanup_free char *image = NULL;
         char *out = NULL;
-        struct stat st;
+        struct stat st, ist = { 0 };
 
         if (fstat (rootfd, &st) < 0 || asprintf (&image_path, "%s/%s/.image-id", dir, bundle) < 0)
                 return NULL;
-        if (read_file (image_path, 4096, &image, NULL) < 0)
+        if (read_file (image_path, 4096, &image, NULL) < 0 || stat (image_path, &ist) < 0)
                 image = NULL;
-        if (asprintf (&out, "%s|%ju:%ju|%jd.%09ld", image ? image : "", (uintmax_t) st.st_dev,
-                      (uintmax_t) st.st_ino, (intmax_t) st.st_ctim.tv_sec, st.st_ctim.tv_nsec)
+        if (asprintf (&out, "%s|%ju:%ju.%jd.%09ld|%ju:%ju", image ? image : "",
+                      (uintmax_t) ist.st_ino, (uintmax_t) ist.st_dev, (intmax_t) ist.st_mtim.tv_sec,
+                      ist.st_mtim.tv_nsec, (uintmax_t) st.st_dev, (uintmax_t) st.st_ino)
             < 0)
                 return NULL;
         return out;
