@@ -10,16 +10,13 @@
  * removed after it.  An entry a hit is copying from holds a reference, and
  * an entry evicted meanwhile is removed by the last one to let go.
  *
- * The copy out of a compile's /build is where the cache meets what a
- * hostile program wrote: every name is opened relative to its directory
- * with O_NOFOLLOW, a file only after fstatat says it is regular and again
- * fstat on what was opened (O_NONBLOCK: a FIFO swapped in never blocks), and
- * the copy stops at the bounds.  The compile's container is gone by then,
- * but nothing here counts on that.
+ * The copy out of a compile's /build, where the cache meets what a hostile
+ * program wrote, is treecopy.h's.
  */
 #include "cache.h"
 
 #include "jsongen.h"
+#include "treecopy.h"
 
 #include <dirent.h>
 #include <fcntl.h>
@@ -34,11 +31,6 @@
 #define CACHE_FORMAT "codeengine-compile-cache 1"
 #define STAMP_NAME "stamp"
 #define BUCKETS 1024
-/* Directories in a build; an entry (key/build/...) stays within what
- * ce_remove_tree_at removes. */
-#define MAX_DEPTH 24
-#define COPY_CHUNK (128 * 1024)
-#define BLOCK 4096
 #define OUTPUT_MAX ((int64_t) 64 << 20)
 
 struct cache_entry {
@@ -144,199 +136,6 @@ is_key_name (const char *s)
                 if (! ((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
                         return false;
         return i == CACHE_KEY_HEX;
-}
-
-/* ---- copying a tree without trusting it ---- */
-
-struct copy_budget {
-        int64_t bytes;
-        size_t files;
-        int64_t max_bytes;
-        size_t max_files;
-        char *buf; /* COPY_CHUNK */
-};
-
-static int64_t
-rounded (int64_t n)
-{
-        return (n + BLOCK - 1) / BLOCK * BLOCK;
-}
-
-static int
-charge (struct copy_budget *b, int64_t bytes)
-{
-        b->files++;
-        b->bytes += BLOCK + rounded (bytes);
-        return b->files > b->max_files || b->bytes > b->max_bytes ? -EFBIG : 0;
-}
-
-/* Copy the regular file `name` in from into `to`: at most what is left of
- * the budget, whatever the file claims its size is. */
-static int
-copy_file (int from, int to, const char *name, struct copy_budget *b)
-{
-        cleanup_close int in = openat (from, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
-        cleanup_close int out = -1;
-        struct stat st;
-        ssize_t n;
-
-        if (in < 0)
-                return -errno;
-        if (fstat (in, &st) < 0)
-                return -errno;
-        if (! S_ISREG (st.st_mode))
-                return -EPERM; /* swapped since fstatat */
-        if (charge (b, st.st_size) < 0)
-                return -EFBIG;
-        /* Readable by all, executable by all if by anyone; nothing else. */
-        out = openat (to, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
-                      (st.st_mode & 0111) ? 0755 : 0644);
-        if (out < 0)
-                return -errno;
-        if (fchmod (out, (st.st_mode & 0111) ? 0755 : 0644) < 0)
-                return -errno;
-        for (int64_t copied = 0;;) {
-                n = read (in, b->buf, COPY_CHUNK);
-                if (n < 0 && errno == EINTR)
-                        continue;
-                if (n < 0)
-                        return -errno;
-                if (n == 0)
-                        break;
-                copied += n;
-                /* It grew after fstat: charge what it has now. */
-                if (copied > st.st_size && (b->bytes += n) > b->max_bytes)
-                        return -EFBIG;
-                if (ce_write_all (out, b->buf, (size_t) n) < 0)
-                        return -errno;
-        }
-        return 0;
-}
-
-static int copy_dir (int from, int to, struct copy_budget *b, int depth);
-
-static int
-copy_entry (int from, int to, const char *name, struct copy_budget *b, int depth)
-{
-        struct stat st;
-
-        if (fstatat (from, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
-                return -errno;
-        if (S_ISREG (st.st_mode))
-                return copy_file (from, to, name, b);
-        if (S_ISLNK (st.st_mode)) {
-                char target[4096];
-                ssize_t n = readlinkat (from, name, target, sizeof (target) - 1);
-
-                if (n < 0)
-                        return -errno;
-                target[n] = '\0';
-                if (charge (b, 0) < 0)
-                        return -EFBIG;
-                return symlinkat (target, to, name) < 0 ? -errno : 0;
-        }
-        if (S_ISDIR (st.st_mode)) {
-                cleanup_close int sub_from = -1;
-                cleanup_close int sub_to = -1;
-
-                if (depth >= MAX_DEPTH)
-                        return -ELOOP;
-                if (charge (b, 0) < 0)
-                        return -EFBIG;
-                sub_from = openat (from, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-                if (sub_from < 0)
-                        return -errno;
-                if (mkdirat (to, name, 0755) < 0)
-                        return -errno;
-                sub_to = openat (to, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-                if (sub_to < 0 || fchmod (sub_to, 0755) < 0)
-                        return -errno;
-                return copy_dir (sub_from, sub_to, b, depth + 1);
-        }
-        return 0; /* a FIFO, socket or device: not part of a build */
-}
-
-static int
-copy_dir (int from, int to, struct copy_budget *b, int depth)
-{
-        int fd = fcntl (from, F_DUPFD_CLOEXEC, 3);
-        cleanup_closedir DIR *d = NULL;
-        struct dirent *de;
-
-        if (fd < 0)
-                return -errno;
-        d = fdopendir (fd);
-        if (d == NULL) {
-                close (fd);
-                return -errno;
-        }
-        rewinddir (d); /* the dup shares from's offset */
-        while ((errno = 0, de = readdir (d)) != NULL) {
-                int ret;
-
-                if (strcmp (de->d_name, ".") == 0 || strcmp (de->d_name, "..") == 0)
-                        continue;
-                ret = copy_entry (from, to, de->d_name, b, depth);
-                if (ret < 0)
-                        return ret;
-        }
-        return errno ? -errno : 0;
-}
-
-/* Copy the tree from into the empty directory to, within bounds; *bytes:
- * about what it takes on disk. */
-static int
-copy_tree (int from, int to, int64_t max_bytes, size_t max_files, int64_t *bytes)
-{
-        struct copy_budget b = { .max_bytes = max_bytes, .max_files = max_files };
-        int ret;
-
-        b.buf = malloc (COPY_CHUNK);
-        if (b.buf == NULL)
-                return -ENOMEM;
-        ret = copy_dir (from, to, &b, 0);
-        free (b.buf);
-        *bytes = b.bytes;
-        return ret;
-}
-
-/* What an entry takes on disk, walked (start-up); <0 when it is not an
- * entry this cache wrote. */
-static int64_t
-tree_bytes (int dirfd, int depth)
-{
-        int fd = fcntl (dirfd, F_DUPFD_CLOEXEC, 3);
-        cleanup_closedir DIR *d = NULL;
-        struct dirent *de;
-        int64_t sum = 0;
-
-        if (fd < 0 || depth > MAX_DEPTH)
-                return fd < 0 ? -errno : -ELOOP;
-        d = fdopendir (fd);
-        if (d == NULL) {
-                close (fd);
-                return -errno;
-        }
-        rewinddir (d);
-        while ((de = readdir (d)) != NULL) {
-                struct stat st;
-
-                if (strcmp (de->d_name, ".") == 0 || strcmp (de->d_name, "..") == 0)
-                        continue;
-                if (fstatat (dirfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
-                        return -errno;
-                sum += BLOCK + (S_ISREG (st.st_mode) ? rounded (st.st_size) : 0);
-                if (S_ISDIR (st.st_mode)) {
-                        cleanup_close int sub = openat (
-                                dirfd, de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-                        int64_t n = sub < 0 ? -errno : tree_bytes (sub, depth + 1);
-
-                        if (n < 0)
-                                return n;
-                        sum += n;
-                }
-        }
-        return sum;
 }
 
 /* ---- the index ---- */
@@ -534,7 +333,7 @@ load_entries (struct compile_cache *c, bool keep, struct ce_error *err)
                                       O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
                         if (efd >= 0 && fstat (efd, &st) == 0
                             && ce_read_text_at (efd, "result", result, sizeof (result)) == 0)
-                                bytes = tree_bytes (efd, 0);
+                                bytes = tree_disk_bytes (efd);
                 }
                 if (bytes >= 0) {
                         struct cache_entry *e = calloc (1, sizeof (*e));
@@ -863,7 +662,7 @@ cache_fill_build (const struct cache_ticket *t, int build_fd, struct ce_error *e
         if (from < 0)
                 return ce_fail (err, errno, "compile cache entry %s: %s", t->entry->key,
                                 strerror (errno));
-        ret = copy_tree (from, build_fd, INT64_MAX, SIZE_MAX, &bytes);
+        ret = tree_copy (from, build_fd, INT64_MAX, SIZE_MAX, &bytes);
         if (ret < 0)
                 return ce_fail (err, -ret, "copying compile cache entry %s: %s", t->entry->key,
                                 strerror (-ret));
@@ -916,9 +715,9 @@ cache_store (struct cache_ticket *t, int build_fd, const struct runner_result *r
                 return -errno;
         snprintf (tmp, sizeof (tmp), ".tmp-%02x%02x%02x%02x%02x%02x%02x%02x", r[0], r[1], r[2],
                   r[3], r[4], r[5], r[6], r[7]);
-        out_bytes = rounded ((int64_t) (result->out.combined.len + result->out.stdout_buf.len
-                                        + result->out.stderr_buf.len))
-                    + 4 * BLOCK;
+        out_bytes = tree_rounded ((int64_t) (result->out.combined.len + result->out.stdout_buf.len
+                                             + result->out.stderr_buf.len))
+                    + 4 * TREE_BLOCK;
         if (mkdirat (c->dirfd, tmp, 0700) < 0)
                 return -errno;
         tmpfd = openat (c->dirfd, tmp, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
@@ -930,7 +729,7 @@ cache_store (struct cache_ticket *t, int build_fd, const struct runner_result *r
                                < 0)
                         ret = -errno;
                 else
-                        ret = copy_tree (build_fd, to, c->p.entry_max_bytes, c->p.entry_max_files,
+                        ret = tree_copy (build_fd, to, c->p.entry_max_bytes, c->p.entry_max_files,
                                          &bytes);
         }
         if (ret == 0 && bytes + out_bytes > c->p.limit_bytes)
