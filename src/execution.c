@@ -294,8 +294,7 @@ execution_run (const struct exec_env *env, const struct exec_plan *plan,
                         goto out;
                 res->status = res->run.status;
         } else {
-                ret = judge_run (cfg, env->pool, env->test_workers, s, plan, req, client_fd, sink,
-                                 res, err);
+                ret = judge_run (env, s, plan, req, client_fd, sink, res, err);
                 if (ret < 0)
                         goto out;
         }

@@ -24,24 +24,11 @@
 #define CE_EXECUTION_H
 
 #include "common.h"
+#include "exec_env.h"
 #include "plan.h"
 #include "result.h"
 #include "runner.h"
 #include "sink.h"
-
-struct warm_pool;
-struct compile_cache;
-struct pool;
-
-/* What executions run with besides their request: made at start-up,
- * shared by every execution, borrowed. */
-struct exec_env {
-        const struct runner_config *runner;
-        struct warm_pool *warm;      /* slots to ask first; NULL: none */
-        struct compile_cache *cache; /* compiles to reuse (cache.h); NULL: none */
-        struct pool *pool;           /* where a submission's tests fan out (judge.h) */
-        size_t test_workers;         /* workers one submission's tests may use at once */
-};
 
 /* Called once the result is known (ret: execution_run's return value),
  * before the containers and the work dir are removed, so that the caller can

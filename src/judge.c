@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "pool.h"
+#include "warm.h"
 
 /* What a submission's answer keeps of its tests' output, all together: a
  * test's output is judged whole, then what it keeps is cut to its share
@@ -99,6 +100,7 @@ struct fanout {
         int ret;                   /* the first test that could not run: <0, with err */
         struct ce_error err;
         struct pool *pool;
+        struct warm_pool *warm;
         /* the execution's, borrowed until closed */
         const struct runner_config *cfg;
         struct exec_slot *s;
@@ -128,8 +130,31 @@ fanout_unref (struct fanout *f)
         free (f);
 }
 
-/* Test i in a fresh container (the slot's own for test 0), judged, its end
- * told to the sink.  The caller claimed it. */
+/* A warm test slot for test i, given the request's code and a copy of the
+ * execution's build; NULL when the pool has none that fits, or it could
+ * not be given them (then it is deleted: the test makes a container). */
+static struct exec_slot *
+warm_test_slot (struct fanout *f)
+{
+        struct exec_slot *ts = warm_take_test (f->warm, f->plan, f->req->ntests);
+        struct ce_error err = { 0 };
+        cleanup_close int ignored = -1;
+
+        if (ts == NULL)
+                return NULL;
+        if (slot_adjust (f->cfg, ts, f->plan, &err) < 0
+            || slot_write_request (ts, f->req, &ignored, &err) < 0
+            || (f->plan->lang->compile.command && slot_copy_build (f->cfg, f->s, ts, &err) < 0)) {
+                ce_log ("warning: %s: %s; making a test container", slot_id (ts), err.msg);
+                slot_discard (f->cfg, ts);
+                return NULL;
+        }
+        return ts;
+}
+
+/* Test i in a fresh container (the slot's own for test 0; for the others a
+ * warm test slot's, or one made now), judged, its end told to the sink.
+ * The caller claimed it. */
 static int
 run_test (struct fanout *f, size_t i, struct ce_error *err)
 {
@@ -138,9 +163,10 @@ run_test (struct fanout *f, size_t i, struct ce_error *err)
         const struct ce_language *lang = f->plan->lang;
         struct ce_request view = *f->req; /* the test's args in place of none */
         struct runner_container *own = NULL, *c;
+        struct exec_slot *ts = NULL, *in = f->s;
         cleanup_strv char **argv = NULL;
         cleanup_close int stdin_fd = -1;
-        int ret;
+        int ret = 0;
 
         view.args = t->args;
         view.nargs = t->nargs;
@@ -148,16 +174,18 @@ run_test (struct fanout *f, size_t i, struct ce_error *err)
         argv = plan_argv (lang, &lang->run, &view, true);
         if (argv == NULL)
                 return ce_fail (err, ENOMEM, "out of memory");
-        if (i == 0 && slot_container (f->s, false) == NULL)
+        if (i > 0)
+                ts = warm_test_slot (f);
+        if (ts)
+                in = ts;
+        else if (i == 0 && slot_container (f->s, false) == NULL)
                 ret = slot_create_run (f->cfg, f->s, err);
         else if (i > 0)
                 ret = slot_create_test_run (f->cfg, f->s, i, &own, err);
-        else
-                ret = 0;
         if (ret < 0)
                 return ce_error_wrap (err, "preparing the run stage");
-        c = i == 0 ? slot_container (f->s, false) : own;
-        ret = slot_open_stdin (f->s, i, t->stdin_data, t->stdin_len, &stdin_fd, err);
+        c = i == 0 || ts ? slot_container (in, false) : own;
+        ret = slot_open_stdin (in, i, t->stdin_data, t->stdin_len, &stdin_fd, err);
         if (ret == 0)
                 ret = runner_start (f->cfg, c,
                                     &(struct runner_go){ .argv = argv,
@@ -165,6 +193,9 @@ run_test (struct fanout *f, size_t i, struct ce_error *err)
                                                          .limits = &f->plan->run_limits },
                                     f->client_fd, &et->run, err);
         runner_destroy (f->cfg, own);
+        /* Deleting it is the pool's, after the answer. */
+        if (ts && ! warm_used (f->warm, ts))
+                slot_discard (f->cfg, ts);
         if (ret < 0)
                 return ce_error_wrap (err, "run stage");
         et->ran = true;
@@ -249,10 +280,12 @@ helper_cancel (struct pool_job *pj)
 }
 
 int
-judge_run (const struct runner_config *cfg, struct pool *pool, size_t workers, struct exec_slot *s,
-           const struct exec_plan *plan, const struct ce_request *req, int client_fd,
-           const struct exec_sink *sink, struct exec_result *res, struct ce_error *err)
+judge_run (const struct exec_env *env, struct exec_slot *s, const struct exec_plan *plan,
+           const struct ce_request *req, int client_fd, const struct exec_sink *sink,
+           struct exec_result *res, struct ce_error *err)
 {
+        struct pool *pool = env->pool;
+        size_t workers = env->test_workers;
         size_t nhelpers;
         size_t keep = TESTS_OUTPUT_KEPT / req->ntests;
         struct fanout *f;
@@ -280,7 +313,8 @@ judge_run (const struct runner_config *cfg, struct pool *pool, size_t workers, s
         f->running = 1;
         f->refs = 1;
         f->pool = pool;
-        f->cfg = cfg;
+        f->warm = env->warm;
+        f->cfg = env->runner;
         f->s = s;
         f->plan = plan;
         f->req = req;

@@ -20,23 +20,24 @@
 #ifndef CE_JUDGE_H
 #define CE_JUDGE_H
 
+#include "exec_env.h"
 #include "plan.h"
-#include "pool.h"
 #include "result.h"
 #include "sink.h"
 #include "slot.h"
 
-/* Run every test of req in s (its build ready), on the execution's worker
- * and on helpers in pool (NULL: none; workers in all, the caller's
- * included), judged against their expected output; res->tests,
- * passed, verdict and status filled.  After a failing test with
- * stop_on_failure, or a client gone, the tests not yet started are
- * skipped.  Returns once every test has ended.  <0: a test could not be
- * run (err says which), the others ended anyway. */
-int judge_run (const struct runner_config *cfg, struct pool *pool, size_t workers,
-               struct exec_slot *s, const struct exec_plan *plan, const struct ce_request *req,
-               int client_fd, const struct exec_sink *sink, struct exec_result *res,
-               struct ce_error *err);
+/* Run every test of req, the first in s (its build ready), the others each
+ * in a test slot of env's warm pool (its /build a copy of s's) or a
+ * container made in s, on the execution's worker and on helpers in env's
+ * pool (NULL: none; test_workers in all, the caller's included), judged
+ * against their expected output; res->tests, passed, verdict and status
+ * filled.  After a failing test with stop_on_failure, or a client gone,
+ * the tests not yet started are skipped.  Returns once every test has
+ * ended.  <0: a test could not be run (err says which), the others ended
+ * anyway. */
+int judge_run (const struct exec_env *env, struct exec_slot *s, const struct exec_plan *plan,
+               const struct ce_request *req, int client_fd, const struct exec_sink *sink,
+               struct exec_result *res, struct ce_error *err);
 
 /* After a failed compile: every test skipped, told to the sink (no-op
  * without tests). */

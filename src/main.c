@@ -430,7 +430,8 @@ main (int argc, char **argv)
         if (o.warm_pool > 0 && o.warm_max > 0) {
                 const struct warm_params wp = { .per_language = (size_t) o.warm_pool,
                                                 .max_idle = (size_t) o.warm_max,
-                                                .idle_seconds = (int) o.warm_idle_s };
+                                                .idle_seconds = (int) o.warm_idle_s,
+                                                .tests = (size_t) o.warm_tests };
 
                 if (warm_pool_new (&rc, &hc.policy, &wp, &warm, &err) < 0)
                         die ("starting the warm pool: %s", err.msg);

@@ -105,6 +105,9 @@ static const struct flag flags[] = {
         { "warm-max", K_LONG, F (warm_max), "N", 0, 1024, 8, .help = "idle over all languages" },
         { "warm-idle-seconds", K_LONG, F (warm_idle_s), "S", 1, 1L << 30, 600,
           .help = "a language not asked for this long holds none" },
+        { "warm-tests", K_LONG, F (warm_tests), "N", 0, 1024, 24,
+          .help = "idle run containers for submissions' tests (over all\nlanguages; a language "
+                  "keeps as many as its last submission\nhad tests, less one); 0: none" },
         { "test-workers", K_LONG, F (test_workers), "N", 0, 1024, 0,
           .help = "workers one submission's tests may use at once",
           .default_text = "the CPUs,\nat most --max-concurrent",

@@ -48,7 +48,7 @@ struct options {
         double max_compile_timeout_s;
         long max_compile_memory_mb;
         long build_mb;
-        long warm_pool, warm_max, warm_idle_s;
+        long warm_pool, warm_max, warm_idle_s, warm_tests;
         long compile_cache_mb; /* 0: no compile cache */
         long test_workers;     /* 0: the online CPUs, at most max_concurrent */
 };

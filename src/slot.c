@@ -23,6 +23,7 @@
 #include <sys/stat.h>
 
 #include "oci_spec.h"
+#include "treecopy.h"
 
 #define BUILD_INODES 4096
 #define CONTAINER_UID 65534
@@ -429,6 +430,26 @@ slot_open_build (struct exec_slot *s, struct ce_error *err)
         if (fd < 0)
                 return ce_fail (err, errno, "cannot open the build dir: %s", strerror (errno));
         return fd;
+}
+
+int
+slot_copy_build (const struct runner_config *cfg, struct exec_slot *from, struct exec_slot *to,
+                 struct ce_error *err)
+{
+        cleanup_close int src = slot_open_build (from, err);
+        cleanup_close int dst = -1;
+        int64_t bytes;
+        int ret;
+
+        if (src < 0)
+                return src;
+        dst = slot_open_build (to, err);
+        if (dst < 0)
+                return dst;
+        ret = tree_copy (src, dst, cfg->build_bytes, BUILD_INODES, &bytes);
+        if (ret < 0)
+                return ce_fail (err, -ret, "copying the build: %s", strerror (-ret));
+        return 0;
 }
 
 const char *

@@ -45,6 +45,13 @@ int slot_prepare (const struct runner_config *cfg, const struct exec_plan *plan,
  * it), or the place to put a build from elsewhere before the run starts. */
 int slot_open_build (struct exec_slot *s, struct ce_error *err);
 
+/* Copy from's /build (hostile: treecopy.h) into to's, which is empty and
+ * made SLOT_PREBUILT, within the bounds of a build.  <0 when it does not
+ * fit or changed under the copy: what was copied stays, discard `to`.
+ * Safe on several threads at once for different `to`. */
+int slot_copy_build (const struct runner_config *cfg, struct exec_slot *from, struct exec_slot *to,
+                     struct ce_error *err);
+
 /* The run's container, when slot_prepare made only the compile's. */
 int slot_create_run (const struct runner_config *cfg, struct exec_slot *s, struct ce_error *err);
 

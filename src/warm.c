@@ -27,12 +27,19 @@
 /* How many ids of slots deleted unused GET /ready lists. */
 #define DISCARDED 16
 
+/* The two kinds of slot a language may hold: an execution's (every stage's
+ * container, warm_take) and a test's (the run's container with an empty
+ * /build, warm_take_test). */
+enum kind { FOR_EXEC, FOR_TESTS, KINDS };
+
 /* A language's slots.  What the policy decides on (its want, counts and
- * times) is the struct warm_demand of the same index in w->demand, an array
- * of its own so that the policy functions read nothing else. */
+ * times) is the struct warm_demand of the same index in w->demand[kind],
+ * arrays of their own so that the policy functions read nothing else. */
 struct warm_lang {
-        struct exec_plan plan;   /* the language's default limits: what its slots are made with */
-        struct exec_slot **idle; /* per_language entries; [0, demand.nidle) used, oldest first */
+        struct exec_plan plan; /* the language's default limits: what its slots are made with */
+        /* per_language (FOR_EXEC) or tests (FOR_TESTS) entries; [0,
+         * demand[kind][i].nidle) used, oldest first */
+        struct exec_slot **idle[KINDS];
 };
 
 struct warm_pool {
@@ -43,17 +50,21 @@ struct warm_pool {
         pthread_mutex_t lock; /* guards everything below */
         pthread_cond_t cond;  /* the thread's wake-up: a take, a stop */
         struct warm_lang *langs;
-        struct warm_demand *demand; /* demand[i]: langs[i]'s, for the policy */
-        size_t nlangs, langs_cap;   /* of both arrays */
-        size_t total_idle, total_making;
-        struct exec_slot **dead; /* taken out, to delete on the thread */
-        size_t ndead;            /* of max_idle + 1 */
+        struct warm_demand *demand[KINDS]; /* demand[k][i]: langs[i]'s, for the policy */
+        size_t nlangs, langs_cap;          /* of every array */
+        size_t total_idle[KINDS], total_making[KINDS];
+        /* Taken out, to delete on the thread: unused (bury) or having
+         * served a test (warm_used).  Room for every slot that can be idle
+         * or made besides the ones there, so that bury never fails. */
+        struct exec_slot **dead;
+        size_t ndead, dead_cap;
         bool stopping;
-        uint64_t served, missed; /* takes that got a slot, takes that did not */
+        uint64_t served[KINDS], missed[KINDS]; /* takes that got a slot, takes that did not */
         /* What the thread works on outside the lock, for GET /ready: the
          * slot it makes and the one it deletes ("" when none). */
         char making_id[CE_EXEC_ID_SIZE];
         const struct ce_language *making_lang;
+        enum kind making_kind;
         char deleting_id[CE_EXEC_ID_SIZE];
         const char *deleting_lang;
         /* The ids of the last DISCARDED slots deleted without serving a
@@ -84,24 +95,31 @@ lang_index (struct warm_pool *w, const struct ce_language *lang)
         if (w->nlangs == w->langs_cap) {
                 size_t cap = w->langs_cap ? w->langs_cap * 2 : 8;
                 struct warm_lang *n = realloc (w->langs, cap * sizeof (*n));
-                struct warm_demand *d;
 
                 if (n == NULL)
                         return WARM_NONE;
                 w->langs = n;
-                /* langs_cap grows once both have: a failure here retries both. */
-                d = realloc (w->demand, cap * sizeof (*d));
-                if (d == NULL)
-                        return WARM_NONE;
-                w->demand = d;
+                /* langs_cap grows once all have: a failure here retries them. */
+                for (int k = 0; k < KINDS; k++) {
+                        struct warm_demand *d = realloc (w->demand[k], cap * sizeof (*d));
+
+                        if (d == NULL)
+                                return WARM_NONE;
+                        w->demand[k] = d;
+                }
                 w->langs_cap = cap;
         }
         e = &w->langs[w->nlangs];
         memset (e, 0, sizeof (*e));
-        memset (&w->demand[w->nlangs], 0, sizeof (w->demand[w->nlangs]));
-        e->idle = calloc (w->params.per_language, sizeof (*e->idle));
-        if (e->idle == NULL)
+        for (int k = 0; k < KINDS; k++)
+                memset (&w->demand[k][w->nlangs], 0, sizeof (w->demand[k][w->nlangs]));
+        e->idle[FOR_EXEC] = calloc (w->params.per_language + 1, sizeof (*e->idle[FOR_EXEC]));
+        e->idle[FOR_TESTS] = calloc (w->params.tests + 1, sizeof (*e->idle[FOR_TESTS]));
+        if (e->idle[FOR_EXEC] == NULL || e->idle[FOR_TESTS] == NULL) {
+                free (e->idle[FOR_EXEC]);
+                free (e->idle[FOR_TESTS]);
                 return WARM_NONE;
+        }
         e->plan.lang = lang;
         plan_default_limits (lang, false, w->pol, &e->plan.run_limits);
         if (lang->compile.command)
@@ -109,9 +127,16 @@ lang_index (struct warm_pool *w, const struct ce_language *lang)
         return w->nlangs++;
 }
 
-/* Under the lock: queue s for deletion by the thread.  Never full: a slot
- * is idle, dead or being made, and there are at most max_idle + 1 of them
- * (warm_pool_new sizes the list so). */
+/* Room in dead for every slot that may yet be buried unused: the ones idle
+ * or being made, at most max_idle + tests + 1. */
+static size_t
+dead_reserve (const struct warm_pool *w)
+{
+        return w->params.max_idle + w->params.tests + 1;
+}
+
+/* Under the lock: queue s, unused, for deletion by the thread.  Never full
+ * (dead_reserve). */
 static void
 bury (struct warm_pool *w, struct exec_slot *s)
 {
@@ -138,37 +163,41 @@ discard_unlocked (struct warm_pool *w, struct exec_slot *s)
         w->deleting_id[0] = '\0';
 }
 
-/* Under the lock: take the k-th idle slot out of language i's list. */
+/* Under the lock: take the j-th idle slot of kind out of language i's list. */
 static void
-remove_idle (struct warm_pool *w, size_t i, size_t k)
+remove_idle (struct warm_pool *w, enum kind kind, size_t i, size_t j)
 {
-        struct warm_lang *e = &w->langs[i];
-        struct warm_demand *d = &w->demand[i];
+        struct exec_slot **idle = w->langs[i].idle[kind];
+        struct warm_demand *d = &w->demand[kind][i];
 
-        memmove (&e->idle[k], &e->idle[k + 1], (d->nidle - k - 1) * sizeof (*e->idle));
+        memmove (&idle[j], &idle[j + 1], (d->nidle - j - 1) * sizeof (*idle));
         d->nidle--;
-        w->total_idle--;
+        w->total_idle[kind]--;
 }
 
-struct exec_slot *
-warm_take (struct warm_pool *w, const struct exec_plan *plan)
+/* A slot of kind for plan, its language marked as asked for (want: the
+ * slots of that kind it should hold from now on); NULL when none fits. */
+static struct exec_slot *
+take (struct warm_pool *w, enum kind kind, const struct exec_plan *plan, size_t want)
 {
         struct exec_slot *got = NULL;
         size_t i;
 
-        if (w == NULL || w->params.per_language == 0)
-                return NULL;
         pthread_mutex_lock (&w->lock);
         i = lang_index (w, plan->lang);
         if (i != WARM_NONE && ! w->stopping) {
-                warm_policy_asked (&w->demand[i], &w->params, ce_now ());
+                struct warm_demand *d = &w->demand[kind][i];
+
+                warm_policy_asked (d, &w->params, ce_now ());
+                if (kind == FOR_TESTS)
+                        d->want = want;
                 /* Newest first: the oldest are the likeliest to go unused. */
-                for (size_t k = w->demand[i].nidle; k-- > 0 && got == NULL;) {
-                        struct exec_slot *s = w->langs[i].idle[k];
+                for (size_t j = d->nidle; j-- > 0 && got == NULL;) {
+                        struct exec_slot *s = w->langs[i].idle[kind][j];
 
                         if (! slot_fits (w->cfg, s, plan))
                                 continue;
-                        remove_idle (w, i, k);
+                        remove_idle (w, kind, i, j);
                         if (slot_alive (s))
                                 got = s;
                         else
@@ -176,12 +205,59 @@ warm_take (struct warm_pool *w, const struct exec_plan *plan)
                 }
         }
         if (got)
-                w->served++;
+                w->served[kind]++;
         else
-                w->missed++;
+                w->missed[kind]++;
         pthread_cond_signal (&w->cond);
         pthread_mutex_unlock (&w->lock);
         return got;
+}
+
+struct exec_slot *
+warm_take (struct warm_pool *w, const struct exec_plan *plan)
+{
+        if (w == NULL || w->params.per_language == 0)
+                return NULL;
+        return take (w, FOR_EXEC, plan, 0);
+}
+
+struct exec_slot *
+warm_take_test (struct warm_pool *w, const struct exec_plan *plan, size_t ntests)
+{
+        if (w == NULL || w->params.tests == 0 || ntests < 2)
+                return NULL;
+        /* Test 0 runs in the execution's own slot. */
+        return take (w, FOR_TESTS, plan,
+                     ntests - 1 < w->params.tests ? ntests - 1 : w->params.tests);
+}
+
+bool
+warm_used (struct warm_pool *w, struct exec_slot *s)
+{
+        bool queued = false;
+
+        if (w == NULL)
+                return false;
+        pthread_mutex_lock (&w->lock);
+        if (! w->stopping) {
+                /* Keep room for what bury may add. */
+                if (w->ndead + 1 + dead_reserve (w) > w->dead_cap) {
+                        size_t cap = w->dead_cap * 2;
+                        struct exec_slot **n = realloc (w->dead, cap * sizeof (*n));
+
+                        if (n != NULL) {
+                                w->dead = n;
+                                w->dead_cap = cap;
+                        }
+                }
+                if (w->ndead + 1 + dead_reserve (w) <= w->dead_cap) {
+                        w->dead[w->ndead++] = s;
+                        queued = true;
+                        pthread_cond_signal (&w->cond);
+                }
+        }
+        pthread_mutex_unlock (&w->lock);
+        return queued;
 }
 
 void
@@ -234,42 +310,65 @@ warm_policy_keeps (const struct warm_demand *d, const struct warm_params *p)
         return d->nidle < p->per_language;
 }
 
-/* Under the lock: the index of the language to make a slot for now
- * (warm_policy_next), or WARM_NONE; a language that must give up a slot for
- * it has done so (its oldest is buried). */
-static size_t
-next_to_fill (struct warm_pool *w, struct timespec now)
+/* The policy's bounds for kind: test slots are bounded by tests, per
+ * language and over all. */
+static struct warm_params
+params_of (const struct warm_pool *w, enum kind kind)
 {
-        size_t victim;
-        size_t i = warm_policy_next (w->demand, w->nlangs, w->total_idle + w->total_making,
-                                     &w->params, now, &victim);
+        struct warm_params p = w->params;
 
-        if (victim != WARM_NONE) {
-                struct exec_slot *s = w->langs[victim].idle[0]; /* its oldest */
+        if (kind == FOR_TESTS)
+                p.per_language = p.max_idle = p.tests;
+        return p;
+}
 
-                remove_idle (w, victim, 0);
-                bury (w, s);
+/* Under the lock: the index of the language to make a slot for now
+ * (warm_policy_next) and *kind, the kind of slot, or WARM_NONE; a language
+ * that must give up a slot for it has done so (its oldest is buried).  An
+ * execution's slots come first: a single run waits on one, a test that
+ * finds none only pays what it did before there were any. */
+static size_t
+next_to_fill (struct warm_pool *w, struct timespec now, enum kind *kind)
+{
+        for (int k = 0; k < KINDS; k++) {
+                struct warm_params p = params_of (w, (enum kind) k);
+                size_t victim;
+                size_t i =
+                        warm_policy_next (w->demand[k], w->nlangs,
+                                          w->total_idle[k] + w->total_making[k], &p, now, &victim);
+
+                if (victim != WARM_NONE) {
+                        struct exec_slot *s = w->langs[victim].idle[k][0]; /* its oldest */
+
+                        remove_idle (w, (enum kind) k, victim, 0);
+                        bury (w, s);
+                }
+                if (i != WARM_NONE) {
+                        *kind = (enum kind) k;
+                        return i;
+                }
         }
-        return i;
+        return WARM_NONE;
 }
 
 /* Under the lock: languages nobody asked for in idle_seconds give up their slots. */
 static void
 expire (struct warm_pool *w, struct timespec now)
 {
-        for (size_t i = 0; i < w->nlangs; i++) {
-                struct warm_demand *d = &w->demand[i];
+        for (int k = 0; k < KINDS; k++)
+                for (size_t i = 0; i < w->nlangs; i++) {
+                        struct warm_demand *d = &w->demand[k][i];
 
-                if (! warm_policy_expired (d, &w->params, now))
-                        continue;
-                d->want = 0;
-                while (d->nidle > 0) {
-                        struct exec_slot *s = w->langs[i].idle[d->nidle - 1];
+                        if (! warm_policy_expired (d, &w->params, now))
+                                continue;
+                        d->want = 0;
+                        while (d->nidle > 0) {
+                                struct exec_slot *s = w->langs[i].idle[k][d->nidle - 1];
 
-                        remove_idle (w, i, d->nidle - 1);
-                        bury (w, s);
+                                remove_idle (w, (enum kind) k, i, d->nidle - 1);
+                                bury (w, s);
+                        }
                 }
-        }
 }
 
 static void *
@@ -280,6 +379,7 @@ refill_main (void *arg)
         pthread_mutex_lock (&w->lock);
         while (! w->stopping) {
                 struct timespec now = ce_now ();
+                enum kind kind = FOR_EXEC;
                 size_t i;
 
                 expire (w, now);
@@ -287,7 +387,7 @@ refill_main (void *arg)
                         discard_unlocked (w, w->dead[--w->ndead]);
                         continue;
                 }
-                i = next_to_fill (w, now);
+                i = next_to_fill (w, now, &kind);
                 if (i != WARM_NONE) {
                         struct exec_plan plan = w->langs[i].plan;
                         const struct ce_language *lang = plan.lang;
@@ -295,35 +395,41 @@ refill_main (void *arg)
                         struct ce_error err = { 0 };
                         char id[CE_EXEC_ID_SIZE];
                         int ret = slot_new_id (id);
+                        struct warm_demand *d;
+                        struct warm_params p = params_of (w, kind);
 
                         if (ret < 0) {
                                 ce_log ("warning: warm pool: getrandom: %s", strerror (-ret));
-                                w->demand[i].retry_at = ce_deadline_after_ms (RETRY_MS);
+                                w->demand[kind][i].retry_at = ce_deadline_after_ms (RETRY_MS);
                                 continue;
                         }
-                        w->demand[i].making++;
-                        w->total_making++;
+                        w->demand[kind][i].making++;
+                        w->total_making[kind]++;
                         memcpy (w->making_id, id, sizeof (id));
                         w->making_lang = lang;
+                        w->making_kind = kind;
                         pthread_mutex_unlock (&w->lock);
-                        ret = slot_prepare (w->cfg, &plan, id, SLOT_ALL, &s, &err);
+                        ret = slot_prepare (w->cfg, &plan, id,
+                                            kind == FOR_TESTS ? SLOT_PREBUILT : SLOT_ALL, &s, &err);
                         pthread_mutex_lock (&w->lock);
                         w->making_id[0] = '\0';
                         i = lang_index (w, lang); /* the arrays may have moved */
-                        w->total_making--;
+                        w->total_making[kind]--;
                         if (i == WARM_NONE) {
                                 if (s != NULL)
                                         bury (w, s); /* out of memory: rare */
                                 continue;
                         }
-                        w->demand[i].making--;
+                        d = &w->demand[kind][i];
+                        d->making--;
                         if (ret < 0) {
                                 ce_log ("warning: warm pool: cannot prepare %s: %s", lang->name,
                                         err.msg);
-                                w->demand[i].retry_at = ce_deadline_after_ms (RETRY_MS);
-                        } else if (warm_policy_keeps (&w->demand[i], &w->params) && ! w->stopping) {
-                                w->langs[i].idle[w->demand[i].nidle++] = s;
-                                w->total_idle++;
+                                d->retry_at = ce_deadline_after_ms (RETRY_MS);
+                        } else if (warm_policy_keeps (d, &p) && d->nidle < d->want
+                                   && ! w->stopping) {
+                                w->langs[i].idle[kind][d->nidle++] = s;
+                                w->total_idle[kind]++;
                         } else {
                                 bury (w, s);
                         }
@@ -352,7 +458,8 @@ warm_pool_new (const struct runner_config *cfg, const struct exec_policy *pol,
         w->cfg = cfg;
         w->pol = pol;
         w->params = *params;
-        w->dead = calloc (params->max_idle + 1, sizeof (*w->dead));
+        w->dead_cap = 2 * dead_reserve (w);
+        w->dead = calloc (w->dead_cap, sizeof (*w->dead));
         if (w->dead == NULL) {
                 free (w);
                 return ce_fail (err, ENOMEM, "out of memory");
@@ -388,15 +495,17 @@ warm_pool_free (struct warm_pool *w)
         pthread_mutex_unlock (&w->lock);
         pthread_join (w->thread, NULL);
         /* The thread is gone: nothing else touches the pool now. */
-        for (size_t i = 0; i < w->nlangs; i++) {
-                for (size_t j = 0; j < w->demand[i].nidle; j++)
-                        slot_discard (w->cfg, w->langs[i].idle[j]);
-                free (w->langs[i].idle);
-        }
+        for (size_t i = 0; i < w->nlangs; i++)
+                for (int k = 0; k < KINDS; k++) {
+                        for (size_t j = 0; j < w->demand[k][i].nidle; j++)
+                                slot_discard (w->cfg, w->langs[i].idle[k][j]);
+                        free (w->langs[i].idle[k]);
+                }
         for (size_t i = 0; i < w->ndead; i++)
                 slot_discard (w->cfg, w->dead[i]);
         free (w->langs);
-        free (w->demand);
+        for (int k = 0; k < KINDS; k++)
+                free (w->demand[k]);
         free (w->dead);
         pthread_cond_destroy (&w->cond);
         pthread_mutex_destroy (&w->lock);
@@ -406,7 +515,7 @@ warm_pool_free (struct warm_pool *w)
 /* One slot of GET /ready's "slots": the id, the language, the state and the
  * containers, with their init pids (-1 while unknown) and the server's fds. */
 static yajl_gen_status
-gen_slot (yajl_gen g, const struct exec_slot_info *info, const char *state)
+gen_slot (yajl_gen g, const struct exec_slot_info *info, const char *state, const char *kind)
 {
         yajl_gen_status st = yajl_gen_status_ok;
 
@@ -414,6 +523,8 @@ gen_slot (yajl_gen g, const struct exec_slot_info *info, const char *state)
         GEN_KV_STR ("id", info->id);
         GEN_KV_STR ("language", info->language);
         GEN_KV_STR ("state", state);
+        if (kind)
+                GEN_KV_STR ("for", kind);
         GEN_STR ("containers");
         GEN (yajl_gen_array_open (g));
         for (size_t k = 0; k < info->ncontainers; k++)
@@ -442,7 +553,7 @@ gen_busy_slot (yajl_gen g, const char *id, const char *language, bool compiles, 
                 info.containers[info.ncontainers++] = compile_id;
         info.containers[info.ncontainers++] = id;
         info.pids[0] = info.pids[1] = -1;
-        return gen_slot (g, &info, state);
+        return gen_slot (g, &info, state, NULL);
 }
 
 yajl_gen_status
@@ -456,29 +567,40 @@ warm_pool_gen (struct warm_pool *w, yajl_gen g)
         GEN_KV_INT ("per_language", w->params.per_language);
         GEN_KV_INT ("max", w->params.max_idle);
         GEN_KV_INT ("idle_seconds", w->params.idle_seconds);
-        GEN_KV_INT ("idle", w->total_idle);
-        GEN_KV_INT ("creating", w->total_making);
-        GEN_KV_INT ("served", w->served);
-        GEN_KV_INT ("missed", w->missed);
+        GEN_KV_INT ("idle", w->total_idle[FOR_EXEC]);
+        GEN_KV_INT ("creating", w->total_making[FOR_EXEC] + w->total_making[FOR_TESTS]);
+        GEN_KV_INT ("served", w->served[FOR_EXEC]);
+        GEN_KV_INT ("missed", w->missed[FOR_EXEC]);
+        /* The run containers kept for submissions' tests. */
+        GEN_STR ("tests");
+        GEN (yajl_gen_map_open (g));
+        GEN_KV_INT ("max", w->params.tests);
+        GEN_KV_INT ("idle", w->total_idle[FOR_TESTS]);
+        GEN_KV_INT ("served", w->served[FOR_TESTS]);
+        GEN_KV_INT ("missed", w->missed[FOR_TESTS]);
+        GEN (yajl_gen_map_close (g));
         /* Every slot the pool holds: being made, idle, waiting to be deleted
-         * or being deleted. */
+         * or being deleted; "for": "tests" marks a test's. */
         GEN_STR ("slots");
         GEN (yajl_gen_array_open (g));
         if (w->making_id[0])
                 GEN (gen_busy_slot (g, w->making_id, w->making_lang->name,
-                                    w->making_lang->compile.command != NULL, "creating"));
-        for (size_t i = 0; i < w->nlangs; i++)
-                for (size_t j = 0; j < w->demand[i].nidle; j++) {
-                        struct exec_slot_info info;
+                                    w->making_lang->compile.command != NULL
+                                            && w->making_kind == FOR_EXEC,
+                                    "creating"));
+        for (int k = 0; k < KINDS; k++)
+                for (size_t i = 0; i < w->nlangs; i++)
+                        for (size_t j = 0; j < w->demand[k][i].nidle; j++) {
+                                struct exec_slot_info info;
 
-                        slot_describe (w->langs[i].idle[j], &info);
-                        GEN (gen_slot (g, &info, "idle"));
-                }
+                                slot_describe (w->langs[i].idle[k][j], &info);
+                                GEN (gen_slot (g, &info, "idle", k == FOR_TESTS ? "tests" : NULL));
+                        }
         for (size_t i = 0; i < w->ndead; i++) {
                 struct exec_slot_info info;
 
                 slot_describe (w->dead[i], &info);
-                GEN (gen_slot (g, &info, "deleting"));
+                GEN (gen_slot (g, &info, "deleting", NULL));
         }
         if (w->deleting_id[0]) {
                 /* Its containers may be gone already: name both stages'. */

@@ -9,7 +9,12 @@
  * a language holds slots only once it has been asked for, and loses them
  * when nobody has asked for it for idle_seconds; per_language and max_idle
  * bound what idles.  Idle slots never see a request's data: their code dirs
- * stay empty until taken.
+ * stay empty until taken.  A submission with tests runs each test after the
+ * first in a slot of its own: the pool also keeps such test slots (a run
+ * container, /build empty), as many as the language's last submission had
+ * tests less one, at most `tests`, and deletes them once they served
+ * (warm_used), so that neither creating nor deleting a test's container is
+ * on the submission's path.
  */
 #ifndef CE_WARM_H
 #define CE_WARM_H
@@ -22,6 +27,7 @@ struct warm_params {
         size_t per_language; /* idle slots kept per language in demand; 0: no pool */
         size_t max_idle;     /* idle slots over all languages */
         int idle_seconds;    /* a language not asked for this long holds none */
+        size_t tests;        /* idle test slots, per language and over all; 0: none */
 };
 
 struct warm_pool;
@@ -36,6 +42,19 @@ int warm_pool_new (const struct runner_config *cfg, const struct exec_policy *po
  * way plan's language is counted as asked for.  Any thread; never blocks on
  * the runtime. */
 struct exec_slot *warm_take (struct warm_pool *w, const struct exec_plan *plan);
+
+/* A slot for one test of a submission of ntests (> 1) under plan: the
+ * run's container only, its /build empty (SLOT_PREBUILT), made like
+ * warm_take's; NULL when none waits.  Either way plan's language wants
+ * ntests - 1 of them (test 0 runs in the execution's slot), at most
+ * params.tests.  Any thread; never blocks on the runtime. */
+struct exec_slot *warm_take_test (struct warm_pool *w, const struct exec_plan *plan, size_t ntests);
+
+/* A taken slot that has served, handed back to be deleted by the pool's
+ * thread (off the request's path; GET /ready lists it as deleting).
+ * false when the pool cannot take it (stopping, out of memory): the caller
+ * deletes it. */
+bool warm_used (struct warm_pool *w, struct exec_slot *s);
 
 /* Stop the thread and delete every slot.  NULL is fine. */
 void warm_pool_free (struct warm_pool *w);

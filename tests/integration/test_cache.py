@@ -281,6 +281,36 @@ class CacheHostile(CacheCase):
                 self.assertFalse(st.st_mode & 0o6000, p)
                 self.assertTrue(os.path.islink(p) or os.path.isdir(p) or os.path.isfile(p), p)
 
+    def test_planted_files_in_warm_test_slots(self):
+        # A submission's tests after the first run in warm test slots, each
+        # with a copy of the execution's /build: the hostile compile's own
+        # (no cache hit) is copied as the cache copies it.
+        server = self.start("--warm-tests", "4")
+        script = ("echo -n payload > main; chmod 4755 main; ln main hard; ln -s /etc/passwd link;"
+                  " mkfifo fifo; mknod null c 1 3 2>/dev/null; exit 0\n")
+        tests = [{"name": "t%d" % i} for i in range(3)]
+        self.build(server, "exit 0\n", tests=tests)
+        left = ce.poll(lambda: (server.warm_pool().raw.get("tests") or {}).get("idle", 0) < 2, 120, 0.2)
+        self.assertFalse(left, server.warm_pool().raw)
+        served = server.warm_pool().raw["tests"]["served"]
+        res = self.build(server, script, tests=tests)
+        self.assertEqual(server.warm_pool().raw["tests"]["served"] - served, 2)
+        self.assertFalse(res["compile"]["cached"])
+        for e in res["tests"][1:]:
+            seen = e["stdout"].splitlines()
+            self.assertIn("f 755 ./main", seen)
+            self.assertIn("f 755 ./hard", seen)
+            self.assertIn("l 777 ./link", seen)
+            self.assertIn("target /etc/passwd", seen)
+            self.assertFalse([l for l in seen if l.startswith(("p ", "c ", "b ", "s "))], seen)
+            self.assertIn("%s  ./main" % hashlib.sha256(b"payload").hexdigest(), seen)
+            self.assertEqual(seen[-1], "readonly")
+        # The first test ran in the compile's own /build (read-only), as a
+        # single run does: the FIFO is there; the others saw the copy.
+        self.assertIn("p 644 ./fifo", res["tests"][0]["stdout"].splitlines())
+        self.assertEqual(res["tests"][0]["stdout"].splitlines()[-1], "readonly")
+        self.assertEqual(res["tests"][1]["stdout"], res["tests"][2]["stdout"])
+
     def test_same_source_same_binary_nobody_alters(self):
         server = self.start()
         code = "# shared %s\nhead -c 4096 /dev/urandom > main\n" % nonce()

@@ -725,6 +725,32 @@ class JudgeMany(JudgeCase):
             self.assertEqual((entry["status"], entry["exit_code"], entry["signal"]), ("timeout", 137, "SIGKILL"))
 
 
+# Prints an FNV-1a digest and the size of /build/main (its own binary),
+# whether it can be opened for writing, and whether /tmp holds another
+# test's mark (then it leaves its own).
+C_BUILD_DIGEST = code("""
+    #include <errno.h>
+    #include <fcntl.h>
+    #include <stdint.h>
+    #include <stdio.h>
+    #include <unistd.h>
+    int main(void) {
+        uint64_t h = 1469598103934665603ULL;
+        long n = 0;
+        int c;
+        FILE *f = fopen("/build/main", "rb");
+        if (f == NULL) { perror("/build/main"); return 1; }
+        while ((c = fgetc(f)) != EOF) { h = (h ^ (unsigned char) c) * 1099511628211ULL; n++; }
+        fclose(f);
+        int w = open("/build/main", O_WRONLY);
+        if (access("/tmp/judge-mark", F_OK) == 0) { puts("another test's /tmp"); return 1; }
+        close(open("/tmp/judge-mark", O_WRONLY | O_CREAT, 0600));
+        printf("%016llx %ld %s\\n", (unsigned long long) h, n, w < 0 ? "read-only" : "writable");
+        return 0;
+    }
+    """)
+
+
 def verdict_tests(signal_case=True, with_throw=False):
     """The tests of the every-verdict request (see the *_VERDICTS programs)."""
     tests = [t(stdin="3 4\n", expected="3 4\n", args=["echo"], name="accepted"),
@@ -750,27 +776,17 @@ class JudgeC(JudgeCase):
         self.check_every_verdict(body)
 
     def test_compiled_once(self):
-        # One compile stage in the stream, and every test runs the very same
-        # binary (same file, same modification time to the nanosecond).
-        src = code("""
-            #include <stdio.h>
-            #include <sys/stat.h>
-            int main(void) {
-                struct stat st;
-                if (stat("/build/main", &st) != 0) { perror("stat"); return 1; }
-                printf("%lu %lu %lld.%09ld\\n", (unsigned long)st.st_dev, (unsigned long)st.st_ino,
-                       (long long)st.st_mtim.tv_sec, st.st_mtim.tv_nsec);
-                return 0;
-            }
-            """)
+        # One compile stage in the stream, and every test runs the same
+        # binary, byte for byte (a test in a warm test slot has a copy of
+        # its own), and cannot write to it.
         tests = [t(name="run%d" % i) for i in range(4)]
-        events, result = self.judge_stream(src, tests, language="c")
+        events, result = self.judge_stream(C_BUILD_DIGEST, tests, language="c")
         compiles = [e for e in events if e.get("type") == "stage" and e.get("stage") == "compile"]
         self.assertEqual(len(compiles), 1, "one compile for every test: %r" % (short(events),))
         self.assert_verdicts(result, [NA] * 4)
         outputs = {e["stdout"] for e in result["tests"]}
         self.assertEqual(len(outputs), 1, "every test runs the one build: %r" % (short(result),))
-        self.assertRegex(outputs.pop(), r"^\d+ \d+ \d+\.\d{9}\n$")
+        self.assertRegex(outputs.pop(), r"^[0-9a-f]{16} \d+ read-only\n$")
 
     def test_compile_error(self):
         tests = [t(stdin="1", expected="1"), t(stdin="2")]
@@ -806,3 +822,58 @@ class JudgeJava(JudgeCase):
         body = self.judge(src, [t(expected="1"), t()], language="java", timeout=BIG_REQUEST_TIMEOUT)
         self.assertEqual((body["verdict"], body["passed"], body["total"]), ("compile_error", 0, 2))
         self.assertIn("undefined_thing", body["compile"]["output"])
+
+
+class JudgeWarmTests(JudgeCase):
+    """The warm pool's test slots: after a submission with N tests, the pool
+    keeps N - 1 run containers for the language (--warm-tests bounds them),
+    and the next submission's tests after the first run in them, each with
+    a copy of the build of its own, as isolated as before."""
+
+    class_server = False
+
+    def slot_counts(self):
+        return self.server.warm_pool().raw.get("tests") or {}
+
+    def wait_for_test_slots(self, n):
+        left = ce.poll(lambda: self.slot_counts().get("idle", 0) < n, 120, 0.2)
+        self.assertFalse(left, "the pool never held %d test slots: %r" % (n, self.slot_counts()))
+
+    def test_tests_run_in_warm_test_slots(self):
+        self.server = self.start_server("--warm-tests", "8")
+        tests = [t(name="w%d" % i) for i in range(4)]
+        first = self.judge(C_BUILD_DIGEST, tests, language="c")
+        self.assert_verdicts(first, [NA] * 4)
+        self.wait_for_test_slots(3)
+        slots = [s for s in self.server.warm_pool().slots if s.get("for") == "tests"]
+        self.assertEqual(len(slots), 3, slots)
+        self.assertEqual({s["language"] for s in slots}, {"c"})
+        # Not the first submission's: a compile now (its /build hostile, copied)
+        # and a cache hit (copied from the cache through the execution's slot).
+        for src in (C_BUILD_DIGEST + "\n// another\n", C_BUILD_DIGEST + "\n// another\n"):
+            before = self.slot_counts()["served"]
+            body = self.judge(src, tests, language="c")
+            self.assert_verdicts(body, [NA] * 4)
+            outputs = {e["stdout"] for e in body["tests"]}
+            self.assertEqual(len(outputs), 1, short(body))
+            self.assertRegex(outputs.pop(), r"^[0-9a-f]{16} \d+ read-only\n$")
+            self.assertEqual(self.slot_counts()["served"] - before, 3, self.slot_counts())
+            self.wait_for_test_slots(3)
+        self.assertTrue(body["compile"]["cached"], short(body))
+
+    def test_bounded_by_warm_tests(self):
+        self.server = self.start_server("--warm-tests", "2")
+        self.judge(PY_ECHO, [t(stdin="%d" % i, expected="%d" % i) for i in range(6)])
+        self.wait_for_test_slots(2)
+        # It does not grow past its bound.
+        self.assertTrue(ce.poll(lambda: self.slot_counts().get("idle", 0) <= 2, 1.5, 0.2),
+                         self.slot_counts())
+        self.assertEqual(self.slot_counts()["max"], 2)
+
+    def test_off(self):
+        self.server = self.start_server("--warm-tests", "0")
+        for _ in range(2):
+            body = self.judge(PY_ECHO, [t(stdin="%d" % i, expected="%d" % i) for i in range(3)])
+            self.assert_verdicts(body, [A] * 3)
+        pool = self.slot_counts()
+        self.assertEqual((pool["idle"], pool["served"], pool["max"]), (0, 0, 0), pool)
