@@ -261,13 +261,19 @@ ce_log (const char *fmt, ...)
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <stdatomic.h>
+#include <stdio.h>
 #include <sys/stat.h>
 
-/* Our trees are shallow; a bound keeps a hostile one from exhausting the stack. */
+/* Directories deeper than this below the tree's top are moved up to the top
+ * and removed on another pass: the stack stays bounded however deep a
+ * hostile tree (a rootless /build) is, and no tree is left behind. */
 #define REMOVE_MAX_DEPTH 32
 
+/* Remove dirfd/name, depth levels below top (the tree's root once open;
+ * -1 before); *hoisted: a directory too deep was moved into top instead. */
 static int
-remove_tree_depth (int dirfd, const char *name, int depth)
+remove_tree_depth (int top, int dirfd, const char *name, int depth, bool *hoisted)
 {
         struct stat st;
         struct dirent *de;
@@ -278,8 +284,22 @@ remove_tree_depth (int dirfd, const char *name, int depth)
                 return errno == ENOENT ? 0 : -errno;
         if (! S_ISDIR (st.st_mode))
                 return unlinkat (dirfd, name, 0) < 0 && errno != ENOENT ? -errno : 0;
-        if (depth > REMOVE_MAX_DEPTH)
+        if (depth > REMOVE_MAX_DEPTH) {
+                static atomic_uint serial;
+
+                for (int tries = 0; tries < 100; tries++) {
+                        char up[32];
+
+                        snprintf (up, sizeof (up), ".ce-rm-%u", atomic_fetch_add (&serial, 1));
+                        if (renameat2 (dirfd, name, top, up, RENAME_NOREPLACE) == 0) {
+                                *hoisted = true;
+                                return 0;
+                        }
+                        if (errno != EEXIST)
+                                return -errno;
+                }
                 return -ELOOP;
+        }
         fd = openat (dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
         if (fd < 0)
                 return -errno;
@@ -294,11 +314,14 @@ remove_tree_depth (int dirfd, const char *name, int depth)
 
                 if (strcmp (de->d_name, ".") == 0 || strcmp (de->d_name, "..") == 0)
                         continue;
-                r = remove_tree_depth (fd, de->d_name, depth + 1);
+                r = remove_tree_depth (depth == 0 ? fd : top, fd, de->d_name, depth + 1, hoisted);
                 if (r < 0 && ret == 0)
                         ret = r;
         }
         closedir (d);
+        /* Still holding what was moved up: the next pass removes it. */
+        if (depth == 0 && *hoisted)
+                return ret;
         if (unlinkat (dirfd, name, AT_REMOVEDIR) < 0 && errno != ENOENT && ret == 0)
                 ret = -errno;
         return ret;
@@ -307,7 +330,15 @@ remove_tree_depth (int dirfd, const char *name, int depth)
 int
 ce_remove_tree_at (int dirfd, const char *name)
 {
-        return remove_tree_depth (dirfd, name, 0);
+        for (;;) {
+                bool hoisted = false;
+                int ret = remove_tree_depth (-1, dirfd, name, 0, &hoisted);
+
+                /* Each pass takes REMOVE_MAX_DEPTH levels off what it moved
+                 * up: a finite tree ends. */
+                if (ret < 0 || ! hoisted)
+                        return ret;
+        }
 }
 
 int

@@ -114,6 +114,30 @@ main (void)
         CHECK (ce_remove_tree_at (dfd, "sub") == 0);
         CHECK (fstatat (dfd, "target", &st, 0) == 0 && st.st_size == 4);
         CHECK (fstatat (dfd, "sub", &st, AT_SYMLINK_NOFOLLOW) < 0);
+        /* A tree far deeper than one pass goes (a hostile rootless /build),
+         * with a name at its top that the removal's own would take: gone
+         * all the same, and nothing beside it touched. */
+        {
+                int at = -1;
+
+                CHECK (mkdirat (dfd, "deep", 0700) == 0);
+                at = openat (dfd, "deep", O_RDONLY | O_DIRECTORY);
+                CHECK (at >= 0 && mkdirat (at, ".ce-rm-0", 0700) == 0);
+                for (int i = 0; i < 200; i++) {
+                        int next;
+
+                        CHECK (mkdirat (at, "d", 0700) == 0);
+                        CHECK (ce_write_file_at (at, "f", "x", 1, 0600) == 0);
+                        next = openat (at, "d", O_RDONLY | O_DIRECTORY);
+                        CHECK (next >= 0);
+                        close (at);
+                        at = next;
+                }
+                close (at);
+                CHECK (ce_remove_tree_at (dfd, "deep") == 0);
+                CHECK (fstatat (dfd, "deep", &st, AT_SYMLINK_NOFOLLOW) < 0);
+                CHECK (fstatat (dfd, "target", &st, 0) == 0 && st.st_size == 4);
+        }
         close (dfd);
         {
                 int top = open ("/tmp", O_RDONLY | O_DIRECTORY);
