@@ -11,10 +11,11 @@ CE_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 export CE_ROOT
 
 # Debian packages the project needs to build, prepare bundles and serve
-# (libseccomp: the filter compiled once; mmdebstrap: the local Debian base
-# image when the registry's cannot be pulled).
+# (libseccomp: the filter compiled once; libsqlite3: the job store;
+# mmdebstrap: the local Debian base image when the registry's cannot be
+# pulled).
 CE_DEPS=(
-  build-essential cmake pkg-config libmicrohttpd-dev libyajl-dev
+  build-essential cmake pkg-config libmicrohttpd-dev libyajl-dev libsqlite3-dev
   libwslay-dev nettle-dev libseccomp-dev
   runc skopeo umoci docker.io mmdebstrap jq python3 curl uidmap
 )
