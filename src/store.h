@@ -190,7 +190,8 @@ store_take (struct job_store *s, int64_t lease_ms, int64_t now_ms, struct store_
         return s->ops->take (s, lease_ms, now_ms, out, err);
 }
 
-/* Extend the lease of a running job this node holds to now + lease_ms.
+/* Extend the lease of a running job this node holds to now + lease_ms
+ * (also after it ran out, as long as no other node took the job over).
  * -ESTALE: not ours any more (taken over, finished, deleted): stop running
  * it.  -ECANCELED: ours, lease extended, but cancelled: kill it, then
  * store_finish it (which records it as cancelled). */

@@ -478,9 +478,10 @@ take_tx (struct sqlite_store *s, int64_t lease_ms, int64_t now_ms, struct store_
                         else
                                 snprintf (failure, sizeof (failure),
                                           "%s: started %d of %d times, and the server running "
-                                          "it (%s) stopped before it finished",
+                                          "it%s%s%s stopped before it finished",
                                           STORE_FAILURE_ABANDONED, j.attempts, s->max_attempts,
-                                          j.owner ? j.owner : "unknown");
+                                          j.owner ? " (" : "", j.owner ? j.owner : "",
+                                          j.owner ? ")" : "");
                         ret = close_failed (s, j.id, failure, now_ms, err);
                         store_job_clear (&j);
                         if (ret < 0)

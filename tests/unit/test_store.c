@@ -8,10 +8,12 @@
 #include <errno.h>
 #include <ftw.h>
 #include <pthread.h>
+#include <signal.h>
 #include <sqlite3.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "store.h"
@@ -92,6 +94,8 @@ test_roundtrip (void)
         db_path ("roundtrip", path, sizeof (path));
         CHECK (stat (path, &st) == 0 && (st.st_mode & 0777) == 0600);
         CHECK (store_submit (s, "native", NULL, body, sizeof (body), T0, &j, &existing, &err) == 0);
+        strcat (path, "-wal");
+        CHECK (stat (path, &st) == 0 && (st.st_mode & 0777) == 0600);
         CHECK (! existing);
         CHECK (strlen (j.id) == STORE_ID_LEN);
         CHECK (strspn (j.id, "0123456789abcdef") == STORE_ID_LEN);
@@ -349,6 +353,68 @@ test_recover_and_survive (void)
         store_close (s);
 }
 
+/* A server killed with SIGKILL: what it accepted and finished is there, and
+ * the job it was running is queued again by its next start (here with
+ * max_attempts 1: given up at once, saying why). */
+static void
+test_kill9 (void)
+{
+        struct job_store *s;
+        struct store_job j;
+        struct ce_error err = { 0 };
+        char crashed[STORE_ID_SIZE] = "";
+        int status = 0, fds[2];
+        pid_t pid;
+
+        CHECK (pipe (fds) == 0);
+        pid = fork ();
+        CHECK (pid >= 0);
+        if (pid == 0) {
+                char id[STORE_ID_SIZE];
+
+                s = open_store ("kill9", "node-a", 100, 1);
+                if (s == NULL)
+                        _exit (1);
+                submit (s, "running", T0, id);
+                if (write (fds[1], id, STORE_ID_SIZE) != STORE_ID_SIZE)
+                        _exit (1);
+                submit (s, "finished", T0 + 1, id);
+                submit (s, "queued", T0 + 2, id);
+                for (int i = 0; i < 2; i++)
+                        if (store_take (s, 600000, T0 + 3, &j, &err) != 1)
+                                _exit (1);
+                if (store_finish (s, j.id, "ok", 2, T0 + 4, &err) != 0)
+                        _exit (1);
+                kill (getpid (), SIGKILL);
+                _exit (1);
+        }
+        close (fds[1]);
+        CHECK (read (fds[0], crashed, STORE_ID_SIZE) == STORE_ID_SIZE);
+        close (fds[0]);
+        CHECK (waitpid (pid, &status, 0) == pid);
+        CHECK (WIFSIGNALED (status) && WTERMSIG (status) == SIGKILL);
+        s = open_store ("kill9", "node-a", 100, 1);
+        if (s == NULL)
+                return;
+        CHECK (store_recover (s, T0 + 5, &err) == 1);
+        CHECK (store_take (s, 1000, T0 + 6, &j, &err) == 1);
+        CHECK (j.request_len == 6 && memcmp (j.request, "queued", 6) == 0);
+        store_job_clear (&j);
+        CHECK (store_take (s, 1000, T0 + 7, &j, &err) == 0);
+        CHECK (store_get (s, crashed, T0 + 8, &j, &err) == 0);
+        CHECK (j.state == STORE_DONE && j.result == NULL && j.attempts == 1);
+        CHECK_STR (j.failure, "abandoned: started 1 of 1 times, and the server running it "
+                              "stopped before it finished");
+        store_job_clear (&j);
+        {
+                struct store_stats st;
+
+                CHECK (store_stats (s, &st, &err) == 0);
+                CHECK (st.queued == 0 && st.running == 1 && st.done == 2);
+        }
+        store_close (s);
+}
+
 static void
 test_max_attempts (void)
 {
@@ -570,6 +636,7 @@ main (void)
         test_lease_takeover ();
         test_cancel ();
         test_recover_and_survive ();
+        test_kill9 ();
         test_max_attempts ();
         test_stats_and_expire ();
         test_future_format ();
