@@ -18,6 +18,7 @@ import hashlib
 import json
 import os
 import shutil
+import subprocess
 import tempfile
 import threading
 import unittest
@@ -208,13 +209,21 @@ class CacheOff(CacheCase):
         self.assertFalse(os.path.exists(os.path.join(self.server.state_dir, "cache")))
 
 
-def make_bundles(root, image_id):
-    """A bundles dir holding only buildsh (see the module's doc)."""
+def make_bundles(root, image_id, own_tree=False):
+    """A bundles dir holding only buildsh (see the module's doc); own_tree:
+    its rootfs a fresh copy of bash's, which no server has used yet, instead
+    of a link to it."""
     b = os.path.join(root, "buildsh")
     os.makedirs(b, exist_ok=True)
-    link = os.path.join(b, "rootfs")
-    if not os.path.islink(link):
-        os.symlink(os.path.realpath(os.path.join(ce.BUNDLES, "bash", "rootfs")), link)
+    tree = os.path.join(b, "rootfs")
+    bash_tree = os.path.realpath(os.path.join(ce.BUNDLES, "bash", "rootfs"))
+    if own_tree and not os.path.exists(tree):
+        subprocess.run(["cp", "-a", bash_tree, tree], check=True)
+        # As tools/prepare-bundles leaves it: without the mount point a
+        # server makes at its first start.
+        shutil.rmtree(os.path.join(tree, ".codeengine"), ignore_errors=True)
+    elif not os.path.lexists(tree):
+        os.symlink(bash_tree, tree)
     with open(os.path.join(b, "bundle.json"), "w") as f:
         json.dump({"languages": [{
             "name": "buildsh", "entry_file": "main.sh",
@@ -378,6 +387,10 @@ class CacheHostile(CacheCase):
         self.assertLessEqual(used, 1 << 20)
 
     def test_restart_keeps_rebuild_drops(self):
+        # A tree of its own that no server has used: the first one makes
+        # its mount points in it, which must not change its identity.
+        shutil.rmtree(self.bundles)
+        make_bundles(self.bundles, "a" * 64, own_tree=True)
         state = tempfile.mkdtemp(prefix="ce-cache-state-")
         self.addCleanup(shutil.rmtree, state, True)
         code = "# %s\necho -n kept > main\n" % nonce()
