@@ -24,6 +24,10 @@
  * whole as a single run's would be).  Bounds the memory one request holds. */
 #define TESTS_OUTPUT_KEPT (16 << 20)
 #define TEST_OUTPUT_KEPT_MIN (64 << 10)
+/* The largest build a test slot gets a copy of: each test copies it, so a
+ * bigger one (up to --build-mb) is read in place, from containers made on
+ * the spot, rather than copied hundreds of times. */
+#define TEST_BUILD_COPY_MAX ((int64_t) 16 << 20)
 
 static bool
 clip_buf (struct ce_buf *b, size_t keep)
@@ -101,6 +105,9 @@ struct fanout {
         struct ce_error err;
         struct pool *pool;
         struct warm_pool *warm;
+        /* a test slot could not be given the build (too large, hostile):
+         * the others could not either, so no more are taken (guarded by lock) */
+        bool no_test_slots;
         /* the execution's, borrowed until closed */
         const struct runner_config *cfg;
         struct exec_slot *s;
@@ -136,17 +143,31 @@ fanout_unref (struct fanout *f)
 static struct exec_slot *
 warm_test_slot (struct fanout *f)
 {
-        struct exec_slot *ts = warm_take_test (f->warm, f->plan, f->req->ntests);
+        struct exec_slot *ts;
         struct ce_error err = { 0 };
         cleanup_close int ignored = -1;
+        bool refused;
 
+        pthread_mutex_lock (&f->lock);
+        refused = f->no_test_slots;
+        pthread_mutex_unlock (&f->lock);
+        ts = refused ? NULL : warm_take_test (f->warm, f->plan, f->req->ntests);
         if (ts == NULL)
                 return NULL;
         if (slot_adjust (f->cfg, ts, f->plan, &err) < 0
             || slot_write_request (ts, f->req, &ignored, &err) < 0
-            || (f->plan->lang->compile.command && slot_copy_build (f->cfg, f->s, ts, &err) < 0)) {
-                ce_log ("warning: %s: %s; making a test container", slot_id (ts), err.msg);
-                slot_discard (f->cfg, ts);
+            || (f->plan->lang->compile.command
+                && slot_copy_build (f->cfg, f->s, ts, TEST_BUILD_COPY_MAX, &err) < 0)) {
+                /* A build too large or too odd to copy is the submission's
+                 * doing: not worth a line. */
+                if (err.code != EFBIG && err.code != ELOOP)
+                        ce_log ("warning: %s: %s; making test containers", slot_id (ts), err.msg);
+                pthread_mutex_lock (&f->lock);
+                f->no_test_slots = true;
+                pthread_mutex_unlock (&f->lock);
+                /* It holds the request's files: deleted, never served again. */
+                if (! warm_used (f->warm, ts))
+                        slot_discard (f->cfg, ts);
                 return NULL;
         }
         return ts;

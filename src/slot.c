@@ -434,7 +434,7 @@ slot_open_build (struct exec_slot *s, struct ce_error *err)
 
 int
 slot_copy_build (const struct runner_config *cfg, struct exec_slot *from, struct exec_slot *to,
-                 struct ce_error *err)
+                 int64_t max_bytes, struct ce_error *err)
 {
         cleanup_close int src = slot_open_build (from, err);
         cleanup_close int dst = -1;
@@ -446,7 +446,8 @@ slot_copy_build (const struct runner_config *cfg, struct exec_slot *from, struct
         dst = slot_open_build (to, err);
         if (dst < 0)
                 return dst;
-        ret = tree_copy (src, dst, cfg->build_bytes, BUILD_INODES, &bytes);
+        ret = tree_copy (src, dst, max_bytes < cfg->build_bytes ? max_bytes : cfg->build_bytes,
+                         BUILD_INODES, &bytes);
         if (ret < 0)
                 return ce_fail (err, -ret, "copying the build: %s", strerror (-ret));
         return 0;

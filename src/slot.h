@@ -46,11 +46,12 @@ int slot_prepare (const struct runner_config *cfg, const struct exec_plan *plan,
 int slot_open_build (struct exec_slot *s, struct ce_error *err);
 
 /* Copy from's /build (hostile: treecopy.h) into to's, which is empty and
- * made SLOT_PREBUILT, within the bounds of a build.  <0 when it does not
- * fit or changed under the copy: what was copied stays, discard `to`.
- * Safe on several threads at once for different `to`. */
+ * made SLOT_PREBUILT, within max_bytes and the bounds of a build.  <0
+ * (-EFBIG: too large) when it does not fit or changed under the copy: what
+ * was copied stays, discard `to`.  Safe on several threads at once for
+ * different `to`. */
 int slot_copy_build (const struct runner_config *cfg, struct exec_slot *from, struct exec_slot *to,
-                     struct ce_error *err);
+                     int64_t max_bytes, struct ce_error *err);
 
 /* The run's container, when slot_prepare made only the compile's. */
 int slot_create_run (const struct runner_config *cfg, struct exec_slot *s, struct ce_error *err);

@@ -320,6 +320,25 @@ class CacheHostile(CacheCase):
         self.assertEqual(res["tests"][0]["stdout"].splitlines()[-1], "readonly")
         self.assertEqual(res["tests"][1]["stdout"], res["tests"][2]["stdout"])
 
+    def test_a_build_too_large_to_copy_is_read_in_place(self):
+        # Past what a test slot copies (16 MiB), the tests after the first
+        # run in containers made on the spot that read the one build; the
+        # pool's test slots are left alone once a copy was refused (by each
+        # of the two workers at most).
+        server = self.start("--warm-tests", "8", "--test-workers", "2")
+        tests = [{"name": "t%d" % i} for i in range(6)]
+        self.build(server, "exit 0\n", tests=tests)
+        left = ce.poll(lambda: (server.warm_pool().raw.get("tests") or {}).get("idle", 0) < 5, 120, 0.2)
+        self.assertFalse(left, server.warm_pool().raw)
+        before = server.warm_pool().raw["tests"]
+        res = self.build(server, "head -c 17000000 /dev/zero > main; exit 0\n", tests=tests)
+        digest = "%s  ./main" % hashlib.sha256(b"\0" * 17000000).hexdigest()
+        for e in res["tests"]:
+            self.assertIn(digest, e["stdout"].splitlines())
+            self.assertEqual(e["stdout"].splitlines()[-1], "readonly")
+        after = server.warm_pool().raw["tests"]
+        self.assertIn(after["served"] - before["served"], (1, 2), (before, after))
+
     def test_same_source_same_binary_nobody_alters(self):
         server = self.start()
         code = "# shared %s\nhead -c 4096 /dev/urandom > main\n" % nonce()
