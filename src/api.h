@@ -29,6 +29,7 @@
 #include "execution.h"
 #include "plan.h"
 #include "request.h"
+#include "store.h"
 
 /* What a front-end may consult: immutable after start-up. */
 struct api_env {
@@ -59,6 +60,8 @@ enum api_route_kind {
         API_ROUTE_DOCUMENT,  /* a JSON body the front-end makes once, at start-up */
         API_ROUTE_WEBSOCKET, /* upgraded, then the front-end's protocol over stream_ws.c */
         API_ROUTE_REFUSED,   /* always the same error */
+        API_ROUTE_SUBMIT,    /* the front-end's request body, kept as an asynchronous job */
+        API_ROUTE_JOB, /* path is a prefix, the rest a job's id: GET reads it, DELETE cancels */
 };
 
 struct api_route {
@@ -99,10 +102,31 @@ struct api_frontend {
         yajl_gen_status (*gen_error) (yajl_gen g, const char *msg, const char *status);
         /* How its live transports spell an execution's events. */
         const struct events_dialect *events;
+        /* Asynchronous jobs (jobs.h), for a front-end with API_ROUTE_SUBMIT:
+         * the 202's body once a job is accepted, and a job as GET (and
+         * DELETE) answer it.  A done job's result is the bytes the
+         * front-end's gen_result (or gen_error) wrote when it ran; a job
+         * done without one has job->failure instead. */
+        yajl_gen_status (*gen_accepted) (yajl_gen g, const struct store_job *job);
+        yajl_gen_status (*gen_job) (yajl_gen g, const struct store_job *job);
 };
 
 extern const struct api_frontend api_native;
 extern const struct api_frontend api_piston;
+
+/* api's error body for msg, which may quote a client's input cut at a byte
+ * limit: made valid UTF-8 first. */
+static inline yajl_gen_status
+api_gen_error_clean (yajl_gen g, const struct api_frontend *api, const char *msg,
+                     const char *status)
+{
+        cleanup_free char *clean = NULL;
+        size_t len;
+
+        if (ce_utf8_sanitize (msg, strlen (msg), &clean, &len) < 0)
+                return yajl_gen_invalid_string;
+        return api->gen_error (g, clean, status);
+}
 
 /* After a front-end's finish, whatever the API: each stage's limits
  * (plan.h) into in->plan.  <0: 400 naming the field, or 503 for a language

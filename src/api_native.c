@@ -1,6 +1,8 @@
 /*
- * api_native.c - the front-end of CodeEngine's own API: POST /execute, and
- * GET /version (and /) and /languages, built once at start-up.
+ * api_native.c - the front-end of CodeEngine's own API: POST /execute, the
+ * same body as an asynchronous job (POST /executions, GET and DELETE
+ * /executions/{id}), and GET /version (and /) and /languages, built once at
+ * start-up.
  *
  * Translates only: the body goes through request.c's streaming parser into
  * a struct ce_request, the language is looked up by name or alias, and
@@ -351,6 +353,73 @@ fail:
         return st;
 }
 
+/* POST /executions: 202 {"id"}. */
+static yajl_gen_status
+native_gen_accepted (yajl_gen g, const struct store_job *job)
+{
+        yajl_gen_status st;
+
+        GEN (yajl_gen_map_open (g));
+        GEN_KV_STR ("id", job->id);
+        GEN (yajl_gen_map_close (g));
+fail:
+        return st;
+}
+
+/* A store time (ms since the epoch, 0: not yet) as RFC 3339 UTC with
+ * milliseconds, or null. */
+static yajl_gen_status
+gen_time (yajl_gen g, const char *key, int64_t ms)
+{
+        yajl_gen_status st;
+        char buf[64];
+        struct tm tm;
+        time_t t = (time_t) (ms / 1000);
+
+        GEN_STR (key);
+        if (ms <= 0 || gmtime_r (&t, &tm) == NULL)
+                return yajl_gen_null (g);
+        snprintf (buf, sizeof (buf), "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
+                  tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (int) (ms % 1000));
+        GEN_STR (buf);
+fail:
+        return st;
+}
+
+/* GET /executions/{id}: {"id", "state", "result", times}.  result is
+ * exactly the body /execute would have answered (also its error body, for
+ * an execution the server could not run), or an error body naming why
+ * nobody answered ("cancelled", "abandoned: ..."); null until done. */
+static yajl_gen_status
+native_gen_job (yajl_gen g, const struct store_job *job)
+{
+        static const char *const states[] = { "queued", "running", "done" };
+        yajl_gen_status st;
+
+        GEN (yajl_gen_map_open (g));
+        GEN_KV_STR ("id", job->id);
+        GEN_KV_STR ("state", states[job->state]);
+        GEN_STR ("result");
+        if (job->result) {
+                GEN_RAW (job->result, job->result_len);
+        } else if (job->failure) {
+                bool cancelled = strcmp (job->failure, STORE_FAILURE_CANCELLED) == 0;
+
+                GEN (native_gen_error (g, cancelled ? "the execution was cancelled" : job->failure,
+                                       cancelled ? "cancelled" : "abandoned"));
+        } else {
+                GEN (yajl_gen_null (g));
+        }
+        GEN_KV_INT ("attempts", job->attempts);
+        GEN (gen_time (g, "created_at", job->created_ms));
+        GEN (gen_time (g, "started_at", job->started_ms));
+        GEN (gen_time (g, "finished_at", job->finished_ms));
+        GEN (gen_time (g, "expires_at", job->expires_ms));
+        GEN (yajl_gen_map_close (g));
+fail:
+        return st;
+}
+
 static const struct events_dialect native_events = {
         events_gen_stage,  native_event_output, native_event_skipped,
         native_event_exit, native_event_test,
@@ -376,6 +445,14 @@ static const struct api_route native_routes[] = {
           .kind = API_ROUTE_DOCUMENT,
           .wrong_method = "use GET",
           .document = gen_languages },
+        { .path = "/executions",
+          .methods = "POST",
+          .kind = API_ROUTE_SUBMIT,
+          .wrong_method = "use POST /executions" },
+        { .path = "/executions/",
+          .methods = "GET, HEAD, DELETE",
+          .kind = API_ROUTE_JOB,
+          .wrong_method = "use GET or DELETE /executions/{id}" },
         { .path = NULL },
 };
 
@@ -383,8 +460,9 @@ const struct api_frontend api_native = {
         .name = "native",
         .prefix = "",
         .routes = native_routes,
-        .not_found = "not found: the API is GET /health, GET /ready, GET /languages, GET /version "
-                     "and POST /execute (and Piston's under /api/v2/)",
+        .not_found = "not found: the API is GET /health, GET /ready, GET /languages, GET /version, "
+                     "POST /execute, POST /executions, GET and DELETE /executions/{id} (and "
+                     "Piston's under /api/v2/)",
         .streams = true,
         .parser_new = native_parser_new,
         .parser_free = native_parser_free,
@@ -393,4 +471,6 @@ const struct api_frontend api_native = {
         .gen_result = native_gen_result,
         .gen_error = native_gen_error,
         .events = &native_events,
+        .gen_accepted = native_gen_accepted,
+        .gen_job = native_gen_job,
 };

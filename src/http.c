@@ -34,6 +34,7 @@
 #include "api.h"
 #include "cgroup.h"
 #include "job.h"
+#include "jobs.h"
 #include "jsongen.h"
 #include "request.h"
 #include "stream_ndjson.h"
@@ -63,6 +64,7 @@ struct http_server {
         size_t ndocuments;
         struct ws_config ws_cfg; /* the WebSocket routes' */
         struct ws_hub *ws;
+        struct jobs *jobs; /* asynchronous executions; NULL: no job store */
 };
 
 /* The public APIs.  The first whose prefix a path starts with owns it (its
@@ -83,6 +85,8 @@ struct http_req {
         struct timespec start;
         const struct api_frontend *api; /* the API the request came in by */
         void *parser;                   /* api's, while the body is read */
+        const struct api_route *rt;     /* the route that reads the body */
+        struct ce_buf body;             /* an API_ROUTE_SUBMIT's body, kept as it came */
         bool body_failed;
         struct ce_error body_err;
 
@@ -153,23 +157,7 @@ typedef yajl_gen_status (*gen_fill) (yajl_gen g, const void *arg);
 static int
 gen_json (gen_fill fill, const void *arg, char **out, size_t *out_len)
 {
-        yajl_gen g = jsongen_new ();
-        const unsigned char *buf;
-        size_t len;
-        int ret = -EINVAL;
-
-        if (g == NULL)
-                return -ENOMEM;
-        if (fill (g, arg) == yajl_gen_status_ok
-            && yajl_gen_get_buf (g, &buf, &len) == yajl_gen_status_ok
-            && (*out = malloc (len + 1)) != NULL) {
-                memcpy (*out, buf, len);
-                (*out)[len] = '\0';
-                *out_len = len;
-                ret = 0;
-        }
-        yajl_gen_free (g);
-        return ret;
+        return jsongen_to_buf (fill, arg, out, out_len);
 }
 
 static enum MHD_Result
@@ -227,7 +215,8 @@ gen_result (yajl_gen g, const void *arg)
 static yajl_gen_status
 gen_ready (yajl_gen g, const void *arg)
 {
-        const struct http_config *c = arg;
+        const struct http_server *s = arg;
+        const struct http_config *c = &s->cfg;
         yajl_gen_status st;
 
         GEN (yajl_gen_map_open (g));
@@ -256,6 +245,11 @@ gen_ready (yajl_gen g, const void *arg)
         }
         GEN_STR ("compile_cache");
         GEN (cache_gen (c->exec.cache, g));
+        GEN_STR ("jobs");
+        if (s->jobs)
+                GEN (jobs_gen (s->jobs, g));
+        else
+                GEN (yajl_gen_null (g));
         GEN (yajl_gen_map_close (g));
 fail:
         return st;
@@ -283,6 +277,7 @@ req_free (struct http_req *r)
         if (r->parser)
                 r->api->parser_free (r->parser);
         request_free (r->in.req);
+        ce_buf_free (&r->body);
         job_clear (&r->job);
         ndjson_stream_unref (r->stream);
         if (r->client_fd >= 0)
@@ -310,12 +305,8 @@ static yajl_gen_status
 gen_stream_error (yajl_gen g, const void *arg)
 {
         const struct error_body *e = arg;
-        cleanup_free char *clean = NULL;
-        size_t len;
 
-        if (ce_utf8_sanitize (e->msg, strlen (e->msg), &clean, &len) < 0)
-                return yajl_gen_invalid_string;
-        return e->api->gen_error (g, clean, e->status);
+        return api_gen_error_clean (g, e->api, e->msg, e->status);
 }
 
 static void
@@ -429,6 +420,151 @@ start_stream (struct http_req *r, const char *method, const char *url)
         return ret;
 }
 
+/* The path of job id under api's job route (its Location). */
+static void
+job_location (const struct api_frontend *api, const char *id, char *buf, size_t size)
+{
+        const char *path = "";
+
+        for (const struct api_route *rt = api->routes; rt->path; rt++) {
+                if (rt->kind == API_ROUTE_JOB) {
+                        path = rt->path;
+                        break;
+                }
+        }
+        snprintf (buf, size, "%s%s%s", api->prefix, path, id);
+}
+
+struct job_body {
+        const struct api_frontend *api;
+        const struct store_job *job;
+        bool accepted; /* the 202's body, else the job */
+};
+
+static yajl_gen_status
+gen_job_body (yajl_gen g, const void *arg)
+{
+        const struct job_body *b = arg;
+
+        return b->accepted ? b->api->gen_accepted (g, b->job) : b->api->gen_job (g, b->job);
+}
+
+/* An Idempotency-Key (the IETF httpapi draft): a string a client makes
+ * unique, printable ASCII, at most 255 bytes. */
+static bool
+idempotency_key_ok (const char *key)
+{
+        size_t n = strlen (key);
+
+        if (n == 0 || n > 255)
+                return false;
+        for (size_t i = 0; i < n; i++)
+                if (key[i] < 0x20 || key[i] > 0x7e)
+                        return false;
+        return true;
+}
+
+/* A valid API_ROUTE_SUBMIT body: into the store as it came, 202 with the
+ * job's id and Location.  A retried submit with the same Idempotency-Key
+ * and body gets the same job. */
+static enum MHD_Result
+submit_job (struct http_req *r, const char *method, const char *url)
+{
+        struct http_server *s = r->srv;
+        const char *key = MHD_lookup_connection_value (r->conn, MHD_HEADER_KIND, "Idempotency-Key");
+        struct store_job job = { 0 };
+        struct ce_error err = { 0 };
+        bool existing = false;
+        char location[160];
+        enum MHD_Result mret;
+        int ret;
+
+        if (s->jobs == NULL) {
+                log_request (r, method, url, 503, "unavailable");
+                return queue_error (r->conn, r->api, 503,
+                                    "asynchronous executions are off on this server (--max-jobs 0)",
+                                    NULL, NULL, NULL);
+        }
+        if (key && ! idempotency_key_ok (key)) {
+                log_request (r, method, url, 400, "bad_request");
+                return queue_error (r->conn, r->api, 400,
+                                    "Idempotency-Key must be 1 to 255 printable ASCII characters",
+                                    NULL, NULL, NULL);
+        }
+        ret = jobs_submit (s->jobs, r->api, key, r->body.data ? r->body.data : "", r->body.len,
+                           &job, &existing, &err);
+        if (ret == -EEXIST) {
+                log_request (r, method, url, 422, "bad_request");
+                return queue_error (r->conn, r->api, 422,
+                                    "this Idempotency-Key was used with another request body", NULL,
+                                    NULL, NULL);
+        }
+        if (ret == -ENOSPC) {
+                log_request (r, method, url, 503, "store_full");
+                return queue_error (r->conn, r->api, 503, "too many executions stored; retry later",
+                                    NULL, MHD_HTTP_HEADER_RETRY_AFTER, "5");
+        }
+        if (ret < 0) {
+                log_request (r, method, url, 500, "internal_error");
+                return queue_error (r->conn, r->api, 500, err.msg, "internal_error", NULL, NULL);
+        }
+        job_location (r->api, job.id, location, sizeof (location));
+        log_request (r, method, url, 202, existing ? "accepted_again" : "accepted");
+        mret = queue_gen (r->conn, MHD_HTTP_ACCEPTED, gen_job_body,
+                          &(struct job_body){ r->api, &job, true }, MHD_HTTP_HEADER_LOCATION,
+                          location);
+        store_job_clear (&job);
+        return mret;
+}
+
+/* GET (or HEAD) reads a job, DELETE cancels it. */
+static enum MHD_Result
+answer_job (struct http_req *r, const char *method, const char *url, const char *id)
+{
+        struct http_server *s = r->srv;
+        struct store_job job = { 0 };
+        struct ce_error err = { 0 };
+        bool del = strcmp (method, MHD_HTTP_METHOD_DELETE) == 0;
+        size_t n = strlen (id);
+        enum MHD_Result mret;
+        unsigned code;
+        int ret = -ENOENT;
+
+        if (s->jobs == NULL) {
+                log_request (r, method, url, 503, "unavailable");
+                return queue_error (r->conn, r->api, 503,
+                                    "asynchronous executions are off on this server (--max-jobs 0)",
+                                    NULL, NULL, NULL);
+        }
+        /* Ids are ours: anything else is unknown without asking the store. */
+        if (n == STORE_ID_LEN && strspn (id, "0123456789abcdef") == n)
+                ret = del ? jobs_cancel (s->jobs, id, &job, &err)
+                          : jobs_get (s->jobs, id, &job, &err);
+        if (ret == -ENOENT) {
+                log_request (r, method, url, 404, NULL);
+                return queue_error (r->conn, r->api, 404, "no such execution (or it expired)", NULL,
+                                    NULL, NULL);
+        }
+        if (ret == -EALREADY) {
+                log_request (r, method, url, 409, NULL);
+                store_job_clear (&job);
+                return queue_error (r->conn, r->api, 409,
+                                    "the execution is done already; nothing to cancel", NULL, NULL,
+                                    NULL);
+        }
+        if (ret < 0) {
+                log_request (r, method, url, 500, "internal_error");
+                return queue_error (r->conn, r->api, 500, err.msg, "internal_error", NULL, NULL);
+        }
+        /* A running job's cancel is under way: its container is being killed. */
+        code = del && job.state != STORE_DONE ? MHD_HTTP_ACCEPTED : MHD_HTTP_OK;
+        log_request (r, method, url, code, NULL);
+        mret = queue_gen (r->conn, code, gen_job_body, &(struct job_body){ r->api, &job, false },
+                          NULL, NULL);
+        store_job_clear (&job);
+        return mret;
+}
+
 static enum MHD_Result
 finish_execute (struct http_req *r, const char *method, const char *url)
 {
@@ -455,6 +591,8 @@ finish_execute (struct http_req *r, const char *method, const char *url)
                 return queue_error (r->conn, r->api, 503, "the server is shutting down", NULL,
                                     MHD_HTTP_HEADER_RETRY_AFTER, "5");
         }
+        if (r->rt->kind == API_ROUTE_SUBMIT)
+                return submit_job (r, method, url);
 
         {
                 const union MHD_ConnectionInfo *ci =
@@ -570,6 +708,7 @@ start_execution (struct http_req *r, const struct api_route *rt, const char *met
         r->parser = api->parser_new (s->cfg.max_body);
         if (r->parser == NULL)
                 return MHD_NO;
+        r->rt = rt;
         r->phase = PHASE_BODY;
         return MHD_YES;
 }
@@ -648,14 +787,20 @@ route (struct http_req *r, const char *method, const char *url)
         const struct document *doc;
 
         for (const struct api_route *rt = api->routes; rt->path; rt++) {
-                if (strcmp (rt->path, path) != 0)
+                size_t plen = strlen (rt->path);
+
+                if (rt->kind == API_ROUTE_JOB
+                            ? strncmp (rt->path, path, plen) != 0 || path[plen] == '\0'
+                            : strcmp (rt->path, path) != 0)
                         continue;
                 if (first == NULL)
                         first = rt;
                 if (! method_in (method, rt->methods))
                         continue;
                 switch (rt->kind) {
-                case API_ROUTE_EXECUTE: return start_execution (r, rt, method, url);
+                case API_ROUTE_EXECUTE:
+                case API_ROUTE_SUBMIT: return start_execution (r, rt, method, url);
+                case API_ROUTE_JOB: return answer_job (r, method, url, path + plen);
                 case API_ROUTE_DOCUMENT:
                         doc = document_of (r->srv, rt);
                         if (doc == NULL)
@@ -708,7 +853,7 @@ route_server (struct http_req *r, const char *method, const char *url, bool get)
                 return queue_error (r->conn, r->api, 503, "the server is shutting down", NULL,
                                     MHD_HTTP_HEADER_RETRY_AFTER, "5");
         }
-        if (gen_json (gen_ready, &s->cfg, &ready, &len) < 0) {
+        if (gen_json (gen_ready, s, &ready, &len) < 0) {
                 log_request (r, method, url, 500, NULL);
                 return queue_error (r->conn, r->api, 500, "cannot describe the server's state",
                                     NULL, NULL, NULL);
@@ -763,6 +908,11 @@ on_request (void *cls, struct MHD_Connection *conn, const char *url, const char 
                                              &r->body_err)
                                        < 0)
                                 r->body_failed = true;
+                        if (! r->body_failed && r->rt->kind == API_ROUTE_SUBMIT
+                            && ce_buf_append (&r->body, upload_data, *upload_data_size) < 0) {
+                                ce_fail (&r->body_err, ENOMEM, "out of memory");
+                                r->body_failed = true;
+                        }
                         *upload_data_size = 0;
                         return MHD_YES;
                 }
@@ -842,6 +992,8 @@ resolve_listen (const char *listen, struct sockaddr_storage *ss, socklen_t *len,
 static void
 server_free (struct http_server *s)
 {
+        /* after pool_shutdown (or before any job was taken) */
+        jobs_free (s->jobs);
         if (s->ws) {
                 ws_hub_shutdown (s->ws);
                 ws_hub_free (s->ws);
@@ -931,6 +1083,20 @@ http_start (const struct http_config *cfg, struct http_server **out, struct ce_e
         ret = build_documents (s, err);
         if (ret < 0)
                 return ret;
+        if (s->cfg.store) {
+                const struct jobs_config jc = { .store = s->cfg.store,
+                                                .pool = s->cfg.pool,
+                                                .exec = &s->cfg.exec,
+                                                .env = &s->env,
+                                                .frontends = frontends,
+                                                .nfrontends = NFRONTENDS,
+                                                .max_running = s->cfg.max_async,
+                                                .lease_ms = s->cfg.lease_ms };
+
+                ret = jobs_start (&jc, &s->jobs, err);
+                if (ret < 0)
+                        return ret;
+        }
         if (ss.ss_family == AF_INET6)
                 flags |= MHD_USE_IPv6;
         s->daemon = MHD_start_daemon (flags, 0, NULL, NULL, on_request, s, MHD_OPTION_SOCK_ADDR,
@@ -951,6 +1117,7 @@ void
 http_quiesce (struct http_server *s)
 {
         atomic_store (&s->stopping, true);
+        jobs_quiesce (s->jobs);
         /* MHD's thread drops the socket from its epoll set a little later:
          * it may only be closed once the daemon has stopped (found by TSan). */
         s->quiesced_fd = MHD_quiesce_daemon (s->daemon);

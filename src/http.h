@@ -17,6 +17,7 @@
 #include "execution.h"
 #include "pool.h"
 #include "runner.h"
+#include "store.h"
 #include "warm.h"
 
 struct http_config {
@@ -35,20 +36,26 @@ struct http_config {
         const struct ce_bundle_registry *bundles;
         struct exec_env exec; /* the runtime, warm pool and compile cache */
         struct pool *pool;
+        /* Asynchronous executions (jobs.h); NULL: POST /executions says 503. */
+        struct job_store *store;
+        size_t max_async; /* of them in the pool at once */
+        int64_t lease_ms;
 };
 
 struct http_server;
 
 int http_start (const struct http_config *cfg, struct http_server **out, struct ce_error *err);
 
-/* Stop accepting connections; new /execute requests on open connections get 503. */
+/* Stop accepting connections; new /execute requests on open connections get
+ * 503; no more asynchronous jobs are taken from the store. */
 void http_quiesce (struct http_server *s);
 
 /* Wait until every accepted /execute has been answered, or deadline. */
 void http_wait_idle (struct http_server *s, struct timespec deadline);
 
 /* Close everything and free s.  Every suspended connection must have been
- * resumed (pool_shutdown guarantees it). */
+ * resumed, and every asynchronous job answered or cancelled (pool_shutdown
+ * guarantees both). */
 void http_stop (struct http_server *s);
 
 #endif

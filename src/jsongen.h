@@ -6,6 +6,8 @@
 #ifndef CE_JSONGEN_H
 #define CE_JSONGEN_H
 
+#include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 #include <yajl/yajl_gen.h>
 
@@ -34,6 +36,11 @@
                 GEN (yajl_gen_bool (g, (v)));                                                      \
         } while (0)
 
+/* A JSON text this code generated earlier (a stored result), inserted
+ * as a value unchanged: yajl writes a number's text as given, and the
+ * text is ours, valid and complete, so the output stays valid JSON. */
+#define GEN_RAW(s, n) GEN (yajl_gen_number (g, (const char *) (s), (n)))
+
 /* A generator for a text that goes out: invalid UTF-8 is refused (texts
  * from outside are made valid before; this is the guard).  NULL on ENOMEM. */
 static inline yajl_gen
@@ -44,6 +51,35 @@ jsongen_new (void)
         if (g)
                 yajl_gen_config (g, yajl_gen_validate_utf8, 1);
         return g;
+}
+
+/* What fill (g, arg) writes, on a jsongen_new generator, into *out
+ * (malloc'd, NUL-terminated, *out_len bytes before the NUL).  0, or -ENOMEM,
+ * or -EINVAL when fill failed. */
+static inline int
+jsongen_to_buf (yajl_gen_status (*fill) (yajl_gen g, const void *arg), const void *arg, char **out,
+                size_t *out_len)
+{
+        yajl_gen g = jsongen_new ();
+        const unsigned char *buf;
+        size_t len;
+        int ret = -EINVAL;
+
+        if (g == NULL)
+                return -ENOMEM;
+        if (fill (g, arg) == yajl_gen_status_ok
+            && yajl_gen_get_buf (g, &buf, &len) == yajl_gen_status_ok) {
+                *out = malloc (len + 1);
+                ret = -ENOMEM;
+                if (*out) {
+                        memcpy (*out, buf, len);
+                        (*out)[len] = '\0';
+                        *out_len = len;
+                        ret = 0;
+                }
+        }
+        yajl_gen_free (g);
+        return ret;
 }
 
 #endif

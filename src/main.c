@@ -32,6 +32,7 @@
 #include "probe.h"
 #include "runner.h"
 #include "seccomp_bpf.h"
+#include "store.h"
 #include "supervisor.h"
 #include "warm.h"
 
@@ -136,6 +137,60 @@ test_workers (const struct options *o)
         if (n < 1)
                 n = 1;
         return (size_t) (n < o->max_concurrent ? n : o->max_concurrent);
+}
+
+/* The job store (--jobs-db, or STATE/jobs.db), or NULL with --max-jobs 0.
+ * This node's id names the jobs it runs, so that the next start on the same
+ * state dir takes back the ones it was running when it died: the host name
+ * and the state dir, which two servers on one machine never share (its
+ * lock). */
+static struct job_store *
+open_store (const char *state_dir, const struct options *o, char **db_path)
+{
+        struct job_store *store = NULL;
+        struct ce_error err = { 0 };
+        char host[256] = "localhost", *node;
+
+        if (o->max_jobs == 0)
+                return NULL;
+        gethostname (host, sizeof (host) - 1);
+        if (asprintf (&node, "%s:%s", host, state_dir) < 0
+            || (o->jobs_db ? (*db_path = strdup (o->jobs_db)) == NULL
+                           : asprintf (db_path, "%s/jobs.db", state_dir) < 0))
+                die ("out of memory");
+        if (store_sqlite_open (&(struct store_params){ .path = *db_path,
+                                                       .max_jobs = o->max_jobs,
+                                                       .result_ttl_ms = o->result_ttl_s * 1000,
+                                                       .node = node,
+                                                       .max_attempts = (int) o->job_attempts },
+                               &store, &err)
+            < 0)
+                die ("the job store %s: %s", *db_path, err.msg);
+        free (node);
+        return store;
+}
+
+/* At exit: a default store that holds nothing goes, so that a state dir
+ * the server made can go too; one that holds jobs stays for the next start. */
+static void
+close_store (struct job_store *store, const struct options *o, const char *db_path)
+{
+        struct store_stats st = { 0 };
+        bool empty;
+
+        if (store == NULL)
+                return;
+        empty = store_stats (store, &st, NULL) == 0 && st.queued + st.running + st.done == 0;
+        store_close (store);
+        if (empty && o->jobs_db == NULL) {
+                char side[PATH_MAX];
+
+                unlink (db_path);
+                snprintf (side, sizeof (side), "%s-wal", db_path);
+                unlink (side);
+                snprintf (side, sizeof (side), "%s-shm", db_path);
+                unlink (side);
+        }
 }
 
 /* The compile cache under STATE/cache, with what it found from before. */
@@ -285,6 +340,8 @@ main (int argc, char **argv)
         int seccomp_fd = -1;
         char *token = NULL;
         char *state_dir, *runc_root, *exec_dir, *init_path, *version = NULL;
+        char *db_path = NULL;
+        struct job_store *store;
         char *version_argv[3];
         int lockfd, status, sig;
         bool made_state, made_runc, made_exec;
@@ -409,6 +466,7 @@ main (int argc, char **argv)
                         ce_log ("warning: language %s not available: %s", l->name, l->reason);
         }
 
+        store = open_store (state_dir, &o, &db_path);
         if (pool_new ((size_t) o.max_concurrent, (size_t) o.queue, &pool, &err) < 0)
                 die ("starting the workers: %s", err.msg);
         hc = (struct http_config){
@@ -426,6 +484,11 @@ main (int argc, char **argv)
                 .auth_token = token,
                 .limit_mode = runner_limit_mode_name (limits),
                 .rootless = rootless,
+                .store = store,
+                .max_async = o.async_workers > 0
+                                     ? (size_t) o.async_workers
+                                     : (size_t) (o.max_concurrent > 1 ? o.max_concurrent / 2 : 1),
+                .lease_ms = 30000,
         };
         if (o.warm_pool > 0 && o.warm_max > 0) {
                 const struct warm_params wp = { .per_language = (size_t) o.warm_pool,
@@ -464,6 +527,8 @@ main (int argc, char **argv)
         /* No execution runs now: nobody else touches the warm pool. */
         warm_pool_free (warm);
         cache_free (hc.exec.cache);
+        close_store (store, &o, db_path);
+        free (db_path);
         supervisor_stop ();
         bundle_registry_free (bundles);
 

@@ -115,6 +115,19 @@ static const struct flag flags[] = {
         { "compile-cache-mb", K_LONG, F (compile_cache_mb), "N", 0, 1 << 20, 256,
           .help = "compiles kept under STATE/cache, least recently\nused evicted first; 0: off",
           .header = "The compile cache: a compile's output, reused by identical compiles:" },
+        { "max-jobs", K_LONG, F (max_jobs), "N", 0, 100000000, 100000,
+          .help = "asynchronous executions stored (queued, running\nand done, not yet expired); "
+                  "0: off",
+          .header = "Asynchronous executions (POST /executions):" },
+        { "result-ttl", K_LONG, F (result_ttl_s), "SECONDS", 1, 1L << 30, 86400,
+          .help = "how long a done execution's result is kept" },
+        { "jobs-db", K_STR, F (jobs_db), "FILE", .help = "the job store (SQLite)",
+          .default_text = "STATE/jobs.db" },
+        { "async-workers", K_LONG, F (async_workers), "N", 0, 1024, 0,
+          .help = "workers asynchronous executions may hold at once",
+          .default_text = "half of\n--max-concurrent, at least 1" },
+        { "job-attempts", K_LONG, F (job_attempts), "N", 1, 100, 3,
+          .help = "starts of a job (the server died while it ran)\nbefore it is given up" },
         { "help", K_HELP, 0, .help = "show this help" },
 };
 

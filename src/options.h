@@ -51,6 +51,11 @@ struct options {
         long warm_pool, warm_max, warm_idle_s, warm_tests;
         long compile_cache_mb; /* 0: no compile cache */
         long test_workers;     /* 0: the online CPUs, at most max_concurrent */
+        long max_jobs;         /* 0: no asynchronous executions */
+        long result_ttl_s;
+        const char *jobs_db; /* NULL: STATE/jobs.db */
+        long async_workers;  /* 0: half of max_concurrent, at least 1 */
+        long job_attempts;
 };
 
 /* Fill *o from argv, defaults first.  0; -1 after printing what is wrong

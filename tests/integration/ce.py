@@ -582,9 +582,11 @@ CACHE_ENTRY_NAME = re.compile(r"[0-9a-f]{64}\Z")
 
 
 def state_dir_residue(state_dir):
-    """Anything but (empty) directories left in a stopped server's state dir, and
+    """Anything but (empty) directories left in a stopped server's state dir, but
     the compile cache (STATE/cache), which stays on purpose: its stamp and whole
-    entries only, no temporary or evicted ones."""
+    entries only, no temporary or evicted ones; and the job store (STATE/jobs.db)
+    when it holds jobs: without its WAL and shared-memory files, which a clean
+    close removes."""
     residue = []
     if not os.path.isdir(state_dir):
         return residue
@@ -594,6 +596,8 @@ def state_dir_residue(state_dir):
             residue += [os.path.join(root, d) for d in dirs if not CACHE_ENTRY_NAME.match(d)]
             dirs[:] = []
             continue
+        if root == state_dir and "jobs.db" in files:
+            files = [f for f in files if f != "jobs.db"]
         for name in files:
             residue.append(os.path.join(root, name))
         for name in dirs:
