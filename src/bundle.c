@@ -8,6 +8,11 @@
  * bundle's tree is also checked for the programs its stages start, looked up
  * inside the tree (openat2 RESOLVE_IN_ROOT: the tree's absolute symlinks,
  * such as /etc/alternatives, resolve inside it, never on the host).
+ *
+ * A language's "judge0" member maps it to the ids Judge0 clients send as
+ * language_id; their names take the language's version (versions.json) when
+ * the bundle is loaded, and an id two languages claim stops the load: the
+ * server would otherwise run one of them for the other's clients.
  */
 #include "bundle.h"
 
@@ -39,6 +44,16 @@ stage_clear (struct ce_stage_def *s)
 }
 
 static void
+judge0_ids_free (struct ce_judge0_id *ids, size_t n)
+{
+        for (size_t i = 0; i < n; i++) {
+                free (ids[i].name_template);
+                free (ids[i].name);
+        }
+        free (ids);
+}
+
+static void
 language_clear (struct ce_language *l)
 {
         free (l->name);
@@ -52,6 +67,7 @@ language_clear (struct ce_language *l)
         stage_clear (&l->compile);
         stage_clear (&l->run);
         free (l->reason);
+        judge0_ids_free (l->judge0, l->njudge0);
         memset (l, 0, sizeof (*l));
 }
 
@@ -279,6 +295,110 @@ parse_stage (yajl_val v, yajl_val lang_env, const char *where, struct ce_stage_d
         return parse_limits (member (v, "limits"), where, s, err);
 }
 
+/* A Judge0 name template: printable, within the limit, and no placeholder
+ * but {version} (a misspelt one must not end up in every client's list). */
+static bool
+is_judge0_name (const char *s)
+{
+        size_t n = s ? strlen (s) : 0;
+
+        if (n == 0 || n > BUNDLE_JUDGE0_MAX_NAME)
+                return false;
+        for (const char *p = s; *p; p++) {
+                if ((unsigned char) *p < 0x20 || *p == 0x7f)
+                        return false;
+                if (*p == '{'
+                    && strncmp (p, BUNDLE_VERSION_PLACEHOLDER, strlen (BUNDLE_VERSION_PLACEHOLDER))
+                               != 0)
+                        return false;
+        }
+        return true;
+}
+
+/* "judge0": [{"id": 54, "name": "C++ (GCC {version})"}, ...]; absent is none. */
+static int
+parse_judge0 (yajl_val v, const char *where, struct ce_language *l, struct ce_error *err)
+{
+        static const char *const known[] = { "id", "name", NULL };
+        const char *bad;
+
+        if (v == NULL)
+                return 0;
+        if (! YAJL_IS_ARRAY (v))
+                return ce_fail (err, EINVAL, "%s: 'judge0' must be an array of objects", where);
+        if (v->u.array.len == 0)
+                return 0;
+        l->judge0 = calloc (v->u.array.len, sizeof (*l->judge0));
+        if (l->judge0 == NULL)
+                return ce_fail (err, ENOMEM, "out of memory");
+        for (size_t i = 0; i < v->u.array.len; i++) {
+                yajl_val e = v->u.array.values[i], id;
+                struct ce_judge0_id *j = &l->judge0[i];
+                const char *name;
+
+                if (! YAJL_IS_OBJECT (e))
+                        return ce_fail (err, EINVAL, "%s: judge0[%zu] must be an object", where, i);
+                if ((bad = unknown_key (e, known)))
+                        return ce_fail (err, EINVAL, "%s: judge0[%zu]: unknown key '%s'", where, i,
+                                        bad);
+                id = member (e, "id");
+                name = YAJL_GET_STRING (member (e, "name"));
+                if (! YAJL_IS_INTEGER (id) || YAJL_GET_INTEGER (id) < 1
+                    || YAJL_GET_INTEGER (id) > BUNDLE_JUDGE0_MAX_ID)
+                        return ce_fail (err, EINVAL, "%s: judge0[%zu].id must be an integer 1-%d",
+                                        where, i, BUNDLE_JUDGE0_MAX_ID);
+                if (name == NULL || ! is_judge0_name (name))
+                        return ce_fail (err, EINVAL,
+                                        "%s: judge0[%zu].name must be 1-%d printable bytes, with "
+                                        "no placeholder but " BUNDLE_VERSION_PLACEHOLDER,
+                                        where, i, BUNDLE_JUDGE0_MAX_NAME);
+                j->id = (int) YAJL_GET_INTEGER (id);
+                j->name_template = strdup (name);
+                l->njudge0++; /* freed with the language from here on */
+                if (j->name_template == NULL)
+                        return ce_fail (err, ENOMEM, "out of memory");
+        }
+        return 0;
+}
+
+/* template with each {version} replaced; NULL when out of memory. */
+static char *
+expand_version (const char *template, const char *version)
+{
+        const size_t plen = strlen (BUNDLE_VERSION_PLACEHOLDER);
+        struct ce_buf b = { 0 };
+        const char *p = template, *hit;
+
+        while ((hit = strstr (p, BUNDLE_VERSION_PLACEHOLDER)) != NULL) {
+                if (ce_buf_append (&b, p, (size_t) (hit - p)) < 0
+                    || ce_buf_append (&b, version, strlen (version)) < 0) {
+                        ce_buf_free (&b);
+                        return NULL;
+                }
+                p = hit + plen;
+        }
+        if (ce_buf_append (&b, p, strlen (p)) < 0) {
+                ce_buf_free (&b);
+                return NULL;
+        }
+        return b.data;
+}
+
+/* Fill judge0[].name from the templates and the language's version. */
+static int
+judge0_expand (struct ce_language *l)
+{
+        const char *version = l->version && *l->version ? l->version : BUNDLE_UNKNOWN_VERSION;
+
+        for (size_t i = 0; i < l->njudge0; i++) {
+                free (l->judge0[i].name);
+                l->judge0[i].name = expand_version (l->judge0[i].name_template, version);
+                if (l->judge0[i].name == NULL)
+                        return -ENOMEM;
+        }
+        return 0;
+}
+
 static bool
 uses_code (char **command)
 {
@@ -292,7 +412,7 @@ parse_language (const char *bundle, yajl_val v, size_t idx, struct ce_language *
 {
         static const char *const known[] = { "name",    "aliases", "entry_file", "version_command",
                                              "sources", "env",     "compile",    "run",
-                                             NULL };
+                                             "judge0",  NULL };
         char where[96];
         const char *bad;
         yajl_val env, compile, x;
@@ -324,6 +444,9 @@ parse_language (const char *bundle, yajl_val v, size_t idx, struct ce_language *
                         return ce_fail (err, EINVAL, "%s: bad alias '%s'", where, *a);
         if (! is_plain_name (l->entry_file))
                 return ce_fail (err, EINVAL, "%s: 'entry_file' must be a plain file name", where);
+        ret = parse_judge0 (member (v, "judge0"), where, l, err);
+        if (ret < 0)
+                return ret;
         env = member (v, "env");
         compile = member (v, "compile");
         if (compile) {
@@ -493,8 +616,10 @@ bundle_prepare_languages (const char *dir, const char *bundle, struct ce_languag
                 struct ce_language *l = &langs[i];
                 const char *v = versions ? YAJL_GET_STRING (member (versions, l->name)) : NULL;
                 char lwhy[512];
+                bool named;
 
                 l->version = strdup (v ? v : "");
+                named = judge0_expand (l) == 0;
                 if (*why) {
                         l->reason = strdup (why);
                         continue;
@@ -511,7 +636,8 @@ bundle_prepare_languages (const char *dir, const char *bundle, struct ce_languag
                 }
                 l->rootfs = strdup (real);
                 l->tree_id = tree_identity (dir, bundle, rootfd);
-                l->available = l->rootfs != NULL && l->version != NULL && l->tree_id != NULL;
+                l->available =
+                        l->rootfs != NULL && l->version != NULL && l->tree_id != NULL && named;
         }
         yajl_tree_free (versions);
 }
@@ -606,9 +732,39 @@ build_names (struct ce_bundle_registry *reg)
         return 0;
 }
 
+/* Refuse a Judge0 id that two entries claim, naming both languages. */
+static int
+check_judge0_ids (const struct ce_bundle_registry *reg, struct ce_error *err)
+{
+        for (size_t a = 0; a < reg->n; a++)
+                for (size_t i = 0; i < reg->items[a].njudge0; i++)
+                        for (size_t b = a; b < reg->n; b++)
+                                for (size_t j = b == a ? i + 1 : 0; j < reg->items[b].njudge0;
+                                     j++) {
+                                        const struct ce_language *x = &reg->items[a];
+                                        const struct ce_language *y = &reg->items[b];
+
+                                        if (x->judge0[i].id != y->judge0[j].id)
+                                                continue;
+                                        if (x == y)
+                                                return ce_fail (err, EINVAL,
+                                                                "Judge0 language id %d is claimed "
+                                                                "twice by %s (bundle %s)",
+                                                                x->judge0[i].id, x->name,
+                                                                x->bundle);
+                                        return ce_fail (err, EINVAL,
+                                                        "Judge0 language id %d is claimed by both "
+                                                        "%s (bundle %s) and %s (bundle %s)",
+                                                        x->judge0[i].id, x->name, x->bundle,
+                                                        y->name, y->bundle);
+                                }
+        return 0;
+}
+
 int
 bundle_registry_load (const char *dir, struct ce_bundle_registry **out, struct ce_error *err)
 {
+        int ret;
         struct ce_bundle_registry *reg;
         struct dirent *de;
         DIR *d = opendir (dir);
@@ -627,6 +783,11 @@ bundle_registry_load (const char *dir, struct ce_bundle_registry **out, struct c
         closedir (d);
         if (reg->n > 0)
                 qsort (reg->items, reg->n, sizeof (*reg->items), cmp_language);
+        ret = check_judge0_ids (reg, err);
+        if (ret < 0) {
+                bundle_registry_free (reg);
+                return ret;
+        }
         if (build_names (reg) < 0) {
                 bundle_registry_free (reg);
                 return ce_fail (err, ENOMEM, "out of memory");
@@ -683,6 +844,24 @@ bundle_lookup (const struct ce_bundle_registry *reg, const char *name)
                 for (char **a = l->aliases; *a; a++)
                         if (strcmp (*a, name) == 0)
                                 return l;
+        }
+        return NULL;
+}
+
+const struct ce_language *
+bundle_lookup_judge0 (const struct ce_bundle_registry *reg, int id, const char **name)
+{
+        for (size_t i = 0; i < reg->n; i++) {
+                const struct ce_language *l = &reg->items[i];
+
+                for (size_t j = 0; j < l->njudge0; j++) {
+                        if (l->judge0[j].id != id)
+                                continue;
+                        if (name)
+                                *name = l->judge0[j].name ? l->judge0[j].name
+                                                          : l->judge0[j].name_template;
+                        return l;
+                }
         }
         return NULL;
 }

@@ -34,6 +34,20 @@ struct ce_stage_def {
         unsigned limits_given;
 };
 
+/* How Judge0-compatible clients name a language (bundle.json's "judge0"
+ * member; see README, "Bundles"): the id they send as language_id and the
+ * name GET /languages shows for it. */
+#define BUNDLE_JUDGE0_MAX_ID 9999
+#define BUNDLE_JUDGE0_MAX_NAME 128             /* bytes, of name_template */
+#define BUNDLE_VERSION_PLACEHOLDER "{version}" /* in name_template */
+#define BUNDLE_UNKNOWN_VERSION "unknown"       /* what it becomes without one */
+
+struct ce_judge0_id {
+        int id;              /* 1..BUNDLE_JUDGE0_MAX_ID, unique across the registry */
+        char *name_template; /* as written, e.g. "C++ (GCC {version})" */
+        char *name;          /* expanded with the language's version; NULL from bundle_parse */
+};
+
 struct ce_language {
         char *name;
         char *bundle;     /* the folder it comes from */
@@ -49,7 +63,9 @@ struct ce_language {
         struct ce_stage_def compile; /* command NULL: interpreted */
         struct ce_stage_def run;
         bool available;
-        char *reason; /* why not available; NULL when it is */
+        char *reason;                /* why not available; NULL when it is */
+        struct ce_judge0_id *judge0; /* njudge0 of them, in bundle.json's order */
+        size_t njudge0;
 };
 
 struct ce_bundle_registry;
@@ -57,12 +73,19 @@ struct ce_bundle_registry;
 /* Load every language under dir.  Bundles that are not prepared (no rootfs)
  * or whose stage commands are not in their tree give unavailable languages,
  * with a warning on stderr; a bundle.json that cannot be read is skipped with
- * a warning.  Fails when no language is available at all. */
+ * a warning.  Fails when no language is available at all, or when two
+ * languages claim the same Judge0 id (the message names both). */
 int bundle_registry_load (const char *dir, struct ce_bundle_registry **out, struct ce_error *err);
 void bundle_registry_free (struct ce_bundle_registry *reg);
 
 /* Find by name or alias (available or not); NULL when unknown. */
 const struct ce_language *bundle_lookup (const struct ce_bundle_registry *reg, const char *name);
+
+/* Find by Judge0 language id (available or not): the language, and in
+ * *name (if not NULL) that id's expanded name, owned by the registry.  NULL
+ * when no language claims the id. */
+const struct ce_language *bundle_lookup_judge0 (const struct ce_bundle_registry *reg, int id,
+                                                const char **name);
 
 /* Every language, available or not, sorted by name. */
 size_t bundle_count (const struct ce_bundle_registry *reg);
@@ -79,8 +102,8 @@ size_t bundle_mark_unavailable (struct ce_bundle_registry *reg, const char *bund
                                 const char *reason);
 
 /* Parse one bundle.json text (exposed for tests): the languages it declares,
- * each without rootfs or version.  *out is an array of *n languages, freed
- * with bundle_languages_free. */
+ * each without rootfs or version (so their judge0[].name are NULL).  *out is an array of *n
+ * languages, freed with bundle_languages_free. */
 int bundle_parse (const char *bundle, const char *text, struct ce_language **out, size_t *n,
                   struct ce_error *err);
 void bundle_languages_free (struct ce_language *langs, size_t n);
