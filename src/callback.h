@@ -64,15 +64,16 @@ struct callback_sender;
 int callback_sender_new (const struct callback_params *p, struct callback_sender **out,
                          struct ce_error *err);
 
-/* Check a client's callback_url before its job is accepted: http://host[:port][/path][?query],
- * at most CALLBACK_URL_MAX bytes of printable ASCII without spaces, no
- * userinfo (user@), no fragment, a port in 1..65535; a literal address
- * (IPv4, also in inet_aton's forms such as 2130706433, or [IPv6]) must pass
- * the range rules above.  A DNS name passes here and is checked when it is
- * connected to.  0, or -EINVAL with a message for the client
- * ("callback_url: link-local addresses are refused (169.254.169.254)"):
- * the client's fault, which the front-end answers with 400 (ce_refuse;
- * below the front-ends an error carries no HTTP status).  Any thread. */
+/* Check a client's callback_url before its job is accepted:
+ * http://host[:port][/path][?query], at most CALLBACK_URL_MAX bytes of
+ * printable ASCII without spaces or backslashes, no userinfo (user@), no
+ * fragment, a port in 1..65535; a literal address (IPv4, also in
+ * inet_aton's forms such as 2130706433, or [IPv6]) must pass the range
+ * rules above.  A DNS name passes here and is checked when it is connected
+ * to.  0, or -EINVAL with a message for the client ("callback_url:
+ * link-local addresses are refused (169.254.169.254)"): the client's
+ * fault, which the front-end answers with 400 (ce_refuse; below the
+ * front-ends an error carries no HTTP status).  Any thread. */
 int callback_url_check (const struct callback_sender *s, const char *url, struct ce_error *err);
 
 /* Queue one delivery: method "PUT" or "POST", content_type (a header
@@ -90,8 +91,8 @@ int callback_send (struct callback_sender *s, const char *method, const char *ur
  * absolute CLOCK_MONOTONIC time, ce_deadline_after_ms; a retry is still
  * sent no sooner than its backoff allows), then drop the rest (logging how
  * many), abort the transfers in flight, join the thread and free s.
- * Returns by the deadline give or take a poll round (tens of ms) and
- * libcurl's clean-up.  Call once, after every other call on s has
+ * Returns at the deadline at the latest, plus libcurl's clean-up (closing
+ * its sockets).  Call once, after every other call on s has
  * returned.  NULL is fine. */
 void callback_sender_free (struct callback_sender *s, struct timespec deadline);
 
