@@ -32,6 +32,7 @@
 #include <microhttpd.h>
 
 #include "api.h"
+#include "callback.h"
 #include "cgroup.h"
 #include "job.h"
 #include "jobs.h"
@@ -248,6 +249,11 @@ gen_ready (yajl_gen g, const void *arg)
         GEN_STR ("jobs");
         if (s->jobs)
                 GEN (jobs_gen (s->jobs, g));
+        else
+                GEN (yajl_gen_null (g));
+        GEN_STR ("callbacks");
+        if (c->callbacks)
+                GEN (callback_gen (c->callbacks, g));
         else
                 GEN (yajl_gen_null (g));
         GEN (yajl_gen_map_close (g));
@@ -485,6 +491,11 @@ submit_job (struct http_req *r, const char *method, const char *url)
                                     "asynchronous executions are off on this server (--max-jobs 0)",
                                     NULL, NULL, NULL);
         }
+        if (r->in.req->callback_url
+            && callback_url_check (s->cfg.callbacks, r->in.req->callback_url, &err) < 0) {
+                log_request (r, method, url, 400, "bad_request");
+                return queue_error (r->conn, r->api, 400, err.msg, NULL, NULL, NULL);
+        }
         if (key && ! idempotency_key_ok (key)) {
                 log_request (r, method, url, 400, "bad_request");
                 return queue_error (r->conn, r->api, 400,
@@ -593,6 +604,13 @@ finish_execute (struct http_req *r, const char *method, const char *url)
         }
         if (r->rt->kind == API_ROUTE_SUBMIT)
                 return submit_job (r, method, url);
+        if (r->in.req->callback_url) {
+                log_request (r, method, url, 400, "bad_request");
+                return queue_error (r->conn, r->api, 400,
+                                    "field 'callback_url' is for asynchronous executions (POST "
+                                    "/executions): this answer comes back on the connection",
+                                    NULL, NULL, NULL);
+        }
 
         {
                 const union MHD_ConnectionInfo *ci =
@@ -1091,6 +1109,7 @@ http_start (const struct http_config *cfg, struct http_server **out, struct ce_e
                                                 .frontends = frontends,
                                                 .nfrontends = NFRONTENDS,
                                                 .max_running = s->cfg.max_async,
+                                                .callbacks = s->cfg.callbacks,
                                                 .lease_ms = s->cfg.lease_ms };
 
                 ret = jobs_start (&jc, &s->jobs, err);

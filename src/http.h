@@ -38,10 +38,12 @@ struct http_config {
         struct pool *pool;
         /* Asynchronous executions (jobs.h); NULL: POST /executions says 503. */
         struct job_store *store;
-        size_t max_async; /* of them in the pool at once */
+        size_t max_async;                  /* of them in the pool at once */
+        struct callback_sender *callbacks; /* their callback_url deliveries */
         int64_t lease_ms;
 };
 
+struct callback_sender;
 struct http_server;
 
 int http_start (const struct http_config *cfg, struct http_server **out, struct ce_error *err);

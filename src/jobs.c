@@ -18,6 +18,7 @@
 #include <pthread.h>
 #include <sys/socket.h>
 
+#include "callback.h"
 #include "job.h"
 #include "jsongen.h"
 
@@ -109,6 +110,41 @@ fill_result (yajl_gen g, const void *arg)
         return r->api->gen_result (g, r->owner->cfg.env, &r->in, &r->job.result);
 }
 
+struct job_doc {
+        const struct api_frontend *api;
+        const struct store_job *job;
+};
+
+static yajl_gen_status
+fill_job (yajl_gen g, const void *arg)
+{
+        const struct job_doc *d = arg;
+
+        return d->api->gen_job (g, d->job);
+}
+
+/* The job is done (answered or cancelled): its document to its
+ * callback_url, as GET would read it now.  Never blocks. */
+static void
+notify (struct jobs *j, const char *id, const struct api_frontend *api, const char *url)
+{
+        struct store_job job = { 0 };
+        struct ce_error err = { 0 };
+        cleanup_free char *body = NULL;
+        size_t len = 0;
+
+        if (store_get (j->cfg.store, id, store_now_ms (), &job, &err) < 0) {
+                ce_log ("job %s: no callback: %s", id, err.msg);
+                return;
+        }
+        if (jsongen_to_buf (fill_job, &(struct job_doc){ api, &job }, &body, &len) < 0
+            || callback_send (j->cfg.callbacks, "POST", url, "application/json", body, len, &err)
+                       < 0)
+                ce_log ("job %s: callback not sent: %s", id,
+                        err.msg[0] ? err.msg : "out of memory");
+        store_job_clear (&job);
+}
+
 /* Store the answer to r's job: its result, or the error /execute would
  * have answered. */
 static void
@@ -134,6 +170,8 @@ finish (struct jobs *j, const char *id, const struct api_frontend *api, int ret,
                 return; /* its lease runs out: taken again, or given up */
         }
         sret = store_finish (j->cfg.store, id, body, len, store_now_ms (), &err);
+        if ((sret == 0 || sret == -ECANCELED) && r && r->in.req->callback_url && j->cfg.callbacks)
+                notify (j, id, api, r->in.req->callback_url);
         if (sret == -ECANCELED)
                 ce_log ("job %s: cancelled", id);
         else if (sret == -ESTALE)

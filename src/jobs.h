@@ -35,8 +35,12 @@ struct jobs_config {
         size_t nfrontends;
         size_t max_running; /* asynchronous jobs in the pool at once, >= 1 */
         int64_t lease_ms;   /* renewed every lease_ms / 3 */
+        /* A job with a callback_url: its document (the front-end's gen_job)
+         * is POSTed there when this node's run of it ends. */
+        struct callback_sender *callbacks;
 };
 
+struct callback_sender;
 struct jobs;
 
 /* Recover this node's jobs and start the dispatcher.  cfg is copied; what

@@ -23,6 +23,7 @@
 
 #include "bundle.h"
 #include "cache.h"
+#include "callback.h"
 #include "cgroup.h"
 #include "execution.h"
 #include "http.h"
@@ -193,6 +194,48 @@ close_store (struct job_store *store, const struct options *o, const char *db_pa
         }
 }
 
+/* The sender of asynchronous executions' callbacks, from the --callback-*
+ * flags; a bad range or secret file stops the start. */
+static struct callback_sender *
+open_callbacks (const struct options *o)
+{
+        struct callback_sender *cb = NULL;
+        struct ce_error err = { 0 };
+        cleanup_free char *ranges = o->callback_allow ? strdup (o->callback_allow) : NULL;
+        const char *allow[65] = { NULL };
+        unsigned char *secret = NULL;
+        size_t n = 0, secret_len = 0;
+        char *save = NULL;
+
+        if (o->callback_allow && ranges == NULL)
+                die ("out of memory");
+        for (char *t = ranges ? strtok_r (ranges, ",", &save) : NULL; t;
+             t = strtok_r (NULL, ",", &save)) {
+                if (n == 64)
+                        die ("--callback-allow: at most 64 ranges");
+                allow[n++] = t;
+        }
+        if (o->callback_secret_file
+            && callback_read_secret (o->callback_secret_file, &secret, &secret_len, &err) < 0)
+                die ("--callback-secret-file %s: %s", o->callback_secret_file, err.msg);
+        if (callback_sender_new (
+                    &(struct callback_params){ .max_attempts = (unsigned) o->callback_attempts,
+                                               .timeout_ms =
+                                                       (unsigned) o->callback_timeout_s * 1000,
+                                               .allow_loopback = o->callback_allow_loopback,
+                                               .allow = allow,
+                                               .secret = secret,
+                                               .secret_len = secret_len },
+                    &cb, &err)
+            < 0)
+                die ("callbacks: %s", err.msg);
+        if (secret) {
+                explicit_bzero (secret, secret_len);
+                free (secret);
+        }
+        return cb;
+}
+
 /* The compile cache under STATE/cache, with what it found from before. */
 static struct compile_cache *
 open_cache (const char *state_dir, const struct options *o, const struct runner_config *rc)
@@ -342,6 +385,7 @@ main (int argc, char **argv)
         char *state_dir, *runc_root, *exec_dir, *init_path, *version = NULL;
         char *db_path = NULL;
         struct job_store *store;
+        struct callback_sender *callbacks;
         char *version_argv[3];
         int lockfd, status, sig;
         bool made_state, made_runc, made_exec;
@@ -467,6 +511,7 @@ main (int argc, char **argv)
         }
 
         store = open_store (state_dir, &o, &db_path);
+        callbacks = store ? open_callbacks (&o) : NULL;
         if (pool_new ((size_t) o.max_concurrent, (size_t) o.queue, &pool, &err) < 0)
                 die ("starting the workers: %s", err.msg);
         hc = (struct http_config){
@@ -485,6 +530,7 @@ main (int argc, char **argv)
                 .limit_mode = runner_limit_mode_name (limits),
                 .rootless = rootless,
                 .store = store,
+                .callbacks = callbacks,
                 .max_async = o.async_workers > 0
                                      ? (size_t) o.async_workers
                                      : (size_t) (o.max_concurrent > 1 ? o.max_concurrent / 2 : 1),
@@ -527,6 +573,8 @@ main (int argc, char **argv)
         /* No execution runs now: nobody else touches the warm pool. */
         warm_pool_free (warm);
         cache_free (hc.exec.cache);
+        /* Every job is answered: what they have to send gets a little time. */
+        callback_sender_free (callbacks, ce_deadline_after_ms (2000));
         close_store (store, &o, db_path);
         free (db_path);
         supervisor_stop ();

@@ -128,6 +128,20 @@ static const struct flag flags[] = {
           .default_text = "half of\n--max-concurrent, at least 1" },
         { "job-attempts", K_LONG, F (job_attempts), "N", 1, 100, 3,
           .help = "starts of a job (the server died while it ran)\nbefore it is given up" },
+        { "callback-allow", K_STR, F (callback_allow), "CIDRS",
+          .help = "comma-separated ranges a callback_url may reach\nbesides global addresses "
+                  "(private, link-local\nand loopback ones are refused otherwise)",
+          .header = "Callbacks (an asynchronous execution's callback_url):" },
+        { "callback-allow-loopback", K_SWITCH, F (callback_allow_loopback),
+          .help = "let callback_url reach 127.0.0.0/8 and ::1" },
+        { "callback-secret-file", K_STR, F (callback_secret_file), "FILE",
+          .help = "sign each callback: X-CodeEngine-Signature:\nsha256=HMAC-SHA256(the file's "
+                  "content, body)" },
+        { "callback-attempts", K_LONG, F (callback_attempts), "N", 1, 100, 5,
+          .help = "tries of one callback (5xx, 408, 429 and\nconnection errors retry, with "
+                  "backoff from 1 s)" },
+        { "callback-timeout", K_LONG, F (callback_timeout_s), "SECONDS", 1, 3600, 10,
+          .help = "one try of a callback" },
         { "help", K_HELP, 0, .help = "show this help" },
 };
 

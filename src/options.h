@@ -56,6 +56,11 @@ struct options {
         const char *jobs_db; /* NULL: STATE/jobs.db */
         long async_workers;  /* 0: half of max_concurrent, at least 1 */
         long job_attempts;
+        const char *callback_allow; /* comma-separated CIDRs, or NULL */
+        bool callback_allow_loopback;
+        const char *callback_secret_file;
+        long callback_attempts;
+        long callback_timeout_s;
 };
 
 /* Fill *o from argv, defaults first.  0; -1 after printing what is wrong

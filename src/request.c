@@ -67,6 +67,7 @@ enum key {
         K_TESTS,
         K_CHECKER,
         K_STOP_ON_FAILURE,
+        K_CALLBACK_URL,
         /* a file (name); a test (name, stdin, args) */
         K_NAME,
         K_CONTENT,
@@ -101,6 +102,7 @@ static const struct key_def keys[] = {
         { "tests", CTX_TOP, K_TESTS },
         { "checker", CTX_TOP, K_CHECKER },
         { "stop_on_failure", CTX_TOP, K_STOP_ON_FAILURE },
+        { "callback_url", CTX_TOP, K_CALLBACK_URL },
         { "name", CTX_FILE, K_NAME },
         { "content", CTX_FILE, K_CONTENT },
         { "encoding", CTX_FILE, K_ENCODING },
@@ -658,6 +660,15 @@ take_value (struct request_parser *p, enum vtype t, const unsigned char *s, size
                                 return fail (p, "%s", "field 'language' must not contain NUL");
                         return (r->language = dup_bytes (s, len)) ? 1 : fail_oom (p);
                 }
+                if (key == K_CALLBACK_URL) {
+                        /* Its rules (scheme, address ranges) are the
+                         * transport's, which sends to it: callback.h. */
+                        if (len == 0 || len > REQUEST_MAX_CALLBACK_URL || memchr (s, '\0', len))
+                                return fail (p,
+                                             "field 'callback_url' must be a URL of 1 to %d bytes",
+                                             REQUEST_MAX_CALLBACK_URL);
+                        return (r->callback_url = dup_bytes (s, len)) ? 1 : fail_oom (p);
+                }
                 if (key == K_CODE) {
                         p->code_len = len;
                         return (p->code = dup_bytes (s, len)) ? 1 : fail_oom (p);
@@ -931,6 +942,7 @@ request_free (struct ce_request *r)
         if (r == NULL)
                 return;
         free (r->language);
+        free (r->callback_url);
         for (size_t i = 0; i < r->nfiles; i++) {
                 free (r->files[i].name);
                 free (r->files[i].data);

@@ -25,6 +25,7 @@
 #define REQUEST_MAX_ARGS_BYTES (512 * 1024) /* well under ARG_MAX with the command */
 #define REQUEST_MAX_TESTS 256
 #define REQUEST_MAX_TEST_NAME 255
+#define REQUEST_MAX_CALLBACK_URL 2048
 
 struct ce_file {
         char *name; /* validated relative path: no "..", ".", empty parts, NUL */
@@ -66,6 +67,9 @@ struct ce_request {
         size_t ntests;
         struct checker checker; /* CHECKER_DEFAULT unless given; needs tests */
         bool stop_on_failure;   /* needs tests */
+        /* An asynchronous job's: where its result is sent when done; NULL
+         * when not given (POST /execute refuses it). */
+        char *callback_url;
 };
 
 struct request_parser;

@@ -364,3 +364,118 @@ class AsyncStore(AsyncCase):
         status, _, ready = server.request_json("GET", "/ready")
         self.assertIsNone(ready["jobs"])
         self.assertFalse(os.path.exists(os.path.join(server.state_dir, "jobs.db")))
+
+
+class Hook:
+    """A callback listener on 127.0.0.1: answers each request with the next status of
+    `statuses` (then 200) and keeps (headers, body) of every request."""
+
+    def __init__(self, statuses=()):
+        import http.server
+        hook = self
+        self.statuses = list(statuses)
+        self.received = []
+        self.cond = threading.Condition()
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self):
+                data = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+                with hook.cond:
+                    hook.received.append((self.command, self.path, dict(self.headers), data))
+                    status = hook.statuses.pop(0) if hook.statuses else 200
+                    hook.cond.notify_all()
+                self.send_response(status)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            do_PUT = do_POST
+
+            def log_message(self, *args):
+                pass
+
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = "http://127.0.0.1:%d/hook?x=1" % self.httpd.server_address[1]
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread.start()
+
+    def wait(self, count, timeout=DONE_TIMEOUT):
+        with self.cond:
+            if not self.cond.wait_for(lambda: len(self.received) >= count, timeout):
+                raise AssertionError("%d callback(s) after %ss, wanted %d"
+                                     % (len(self.received), timeout, count))
+            return list(self.received)
+
+    def close(self):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+class AsyncCallbacks(AsyncCase):
+    class_server = False
+    SECRET = b"s3cret for the tests\n"
+
+    def hook(self, statuses=()):
+        h = Hook(statuses)
+        self.addCleanup(h.close)
+        return h
+
+    def signed_server(self):
+        fd, path = tempfile.mkstemp(prefix="ce-it-secret-")
+        with os.fdopen(fd, "wb") as f:
+            f.write(self.SECRET)
+        self.addCleanup(os.unlink, path)
+        return self.start_server("--callback-allow-loopback", "--callback-secret-file", path)
+
+    def test_delivered_and_signed(self):
+        import hashlib
+        import hmac
+        server = self.signed_server()
+        hook = self.hook()
+        job = self.submit(server, body("print('called back')", callback_url=hook.url))
+        method, path, headers, data = hook.wait(1)[0]
+        self.assertEqual((method, path), ("POST", "/hook?x=1"))
+        self.assertEqual(headers["Content-Type"], "application/json")
+        want = "sha256=" + hmac.new(self.SECRET.rstrip(b"\n"), data, hashlib.sha256).hexdigest()
+        self.assertEqual(headers["X-CodeEngine-Signature"], want)
+        doc = json.loads(data)
+        self.assert_job_shape(doc)
+        self.assertEqual((doc["id"], doc["state"]), (job, "done"))
+        self.assertEqual(doc["result"]["output"], "called back\n")
+        # What GET answers, byte for byte.
+        _, _, got = server.request("GET", "/executions/" + job)
+        self.assertEqual(got, data)
+
+    def test_retried_after_a_500(self):
+        server = self.signed_server()
+        hook = self.hook([500, 503])
+        self.submit(server, body("print(1)", callback_url=hook.url))
+        got = hook.wait(3)
+        self.assertEqual([h["X-CodeEngine-Attempt"] for _, _, h, _ in got], ["1", "2", "3"])
+        self.assertEqual(len({d for _, _, _, d in got}), 1, "every attempt sends the same body")
+        status, _, ready = server.request_json("GET", "/ready")
+        cb = ready["callbacks"]
+        self.assertEqual((cb["delivered"], cb["retried"]), (1, 2), cb)
+
+    def test_a_cancelled_running_job_calls_back(self):
+        server = self.signed_server()
+        hook = self.hook()
+        job = self.submit(server, body(SLEEPER, callback_url=hook.url))
+        self.wait_state(server, job, ("running",))
+        server.request("DELETE", "/executions/" + job)
+        doc = json.loads(hook.wait(1)[0][3])
+        self.assertEqual(doc["result"]["status"], "cancelled", doc)
+
+    def test_ssrf_and_misplaced_callbacks_are_refused(self):
+        server = self.start_server()  # no --callback-allow-loopback
+        hook = self.hook()
+        for url in (hook.url, "http://169.254.169.254/latest/meta-data/", "http://10.0.0.1/",
+                    "http://192.168.1.1/", "http://[::1]/", "http://[::ffff:10.0.0.1]/",
+                    "https://example.com/", "ftp://example.com/", "http://user@example.com/",
+                    "http://2130706433/", "not a url", ""):
+            doc = self.submit(server, body("print(1)", callback_url=url), expect=400)
+            self.assertIn("callback_url", doc["error"], (url, doc))
+        status, _, doc = server.execute("print(1)", callback_url="http://example.com/")
+        self.assertEqual(status, 400, doc)
+        self.assertIn("POST /executions", doc["error"])
+        self.assertEqual(hook.received, [])
+        self.assertEqual(self.jobs(server)["done"] + self.jobs(server)["queued"], 0)
