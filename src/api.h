@@ -12,9 +12,10 @@
  * Each front-end declares its routes (struct api_route), which http.c
  * walks: its documents, its execution, its WebSocket protocol.
  *
- * Today: api_native.c (POST /execute, GET /version and /languages) and
- * api_piston.c (Piston's API v2 under /api/v2/; its WebSocket protocol is
- * api_piston_ws.c).  A parser belongs to one connection and is used by
+ * Today: api_native.c (POST /execute and /executions, GET /version and
+ * /languages), api_piston.c (Piston's API v2 under /api/v2/; its WebSocket
+ * protocol is api_piston_ws.c) and api_judge0.c (Judge0 CE 1.13.1 under
+ * /judge0/, its submissions asynchronous jobs).  A parser belongs to one connection and is used by
  * one thread at a time (libmicrohttpd's); the generators may run on any
  * thread and only read what they are given.
  */
@@ -22,6 +23,7 @@
 #define CE_API_H
 
 #include <yajl/yajl_gen.h>
+#include <yajl/yajl_tree.h>
 
 #include "bundle.h"
 #include "common.h"
@@ -52,6 +54,19 @@ struct api_request {
 
 struct ws_protocol; /* stream_ws.h */
 
+/* A request's query arguments (?name=value), for front-ends whose API has
+ * them: get returns a value or NULL.  Valid during the call it is given to. */
+struct api_query {
+        const char *(*get) (void *ctx, const char *name);
+        void *ctx;
+};
+
+static inline const char *
+api_query_get (const struct api_query *q, const char *name)
+{
+        return q ? q->get (q->ctx, name) : NULL;
+}
+
 /* What a route answers.  http.c walks the front-ends' tables; a method
  * that no entry of a known path takes gets 405 with the first entry's
  * methods as Allow and its wrong_method as the message. */
@@ -61,7 +76,9 @@ enum api_route_kind {
         API_ROUTE_WEBSOCKET, /* upgraded, then the front-end's protocol over stream_ws.c */
         API_ROUTE_REFUSED,   /* always the same error */
         API_ROUTE_SUBMIT,    /* the front-end's request body, kept as an asynchronous job */
-        API_ROUTE_JOB, /* path is a prefix, the rest a job's id: GET reads it, DELETE cancels */
+        API_ROUTE_JOB,    /* path is a prefix, the rest a job's id: GET reads it, DELETE cancels */
+        API_ROUTE_LOOKUP, /* path is a prefix, the rest a key: the front-end's lookup */
+        API_ROUTE_TEXT,   /* a fixed text/plain body (maybe empty) */
 };
 
 struct api_route {
@@ -76,6 +93,11 @@ struct api_route {
         /* API_ROUTE_REFUSED */
         unsigned status;
         const char *message;
+        /* API_ROUTE_LOOKUP: the entry for key, or *found false (404) */
+        yajl_gen_status (*lookup) (yajl_gen g, const struct api_env *env, const char *key,
+                                   bool *found);
+        /* API_ROUTE_TEXT */
+        const char *text;
 };
 
 struct api_frontend {
@@ -84,8 +106,10 @@ struct api_frontend {
         const struct api_route *routes; /* ends with a NULL path */
         const char *not_found;          /* the 404's message under prefix */
         bool streams;                   /* answers Accept: application/x-ndjson with live events */
-        /* A parser for one body of at most max_body bytes; NULL on ENOMEM. */
-        void *(*parser_new) (size_t max_body);
+        /* A parser for one body of at most max_body bytes; NULL on ENOMEM.
+         * q: the request's query; NULL when the body is read back from the
+         * job store (then it is what stored_body made of it). */
+        void *(*parser_new) (size_t max_body, const struct api_query *q);
         void (*parser_free) (void *parser);
         /* The next piece of the body.  <0: err says why (400 or 413); the
          * parser is not fed again. */
@@ -107,12 +131,34 @@ struct api_frontend {
          * DELETE) answer it.  A done job's result is the bytes the
          * front-end's gen_result (or gen_error) wrote when it ran; a job
          * done without one has job->failure instead. */
-        yajl_gen_status (*gen_accepted) (yajl_gen g, const struct store_job *job);
-        yajl_gen_status (*gen_job) (yajl_gen g, const struct store_job *job);
+        yajl_gen_status (*gen_accepted) (yajl_gen g, const struct store_job *job,
+                                         const struct api_query *q);
+        /* q NULL: the job as its callback_url gets it. */
+        yajl_gen_status (*gen_job) (yajl_gen g, const struct store_job *job,
+                                    const struct api_query *q);
+        /* Optional hooks; NULL: the defaults in brackets. */
+        unsigned accepted_status;    /* the submit's status [202] */
+        const char *callback_method; /* ["POST"] */
+        /* The rest of an API_ROUTE_JOB path to a store id [32 lowercase hex,
+         * as it is]: false when it names no job. */
+        bool (*job_id) (const char *rest, char id[STORE_ID_SIZE]);
+        /* Check the query of a job route or a submit before anything else:
+         * <0 with err (its status and message) refuses it. */
+        int (*check_query) (const struct api_query *q, struct ce_error *err);
+        /* What the store keeps of an accepted body [the bytes as they came]:
+         * *out malloc'd. */
+        int (*stored_body) (void *parser, char **out, size_t *len, struct ce_error *err);
+        /* The HTTP status of a job's read [200]; gen_job then writes the
+         * body, an error one too. */
+        unsigned (*job_status) (const struct store_job *job, const struct api_query *q);
+        /* The body of a refusal whose finish left one in the parser (a
+         * document of field errors); false: none [gen_error]. */
+        bool (*gen_refusal) (void *parser, yajl_gen g);
 };
 
 extern const struct api_frontend api_native;
 extern const struct api_frontend api_piston;
+extern const struct api_frontend api_judge0;
 
 /* api's error body for msg, which may quote a client's input cut at a byte
  * limit: made valid UTF-8 first. */
@@ -126,6 +172,22 @@ api_gen_error_clean (yajl_gen g, const struct api_frontend *api, const char *msg
         if (ce_utf8_sanitize (msg, strlen (msg), &clean, &len) < 0)
                 return yajl_gen_invalid_string;
         return api->gen_error (g, clean, status);
+}
+
+/* For a front-end that reads its whole body before parsing it
+ * (yajl_tree): the next piece, or 413 once the body would pass max
+ * (api_body.c). */
+int api_body_append (struct ce_buf *body, size_t max, const char *data, size_t len,
+                     struct ce_error *err);
+
+/* An object's member, or NULL. */
+static inline yajl_val
+api_member (yajl_val obj, const char *key)
+{
+        for (size_t i = 0; i < obj->u.object.len; i++)
+                if (strcmp (obj->u.object.keys[i], key) == 0)
+                        return obj->u.object.values[i];
+        return NULL;
 }
 
 /* After a front-end's finish, whatever the API: each stage's limits

@@ -16,8 +16,9 @@
 #include "runner.h"
 
 static void *
-native_parser_new (size_t max_body)
+native_parser_new (size_t max_body, const struct api_query *q)
 {
+        (void) q;
         return request_parser_new (max_body);
 }
 
@@ -355,7 +356,7 @@ fail:
 
 /* POST /executions: 202 {"id"}. */
 static yajl_gen_status
-native_gen_accepted (yajl_gen g, const struct store_job *job)
+native_gen_accepted (yajl_gen g, const struct store_job *job, const struct api_query *q)
 {
         yajl_gen_status st;
 
@@ -391,7 +392,7 @@ fail:
  * an execution the server could not run), or an error body naming why
  * nobody answered ("cancelled", "abandoned: ..."); null until done. */
 static yajl_gen_status
-native_gen_job (yajl_gen g, const struct store_job *job)
+native_gen_job (yajl_gen g, const struct store_job *job, const struct api_query *q)
 {
         static const char *const states[] = { "queued", "running", "done" };
         yajl_gen_status st;
@@ -462,7 +463,7 @@ const struct api_frontend api_native = {
         .routes = native_routes,
         .not_found = "not found: the API is GET /health, GET /ready, GET /languages, GET /version, "
                      "POST /execute, POST /executions, GET and DELETE /executions/{id} (and "
-                     "Piston's under /api/v2/)",
+                     "Piston's under /api/v2/, Judge0's under /judge0/)",
         .streams = true,
         .parser_new = native_parser_new,
         .parser_free = native_parser_free,

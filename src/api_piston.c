@@ -264,7 +264,7 @@ struct piston_parser {
 };
 
 static void *
-piston_parser_new (size_t max_body)
+piston_parser_new (size_t max_body, const struct api_query *q)
 {
         struct piston_parser *p = calloc (1, sizeof (*p));
 
@@ -287,21 +287,7 @@ piston_feed (void *arg, const char *data, size_t len, struct ce_error *err)
 {
         struct piston_parser *p = arg;
 
-        if (p->body.len + len > p->max_bytes)
-                return ce_refuse (err, 413, EFBIG, "request body is larger than %zu bytes",
-                                  p->max_bytes);
-        if (ce_buf_append (&p->body, data, len) < 0)
-                return ce_fail (err, ENOMEM, "out of memory");
-        return 0;
-}
-
-static yajl_val
-member (yajl_val obj, const char *key)
-{
-        for (size_t i = 0; i < obj->u.object.len; i++)
-                if (strcmp (obj->u.object.keys[i], key) == 0)
-                        return obj->u.object.values[i];
-        return NULL;
+        return api_body_append (&p->body, p->max_bytes, data, len, err);
 }
 
 /* yajl_tree keeps strings NUL-terminated without their length, so a "\u0000"
@@ -365,9 +351,9 @@ static int
 take_file (yajl_val f, size_t i, const struct ce_language *lang, struct ce_request *r, bool *utf8,
            struct ce_error *err)
 {
-        yajl_val name = YAJL_IS_OBJECT (f) ? member (f, "name") : NULL;
-        yajl_val content = YAJL_IS_OBJECT (f) ? member (f, "content") : NULL;
-        yajl_val enc = YAJL_IS_OBJECT (f) ? member (f, "encoding") : NULL;
+        yajl_val name = YAJL_IS_OBJECT (f) ? api_member (f, "name") : NULL;
+        yajl_val content = YAJL_IS_OBJECT (f) ? api_member (f, "content") : NULL;
+        yajl_val enc = YAJL_IS_OBJECT (f) ? api_member (f, "encoding") : NULL;
         const char *e = enc && YAJL_IS_STRING (enc) ? enc->u.string : "utf8";
         cleanup_free char *fname = NULL;
         char *data = NULL;
@@ -462,7 +448,7 @@ static int
 take_limit (yajl_val body, const char *name, double ceiling, double minimum, double *out,
             bool *given, struct ce_error *err)
 {
-        yajl_val v = member (body, name);
+        yajl_val v = api_member (body, name);
         double x;
 
         *given = false;
@@ -572,11 +558,11 @@ piston_finish (void *arg, const struct api_env *env, struct api_request *out, st
                 ret = ce_refuse (err, 400, EINVAL, "request body must be a JSON object");
                 goto out;
         }
-        language = member (body, "language");
-        version = member (body, "version");
-        files = member (body, "files");
-        stdin_v = member (body, "stdin");
-        args = member (body, "args");
+        language = api_member (body, "language");
+        version = api_member (body, "version");
+        files = api_member (body, "files");
+        stdin_v = api_member (body, "stdin");
+        args = api_member (body, "args");
         if (language == NULL || ! YAJL_IS_STRING (language) || language->u.string[0] == '\0') {
                 ret = ce_refuse (err, 400, EINVAL, "language is required as a string");
                 goto out;

@@ -55,7 +55,7 @@ handle_init (struct ws_conn *c, const char *text, size_t len)
         const struct api_frontend *api = &api_piston;
         const struct api_env *env = ws_conn_env (c);
         __attribute__ ((cleanup (free_parser))) void *parser =
-                api->parser_new (ws_conn_max_message (c));
+                api->parser_new (ws_conn_max_message (c), NULL);
         struct api_request in = { 0 };
         struct ce_error err;
         yajl_gen g;

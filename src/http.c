@@ -70,7 +70,7 @@ struct http_server {
 
 /* The public APIs.  The first whose prefix a path starts with owns it (its
  * routes, its error shape): longer prefixes first. */
-static const struct api_frontend *const frontends[] = { &api_piston, &api_native };
+static const struct api_frontend *const frontends[] = { &api_piston, &api_judge0, &api_native };
 #define NFRONTENDS (sizeof (frontends) / sizeof (frontends[0]))
 
 enum phase {
@@ -200,6 +200,43 @@ queue_error (struct MHD_Connection *conn, const struct api_frontend *api, unsign
                 return MHD_NO;
         return queue_gen (conn, code, gen_error, &(struct error_body){ api, clean, status }, hname,
                           hvalue);
+}
+
+/* The request's query arguments, for the front-ends (api.h). */
+static const char *
+query_get (void *ctx, const char *name)
+{
+        return MHD_lookup_connection_value (ctx, MHD_GET_ARGUMENT_KIND, name);
+}
+
+#define QUERY_OF(conn) ((struct api_query){ query_get, (conn) })
+
+/* A front-end's refusal of a body: its own document when its parser left
+ * one (Judge0's field errors), else its error shape. */
+struct refusal {
+        const struct api_frontend *api;
+        void *parser;
+};
+
+static yajl_gen_status
+gen_refusal (yajl_gen g, const void *arg)
+{
+        const struct refusal *f = arg;
+
+        return f->api->gen_refusal (f->parser, g) ? yajl_gen_status_ok
+                                                  : yajl_gen_generation_complete;
+}
+
+static enum MHD_Result
+queue_refusal (struct http_req *r, unsigned code, const char *msg)
+{
+        struct refusal f = { r->api, r->parser };
+        cleanup_free char *body = NULL;
+        size_t len;
+
+        if (r->api->gen_refusal && gen_json (gen_refusal, &f, &body, &len) == 0)
+                return queue_body (r->conn, code, "application/json", body, len, NULL, NULL);
+        return queue_error (r->conn, r->api, code, msg, NULL, NULL, NULL);
 }
 
 /* The response to an execution that ran, in the front-end's shape. */
@@ -445,6 +482,7 @@ struct job_body {
         const struct api_frontend *api;
         const struct store_job *job;
         bool accepted; /* the 202's body, else the job */
+        struct api_query q;
 };
 
 static yajl_gen_status
@@ -452,7 +490,8 @@ gen_job_body (yajl_gen g, const void *arg)
 {
         const struct job_body *b = arg;
 
-        return b->accepted ? b->api->gen_accepted (g, b->job) : b->api->gen_job (g, b->job);
+        return b->accepted ? b->api->gen_accepted (g, b->job, &b->q)
+                           : b->api->gen_job (g, b->job, &b->q);
 }
 
 /* An Idempotency-Key (the IETF httpapi draft): a string a client makes
@@ -483,6 +522,7 @@ submit_job (struct http_req *r, const char *method, const char *url)
         bool existing = false;
         char location[160];
         enum MHD_Result mret;
+        unsigned code;
         int ret;
 
         if (s->jobs == NULL) {
@@ -502,8 +542,18 @@ submit_job (struct http_req *r, const char *method, const char *url)
                                     "Idempotency-Key must be 1 to 255 printable ASCII characters",
                                     NULL, NULL, NULL);
         }
-        ret = jobs_submit (s->jobs, r->api, key, r->body.data ? r->body.data : "", r->body.len,
-                           &job, &existing, &err);
+        if (r->api->stored_body) {
+                cleanup_free char *stored = NULL;
+                size_t len = 0;
+
+                ret = r->api->stored_body (r->parser, &stored, &len, &err);
+                if (ret == 0)
+                        ret = jobs_submit (s->jobs, r->api, key, stored, len, &job, &existing,
+                                           &err);
+        } else {
+                ret = jobs_submit (s->jobs, r->api, key, r->body.data ? r->body.data : "",
+                                   r->body.len, &job, &existing, &err);
+        }
         if (ret == -EEXIST) {
                 log_request (r, method, url, 422, "bad_request");
                 return queue_error (r->conn, r->api, 422,
@@ -520,23 +570,25 @@ submit_job (struct http_req *r, const char *method, const char *url)
                 return queue_error (r->conn, r->api, 500, err.msg, "internal_error", NULL, NULL);
         }
         job_location (r->api, job.id, location, sizeof (location));
-        log_request (r, method, url, 202, existing ? "accepted_again" : "accepted");
-        mret = queue_gen (r->conn, MHD_HTTP_ACCEPTED, gen_job_body,
-                          &(struct job_body){ r->api, &job, true }, MHD_HTTP_HEADER_LOCATION,
-                          location);
+        code = r->api->accepted_status ? r->api->accepted_status : MHD_HTTP_ACCEPTED;
+        log_request (r, method, url, code, existing ? "accepted_again" : "accepted");
+        mret = queue_gen (r->conn, code, gen_job_body,
+                          &(struct job_body){ r->api, &job, true, QUERY_OF (r->conn) },
+                          MHD_HTTP_HEADER_LOCATION, location);
         store_job_clear (&job);
         return mret;
 }
 
 /* GET (or HEAD) reads a job, DELETE cancels it. */
 static enum MHD_Result
-answer_job (struct http_req *r, const char *method, const char *url, const char *id)
+answer_job (struct http_req *r, const char *method, const char *url, const char *rest)
 {
+        char id[STORE_ID_SIZE];
         struct http_server *s = r->srv;
         struct store_job job = { 0 };
         struct ce_error err = { 0 };
         bool del = strcmp (method, MHD_HTTP_METHOD_DELETE) == 0;
-        size_t n = strlen (id);
+        size_t n = strlen (rest);
         enum MHD_Result mret;
         unsigned code;
         int ret = -ENOENT;
@@ -547,8 +599,15 @@ answer_job (struct http_req *r, const char *method, const char *url, const char 
                                     "asynchronous executions are off on this server (--max-jobs 0)",
                                     NULL, NULL, NULL);
         }
+        if (r->api->check_query && r->api->check_query (&QUERY_OF (r->conn), &err) < 0) {
+                log_request (r, method, url, ce_error_http_status (&err), "bad_request");
+                return queue_error (r->conn, r->api, ce_error_http_status (&err), err.msg, NULL,
+                                    NULL, NULL);
+        }
         /* Ids are ours: anything else is unknown without asking the store. */
-        if (n == STORE_ID_LEN && strspn (id, "0123456789abcdef") == n)
+        if (r->api->job_id ? r->api->job_id (rest, id)
+                           : n == STORE_ID_LEN && strspn (rest, "0123456789abcdef") == n
+                                     && memcpy (id, rest, STORE_ID_SIZE))
                 ret = del ? jobs_cancel (s->jobs, id, &job, &err)
                           : jobs_get (s->jobs, id, &job, &err);
         if (ret == -ENOENT) {
@@ -569,9 +628,12 @@ answer_job (struct http_req *r, const char *method, const char *url, const char 
         }
         /* A running job's cancel is under way: its container is being killed. */
         code = del && job.state != STORE_DONE ? MHD_HTTP_ACCEPTED : MHD_HTTP_OK;
+        if (! del && r->api->job_status)
+                code = r->api->job_status (&job, &QUERY_OF (r->conn));
         log_request (r, method, url, code, NULL);
-        mret = queue_gen (r->conn, code, gen_job_body, &(struct job_body){ r->api, &job, false },
-                          NULL, NULL);
+        mret = queue_gen (r->conn, code, gen_job_body,
+                          &(struct job_body){ r->api, &job, false, QUERY_OF (r->conn) }, NULL,
+                          NULL);
         store_job_clear (&job);
         return mret;
 }
@@ -589,8 +651,12 @@ finish_execute (struct http_req *r, const char *method, const char *url)
                                     r->body_err.msg, NULL, NULL, NULL);
         }
         ret = r->api->finish (r->parser, &s->env, &r->in, &err);
-        if (ret == 0)
-                ret = api_plan (&s->env, &r->in, &err);
+        if (ret < 0) {
+                log_request (r, method, url, ce_error_http_status (&err),
+                             err.http_status == 503 ? "unavailable" : "bad_request");
+                return queue_refusal (r, ce_error_http_status (&err), err.msg);
+        }
+        ret = api_plan (&s->env, &r->in, &err);
         if (ret < 0) {
                 log_request (r, method, url, ce_error_http_status (&err),
                              err.http_status == 503 ? "unavailable" : "bad_request");
@@ -723,7 +789,16 @@ start_execution (struct http_req *r, const struct api_route *rt, const char *met
                 log_request (r, method, url, 413, "bad_request");
                 return queue_error (r->conn, api, 413, msg, NULL, NULL, NULL);
         }
-        r->parser = api->parser_new (s->cfg.max_body);
+        if (rt->kind == API_ROUTE_SUBMIT && api->check_query) {
+                struct ce_error err = { 0 };
+
+                if (api->check_query (&QUERY_OF (r->conn), &err) < 0) {
+                        log_request (r, method, url, ce_error_http_status (&err), "bad_request");
+                        return queue_error (r->conn, api, ce_error_http_status (&err), err.msg,
+                                            NULL, NULL, NULL);
+                }
+        }
+        r->parser = api->parser_new (s->cfg.max_body, &QUERY_OF (r->conn));
         if (r->parser == NULL)
                 return MHD_NO;
         r->rt = rt;
@@ -794,6 +869,37 @@ upgrade (struct http_req *r, const struct api_route *rt, const char *method, con
         return ret;
 }
 
+struct lookup_arg {
+        const struct api_route *rt;
+        const struct api_env *env;
+        const char *key;
+        bool found;
+};
+
+static yajl_gen_status
+gen_lookup (yajl_gen g, const void *arg)
+{
+        struct lookup_arg *a = (struct lookup_arg *) arg;
+
+        return a->rt->lookup (g, a->env, a->key, &a->found);
+}
+
+/* An API_ROUTE_LOOKUP: the front-end's entry for key, or its 404. */
+static enum MHD_Result
+answer_lookup (struct http_req *r, const struct api_route *rt, const char *method, const char *url,
+               const char *key)
+{
+        struct lookup_arg a = { rt, &r->srv->env, key, false };
+        cleanup_free char *body = NULL;
+        size_t len;
+
+        if (gen_json (gen_lookup, &a, &body, &len) < 0 || ! a.found) {
+                log_request (r, method, url, 404, NULL);
+                return queue_error (r->conn, r->api, 404, r->api->not_found, NULL, NULL, NULL);
+        }
+        return queue_json (r, method, url, body, len);
+}
+
 /* Walk r->api's routes for url: the entry of its path that takes method,
  * else 405 (the path's first entry says what to use) or 404. */
 static enum MHD_Result
@@ -807,9 +913,10 @@ route (struct http_req *r, const char *method, const char *url)
         for (const struct api_route *rt = api->routes; rt->path; rt++) {
                 size_t plen = strlen (rt->path);
 
-                if (rt->kind == API_ROUTE_JOB
-                            ? strncmp (rt->path, path, plen) != 0 || path[plen] == '\0'
-                            : strcmp (rt->path, path) != 0)
+                bool prefix = rt->kind == API_ROUTE_JOB || rt->kind == API_ROUTE_LOOKUP;
+
+                if (prefix ? strncmp (rt->path, path, plen) != 0 || path[plen] == '\0'
+                           : strcmp (rt->path, path) != 0)
                         continue;
                 if (first == NULL)
                         first = rt;
@@ -819,6 +926,11 @@ route (struct http_req *r, const char *method, const char *url)
                 case API_ROUTE_EXECUTE:
                 case API_ROUTE_SUBMIT: return start_execution (r, rt, method, url);
                 case API_ROUTE_JOB: return answer_job (r, method, url, path + plen);
+                case API_ROUTE_LOOKUP: return answer_lookup (r, rt, method, url, path + plen);
+                case API_ROUTE_TEXT:
+                        log_request (r, method, url, 200, NULL);
+                        return queue_body (r->conn, MHD_HTTP_OK, "text/plain", rt->text,
+                                           strlen (rt->text), NULL, NULL);
                 case API_ROUTE_DOCUMENT:
                         doc = document_of (r->srv, rt);
                         if (doc == NULL)

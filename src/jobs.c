@@ -120,7 +120,7 @@ fill_job (yajl_gen g, const void *arg)
 {
         const struct job_doc *d = arg;
 
-        return d->api->gen_job (g, d->job);
+        return d->api->gen_job (g, d->job, NULL);
 }
 
 /* The job is done (answered or cancelled): its document to its
@@ -138,7 +138,9 @@ notify (struct jobs *j, const char *id, const struct api_frontend *api, const ch
                 return;
         }
         if (jsongen_to_buf (fill_job, &(struct job_doc){ api, &job }, &body, &len) < 0
-            || callback_send (j->cfg.callbacks, "POST", url, "application/json", body, len, &err)
+            || callback_send (j->cfg.callbacks,
+                              api->callback_method ? api->callback_method : "POST", url,
+                              "application/json", body, len, &err)
                        < 0)
                 ce_log ("job %s: callback not sent: %s", id,
                         err.msg[0] ? err.msg : "out of memory");
@@ -248,7 +250,7 @@ run_new (struct jobs *j, struct store_job *sj)
         r->api = api;
         r->kill_fd = r->kill_peer = -1;
         memcpy (r->id, sj->id, sizeof (r->id));
-        parser = api->parser_new (sj->request_len + 1);
+        parser = api->parser_new (sj->request_len + 1, NULL);
         if (parser == NULL) {
                 free (r);
                 return NULL;

@@ -67,9 +67,13 @@ struct ce_request {
         size_t ntests;
         struct checker checker; /* CHECKER_DEFAULT unless given; needs tests */
         bool stop_on_failure;   /* needs tests */
-        /* An asynchronous job's: where its result is sent when done; NULL
-         * when not given (POST /execute refuses it). */
+                                /* An asynchronous job's: where its result is sent when done; NULL
+                                 * when not given (POST /execute refuses it). */
         char *callback_url;
+        /* Judge0's: the CPU time a run may use, judged after it (0: none),
+         * and stdout that carries both streams. */
+        int64_t cpu_time_ms;
+        bool stderr_to_stdout;
 };
 
 struct request_parser;

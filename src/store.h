@@ -48,7 +48,7 @@
 
 #include <string.h>
 
-#define STORE_ID_LEN 32 /* lowercase hex of 16 random bytes */
+#define STORE_ID_LEN 32 /* lowercase hex of a random (version 4) UUID's 16 bytes */
 #define STORE_ID_SIZE (STORE_ID_LEN + 1)
 
 /* A done job's failure when nobody answered it. */

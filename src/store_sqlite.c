@@ -348,6 +348,10 @@ new_id (char id[STORE_ID_SIZE], struct ce_error *err)
         if (getrandom (r, sizeof (r), 0) != (ssize_t) sizeof (r))
                 return ce_fail (err, errno ? errno : EIO, "job store: getrandom: %s",
                                 strerror (errno));
+        /* A random (version 4) UUID's bits: Judge0's tokens are its 36-char
+         * spelling (api_judge0.c), and strict clients check them. */
+        r[6] = (unsigned char) ((r[6] & 0x0f) | 0x40);
+        r[8] = (unsigned char) ((r[8] & 0x3f) | 0x80);
         for (size_t i = 0; i < sizeof (r); i++) {
                 id[2 * i] = hex[r[i] >> 4];
                 id[2 * i + 1] = hex[r[i] & 15];

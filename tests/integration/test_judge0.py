@@ -1,0 +1,251 @@
+"""The Judge0 CE 1.13.1 compatible API under /judge0 (issue 18): its documents,
+submissions through the job store, every status from a real run, Judge0's
+422 texts, fields and base64_encoded, and callbacks as Judge0 sends them.
+
+Every answer goes through judge0_client.py, which checks what the Judge0
+Python SDK 0.0.8 demands (exact key sets, types, timestamps, tokens) and
+Judge0's own shapes (key order, 60-column base64, decimal strings).
+Outcomes only: the waits are hang guards.
+"""
+
+import base64
+import json
+
+import judge0_client as j0
+from ce import CETestCase, code
+from test_async import Hook
+
+PY, C, CPP, CPP_OLD = 71, 50, 54, 52
+DONE_TIMEOUT = 300
+
+
+def b64(s):
+    return base64.b64encode(s.encode() if isinstance(s, str) else s).decode()
+
+
+class Judge0Case(CETestCase):
+    server_args = ("--max-concurrent", "4")
+
+    def client(self, server=None):
+        server = server or self.server
+        return j0.Judge0("http://127.0.0.1:%d/judge0" % server.port, timeout=60)
+
+    def run_submission(self, source, language_id=PY, server=None, **extra):
+        c = self.client(server)
+        token = c.submit(source, language_id, **extra)["token"]
+        return c.wait(token, timeout=DONE_TIMEOUT)
+
+
+class Documents(Judge0Case):
+    def test_about_version_statuses_config(self):
+        c = self.client()
+        self.assertEqual(c.about()["version"], "1.13.1")
+        r = c.raw("GET", "/version")
+        self.assertEqual((r.status, r.data), (200, b"1.13.1"))
+        self.assertEqual([s["id"] for s in c.statuses()], list(range(1, 15)))
+        cfg = c.config_info()
+        # What it announces is what this server enforces.
+        status, _, version = self.server.request_json("GET", "/version")
+        self.assertEqual(cfg["max_wall_time_limit"], version["ceilings"]["timeout_ms"] / 1000)
+        self.assertEqual(cfg["max_memory_limit"], version["ceilings"]["memory_mb"] * 1024)
+        self.assertFalse(cfg["enable_network"] or cfg["allow_enable_network"])
+        for path in ("/system_info", "/workers"):
+            r = c.raw("GET", path)
+            self.assertEqual(r.status, 200, path)
+            r.json()
+
+    def test_languages_carry_our_versions(self):
+        c = self.client()
+        langs = c.languages()
+        ids = [l["id"] for l in langs]
+        self.assertEqual(ids, sorted(ids))
+        status, _, ours = self.server.request_json("GET", "/languages")
+        versions = {l["name"]: l["version"] for l in ours if l["available"]}
+        by_id = {l["id"]: l["name"] for l in langs}
+        self.assertEqual(by_id[PY], "Python (%s)" % versions["python3"])
+        if "cpp" in versions:
+            self.assertEqual(by_id[CPP], "C++ (GCC %s)" % versions["cpp"])
+            self.assertEqual(by_id[CPP_OLD], by_id[CPP])
+            self.assertEqual(c.language(CPP)["source_file"], "main.cpp")
+        self.assertEqual(c.all_languages()[0]["is_archived"], False)
+        py = c.language(PY)
+        self.assertIsNone(py["compile_cmd"])
+        for bad in ("9999", "abc", "0", "-1", "71x"):
+            r = c.raw("GET", "/languages/" + bad)
+            self.assertEqual(r.status, 404, bad)
+
+    def test_unknown_routes_and_methods(self):
+        c = self.client()
+        self.assertEqual(c.raw("GET", "/nothing").status, 404)
+        self.assertEqual(c.raw("GET", "/submissions").status, 405)
+        self.assertEqual(c.raw("GET", "/submissions/not-a-token").status, 404)
+        self.assertEqual(c.raw("GET", "/submissions/" + "0" * 8 + "-0000-4000-8000-" + "0" * 12).status,
+                         404)
+        r = c.raw("POST", "/submissions/batch", body={"submissions": []})
+        self.assertEqual(r.status, 400)
+        self.assertEqual(r.json(), {"error": "batched submissions are not allowed"})
+
+
+class Submissions(Judge0Case):
+    def test_accepted_in_both_encodings(self):
+        d = self.run_submission("print('hello, world')", expected_output="hello, world")
+        self.assertEqual(d["status"], {"id": 3, "description": "Accepted"})
+        self.assertEqual(j0.text(d, "stdout"), "hello, world\n")
+        self.assertEqual(d["language"]["id"], PY)
+        self.assertEqual(d["exit_code"], 0)
+        # Plain text, the eight default fields.
+        c = self.client()
+        plain = c.get(d["token"], fields=None, base64_encoded=False)
+        self.assertEqual(list(plain), list(j0.DEFAULT_FIELDS))
+        self.assertEqual(plain["stdout"], "hello, world\n")
+        # fields in any order come back in Judge0's order.
+        some = c.get(d["token"], fields="token,stdout,status_id", base64_encoded=False)
+        self.assertEqual(list(some), ["stdout", "status_id", "token"])
+
+    def test_not_base64_in(self):
+        c = self.client()
+        token = c.submit("print(input()[::-1])", PY, base64_encoded=False, stdin="abc")["token"]
+        d = c.wait(token, timeout=DONE_TIMEOUT, base64_encoded=False)
+        self.assertEqual(d["stdout"], "cba\n")
+        self.assertEqual(d["stdin"], "abc")
+
+    def test_wrong_answer_and_judge0s_whitespace_rule(self):
+        d = self.run_submission("print('a  ')\nprint()\nprint('b')\nprint()",
+                                expected_output="a\n\nb\n\n\n")
+        self.assertEqual(d["status"]["id"], 3, d)
+        d = self.run_submission("print('a')", expected_output=" a")
+        self.assertEqual(d["status"]["id"], 4, d)
+
+    def test_statuses_from_real_runs(self):
+        cases = [
+            (PY, "while True: pass", {"wall_time_limit": 1, "cpu_time_limit": 1}, 5),
+            (PY, "import sys\nprint('x')\nsys.exit(3)", {}, 11),
+            (PY, "import os\nos.kill(os.getpid(), 11)", {}, 7),
+            (PY, "import os\nos.kill(os.getpid(), 8)", {}, 9),
+            (PY, "import os\nos.abort()", {}, 10),
+            (PY, "import os\nos.kill(os.getpid(), 15)", {}, 12),
+            (PY, "s = bytearray(200 << 20)\nprint(len(s))", {"memory_limit": 32768}, 12),
+            (PY, "while True: print('y' * 4096)", {"max_file_size": 16}, 8),
+            (C, "int main(void) { return *(volatile int *)0; }", {}, 7),
+            (C, "int main(void) { syntax error }", {}, 6),
+        ]
+        c = self.client()
+        tokens = [(c.submit(src, lang, **extra)["token"], want, src)
+                  for lang, src, extra, want in cases]
+        for token, want, src in tokens:
+            d = c.wait(token, timeout=DONE_TIMEOUT)
+            self.assertEqual(d["status"]["id"], want, (src, d))
+            if want == 6:
+                self.assertIn("error", j0.text(d, "compile_output"))
+                self.assertIsNone(d["time"])
+            if want == 11:
+                self.assertEqual((d["exit_code"], j0.text(d, "stdout")), (3, "x\n"))
+            if want == 7 and "kill" in src:
+                self.assertEqual(d["exit_signal"], 11)
+            if want == 12 and "bytearray" in src:
+                self.assertEqual(base64.b64decode(d["message"]), b"Memory limit exceeded")
+
+    def test_compiled_with_both_cpp_ids(self):
+        src = "#include <iostream>\nint main(){int a,b;std::cin>>a>>b;std::cout<<a+b<<'\\n';}"
+        for lang in (CPP, CPP_OLD):
+            d = self.run_submission(src, lang, stdin="2 40", expected_output="42")
+            self.assertEqual(d["status"]["id"], 3, d)
+            self.assertEqual(d["language"]["id"], lang)
+
+    def test_arguments_split_as_words_never_by_a_shell(self):
+        src = "import sys\nprint(sys.argv[1:])"
+        d = self.run_submission(src, command_line_arguments="a 'b c' \"d e\" f\\ g $(id) `x` *")
+        self.assertEqual(j0.text(d, "stdout"),
+                         "['a', 'b c', 'd e', 'f g', '(id)', 'x', '*']\n")
+
+    def test_redirect_stderr_to_stdout(self):
+        src = "import sys\nprint('out', flush=True)\nprint('err', file=sys.stderr, flush=True)"
+        d = self.run_submission(src, redirect_stderr_to_stdout=True)
+        self.assertEqual(j0.text(d, "stdout"), "out\nerr\n")
+        self.assertIsNone(d["stderr"])
+        d = self.run_submission(src)
+        self.assertEqual((j0.text(d, "stdout"), j0.text(d, "stderr")), ("out\n", "err\n"))
+
+    def test_output_that_is_not_utf8(self):
+        c = self.client()
+        d = self.run_submission("import sys\nsys.stdout.buffer.write(b'\\xff\\xfe')")
+        self.assertEqual(base64.b64decode(d["stdout"]), b"\xff\xfe")
+        r = c.raw("GET", "/submissions/" + d["token"], query={"base64_encoded": "false"})
+        self.assertEqual(r.status, 400)
+        self.assertIn("use base64_encoded=true", r.json()["error"])
+
+    def test_lenient_base64_in(self):
+        # Judge0 (Ruby's decode64) skips what is not base64 and needs no padding.
+        body = {"source_code": b64("print(42)\n").rstrip("=") + "\n!", "language_id": PY}
+        c = self.client()
+        r = c.raw("POST", "/submissions", query={"base64_encoded": "true"}, body=body)
+        self.assertEqual(r.status, 201, r.data)
+        d = c.wait(r.json()["token"], timeout=DONE_TIMEOUT)
+        self.assertEqual(j0.text(d, "stdout"), "42\n")
+
+
+class Refusals(Judge0Case):
+    def post(self, body, **query):
+        return self.client().raw("POST", "/submissions", query=query or None, body=body)
+
+    def test_422s_in_judge0s_words_and_order(self):
+        cfg = self.client().config_info()
+        r = self.post({"source_code": "  ", "wall_time_limit": cfg["max_wall_time_limit"] + 1,
+                       "memory_limit": 1, "number_of_runs": 2, "enable_network": True,
+                       "max_processes_and_or_threads": 0, "language_id": 150000})
+        self.assertEqual(r.status, 422)
+        want = {
+            "source_code": ["can't be blank"],
+            "number_of_runs": ["must be less than or equal to 1"],
+            "wall_time_limit": ["must be less than or equal to %s" % cfg["max_wall_time_limit"]],
+            "memory_limit": ["must be greater than or equal to 16384"],
+            "max_processes_and_or_threads": ["must be greater than 0"],
+            "language_id": ["language with id 150000 doesn't exist"],
+            "enable_network": ["enabling network is not allowed"],
+        }
+        self.assertEqual(r.json(), want)
+        self.assertEqual(list(r.json()), list(want))
+        r = self.post({"source_code": "x"})
+        self.assertEqual(r.json(), {"language_id": ["can't be blank",
+                                                    "language with id  doesn't exist"]})
+        r = self.post({"source_code": "x", "language_id": PY, "cpu_time_limit": "abc",
+                       "compiler_options": "-O3", "additional_files": "UEsFBg==",
+                       "enable_per_process_and_thread_time_limit": True,
+                       "command_line_arguments": "x" * 513})
+        self.assertEqual(r.status, 422)
+        self.assertEqual(r.json(), {
+            "cpu_time_limit": ["is not a number"],
+            "enable_per_process_and_thread_time_limit": ["this option cannot be enabled"],
+            "command_line_arguments": ["is too long (maximum is 512 characters)"],
+            "compiler_options": ["setting compiler options is not allowed"],
+            "additional_files": ["setting additional files is not allowed"],
+        })
+
+    def test_query_and_body_errors(self):
+        r = self.post({"source_code": "x", "language_id": PY}, fields="stdout,nope,bad")
+        self.assertEqual((r.status, r.json()), (400, {"error": "invalid fields: [nope, bad]"}))
+        r = self.post({"source_code": "x", "language_id": PY}, wait="true")
+        self.assertEqual((r.status, r.json()), (400, {"error": "wait not allowed"}))
+        for raw in (b"{", b"[]", b"\"x\""):
+            r = self.client().raw("POST", "/submissions", body=raw)
+            self.assertEqual(r.status, 400, raw)
+            self.assertIn("error", r.json())
+        r = self.client().raw("GET", "/submissions/%s" % ("1" * 8 + "-1111-4111-8111-" + "1" * 12),
+                              query={"fields": "foo"})
+        self.assertEqual((r.status, r.json()), (400, {"error": "invalid fields: [foo]"}))
+
+
+class Callbacks(Judge0Case):
+    server_args = ("--callback-allow-loopback",)
+
+    def test_put_with_the_default_fields_in_base64(self):
+        hook = Hook()
+        self.addCleanup(hook.close)
+        c = self.client()
+        token = c.submit("print('cb')", PY, callback_url=hook.url)["token"]
+        method, path, headers, data = hook.wait(1, timeout=DONE_TIMEOUT)[0]
+        self.assertEqual(method, "PUT")
+        d = json.loads(data)
+        j0.check_submission(d, None, True)
+        self.assertEqual((d["token"], d["status"]["id"]), (token, 3))
+        self.assertEqual(j0.text(d, "stdout"), "cb\n")
