@@ -148,6 +148,9 @@ struct api_frontend {
         /* What the store keeps of an accepted body [the bytes as they came]:
          * *out malloc'd. */
         int (*stored_body) (void *parser, char **out, size_t *len, struct ce_error *err);
+        /* Whether a submit waits for its job to end before it answers
+         * (Judge0's wait=true) [never]: then the answer is gen_job's. */
+        bool (*submit_waits) (const struct api_query *q);
         /* The HTTP status of a job's read [200]; gen_job then writes the
          * body, an error one too. */
         unsigned (*job_status) (const struct store_job *job, const struct api_query *q);

@@ -213,16 +213,20 @@ query_true (const struct api_query *q, const char *name)
         return v && strcmp (v, "true") == 0;
 }
 
-/* Before a submit's body or a read: fields, and wait (not offered:
- * enable_wait_result is false). */
+/* Before a submit's body or a read: fields. */
 static int
 j0_check_query (const struct api_query *q, struct ce_error *err)
 {
         uint64_t set;
 
-        if (query_true (q, "wait"))
-                return ce_refuse (err, 400, ENOTSUP, "wait not allowed");
         return parse_fields (api_query_get (q, "fields"), &set, err);
+}
+
+/* wait=true: the submit answers with the submission once it ran. */
+static bool
+j0_submit_waits (const struct api_query *q)
+{
+        return query_true (q, "wait");
 }
 
 /* -- base64 ----------------------------------------------------------------------------- */
@@ -1495,7 +1499,7 @@ gen_config_info (yajl_gen g, const struct api_env *env)
 
         GEN (yajl_gen_map_open (g));
         GEN_KV_BOOL ("maintenance_mode", 0);
-        GEN_KV_BOOL ("enable_wait_result", 0);
+        GEN_KV_BOOL ("enable_wait_result", 1);
         GEN_KV_BOOL ("enable_compiler_options", 0);
         GEN_STR ("allowed_languages_for_compile_options");
         GEN (yajl_gen_array_open (g));
@@ -1695,4 +1699,5 @@ const struct api_frontend api_judge0 = {
         .stored_body = j0_stored_body,
         .gen_refusal = j0_gen_refusal,
         .job_status = j0_job_status,
+        .submit_waits = j0_submit_waits,
 };

@@ -45,6 +45,9 @@
 
 #define MAX_CONNECTIONS 1000
 #define MAX_DOCUMENTS 16
+/* A waiting submit (PHASE_WAITING) may wait this long for a worker, on top
+ * of its stages' time limits. */
+#define WAIT_QUEUE_MARGIN_MS 30000
 
 struct http_server {
         struct MHD_Daemon *daemon;
@@ -76,6 +79,7 @@ static const struct api_frontend *const frontends[] = { &api_piston, &api_judge0
 enum phase {
         PHASE_BODY,    /* reading an execution's body */
         PHASE_RUNNING, /* suspended, owned by a worker */
+        PHASE_WAITING, /* suspended until its job ends (jobs_wait) */
         PHASE_DONE,    /* a response is queued */
 };
 
@@ -110,6 +114,7 @@ struct http_req {
         bool counted;                /* counts in srv->inflight */
         bool cancelled;              /* the pool dropped the job at shutdown */
         int rejected;                /* job_submit's error: queue full or stopping */
+        char job_id[STORE_ID_SIZE];  /* PHASE_WAITING: the job it waits for */
 };
 
 /* One line per request: method, path, language, HTTP status ("-": no
@@ -509,6 +514,66 @@ idempotency_key_ok (const char *key)
         return true;
 }
 
+/* Any thread: the job ended, or the wait is over. */
+static void
+job_waited (void *arg)
+{
+        struct http_req *r = arg;
+
+        MHD_resume_connection (r->conn); /* r is the HTTP thread's from here */
+}
+
+/* A submit that waits: suspended until its job ends, for at most as long
+ * as its stages may take plus a margin for the queue; the HTTP thread holds
+ * nothing meanwhile. */
+static void
+wait_for_job (struct http_req *r, const struct store_job *job)
+{
+        struct http_server *s = r->srv;
+        int64_t ms = r->in.plan.run_limits.timeout_ms + WAIT_QUEUE_MARGIN_MS;
+
+        if (r->in.lang && r->in.lang->compile.command)
+                ms += r->in.plan.compile_limits.timeout_ms;
+        memcpy (r->job_id, job->id, sizeof (r->job_id));
+        pthread_mutex_lock (&s->lock);
+        s->inflight++;
+        r->counted = true;
+        pthread_mutex_unlock (&s->lock);
+        r->phase = PHASE_WAITING;
+        /* Suspend first: the job may end at once. */
+        MHD_suspend_connection (r->conn);
+        if (jobs_wait (s->jobs, job->id, ce_deadline_after_ms (ms), job_waited, r) < 0)
+                MHD_resume_connection (r->conn);
+}
+
+/* The job r waited for, as it is now (done, or not after the wait). */
+static enum MHD_Result
+answer_waited (struct http_req *r, const char *method, const char *url)
+{
+        struct store_job job = { 0 };
+        struct ce_error err = { 0 };
+        enum MHD_Result ret;
+        unsigned code = r->api->accepted_status ? r->api->accepted_status : MHD_HTTP_ACCEPTED;
+
+        r->phase = PHASE_DONE;
+        if (jobs_get (r->srv->jobs, r->job_id, &job, &err) < 0) {
+                log_request (r, method, url, 500, "internal_error");
+                ret = queue_error (r->conn, r->api, 500, err.msg[0] ? err.msg : "the job is gone",
+                                   "internal_error", NULL, NULL);
+        } else {
+                if (r->api->job_status && r->api->job_status (&job, &QUERY_OF (r->conn)) != 200)
+                        code = r->api->job_status (&job, &QUERY_OF (r->conn));
+                log_request (r, method, url, code,
+                             job.state == STORE_DONE ? "waited" : "wait_timed_out");
+                ret = queue_gen (r->conn, code, gen_job_body,
+                                 &(struct job_body){ r->api, &job, false, QUERY_OF (r->conn) },
+                                 NULL, NULL);
+        }
+        store_job_clear (&job);
+        inflight_done (r);
+        return ret;
+}
+
 /* A valid API_ROUTE_SUBMIT body: into the store as it came, 202 with the
  * job's id and Location.  A retried submit with the same Idempotency-Key
  * and body gets the same job. */
@@ -569,6 +634,11 @@ submit_job (struct http_req *r, const char *method, const char *url)
                 log_request (r, method, url, 500, "internal_error");
                 return queue_error (r->conn, r->api, 500, err.msg, "internal_error", NULL, NULL);
         }
+        if (r->api->submit_waits && r->api->submit_waits (&QUERY_OF (r->conn))) {
+                wait_for_job (r, &job);
+                store_job_clear (&job);
+                return MHD_YES;
+        }
         job_location (r->api, job.id, location, sizeof (location));
         code = r->api->accepted_status ? r->api->accepted_status : MHD_HTTP_ACCEPTED;
         log_request (r, method, url, code, existing ? "accepted_again" : "accepted");
@@ -608,8 +678,16 @@ answer_job (struct http_req *r, const char *method, const char *url, const char 
         if (r->api->job_id ? r->api->job_id (rest, id)
                            : n == STORE_ID_LEN && strspn (rest, "0123456789abcdef") == n
                                      && memcpy (id, rest, STORE_ID_SIZE))
-                ret = del ? jobs_cancel (s->jobs, id, &job, &err)
-                          : jobs_get (s->jobs, id, &job, &err);
+                ret = jobs_get (s->jobs, id, &job, &err);
+        /* A job is its own API's: another one's ids are unknown here. */
+        if (ret == 0 && strcmp (job.api, r->api->name) != 0) {
+                store_job_clear (&job);
+                ret = -ENOENT;
+        }
+        if (ret == 0 && del) {
+                store_job_clear (&job);
+                ret = jobs_cancel (s->jobs, id, &job, &err);
+        }
         if (ret == -ENOENT) {
                 log_request (r, method, url, 404, NULL);
                 return queue_error (r->conn, r->api, 404, "no such execution (or it expired)", NULL,
@@ -1048,6 +1126,7 @@ on_request (void *cls, struct MHD_Connection *conn, const char *url, const char 
                 }
                 return finish_execute (r, method, url);
         case PHASE_RUNNING: return answer_result (r, method, url);
+        case PHASE_WAITING: return answer_waited (r, method, url);
         case PHASE_DONE: break;
         }
         return MHD_YES;

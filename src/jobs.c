@@ -38,17 +38,58 @@ struct run {
         struct job job;
 };
 
+/* A client waiting for a job to end (jobs_wait). */
+struct waiter {
+        struct waiter *next; /* jobs->waiters */
+        char id[STORE_ID_SIZE];
+        struct timespec deadline;
+        void (*fn) (void *arg);
+        void *arg;
+};
+
 struct jobs {
         struct jobs_config cfg;
         pthread_t thread;
         bool started;
-        pthread_mutex_t lock; /* guards runs, nruns, kick and stopping */
+        pthread_mutex_t lock; /* guards runs, nruns, waiters, kick and stopping */
         pthread_cond_t wake;
         struct run *runs;
         size_t nruns;
+        struct waiter *waiters;
         bool kick;     /* something to take, or room to take it */
         bool stopping; /* jobs_quiesce: take nothing more */
 };
+
+/* Call and free the waiters of id (NULL: every one), or with expired only
+ * those whose deadline passed.  Never under the lock: fn may take others. */
+static void
+wake_waiters (struct jobs *j, const char *id, bool expired)
+{
+        struct waiter *fire = NULL;
+        struct timespec now = ce_now ();
+
+        pthread_mutex_lock (&j->lock);
+        for (struct waiter **p = &j->waiters; *p;) {
+                struct waiter *w = *p;
+
+                if ((id && strcmp (w->id, id) != 0)
+                    || (expired && ce_ms_between (w->deadline, now) < 0)) {
+                        p = &w->next;
+                        continue;
+                }
+                *p = w->next;
+                w->next = fire;
+                fire = w;
+        }
+        pthread_mutex_unlock (&j->lock);
+        while (fire) {
+                struct waiter *w = fire;
+
+                fire = w->next;
+                w->fn (w->arg);
+                free (w);
+        }
+}
 
 static const struct api_frontend *
 frontend_named (struct jobs *j, const char *name)
@@ -172,6 +213,7 @@ finish (struct jobs *j, const char *id, const struct api_frontend *api, int ret,
                 return; /* its lease runs out: taken again, or given up */
         }
         sret = store_finish (j->cfg.store, id, body, len, store_now_ms (), &err);
+        wake_waiters (j, id, false);
         if ((sret == 0 || sret == -ECANCELED) && r && r->in.req->callback_url && j->cfg.callbacks)
                 notify (j, id, api, r->in.req->callback_url);
         if (sret == -ECANCELED)
@@ -188,11 +230,50 @@ run_of (struct job *jb)
         return (struct run *) ((char *) jb - offsetof (struct run, job));
 }
 
+/* Whether a stage was cut short by the server's shutdown rather than by
+ * its own time limit (both end as RUN_TIMEOUT, the shutdown's before the
+ * limit). */
+static bool
+cut_short (const struct runner_result *res, int64_t limit_ms)
+{
+        return res->status == RUN_TIMEOUT && res->wall_ms < limit_ms;
+}
+
+static bool
+interrupted (const struct run *r)
+{
+        const struct exec_result *res = &r->job.result;
+        const struct exec_plan *plan = &r->in.plan;
+
+        if (res->compiled && cut_short (&res->compile, plan->compile_limits.timeout_ms))
+                return true;
+        if (res->ntests == 0)
+                return cut_short (&res->run, plan->run_limits.timeout_ms);
+        for (size_t i = 0; i < res->ntests; i++)
+                if (res->tests[i].ran
+                    && cut_short (&res->tests[i].run, plan->run_limits.timeout_ms))
+                        return true;
+        return false;
+}
+
 /* Worker: the result is known (the containers are removed after). */
 static void
 run_answer (struct job *jb)
 {
         struct run *r = run_of (jb);
+        bool stopping;
+
+        pthread_mutex_lock (&r->owner->lock);
+        stopping = r->owner->stopping;
+        pthread_mutex_unlock (&r->owner->lock);
+        /* Killed by the shutdown, not finished: it stays RUNNING, ours, and
+         * runs again after the next start (store_recover). */
+        if (stopping && jb->ret == 0 && interrupted (r)) {
+                ce_log ("job %s: interrupted by the shutdown; it runs again after the next start",
+                        r->id);
+                wake_waiters (r->owner, r->id, false);
+                return;
+        }
 
         finish (r->owner, r->id, r->api, jb->ret, &jb->err, r);
 }
@@ -418,11 +499,15 @@ dispatcher (void *arg)
                         next_poll = ce_deadline_after_ms (POLL_MS);
                 }
                 waiting = submit_waiting (j);
+                wake_waiters (j, NULL, true);
 
                 until = waiting ? ce_deadline_after_ms (RESUBMIT_MS) : next_poll;
                 if (ce_ms_between (next_renew, until) > 0)
                         until = next_renew;
                 pthread_mutex_lock (&j->lock);
+                for (struct waiter *w = j->waiters; w; w = w->next)
+                        if (ce_ms_between (w->deadline, until) > 0)
+                                until = w->deadline;
                 while (! j->stopping && ! j->kick && ce_ms_between (ce_now (), until) > 0)
                         if (pthread_cond_timedwait (&j->wake, &j->lock, &until) == ETIMEDOUT)
                                 break;
@@ -444,6 +529,7 @@ dispatcher (void *arg)
                 }
                 *p = r->next;
                 j->nruns--;
+                ce_log ("job %s: not started before shutdown; it runs after the next start", r->id);
                 run_free (r);
         }
         pthread_mutex_unlock (&j->lock);
@@ -520,9 +606,42 @@ jobs_cancel (struct jobs *j, const char *id, struct store_job *out, struct ce_er
                 return ret;
         if (was_running)
                 kill_id (j, id);
+        else if (ret == 0)
+                wake_waiters (j, id, false); /* done as cancelled */
         if (store_get (j->cfg.store, id, store_now_ms (), out, err) < 0)
                 return -ENOENT;
         return ret;
+}
+
+int
+jobs_wait (struct jobs *j, const char *id, struct timespec deadline, void (*fn) (void *arg),
+           void *arg)
+{
+        struct waiter *w = calloc (1, sizeof (*w));
+        struct store_job job = { 0 };
+        bool stopping;
+
+        if (w == NULL)
+                return -ENOMEM;
+        snprintf (w->id, sizeof (w->id), "%s", id);
+        w->deadline = deadline;
+        w->fn = fn;
+        w->arg = arg;
+        pthread_mutex_lock (&j->lock);
+        stopping = j->stopping;
+        w->next = j->waiters;
+        j->waiters = w;
+        pthread_cond_signal (&j->wake); /* its deadline may be the next */
+        pthread_mutex_unlock (&j->lock);
+        /* It may have ended before the waiter was there (or the store is
+         * going away): then nobody else wakes it. */
+        if (stopping
+            || (store_get (j->cfg.store, id, store_now_ms (), &job, NULL) == 0
+                && job.state == STORE_DONE)
+            || job.id[0] == '\0')
+                wake_waiters (j, id, false);
+        store_job_clear (&job);
+        return 0;
 }
 
 yajl_gen_status
@@ -560,6 +679,8 @@ jobs_quiesce (struct jobs *j)
         pthread_mutex_unlock (&j->lock);
         pthread_join (j->thread, NULL);
         j->started = false;
+        /* Nobody waits past shutdown: they answer with what there is now. */
+        wake_waiters (j, NULL, false);
 }
 
 void

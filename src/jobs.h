@@ -61,6 +61,14 @@ int jobs_get (struct jobs *j, const char *id, struct store_job *out, struct ce_e
  * done already).  -ENOENT: unknown or expired. */
 int jobs_cancel (struct jobs *j, const char *id, struct store_job *out, struct ce_error *err);
 
+/* Any thread: call fn (arg) once, on any thread, when job id ends on this
+ * node (answered or cancelled), or at deadline (CLOCK_MONOTONIC), or at
+ * jobs_quiesce, whichever comes first; at once when it is done already.
+ * For a client that asked to wait (Judge0's wait=true): the HTTP side holds
+ * no thread meanwhile.  <0: ENOMEM (fn is not called). */
+int jobs_wait (struct jobs *j, const char *id, struct timespec deadline, void (*fn) (void *arg),
+               void *arg);
+
 /* Counts for GET /ready: {"queued","running","done","disk_bytes",
  * "running_here","max_running"}. */
 yajl_gen_status jobs_gen (struct jobs *j, yajl_gen g);

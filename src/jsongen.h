@@ -72,7 +72,8 @@ jsongen_to_buf (yajl_gen_status (*fill) (yajl_gen g, const void *arg), const voi
                 *out = malloc (len + 1);
                 ret = -ENOMEM;
                 if (*out) {
-                        memcpy (*out, buf, len);
+                        if (len)
+                                memcpy (*out, buf, len);
                         (*out)[len] = '\0';
                         *out_len = len;
                         ret = 0;

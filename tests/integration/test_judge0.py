@@ -102,6 +102,31 @@ class Submissions(Judge0Case):
         some = c.get(d["token"], fields="token,stdout,status_id", base64_encoded=False)
         self.assertEqual(list(some), ["stdout", "status_id", "token"])
 
+    def test_wait_true_answers_when_it_ran(self):
+        c = self.client()
+        d = c.submit("print(6 * 7)", PY, wait=True)
+        self.assertEqual(list(d), list(j0.DEFAULT_FIELDS))
+        self.assertEqual((d["status"]["id"], j0.text(d, "stdout")), (3, "42\n"))
+        d = c.submit("print(input())", PY, wait=True, base64_encoded=False, stdin="x",
+                     fields="stdout,status_id,token")
+        self.assertEqual(list(d), ["stdout", "status_id", "token"])
+        self.assertEqual((d["stdout"], d["status_id"]), ("x\n", 3))
+        # The same submission reads back with GET.
+        self.assertEqual(c.get(d["token"], fields="stdout", base64_encoded=False)["stdout"], "x\n")
+        # Several at once: no thread of the HTTP side is held.
+        import threading
+        got = []
+
+        def one(i):
+            got.append(c.submit("print(%d)" % i, PY, wait=True, base64_encoded=False,
+                                fields="stdout")["stdout"])
+        threads = [threading.Thread(target=one, args=(i,)) for i in range(8)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        self.assertEqual(sorted(got), sorted("%d\n" % i for i in range(8)))
+
     def test_not_base64_in(self):
         c = self.client()
         token = c.submit("print(input()[::-1])", PY, base64_encoded=False, stdin="abc")["token"]
@@ -224,8 +249,6 @@ class Refusals(Judge0Case):
     def test_query_and_body_errors(self):
         r = self.post({"source_code": "x", "language_id": PY}, fields="stdout,nope,bad")
         self.assertEqual((r.status, r.json()), (400, {"error": "invalid fields: [nope, bad]"}))
-        r = self.post({"source_code": "x", "language_id": PY}, wait="true")
-        self.assertEqual((r.status, r.json()), (400, {"error": "wait not allowed"}))
         for raw in (b"{", b"[]", b"\"x\""):
             r = self.client().raw("POST", "/submissions", body=raw)
             self.assertEqual(r.status, 400, raw)
@@ -249,3 +272,50 @@ class Callbacks(Judge0Case):
         j0.check_submission(d, None, True)
         self.assertEqual((d["token"], d["status"]["id"]), (token, 3))
         self.assertEqual(j0.text(d, "stdout"), "cb\n")
+
+
+class WaitAtShutdown(Judge0Case):
+    class_server = False
+
+    def test_a_waiting_submit_is_answered_and_its_job_survives_the_stop(self):
+        # SIGTERM while a wait=true submit's program runs: the client gets
+        # the submission as it is (Processing), the program killed by the
+        # shutdown is not a result, and the next start runs it to its end.
+        import os
+        import signal
+        import tempfile
+        import threading
+        import time
+        import ce
+        state = os.path.realpath(tempfile.mkdtemp(prefix="ce-it-j0-"))
+        self.addCleanup(ce.force_cleanup, state)
+        server = self.start_server("--shutdown-grace", "1", state_dir=state, own_state_dir=False)
+        c = self.client(server)
+        got = []
+
+        def wait():
+            got.append(c.raw("POST", "/submissions", query={"wait": "true", "base64_encoded": "true"},
+                             body=c.body("import time\ntime.sleep(4)\nprint('slept')", PY)))
+        t = threading.Thread(target=wait)
+        t.start()
+        deadline = time.monotonic() + 60
+        while not server.request_json("GET", "/ready")[2]["jobs"]["running"]:
+            self.assertLess(time.monotonic(), deadline)
+            time.sleep(0.05)
+        time.sleep(1)  # most likely in its program by now; either way it must run again
+        server.send_signal(signal.SIGTERM)
+        t.join(60)
+        self.assertFalse(t.is_alive())
+        self.assertEqual(got[0].status, 201, got[0].data)
+        d = j0.check_submission(got[0].json(), None, True)
+        self.assertEqual(d["status"]["id"], 2, d)
+        self.assertEqual(server.wait(60), 0)
+        log = server.log_text()
+        self.assertTrue("interrupted by the shutdown" in log or "runs after the next start" in log,
+                        server.log_tail())
+        again = self.start_server(state_dir=state, own_state_dir=True)
+        d = self.client(again).wait(d["token"], timeout=DONE_TIMEOUT)
+        self.assertEqual((d["status"]["id"], j0.text(d, "stdout")), (3, "slept\n"), d)
+        # Each API reads its own jobs only.
+        status, _, _ = again.request_json("GET", "/executions/" + d["token"].replace("-", ""))
+        self.assertEqual(status, 404)
