@@ -79,6 +79,7 @@ enum api_route_kind {
         API_ROUTE_JOB,    /* path is a prefix, the rest a job's id: GET reads it, DELETE cancels */
         API_ROUTE_LOOKUP, /* path is a prefix, the rest a key: the front-end's lookup */
         API_ROUTE_TEXT,   /* a fixed text/plain body (maybe empty) */
+        API_ROUTE_BATCH,  /* POST: several requests' jobs at once; GET: several jobs */
 };
 
 struct api_route {
@@ -137,6 +138,11 @@ struct api_frontend {
         yajl_gen_status (*gen_job) (yajl_gen g, const struct store_job *job,
                                     const struct api_query *q);
         /* Optional hooks; NULL: the defaults in brackets. */
+        /* With --auth-token-file, a header (or query argument) of this name
+         * carrying the token is accepted besides Authorization: Bearer,
+         * and a refusal is a 401 with an empty body (Judge0's X-Auth-Token)
+         * [Bearer only, the error shape]. */
+        const char *auth_header;
         unsigned accepted_status;    /* the submit's status [202] */
         const char *callback_method; /* ["POST"] */
         /* The rest of an API_ROUTE_JOB path to a store id [32 lowercase hex,
@@ -151,6 +157,23 @@ struct api_frontend {
         /* Whether a submit waits for its job to end before it answers
          * (Judge0's wait=true) [never]: then the answer is gen_job's. */
         bool (*submit_waits) (const struct api_query *q);
+        /* API_ROUTE_BATCH.  POST: after the body, batch_count says how many
+         * requests it holds (<0: the whole body refused, err says why), and
+         * batch_select makes request i the parser's current one, as finish
+         * does for a single body (api_plan, stored_body and gen_refusal then
+         * apply to it); the answer is an array of gen_accepted or refusal
+         * bodies, batch_refused_status when none was accepted.  GET:
+         * batch_ids reads the ids asked (an id "" is unknown: null in the
+         * answer), answered as {batch_key: [gen_job or null, ...]}, or 400
+         * batch_unreadable when a job's job_status is not 200. */
+        int (*batch_count) (void *parser, struct ce_error *err);
+        int (*batch_select) (void *parser, size_t i, const struct api_env *env,
+                             struct api_request *out, struct ce_error *err);
+        int (*batch_ids) (const struct api_query *q, char (**ids)[STORE_ID_SIZE], size_t *n,
+                          struct ce_error *err);
+        const char *batch_key;
+        unsigned batch_refused_status;
+        const char *batch_unreadable;
         /* The HTTP status of a job's read [200]; gen_job then writes the
          * body, an error one too. */
         unsigned (*job_status) (const struct store_job *job, const struct api_query *q);

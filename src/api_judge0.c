@@ -31,6 +31,7 @@
 
 #define JUDGE0_VERSION "1.13.1"
 #define MAX_ARGS_LEN 512 /* compiler_options, command_line_arguments */
+#define BATCH_MAX 20     /* max_submission_batch_size */
 /* Judge0's wall_time_limit minimum, seconds; its memory_limit's, KB. */
 #define MIN_WALL_S 1.0
 #define MIN_MEMORY_KB 2048
@@ -271,6 +272,8 @@ b64_encode (const char *data, size_t len, char **out, size_t *out_len)
         return 0;
 }
 
+static bool j0_job_id (const char *rest, char id[STORE_ID_SIZE]);
+
 /* -- the request ----------------------------------------------------------------------- */
 
 /* One refusal in Judge0's terms: a field and a message. */
@@ -307,7 +310,10 @@ struct j0_parser {
         struct field_error errors[MAX_FIELD_ERRORS];
         size_t nerrors;
         const struct api_request *in; /* after finish: its plan gives the effective limits */
+        yajl_val doc;                 /* the body, parsed */
 };
+
+static void sub_reset (struct j0_parser *p);
 
 static void *
 j0_parser_new (size_t max_body, const struct api_query *q)
@@ -327,11 +333,8 @@ j0_parser_free (void *arg)
         struct j0_parser *p = arg;
 
         ce_buf_free (&p->body);
-        free (p->sub.source);
-        free (p->sub.stdin_data);
-        free (p->sub.expected);
-        free (p->sub.args_text);
-        free (p->sub.callback_url);
+        sub_reset (p);
+        yajl_tree_free (p->doc);
         free (p);
 }
 
@@ -542,26 +545,38 @@ blank (const char *s, size_t len)
         return true;
 }
 
-static int
-j0_finish (void *arg, const struct api_env *env, struct api_request *out, struct ce_error *err)
+/* The parser's current submission and its refusals back to nothing. */
+static void
+sub_reset (struct j0_parser *p)
 {
-        struct j0_parser *p = arg;
+        free (p->sub.source);
+        free (p->sub.stdin_data);
+        free (p->sub.expected);
+        free (p->sub.args_text);
+        free (p->sub.callback_url);
+        memset (&p->sub, 0, sizeof (p->sub));
+        p->nerrors = 0;
+        p->in = NULL;
+}
+
+/* One submission object into *out (finish's work, for a body or a batch's
+ * item).  422 with the field errors in the parser. */
+static int
+take_submission (struct j0_parser *p, yajl_val body, const struct api_env *env,
+                 struct api_request *out, struct ce_error *err)
+{
         const struct exec_policy *pol = env->policy;
         struct submission *sub = &p->sub;
-        char yerr[256] = "";
-        yajl_val body = NULL, v;
+        yajl_val v;
         struct ce_request *r;
         const char *lname = NULL;
         double runs;
+        bool base64 = p->base64;
         int ret = 0;
 
-        if (ce_buf_append (&p->body, "", 1) < 0)
-                return ce_fail (err, ENOMEM, "out of memory");
-        body = yajl_tree_parse (p->body.data, yerr, sizeof (yerr));
-        if (body == NULL || ! YAJL_IS_OBJECT (body)) {
-                yajl_tree_free (body);
-                return ce_refuse (err, 400, EINVAL, "the body must be a JSON object");
-        }
+        sub_reset (p);
+        if (! YAJL_IS_OBJECT (body))
+                return ce_refuse (err, 400, EINVAL, "a submission must be a JSON object");
         /* Rails merges the body's members with the query's. */
         if ((v = api_member (body, "base64_encoded")) && bool_of (v))
                 p->base64 = true;
@@ -771,8 +786,103 @@ j0_finish (void *arg, const struct api_env *env, struct api_request *out, struct
         }
         p->in = out;
 out:
-        yajl_tree_free (body);
+        p->base64 = base64;
         return ret;
+}
+
+/* The whole body, parsed once (kept for a batch's items). */
+static int
+parse_body (struct j0_parser *p, struct ce_error *err)
+{
+        if (p->doc)
+                return 0;
+        if (ce_buf_append (&p->body, "", 1) < 0)
+                return ce_fail (err, ENOMEM, "out of memory");
+        p->doc = yajl_tree_parse (p->body.data, NULL, 0);
+        if (p->doc == NULL || ! YAJL_IS_OBJECT (p->doc))
+                return ce_refuse (err, 400, EINVAL, "the body must be a JSON object");
+        return 0;
+}
+
+static int
+j0_finish (void *arg, const struct api_env *env, struct api_request *out, struct ce_error *err)
+{
+        struct j0_parser *p = arg;
+        int ret = parse_body (p, err);
+
+        return ret < 0 ? ret : take_submission (p, p->doc, env, out, err);
+}
+
+/* POST /submissions/batch: {"submissions": [...]}, 1 to BATCH_MAX. */
+static int
+j0_batch_count (void *arg, struct ce_error *err)
+{
+        struct j0_parser *p = arg;
+        yajl_val list;
+        int ret = parse_body (p, err);
+
+        if (ret < 0)
+                return ret;
+        list = api_member (p->doc, "submissions");
+        if (list == NULL || ! YAJL_IS_ARRAY (list) || list->u.array.len == 0)
+                return ce_refuse (err, 400, EINVAL,
+                                  "there should be at least one submission in a batch");
+        if (list->u.array.len > BATCH_MAX)
+                return ce_refuse (
+                        err, 400, E2BIG,
+                        "number of submissions in a batch should be less than or equal to %d",
+                        BATCH_MAX);
+        return (int) list->u.array.len;
+}
+
+static int
+j0_batch_select (void *arg, size_t i, const struct api_env *env, struct api_request *out,
+                 struct ce_error *err)
+{
+        struct j0_parser *p = arg;
+        yajl_val list = api_member (p->doc, "submissions");
+
+        return take_submission (p, list->u.array.values[i], env, out, err);
+}
+
+/* GET /submissions/batch?tokens=a,b: their ids (a token that is none: ""),
+ * 1 to BATCH_MAX. */
+static int
+j0_batch_ids (const struct api_query *q, char (**ids)[STORE_ID_SIZE], size_t *n,
+              struct ce_error *err)
+{
+        const char *tokens = api_query_get (q, "tokens");
+        size_t count = 0;
+
+        *ids = NULL;
+        *n = 0;
+        if (tokens == NULL || *tokens == '\0')
+                return ce_refuse (err, 400, EINVAL,
+                                  "there should be at least one submission in a batch");
+        for (const char *t = tokens; t; t = strchr (t, ','), t = t ? t + 1 : NULL)
+                count++;
+        if (count > BATCH_MAX)
+                return ce_refuse (
+                        err, 400, E2BIG,
+                        "number of submissions in a batch should be less than or equal to %d",
+                        BATCH_MAX);
+        *ids = calloc (count, sizeof (**ids));
+        if (*ids == NULL)
+                return ce_fail (err, ENOMEM, "out of memory");
+        for (const char *t = tokens; t && *n < count;) {
+                size_t len = strcspn (t, ",");
+                char tok[40];
+
+                if (len < sizeof (tok)) {
+                        memcpy (tok, t, len);
+                        tok[len] = '\0';
+                        if (! j0_job_id (tok, (*ids)[*n]))
+                                (*ids)[*n][0] = '\0';
+                }
+                (*n)++;
+                t = t[len] ? t + len + 1 : NULL;
+        }
+        return 0;
 }
 
 static bool
@@ -1533,7 +1643,7 @@ gen_config_info (yajl_gen g, const struct api_env *env)
         GEN_KV_INT ("max_number_of_runs", 1);
         GEN_KV_BOOL ("redirect_stderr_to_stdout", 0);
         GEN_KV_INT ("max_extract_size", 0);
-        GEN_KV_BOOL ("enable_batched_submissions", 0);
+        GEN_KV_BOOL ("enable_batched_submissions", 1);
         GEN_KV_INT ("max_submission_batch_size", 20);
         GEN (gen_double (g, "submission_cache_duration", 0.0));
         GEN_KV_BOOL ("use_docs_as_homepage", 0);
@@ -1662,9 +1772,7 @@ static const struct api_route j0_routes[] = {
           .wrong_method = "use POST" },
         { .path = "/submissions/batch",
           .methods = "GET, HEAD, POST",
-          .kind = API_ROUTE_REFUSED,
-          .status = 400,
-          .message = "batched submissions are not allowed",
+          .kind = API_ROUTE_BATCH,
           .wrong_method = "use GET or POST" },
         { .path = "/submissions",
           .methods = "POST",
@@ -1693,6 +1801,7 @@ const struct api_frontend api_judge0 = {
         .gen_accepted = j0_gen_accepted,
         .gen_job = j0_gen_job,
         .accepted_status = 201,
+        .auth_header = "X-Auth-Token",
         .callback_method = "PUT",
         .job_id = j0_job_id,
         .check_query = j0_check_query,
@@ -1700,4 +1809,11 @@ const struct api_frontend api_judge0 = {
         .gen_refusal = j0_gen_refusal,
         .job_status = j0_job_status,
         .submit_waits = j0_submit_waits,
+        .batch_count = j0_batch_count,
+        .batch_select = j0_batch_select,
+        .batch_ids = j0_batch_ids,
+        .batch_key = "submissions",
+        .batch_refused_status = 422,
+        .batch_unreadable = "some attributes for one or more submissions cannot be converted to "
+                            "UTF-8, use base64_encoded=true query parameter",
 };

@@ -716,6 +716,192 @@ answer_job (struct http_req *r, const char *method, const char *url, const char 
         return mret;
 }
 
+/* One item of a batch's answer: its job, or the body of its refusal. */
+struct batch_item {
+        struct store_job job; /* id "" when refused */
+        char *refusal;
+        size_t refusal_len;
+};
+
+struct batch_body {
+        const struct api_frontend *api;
+        struct batch_item *items;
+        size_t n;
+        struct api_query q;
+};
+
+static yajl_gen_status
+gen_batch_accepted (yajl_gen g, const void *arg)
+{
+        const struct batch_body *b = arg;
+        yajl_gen_status st;
+
+        GEN (yajl_gen_array_open (g));
+        for (size_t i = 0; i < b->n; i++) {
+                if (b->items[i].refusal)
+                        GEN_RAW (b->items[i].refusal, b->items[i].refusal_len);
+                else
+                        GEN (b->api->gen_accepted (g, &b->items[i].job, &b->q));
+        }
+        GEN (yajl_gen_array_close (g));
+fail:
+        return st;
+}
+
+/* A batch item's refusal: the front-end's own body (field errors), else its
+ * error shape. */
+static void
+item_refusal (struct http_req *r, const struct ce_error *err, struct batch_item *it)
+{
+        struct refusal f = { r->api, r->parser };
+
+        if (r->api->gen_refusal && gen_json (gen_refusal, &f, &it->refusal, &it->refusal_len) == 0)
+                return;
+        gen_json (gen_error, &(struct error_body){ r->api, err->msg, NULL }, &it->refusal,
+                  &it->refusal_len);
+}
+
+/* POST of an API_ROUTE_BATCH: each request checked and stored on its own. */
+static enum MHD_Result
+submit_batch (struct http_req *r, const char *method, const char *url)
+{
+        struct http_server *s = r->srv;
+        struct ce_error err = { 0 };
+        struct batch_body b = { r->api, NULL, 0, QUERY_OF (r->conn) };
+        size_t accepted = 0;
+        enum MHD_Result mret;
+        unsigned code;
+        int n;
+
+        if (s->jobs == NULL) {
+                log_request (r, method, url, 503, "unavailable");
+                return queue_error (r->conn, r->api, 503,
+                                    "asynchronous executions are off on this server (--max-jobs 0)",
+                                    NULL, NULL, NULL);
+        }
+        n = r->api->batch_count (r->parser, &err);
+        if (n < 0) {
+                log_request (r, method, url, ce_error_http_status (&err), "bad_request");
+                return queue_error (r->conn, r->api, ce_error_http_status (&err), err.msg, NULL,
+                                    NULL, NULL);
+        }
+        b.items = calloc ((size_t) n, sizeof (*b.items));
+        if (b.items == NULL)
+                return MHD_NO;
+        b.n = (size_t) n;
+        for (size_t i = 0; i < b.n; i++) {
+                struct api_request in = { 0 };
+                cleanup_free char *stored = NULL;
+                size_t len = 0;
+                bool existing;
+                int ret;
+
+                err = (struct ce_error){ 0 };
+                ret = r->api->batch_select (r->parser, i, &s->env, &in, &err);
+                if (ret == 0)
+                        ret = api_plan (&s->env, &in, &err);
+                if (ret == 0 && in.req->callback_url
+                    && callback_url_check (s->cfg.callbacks, in.req->callback_url, &err) < 0)
+                        ret = -EINVAL;
+                if (ret == 0)
+                        ret = r->api->stored_body (r->parser, &stored, &len, &err);
+                if (ret == 0)
+                        ret = jobs_submit (s->jobs, r->api, NULL, stored, len, &b.items[i].job,
+                                           &existing, &err);
+                if (ret < 0)
+                        item_refusal (r, &err, &b.items[i]);
+                else
+                        accepted++;
+                request_free (in.req);
+        }
+        code = accepted ? (r->api->accepted_status ? r->api->accepted_status : MHD_HTTP_ACCEPTED)
+                        : r->api->batch_refused_status;
+        log_request (r, method, url, code, accepted ? "accepted" : "bad_request");
+        mret = queue_gen (r->conn, code, gen_batch_accepted, &b, NULL, NULL);
+        for (size_t i = 0; i < b.n; i++) {
+                store_job_clear (&b.items[i].job);
+                free (b.items[i].refusal);
+        }
+        free (b.items);
+        return mret;
+}
+
+struct batch_read {
+        const struct api_frontend *api;
+        struct store_job *jobs; /* id "" : unknown */
+        size_t n;
+        struct api_query q;
+};
+
+static yajl_gen_status
+gen_batch_read (yajl_gen g, const void *arg)
+{
+        const struct batch_read *b = arg;
+        yajl_gen_status st;
+
+        GEN (yajl_gen_map_open (g));
+        GEN_STR (b->api->batch_key);
+        GEN (yajl_gen_array_open (g));
+        for (size_t i = 0; i < b->n; i++)
+                GEN (b->jobs[i].id[0] ? b->api->gen_job (g, &b->jobs[i], &b->q)
+                                      : yajl_gen_null (g));
+        GEN (yajl_gen_array_close (g));
+        GEN (yajl_gen_map_close (g));
+fail:
+        return st;
+}
+
+/* GET of an API_ROUTE_BATCH: several jobs, in the order asked. */
+static enum MHD_Result
+answer_batch_get (struct http_req *r, const char *method, const char *url)
+{
+        struct http_server *s = r->srv;
+        struct ce_error err = { 0 };
+        struct batch_read b = { r->api, NULL, 0, QUERY_OF (r->conn) };
+        cleanup_free char (*ids)[STORE_ID_SIZE] = NULL;
+        enum MHD_Result mret;
+        bool unreadable = false;
+        size_t n = 0;
+
+        if (s->jobs == NULL) {
+                log_request (r, method, url, 503, "unavailable");
+                return queue_error (r->conn, r->api, 503,
+                                    "asynchronous executions are off on this server (--max-jobs 0)",
+                                    NULL, NULL, NULL);
+        }
+        if ((r->api->check_query && r->api->check_query (&b.q, &err) < 0)
+            || r->api->batch_ids (&b.q, &ids, &n, &err) < 0) {
+                log_request (r, method, url, ce_error_http_status (&err), "bad_request");
+                return queue_error (r->conn, r->api, ce_error_http_status (&err), err.msg, NULL,
+                                    NULL, NULL);
+        }
+        b.jobs = calloc (n ? n : 1, sizeof (*b.jobs));
+        if (b.jobs == NULL)
+                return MHD_NO;
+        b.n = n;
+        for (size_t i = 0; i < n; i++) {
+                if (ids[i][0] == '\0' || jobs_get (s->jobs, ids[i], &b.jobs[i], NULL) < 0
+                    || strcmp (b.jobs[i].api, r->api->name) != 0) {
+                        store_job_clear (&b.jobs[i]);
+                        continue;
+                }
+                if (r->api->job_status && r->api->job_status (&b.jobs[i], &b.q) != 200)
+                        unreadable = true;
+        }
+        if (unreadable) {
+                log_request (r, method, url, 400, "bad_request");
+                mret = queue_error (r->conn, r->api, 400, r->api->batch_unreadable, NULL, NULL,
+                                    NULL);
+        } else {
+                log_request (r, method, url, 200, NULL);
+                mret = queue_gen (r->conn, MHD_HTTP_OK, gen_batch_read, &b, NULL, NULL);
+        }
+        for (size_t i = 0; i < n; i++)
+                store_job_clear (&b.jobs[i]);
+        free (b.jobs);
+        return mret;
+}
+
 static enum MHD_Result
 finish_execute (struct http_req *r, const char *method, const char *url)
 {
@@ -728,6 +914,8 @@ finish_execute (struct http_req *r, const char *method, const char *url)
                 return queue_error (r->conn, r->api, ce_error_http_status (&r->body_err),
                                     r->body_err.msg, NULL, NULL, NULL);
         }
+        if (r->rt->kind == API_ROUTE_BATCH)
+                return submit_batch (r, method, url);
         ret = r->api->finish (r->parser, &s->env, &r->in, &err);
         if (ret < 0) {
                 log_request (r, method, url, ce_error_http_status (&err),
@@ -826,25 +1014,38 @@ answer_result (struct http_req *r, const char *method, const char *url)
         return ret;
 }
 
-/* Compare the Bearer token in constant time: the time taken depends only on
- * the configured token's length, never on how much of it a guess got right. */
+/* Compare a guess with the token in constant time: the time taken depends
+ * only on the configured token's length, never on how much of it a guess
+ * got right. */
 static bool
-authorized (struct http_server *s, struct MHD_Connection *conn)
+token_matches (const char *token, const char *h)
 {
-        const char *h =
-                MHD_lookup_connection_value (conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
-        const char *token = s->cfg.auth_token;
         size_t tlen = strlen (token), glen;
         unsigned char diff;
 
-        if (h == NULL || strncmp (h, "Bearer ", 7) != 0)
-                return false;
-        h += 7;
         glen = strlen (h);
         diff = glen != tlen;
         for (size_t i = 0; i < tlen; i++)
                 diff |= (unsigned char) token[i] ^ (unsigned char) (i < glen ? h[i] : 0);
         return diff == 0;
+}
+
+/* Authorization: Bearer <token>, or the API's own header or query
+ * argument (api_frontend.auth_header). */
+static bool
+authorized (struct http_server *s, struct MHD_Connection *conn, const struct api_frontend *api)
+{
+        const char *h =
+                MHD_lookup_connection_value (conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
+
+        if (h && strncmp (h, "Bearer ", 7) == 0 && token_matches (s->cfg.auth_token, h + 7))
+                return true;
+        if (api->auth_header == NULL)
+                return false;
+        h = MHD_lookup_connection_value (conn, MHD_HEADER_KIND, api->auth_header);
+        if (h == NULL)
+                h = MHD_lookup_connection_value (conn, MHD_GET_ARGUMENT_KIND, api->auth_header);
+        return h && token_matches (s->cfg.auth_token, h);
 }
 
 /* An execution by r->api: refuse a declared oversize body before reading
@@ -1004,6 +1205,10 @@ route (struct http_req *r, const char *method, const char *url)
                 case API_ROUTE_EXECUTE:
                 case API_ROUTE_SUBMIT: return start_execution (r, rt, method, url);
                 case API_ROUTE_JOB: return answer_job (r, method, url, path + plen);
+                case API_ROUTE_BATCH:
+                        if (strcmp (method, MHD_HTTP_METHOD_POST) == 0)
+                                return start_execution (r, rt, method, url);
+                        return answer_batch_get (r, method, url);
                 case API_ROUTE_LOOKUP: return answer_lookup (r, rt, method, url, path + plen);
                 case API_ROUTE_TEXT:
                         log_request (r, method, url, 200, NULL);
@@ -1097,8 +1302,12 @@ on_request (void *cls, struct MHD_Connection *conn, const char *url, const char 
                                 r->api = frontends[i];
                 if (r->api == NULL)
                         r->api = &api_native;
-                if (s->cfg.auth_token && strcmp (url, "/health") != 0 && ! authorized (s, conn)) {
+                if (s->cfg.auth_token && strcmp (url, "/health") != 0
+                    && ! authorized (s, conn, r->api)) {
                         log_request (r, method, url, 401, "unauthorized");
+                        if (r->api->auth_header)
+                                return queue_body (conn, MHD_HTTP_UNAUTHORIZED, "text/plain", "", 0,
+                                                   NULL, NULL);
                         return queue_error (conn, r->api, 401,
                                             "missing or wrong 'Authorization: Bearer <token>'",
                                             NULL, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer");

@@ -81,9 +81,6 @@ class Documents(Judge0Case):
         self.assertEqual(c.raw("GET", "/submissions/not-a-token").status, 404)
         self.assertEqual(c.raw("GET", "/submissions/" + "0" * 8 + "-0000-4000-8000-" + "0" * 12).status,
                          404)
-        r = c.raw("POST", "/submissions/batch", body={"submissions": []})
-        self.assertEqual(r.status, 400)
-        self.assertEqual(r.json(), {"error": "batched submissions are not allowed"})
 
 
 class Submissions(Judge0Case):
@@ -209,6 +206,57 @@ class Submissions(Judge0Case):
         self.assertEqual(j0.text(d, "stdout"), "42\n")
 
 
+class Batches(Judge0Case):
+    def test_batch_submit_and_read(self):
+        c = self.client()
+        lst = c.submit_batch([
+            {"source_code": "print('one')", "language_id": PY},
+            {"source_code": "", "language_id": PY},
+            {"source_code": "print(input())", "language_id": PY, "stdin": "two",
+             "expected_output": "two"},
+            {"source_code": "x", "language_id": 123456},
+        ])
+        self.assertEqual(lst[1], {"source_code": ["can't be blank"]})
+        self.assertEqual(lst[3], {"language_id": ["language with id 123456 doesn't exist"]})
+        tokens = [lst[0]["token"], lst[2]["token"]]
+        for t in tokens:
+            c.wait(t, timeout=DONE_TIMEOUT)
+        unknown = "0" * 8 + "-0000-4000-8000-" + "0" * 12
+        got = c.get_batch(tokens + [unknown], fields="stdout,status_id,token")
+        subs = got["submissions"]
+        self.assertEqual([j0.text(d, "stdout") for d in subs[:2]], ["one\n", "two\n"])
+        self.assertEqual([d["status_id"] for d in subs[:2]], [3, 3])
+        self.assertIsNone(subs[2])
+        plain = c.get_batch(tokens, fields="stdout", base64_encoded=False)
+        self.assertEqual([d["stdout"] for d in plain["submissions"]], ["one\n", "two\n"])
+
+    def test_batch_limits_and_refusals(self):
+        c = self.client()
+        r = c.raw("POST", "/submissions/batch", body={"submissions": []})
+        self.assertEqual((r.status, r.json()),
+                         (400, {"error": "there should be at least one submission in a batch"}))
+        r = c.raw("POST", "/submissions/batch",
+                  body={"submissions": [{"source_code": "", "language_id": PY}] * 21})
+        self.assertEqual((r.status, r.json()), (400, {
+            "error": "number of submissions in a batch should be less than or equal to 20"}))
+        # None accepted: 422, with each refusal in its place.
+        r = c.raw("POST", "/submissions/batch",
+                  body={"submissions": [{"source_code": "", "language_id": PY}, 7]})
+        self.assertEqual(r.status, 422, r.data)
+        self.assertEqual(r.json()[0], {"source_code": ["can't be blank"]})
+        self.assertIn("error", r.json()[1])
+        r = c.raw("GET", "/submissions/batch")
+        self.assertEqual(r.status, 400)
+        r = c.raw("GET", "/submissions/batch", query={"tokens": ",".join(["x"] * 21)})
+        self.assertEqual(r.status, 400)
+        d = c.submit("import sys\nsys.stdout.buffer.write(b'\\xff')", PY)
+        c.wait(d["token"], timeout=DONE_TIMEOUT)
+        r = c.raw("GET", "/submissions/batch", query={"tokens": d["token"],
+                                                      "base64_encoded": "false"})
+        self.assertEqual(r.status, 400)
+        self.assertIn("one or more submissions", r.json()["error"])
+
+
 class Refusals(Judge0Case):
     def post(self, body, **query):
         return self.client().raw("POST", "/submissions", query=query or None, body=body)
@@ -319,3 +367,36 @@ class WaitAtShutdown(Judge0Case):
         # Each API reads its own jobs only.
         status, _, _ = again.request_json("GET", "/executions/" + d["token"].replace("-", ""))
         self.assertEqual(status, 404)
+
+
+class Authentication(Judge0Case):
+    class_server = False
+
+    def test_x_auth_token_header_or_query(self):
+        import os
+        import tempfile
+        fd, path = tempfile.mkstemp(prefix="ce-it-token-")
+        with os.fdopen(fd, "w") as f:
+            f.write("sekret-judge0\n")
+        self.addCleanup(os.unlink, path)
+        server = self.start_server("--auth-token-file", path)
+        anon = self.client(server)
+        for p in ("/about", "/languages", "/submissions/batch"):
+            r = anon.raw("GET", p)
+            self.assertEqual((r.status, r.data), (401, b""), p)
+        r = anon.raw("POST", "/submissions", body=anon.body("print(1)", PY))
+        self.assertEqual((r.status, r.data), (401, b""))
+        wrong = j0.Judge0("http://127.0.0.1:%d/judge0" % server.port, token="sekret-judge")
+        self.assertEqual(wrong.raw("GET", "/about").status, 401)
+        good = j0.Judge0("http://127.0.0.1:%d/judge0" % server.port, token="sekret-judge0")
+        good.about()
+        good.config_info()
+        d = good.wait(good.submit("print(5)", PY)["token"], timeout=DONE_TIMEOUT)
+        self.assertEqual(j0.text(d, "stdout"), "5\n")
+        r = anon.raw("GET", "/about", query={"X-Auth-Token": "sekret-judge0"})
+        self.assertEqual(r.status, 200)
+        # The native API still wants its Bearer header, in its own error shape.
+        status, _, body = server.request_json("GET", "/languages", headers={
+            "X-Auth-Token": "sekret-judge0"})
+        self.assertEqual(status, 401)
+        self.assertIn("error", body)
