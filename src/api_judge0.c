@@ -32,6 +32,7 @@
 #define JUDGE0_VERSION "1.13.1"
 #define MAX_ARGS_LEN 512 /* compiler_options, command_line_arguments */
 #define BATCH_MAX 20     /* max_submission_batch_size */
+#define MAX_RUNS 20      /* max_number_of_runs */
 /* Judge0's wall_time_limit minimum, seconds; its memory_limit's, KB. */
 #define MIN_WALL_S 1.0
 #define MIN_MEMORY_KB 2048
@@ -299,6 +300,7 @@ struct submission {
         double cpu_time_limit, cpu_extra_time, wall_time_limit;
         int64_t memory_limit, stack_limit, max_processes, max_file_size; /* KB, KB, n, KB */
         bool redirect_stderr;
+        int runs; /* number_of_runs */
         bool given_wall, given_memory, given_processes, given_file_size;
 };
 
@@ -480,7 +482,7 @@ take_text (struct j0_parser *p, yajl_val body, const char *field, char **out, si
  * backslashes), after deleting what Judge0 deletes ($ & ; < > | `), with
  * no expansion of any kind: never through a shell. */
 static int
-split_args (const char *s, struct ce_request *r, struct ce_test *t, struct ce_error *err)
+split_args (const char *s, struct ce_request *r, struct ce_error *err)
 {
         struct ce_buf word = { 0 };
         bool in_word = false;
@@ -524,16 +526,60 @@ split_args (const char *s, struct ce_request *r, struct ce_test *t, struct ce_er
                 }
         }
         ce_buf_free (&word);
-        if (ret < 0 || t == NULL)
-                return ret;
-        /* With a test case the run's arguments are the test's. */
-        t->args = r->args;
-        t->nargs = r->nargs;
-        t->args_bytes = r->args_bytes;
-        r->args = calloc (1, sizeof (char *));
+        return ret;
+}
+
+static char *
+dup_mem (const char *s, size_t len)
+{
+        char *d = malloc (len + 1);
+
+        if (d) {
+                memcpy (d, s, len);
+                d[len] = '\0';
+        }
+        return d;
+}
+
+/* sub->runs test cases with the submission's stdin, expected output and
+ * arguments (moved from r: with tests the run's are the tests'). */
+static int
+make_runs (struct ce_request *r, const struct submission *sub, struct ce_error *err)
+{
+        r->tests = calloc ((size_t) sub->runs, sizeof (*r->tests));
+        if (r->tests == NULL)
+                return ce_fail (err, ENOMEM, "out of memory");
+        r->ntests = (size_t) sub->runs;
+        r->checker = (struct checker){ .type = CHECKER_LINES };
+        r->stop_on_failure = true;
+        for (size_t i = 0; i < r->ntests; i++) {
+                struct ce_test *t = &r->tests[i];
+
+                t->args = calloc (r->nargs + 1, sizeof (char *));
+                if (t->args == NULL)
+                        return ce_fail (err, ENOMEM, "out of memory");
+                for (size_t k = 0; k < r->nargs; k++)
+                        if ((t->args[k] = strdup (r->args[k])) == NULL)
+                                return ce_fail (err, ENOMEM, "out of memory");
+                t->nargs = r->nargs;
+                t->args_bytes = r->args_bytes;
+                if (sub->stdin_data) {
+                        t->stdin_len = sub->stdin_len;
+                        if ((t->stdin_data = dup_mem (sub->stdin_data, sub->stdin_len)) == NULL)
+                                return ce_fail (err, ENOMEM, "out of memory");
+                }
+                if (sub->expected) {
+                        t->expected_len = sub->expected_len;
+                        if ((t->expected = dup_mem (sub->expected, sub->expected_len)) == NULL)
+                                return ce_fail (err, ENOMEM, "out of memory");
+                }
+        }
+        for (size_t k = 0; k < r->nargs; k++)
+                free (r->args[k]);
+        r->args[0] = NULL;
         r->nargs = 0;
         r->args_bytes = 0;
-        return r->args ? 0 : ce_fail (err, ENOMEM, "out of memory");
+        return 0;
 }
 
 static bool
@@ -601,8 +647,8 @@ take_submission (struct j0_parser *p, yajl_val body, const struct api_env *env,
                 else if (number_of (v, &id) && id == floor (id) && id > 0 && id < 1e9)
                         sub->language_id = (int) id;
         }
-        runs = take_number (p, body, "number_of_runs", 1, 0, true, 1, false, NULL);
-        (void) runs;
+        runs = take_number (p, body, "number_of_runs", 1, 0, true, MAX_RUNS, false, NULL);
+        sub->runs = runs >= 1 && runs <= MAX_RUNS ? (int) runs : 1;
         {
                 double wall_default = (double) pol->defaults.timeout_ms / 1000.0;
                 double wall_max = (double) pol->ceilings.timeout_ms / 1000.0;
@@ -699,36 +745,23 @@ take_submission (struct j0_parser *p, yajl_val body, const struct api_env *env,
                                  err);
         if (ret < 0)
                 goto out;
-        if (sub->expected) {
-                struct ce_test *t = r->tests = calloc (1, sizeof (*t));
-
-                if (t == NULL) {
+        v = api_member (body, "command_line_arguments");
+        if (given (v)) {
+                if ((sub->args_text = strdup (v->u.string)) == NULL) {
                         ret = ce_fail (err, ENOMEM, "out of memory");
                         goto out;
                 }
-                r->ntests = 1;
-                r->checker = (struct checker){ .type = CHECKER_LINES };
-                if (sub->stdin_data) {
-                        t->stdin_len = sub->stdin_len;
-                        t->stdin_data = malloc (sub->stdin_len + 1);
-                        if (t->stdin_data == NULL) {
-                                ret = ce_fail (err, ENOMEM, "out of memory");
-                                goto out;
-                        }
-                        memcpy (t->stdin_data, sub->stdin_data, sub->stdin_len + 1);
-                }
-                t->expected_len = sub->expected_len;
-                t->expected = malloc (sub->expected_len + 1);
-                if (t->expected == NULL) {
-                        ret = ce_fail (err, ENOMEM, "out of memory");
+                ret = split_args (v->u.string, r, err);
+                if (ret < 0)
                         goto out;
-                }
-                memcpy (t->expected, sub->expected, sub->expected_len + 1);
-                t->args = calloc (1, sizeof (char *));
-                if (t->args == NULL) {
-                        ret = ce_fail (err, ENOMEM, "out of memory");
+        }
+        if (sub->expected || sub->runs > 1) {
+                /* Each run a test case, in order, stopping at the first that
+                 * is not accepted (Judge0's number_of_runs); expected_output,
+                 * when given, judged by the lines checker. */
+                ret = make_runs (r, sub, err);
+                if (ret < 0)
                         goto out;
-                }
         } else if (sub->stdin_data) {
                 r->stdin_len = sub->stdin_len;
                 r->stdin_data = malloc (sub->stdin_len + 1);
@@ -737,16 +770,6 @@ take_submission (struct j0_parser *p, yajl_val body, const struct api_env *env,
                         goto out;
                 }
                 memcpy (r->stdin_data, sub->stdin_data, sub->stdin_len + 1);
-        }
-        v = api_member (body, "command_line_arguments");
-        if (given (v)) {
-                if ((sub->args_text = strdup (v->u.string)) == NULL) {
-                        ret = ce_fail (err, ENOMEM, "out of memory");
-                        goto out;
-                }
-                ret = split_args (v->u.string, r, r->ntests ? &r->tests[0] : NULL, err);
-                if (ret < 0)
-                        goto out;
         }
         v = api_member (body, "callback_url");
         if (given (v)) {
@@ -963,7 +986,7 @@ gen_stored (yajl_gen g, const void *arg)
         GEN (gen_b64_member (g, "stdin", s->stdin_data, s->stdin_len, s->stdin_data != NULL));
         GEN (gen_b64_member (g, "expected_output", s->expected, s->expected_len,
                              s->expected != NULL));
-        GEN_KV_INT ("number_of_runs", 1);
+        GEN_KV_INT ("number_of_runs", s->runs);
         GEN (gen_double (g, "cpu_time_limit", s->cpu_time_limit));
         GEN (gen_double (g, "cpu_extra_time", s->cpu_extra_time));
         GEN (gen_double (g, "wall_time_limit", (double) run->timeout_ms / 1000.0));
@@ -1001,11 +1024,9 @@ j0_stored_body (void *arg, char **out, size_t *len, struct ce_error *err)
 
 /* Judge0's status for what the run did (docs/judge0.md, 7). */
 static enum j0_status
-status_of (const struct ce_request *req, const struct exec_result *res,
-           const struct runner_result *run)
+run_status (const struct ce_request *req, const struct runner_result *run, enum verdict verdict,
+            bool judged)
 {
-        if (res->status == RUN_COMPILE_ERROR)
-                return J0_COMPILATION_ERROR;
         switch (run->status) {
         case RUN_TIMEOUT: return J0_TLE;
         case RUN_MEMORY_LIMIT: return J0_OTHER; /* Judge0: SIGKILL by the cgroup, "Other" */
@@ -1025,9 +1046,54 @@ status_of (const struct ce_request *req, const struct exec_result *res,
         }
         if (req->cpu_time_ms > 0 && run->cpu_ms > req->cpu_time_ms)
                 return J0_TLE;
-        if (res->ntests && res->tests[0].ran)
-                return res->tests[0].verdict == VERDICT_ACCEPTED ? J0_ACCEPTED : J0_WRONG_ANSWER;
+        if (judged && verdict == VERDICT_WRONG_ANSWER)
+                return J0_WRONG_ANSWER;
         return J0_ACCEPTED;
+}
+
+/* The submission's status, and the run it describes: with several runs
+ * (test cases) the first that was not accepted, else the last. */
+static enum j0_status
+status_of (const struct ce_request *req, const struct exec_result *res,
+           const struct runner_result **which)
+{
+        enum j0_status s = J0_ACCEPTED;
+
+        *which = &res->run;
+        if (res->status == RUN_COMPILE_ERROR)
+                return J0_COMPILATION_ERROR;
+        if (res->ntests == 0)
+                return run_status (req, &res->run, VERDICT_NO_ANSWER, false);
+        for (size_t i = 0; i < res->ntests && res->tests[i].ran; i++) {
+                *which = &res->tests[i].run;
+                s = run_status (req, &res->tests[i].run, res->tests[i].verdict,
+                                req->tests[i].expected != NULL);
+                if (s != J0_ACCEPTED)
+                        break;
+        }
+        return s;
+}
+
+/* Judge0's time and memory over several runs: the means of the runs made. */
+static void
+mean_usage (const struct exec_result *res, const struct runner_result *which, int64_t *cpu_ms,
+            int64_t *memory_kb)
+{
+        int64_t cpu = 0, mem = 0, n = 0;
+
+        *cpu_ms = which->cpu_ms;
+        *memory_kb = which->memory_kb;
+        for (size_t i = 0; i < res->ntests && res->tests[i].ran; i++) {
+                if (res->tests[i].run.cpu_ms < 0 || res->tests[i].run.memory_kb < 0)
+                        return;
+                cpu += res->tests[i].run.cpu_ms;
+                mem += res->tests[i].run.memory_kb;
+                n++;
+        }
+        if (n > 0) {
+                *cpu_ms = cpu / n;
+                *memory_kb = mem / n;
+        }
 }
 
 /* isolate's words for the same ends. */
@@ -1086,9 +1152,10 @@ static yajl_gen_status
 j0_gen_result (yajl_gen g, const struct api_env *env, const struct api_request *in,
                const struct exec_result *res)
 {
-        const struct runner_result *run = result_first (res);
-        enum j0_status s = status_of (in->req, res, run);
+        const struct runner_result *run;
+        enum j0_status s = status_of (in->req, res, &run);
         bool ran = s != J0_COMPILATION_ERROR;
+        int64_t cpu_ms, memory_kb;
         const struct ce_buf *out =
                 in->req->stderr_to_stdout ? &run->out.combined : &run->out.stdout_buf;
         const struct ce_buf *err = &run->out.stderr_buf;
@@ -1098,6 +1165,7 @@ j0_gen_result (yajl_gen g, const struct api_env *env, const struct api_request *
         yajl_gen_status st;
 
         (void) env;
+        mean_usage (res, run, &cpu_ms, &memory_kb);
         if (res->compiled) {
                 if (res->compile.status == RUN_TIMEOUT)
                         compile = (struct ce_buf){ .data = "Compilation time limit exceeded.",
@@ -1111,9 +1179,9 @@ j0_gen_result (yajl_gen g, const struct api_env *env, const struct api_request *
         GEN (gen_b64_member (g, "stderr", err->data, err->len,
                              ran && ! in->req->stderr_to_stdout && err->len));
         GEN (gen_b64_member (g, "compile_output", compile.data, compile.len, compile.len > 0));
-        GEN (gen_secs (g, "time", ran ? run->cpu_ms : -1));
+        GEN (gen_secs (g, "time", ran ? cpu_ms : -1));
         GEN (gen_secs (g, "wall_time", ran ? run->wall_ms : -1));
-        GEN (gen_int_or_null (g, "memory", ran && run->memory_kb >= 0, run->memory_kb));
+        GEN (gen_int_or_null (g, "memory", ran && memory_kb >= 0, memory_kb));
         /* exit_code 0 when signalled or timed out, as isolate reports none. */
         GEN (gen_int_or_null (g, "exit_code", ran, run->signal ? 0 : run->exit_code));
         GEN (gen_int_or_null (g, "exit_signal", ran && run->signal, run->signal));
@@ -1640,7 +1708,7 @@ gen_config_info (yajl_gen g, const struct api_env *env)
         GEN_KV_INT ("max_file_size", pol->defaults.output_bytes / 1024);
         GEN_KV_INT ("max_max_file_size", pol->ceilings.output_bytes / 1024);
         GEN_KV_INT ("number_of_runs", 1);
-        GEN_KV_INT ("max_number_of_runs", 1);
+        GEN_KV_INT ("max_number_of_runs", MAX_RUNS);
         GEN_KV_BOOL ("redirect_stderr_to_stdout", 0);
         GEN_KV_INT ("max_extract_size", 0);
         GEN_KV_BOOL ("enable_batched_submissions", 1);

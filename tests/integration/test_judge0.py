@@ -167,6 +167,14 @@ class Submissions(Judge0Case):
             if want == 12 and "bytearray" in src:
                 self.assertEqual(base64.b64decode(d["message"]), b"Memory limit exceeded")
 
+    def test_number_of_runs(self):
+        d = self.run_submission("print(input())", stdin="again", expected_output="again",
+                                number_of_runs=3)
+        self.assertEqual((d["status"]["id"], d["number_of_runs"]), (3, 3), d)
+        self.assertEqual(j0.text(d, "stdout"), "again\n")
+        d = self.run_submission("import sys\nsys.exit(4)", number_of_runs=5)
+        self.assertEqual((d["status"]["id"], d["exit_code"]), (11, 4), d)
+
     def test_compiled_with_both_cpp_ids(self):
         src = "#include <iostream>\nint main(){int a,b;std::cin>>a>>b;std::cout<<a+b<<'\\n';}"
         for lang in (CPP, CPP_OLD):
@@ -264,12 +272,12 @@ class Refusals(Judge0Case):
     def test_422s_in_judge0s_words_and_order(self):
         cfg = self.client().config_info()
         r = self.post({"source_code": "  ", "wall_time_limit": cfg["max_wall_time_limit"] + 1,
-                       "memory_limit": 1, "number_of_runs": 2, "enable_network": True,
+                       "memory_limit": 1, "number_of_runs": 21, "enable_network": True,
                        "max_processes_and_or_threads": 0, "language_id": 150000})
         self.assertEqual(r.status, 422)
         want = {
             "source_code": ["can't be blank"],
-            "number_of_runs": ["must be less than or equal to 1"],
+            "number_of_runs": ["must be less than or equal to 20"],
             "wall_time_limit": ["must be less than or equal to %s" % cfg["max_wall_time_limit"]],
             "memory_limit": ["must be greater than or equal to 16384"],
             "max_processes_and_or_threads": ["must be greater than 0"],
