@@ -295,7 +295,8 @@ struct submission {
         size_t stdin_len;
         char *expected; /* NULL: none */
         size_t expected_len;
-        char *args_text; /* command_line_arguments as given; NULL: none */
+        char *args_text;        /* command_line_arguments as given; NULL: none */
+        char *compiler_options; /* as given; NULL: none */
         char *callback_url;
         double cpu_time_limit, cpu_extra_time, wall_time_limit;
         int64_t memory_limit, stack_limit, max_processes, max_file_size; /* KB, KB, n, KB */
@@ -529,6 +530,106 @@ split_args (const char *s, struct ce_request *r, struct ce_error *err)
         return ret;
 }
 
+static bool
+blank (const char *s, size_t len)
+{
+        for (size_t i = 0; i < len; i++)
+                if (! isspace ((unsigned char) s[i]))
+                        return false;
+        return true;
+}
+
+/* Whether lang's compile command takes {compiler_options}. */
+static bool
+takes_options (const struct ce_language *lang)
+{
+        for (char **c = lang->compile.command; c && *c; c++)
+                if (strcmp (*c, BUNDLE_OPTIONS_PLACEHOLDER) == 0)
+                        return true;
+        return false;
+}
+
+/* The Judge0 names (without their version: "C++") of the languages that
+ * take compiler options, in the registry's order (by our name), each once,
+ * to each (name, last). */
+static void
+each_options_language (const struct api_env *env,
+                       void (*fn) (const char *name, size_t len, bool last, void *arg), void *arg)
+{
+        const char *names[64];
+        size_t lens[64], n = 0;
+
+        for (size_t i = 0; i < bundle_count (env->bundles); i++) {
+                const struct ce_language *l = bundle_at (env->bundles, i);
+
+                for (size_t k = 0; l->available && takes_options (l) && k < l->njudge0; k++) {
+                        const char *name = l->judge0[k].name;
+                        size_t len = strcspn (name, "(");
+                        bool seen = false;
+
+                        while (len && name[len - 1] == ' ')
+                                len--;
+                        for (size_t m = 0; m < n; m++)
+                                seen |= lens[m] == len && strncmp (names[m], name, len) == 0;
+                        if (! seen && n < 64) {
+                                names[n] = name;
+                                lens[n++] = len;
+                        }
+                }
+        }
+        for (size_t m = 0; m < n; m++)
+                fn (names[m], lens[m], m + 1 == n, arg);
+}
+
+static void
+append_name (const char *name, size_t len, bool last, void *arg)
+{
+        struct ce_buf *b = arg;
+
+        if (b->len)
+                ce_buf_append (b, last ? " and " : ", ", last ? 5 : 2);
+        ce_buf_append (b, name, len);
+}
+
+/* compiler_options (Judge0's checks, in its order), split into words for
+ * the compile command's {compiler_options}. */
+static int
+take_compiler_options (struct j0_parser *p, yajl_val v, const struct api_env *env,
+                       const struct ce_language *lang, struct ce_request *r, struct ce_error *err)
+{
+        struct ce_request words = { 0 };
+        struct ce_buf list = { 0 };
+
+        if (! given (v) || ! YAJL_IS_STRING (v) || blank (v->u.string, strlen (v->u.string)))
+                return 0;
+        if (lang->compile.command == NULL) {
+                field_error (p, "compiler_options",
+                             "setting compiler options is only allowed for compiled languages");
+                return 0;
+        }
+        if (! takes_options (lang)) {
+                each_options_language (env, append_name, &list);
+                ce_buf_append (&list, "", 1);
+                field_error (p, "compiler_options",
+                             "setting compiler options is only allowed for %s",
+                             list.data ? list.data : "no language");
+                ce_buf_free (&list);
+                return 0;
+        }
+        if (r == NULL)
+                return 0;
+        words.args = calloc (1, sizeof (char *));
+        if (words.args == NULL)
+                return ce_fail (err, ENOMEM, "out of memory");
+        if (split_args (v->u.string, &words, err) < 0) {
+                ce_strv_free (words.args);
+                return -EINVAL;
+        }
+        r->compiler_args = words.args;
+        r->ncompiler_args = words.nargs;
+        return 0;
+}
+
 static char *
 dup_mem (const char *s, size_t len)
 {
@@ -582,15 +683,6 @@ make_runs (struct ce_request *r, const struct submission *sub, struct ce_error *
         return 0;
 }
 
-static bool
-blank (const char *s, size_t len)
-{
-        for (size_t i = 0; i < len; i++)
-                if (! isspace ((unsigned char) s[i]))
-                        return false;
-        return true;
-}
-
 /* The parser's current submission and its refusals back to nothing. */
 static void
 sub_reset (struct j0_parser *p)
@@ -600,6 +692,7 @@ sub_reset (struct j0_parser *p)
         free (p->sub.expected);
         free (p->sub.args_text);
         free (p->sub.callback_url);
+        free (p->sub.compiler_options);
         memset (&p->sub, 0, sizeof (p->sub));
         p->nerrors = 0;
         p->in = NULL;
@@ -708,9 +801,9 @@ take_submission (struct j0_parser *p, yajl_val body, const struct api_env *env,
         } else {
                 field_error (p, "language_id", "language with id  doesn't exist");
         }
-        v = api_member (body, "compiler_options");
-        if (given (v) && YAJL_IS_STRING (v) && ! blank (v->u.string, strlen (v->u.string)))
-                field_error (p, "compiler_options", "setting compiler options is not allowed");
+        if (out->lang)
+                take_compiler_options (p, api_member (body, "compiler_options"), env, out->lang,
+                                       NULL, err);
         if (given (api_member (body, "additional_files")))
                 field_error (p, "additional_files", "setting additional files is not allowed");
         if ((v = api_member (body, "enable_network")) && bool_of (v))
@@ -770,6 +863,16 @@ take_submission (struct j0_parser *p, yajl_val body, const struct api_env *env,
                         goto out;
                 }
                 memcpy (r->stdin_data, sub->stdin_data, sub->stdin_len + 1);
+        }
+        ret = take_compiler_options (p, api_member (body, "compiler_options"), env, out->lang, r,
+                                     err);
+        if (ret < 0)
+                goto out;
+        if (r->compiler_args && ! sub->compiler_options
+            && (sub->compiler_options = strdup (api_member (body, "compiler_options")->u.string))
+                       == NULL) {
+                ret = ce_fail (err, ENOMEM, "out of memory");
+                goto out;
         }
         v = api_member (body, "callback_url");
         if (given (v)) {
@@ -999,6 +1102,10 @@ gen_stored (yajl_gen g, const void *arg)
         GEN (s->args_text ? yajl_gen_string (g, (const unsigned char *) s->args_text,
                                              strlen (s->args_text))
                           : yajl_gen_null (g));
+        GEN_STR ("compiler_options");
+        GEN (s->compiler_options ? yajl_gen_string (g, (const unsigned char *) s->compiler_options,
+                                                    strlen (s->compiler_options))
+                                 : yajl_gen_null (g));
         GEN_STR ("callback_url");
         GEN (s->callback_url ? yajl_gen_string (g, (const unsigned char *) s->callback_url,
                                                 strlen (s->callback_url))
@@ -1508,6 +1615,8 @@ j0_gen_job (yajl_gen g, const struct store_job *job, const struct api_query *q)
                 case K_PER_PROCESS_MEMORY:
                 case K_ENABLE_NETWORK: GEN (yajl_gen_bool (g, 0)); break;
                 case K_COMPILER_OPTIONS:
+                        GEN (gen_member_or_null (g, api_member (sub, key_names[k])));
+                        break;
                 case K_ADDITIONAL_FILES: GEN (yajl_gen_null (g)); break;
                 case K_LANGUAGE:
                         GEN (yajl_gen_map_open (g));
@@ -1665,6 +1774,13 @@ fail:
         return st;
 }
 
+static void
+gen_name (const char *name, size_t len, bool last, void *arg)
+{
+        (void) last;
+        yajl_gen_string (arg, (const unsigned char *) name, len);
+}
+
 /* GET /config_info: all 39 keys, in Judge0's order, describing what this
  * server enforces. */
 static yajl_gen_status
@@ -1678,9 +1794,10 @@ gen_config_info (yajl_gen g, const struct api_env *env)
         GEN (yajl_gen_map_open (g));
         GEN_KV_BOOL ("maintenance_mode", 0);
         GEN_KV_BOOL ("enable_wait_result", 1);
-        GEN_KV_BOOL ("enable_compiler_options", 0);
+        GEN_KV_BOOL ("enable_compiler_options", 1);
         GEN_STR ("allowed_languages_for_compile_options");
         GEN (yajl_gen_array_open (g));
+        each_options_language (env, gen_name, g);
         GEN (yajl_gen_array_close (g));
         GEN_KV_BOOL ("enable_command_line_arguments", 1);
         GEN_KV_BOOL ("enable_submission_delete", 0);

@@ -24,6 +24,10 @@
 #define BUNDLE_ENTRY_PLACEHOLDER "{entry}"     /* the entry file's path inside */
 #define BUNDLE_STEM_PLACEHOLDER "{stem}"       /* its base name without extension */
 #define BUNDLE_SOURCES_PLACEHOLDER "{sources}" /* a whole element: every source file */
+/* A whole element of a compile command: the request's compiler options,
+ * zero or more elements (Judge0's compiler_options); a language without it
+ * takes none. */
+#define BUNDLE_OPTIONS_PLACEHOLDER "{compiler_options}"
 
 /* One stage of a language: its command line, extra environment and the
  * defaults it declares (only the LIMIT_* bits in limits_given are set). */

@@ -146,7 +146,8 @@ plan_argv (const struct ce_language *lang, const struct ce_stage_def *stage,
                 ncmd++;
         if (entry_path == NULL || stem == NULL)
                 return NULL;
-        argv = calloc (ncmd * nfiles + (with_args ? req->nargs : 0) + 1, sizeof (char *));
+        argv = calloc (ncmd * nfiles + req->ncompiler_args + (with_args ? req->nargs : 0) + 1,
+                       sizeof (char *));
         if (argv == NULL)
                 return NULL;
         for (size_t i = 0; i < ncmd; i++) {
@@ -154,7 +155,10 @@ plan_argv (const struct ce_language *lang, const struct ce_stage_def *stage,
                 cleanup_free char *step = NULL;
                 int ret = 0;
 
-                if (strcmp (c, BUNDLE_SOURCES_PLACEHOLDER) == 0) {
+                if (strcmp (c, BUNDLE_OPTIONS_PLACEHOLDER) == 0) {
+                        for (size_t k = 0; ret == 0 && k < req->ncompiler_args; k++)
+                                ret = push (argv, &n, strdup (req->compiler_args[k]));
+                } else if (strcmp (c, BUNDLE_SOURCES_PLACEHOLDER) == 0) {
                         ret = push (argv, &n, strdup (entry_path));
                         for (size_t f = 1; ret == 0 && f < nfiles; f++)
                                 if (is_source (lang, plan_file_name (lang, req, f)))

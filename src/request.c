@@ -943,6 +943,7 @@ request_free (struct ce_request *r)
                 return;
         free (r->language);
         free (r->callback_url);
+        ce_strv_free (r->compiler_args);
         for (size_t i = 0; i < r->nfiles; i++) {
                 free (r->files[i].name);
                 free (r->files[i].data);

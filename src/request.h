@@ -74,6 +74,10 @@ struct ce_request {
          * and stdout that carries both streams. */
         int64_t cpu_time_ms;
         bool stderr_to_stdout;
+        /* Extra compile arguments, where the compile command has
+         * {compiler_options}; NULL-terminated, or NULL: none. */
+        char **compiler_args;
+        size_t ncompiler_args;
 };
 
 struct request_parser;

@@ -167,6 +167,25 @@ class Submissions(Judge0Case):
             if want == 12 and "bytearray" in src:
                 self.assertEqual(base64.b64decode(d["message"]), b"Memory limit exceeded")
 
+    def test_compiler_options(self):
+        src = "#include <stdio.h>\nint main(void){printf(\"%d %s\\n\", ANSWER, WORD);}"
+        d = self.run_submission(src, C, compiler_options="-DANSWER=42 '-DWORD=\"two words\"' -O0")
+        self.assertEqual((d["status"]["id"], j0.text(d, "stdout")), (3, "42 two words\n"), d)
+        self.assertEqual(d["compiler_options"], "-DANSWER=42 '-DWORD=\"two words\"' -O0")
+        # Options reach the compiler, nothing else: a shell's characters are deleted, as Judge0 does.
+        d = self.run_submission(src, C, compiler_options="-DANSWER=1 -DWORD=\"x\"; touch /tmp/x")
+        self.assertEqual(d["status"]["id"], 6, d)
+        cfg = self.client().config_info()
+        self.assertTrue(cfg["enable_compiler_options"])
+        self.assertIn("C++", cfg["allowed_languages_for_compile_options"])
+        c = self.client()
+        r = c.raw("POST", "/submissions", body={"source_code": "x", "language_id": 74,
+                                                 "compiler_options": "--strict"})
+        if r.status == 422:  # typescript: compiled, but takes no options here
+            msg = r.json()["compiler_options"][0]
+            self.assertTrue(msg.startswith("setting compiler options is only allowed for "), msg)
+            self.assertIn(" and ", msg)
+
     def test_number_of_runs(self):
         d = self.run_submission("print(input())", stdin="again", expected_output="again",
                                 number_of_runs=3)
@@ -298,7 +317,7 @@ class Refusals(Judge0Case):
             "cpu_time_limit": ["is not a number"],
             "enable_per_process_and_thread_time_limit": ["this option cannot be enabled"],
             "command_line_arguments": ["is too long (maximum is 512 characters)"],
-            "compiler_options": ["setting compiler options is not allowed"],
+            "compiler_options": ["setting compiler options is only allowed for compiled languages"],
             "additional_files": ["setting additional files is not allowed"],
         })
 
