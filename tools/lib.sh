@@ -13,11 +13,12 @@ export CE_ROOT
 # Debian packages the project needs to build, prepare bundles and serve
 # (libseccomp: the filter compiled once; libsqlite3: the job store;
 # libcurl: delivery of asynchronous results to a client's callback_url;
+# libzip: the zip archives clients send, read in memory;
 # mmdebstrap: the local Debian base image when the registry's cannot be
 # pulled).
 CE_DEPS=(
   build-essential cmake pkg-config libmicrohttpd-dev libyajl-dev libsqlite3-dev
-  libcurl4-openssl-dev libwslay-dev nettle-dev libseccomp-dev
+  libcurl4-openssl-dev libwslay-dev nettle-dev libseccomp-dev libzip-dev
   runc skopeo umoci docker.io mmdebstrap jq python3 curl uidmap
 )
 # ... and to test: clang and its runtime (the fuzzer, sanitizers), node and
