@@ -39,10 +39,13 @@ struct zipfiles_entry {
  *
  * Returns 0, or with err filled: -EINVAL when the archive is not a zip, is
  * damaged, or holds an entry the rules refuse (the message names it, after
- * p->label); -EFBIG when it passes one of p's bounds, counted in actual
- * bytes, never in what the archive declares; -ENOMEM.  -EINVAL and -EFBIG
- * are the client's fault (a front-end refuses them, 400 or 413), and err's
- * http_status is never set here.  Any thread; no state is shared. */
+ * p->label); -EFBIG when it passes one of p's bounds, by its declared sizes
+ * or, for an entry that lies, by the bytes it actually inflates to (never
+ * more than one past its claim are read); -ENOMEM.  -EINVAL and -EFBIG are
+ * the client's fault (a front-end refuses them, 400 or 413), and err's
+ * http_status is never set here.  The names are unique among themselves;
+ * whether they clash with the request's own files is request_check_file's
+ * to say.  Any thread; no state is shared. */
 int zipfiles_unpack (const void *zip, size_t len, const struct zipfiles_params *p,
                      struct zipfiles_entry **out, size_t *n, struct ce_error *err);
 
