@@ -28,11 +28,13 @@
 
 #include "jsongen.h"
 #include "runner.h"
+#include "zipfiles.h"
 
 #define JUDGE0_VERSION "1.13.1"
-#define MAX_ARGS_LEN 512 /* compiler_options, command_line_arguments */
-#define BATCH_MAX 20     /* max_submission_batch_size */
-#define MAX_RUNS 20      /* max_number_of_runs */
+#define MAX_ARGS_LEN 512     /* compiler_options, command_line_arguments */
+#define BATCH_MAX 20         /* max_submission_batch_size */
+#define MAX_RUNS 20          /* max_number_of_runs */
+#define MAX_EXTRACT_KB 10240 /* max_extract_size: additional_files unpacked, all together */
 /* Judge0's wall_time_limit minimum, seconds; its memory_limit's, KB. */
 #define MIN_WALL_S 1.0
 #define MIN_MEMORY_KB 2048
@@ -295,8 +297,11 @@ struct submission {
         size_t stdin_len;
         char *expected; /* NULL: none */
         size_t expected_len;
-        char *args_text;        /* command_line_arguments as given; NULL: none */
-        char *compiler_options; /* as given; NULL: none */
+        char *args_text;            /* command_line_arguments as given; NULL: none */
+        char *compiler_options;     /* as given; NULL: none */
+        char *additional_files;     /* the base64 zip as given; NULL: none */
+        struct zipfiles_entry *zip; /* its files, checked */
+        size_t nzip;
         char *callback_url;
         double cpu_time_limit, cpu_extra_time, wall_time_limit;
         int64_t memory_limit, stack_limit, max_processes, max_file_size; /* KB, KB, n, KB */
@@ -630,6 +635,55 @@ take_compiler_options (struct j0_parser *p, yajl_val v, const struct api_env *en
         return 0;
 }
 
+/* additional_files: a base64 zip (whatever base64_encoded says), whose
+ * files go next to the program's; zipfiles.c refuses what is not a plain
+ * file at a relative path, and bounds its count and unpacked size. */
+static int
+take_additional_files (struct j0_parser *p, yajl_val v, const struct ce_language *lang,
+                       struct ce_error *err)
+{
+        struct submission *sub = &p->sub;
+        cleanup_free char *zip = NULL;
+        struct ce_error why = { 0 };
+        size_t len = 0;
+        int ret;
+
+        if (! given (v))
+                return 0;
+        if (! YAJL_IS_STRING (v)) {
+                field_error (p, "additional_files", "must be a base64 zip archive");
+                return 0;
+        }
+        if (b64_decode_lenient (v->u.string, strlen (v->u.string), &zip, &len) < 0)
+                return ce_fail (err, ENOMEM, "out of memory");
+        ret = zipfiles_unpack (zip, len,
+                               &(struct zipfiles_params){ .max_entries = REQUEST_MAX_FILES - 1,
+                                                          .max_total_bytes = MAX_EXTRACT_KB * 1024,
+                                                          .max_archive_bytes = p->max_bytes,
+                                                          .label = "additional_files" },
+                               &sub->zip, &sub->nzip, &why);
+        if (ret == -ENOMEM)
+                return ce_fail (err, ENOMEM, "out of memory");
+        if (ret < 0) {
+                /* Judge0's texts are short: the reason, without our prefix. */
+                const char *msg =
+                        strncmp (why.msg, "additional_files: ", 18) == 0 ? why.msg + 18 : why.msg;
+
+                field_error (p, "additional_files", "%s", msg);
+                return 0;
+        }
+        for (size_t i = 0; lang && i < sub->nzip; i++)
+                if (request_names_clash (lang->entry_file, sub->zip[i].name)) {
+                        field_error (p, "additional_files", "'%s' clashes with the program (%s)",
+                                     sub->zip[i].name, lang->entry_file);
+                        return 0;
+                }
+        /* Kept in one line, as every text the store keeps. */
+        if (b64_encode (zip, len, &sub->additional_files, &len) < 0)
+                return ce_fail (err, ENOMEM, "out of memory");
+        return 0;
+}
+
 static char *
 dup_mem (const char *s, size_t len)
 {
@@ -693,6 +747,8 @@ sub_reset (struct j0_parser *p)
         free (p->sub.args_text);
         free (p->sub.callback_url);
         free (p->sub.compiler_options);
+        free (p->sub.additional_files);
+        zipfiles_free (p->sub.zip, p->sub.nzip);
         memset (&p->sub, 0, sizeof (p->sub));
         p->nerrors = 0;
         p->in = NULL;
@@ -804,8 +860,9 @@ take_submission (struct j0_parser *p, yajl_val body, const struct api_env *env,
         if (out->lang)
                 take_compiler_options (p, api_member (body, "compiler_options"), env, out->lang,
                                        NULL, err);
-        if (given (api_member (body, "additional_files")))
-                field_error (p, "additional_files", "setting additional files is not allowed");
+        ret = take_additional_files (p, api_member (body, "additional_files"), out->lang, err);
+        if (ret < 0)
+                goto out;
         if ((v = api_member (body, "enable_network")) && bool_of (v))
                 field_error (p, "enable_network", "enabling network is not allowed");
         if (p->nerrors) {
@@ -863,6 +920,12 @@ take_submission (struct j0_parser *p, yajl_val body, const struct api_env *env,
                         goto out;
                 }
                 memcpy (r->stdin_data, sub->stdin_data, sub->stdin_len + 1);
+        }
+        for (size_t i = 0; i < sub->nzip; i++) {
+                ret = request_add_file (r, steal_pointer (&sub->zip[i].name),
+                                        steal_pointer (&sub->zip[i].data), sub->zip[i].len, err);
+                if (ret < 0)
+                        goto out;
         }
         ret = take_compiler_options (p, api_member (body, "compiler_options"), env, out->lang, r,
                                      err);
@@ -1102,6 +1165,10 @@ gen_stored (yajl_gen g, const void *arg)
         GEN (s->args_text ? yajl_gen_string (g, (const unsigned char *) s->args_text,
                                              strlen (s->args_text))
                           : yajl_gen_null (g));
+        GEN_STR ("additional_files");
+        GEN (s->additional_files ? yajl_gen_string (g, (const unsigned char *) s->additional_files,
+                                                    strlen (s->additional_files))
+                                 : yajl_gen_null (g));
         GEN_STR ("compiler_options");
         GEN (s->compiler_options ? yajl_gen_string (g, (const unsigned char *) s->compiler_options,
                                                     strlen (s->compiler_options))
@@ -1617,7 +1684,9 @@ j0_gen_job (yajl_gen g, const struct store_job *job, const struct api_query *q)
                 case K_COMPILER_OPTIONS:
                         GEN (gen_member_or_null (g, api_member (sub, key_names[k])));
                         break;
-                case K_ADDITIONAL_FILES: GEN (yajl_gen_null (g)); break;
+                case K_ADDITIONAL_FILES:
+                        GEN (gen_text (g, api_member (sub, key_names[k]), true));
+                        break;
                 case K_LANGUAGE:
                         GEN (yajl_gen_map_open (g));
                         GEN_STR ("id");
@@ -1804,7 +1873,7 @@ gen_config_info (yajl_gen g, const struct api_env *env)
         GEN_KV_BOOL ("enable_callbacks", 1);
         GEN_KV_INT ("callbacks_max_tries", 5);
         GEN (gen_double (g, "callbacks_timeout", 10.0));
-        GEN_KV_BOOL ("enable_additional_files", 0);
+        GEN_KV_BOOL ("enable_additional_files", 1);
         GEN_KV_INT ("max_queue_size", env->queue);
         GEN (gen_double (g, "cpu_time_limit", wall));
         GEN (gen_double (g, "max_cpu_time_limit", wall_max));
@@ -1827,7 +1896,7 @@ gen_config_info (yajl_gen g, const struct api_env *env)
         GEN_KV_INT ("number_of_runs", 1);
         GEN_KV_INT ("max_number_of_runs", MAX_RUNS);
         GEN_KV_BOOL ("redirect_stderr_to_stdout", 0);
-        GEN_KV_INT ("max_extract_size", 0);
+        GEN_KV_INT ("max_extract_size", MAX_EXTRACT_KB);
         GEN_KV_BOOL ("enable_batched_submissions", 1);
         GEN_KV_INT ("max_submission_batch_size", 20);
         GEN (gen_double (g, "submission_cache_duration", 0.0));

@@ -50,7 +50,7 @@ char **plan_argv (const struct ce_language *lang, const struct ce_stage_def *sta
 static inline const char *
 plan_file_name (const struct ce_language *lang, const struct ce_request *req, size_t i)
 {
-        return req->from_code ? lang->entry_file : req->files[i].name;
+        return req->from_code && i == 0 ? lang->entry_file : req->files[i].name;
 }
 
 #endif

@@ -186,6 +186,19 @@ class Submissions(Judge0Case):
             self.assertTrue(msg.startswith("setting compiler options is only allowed for "), msg)
             self.assertIn(" and ", msg)
 
+    def test_additional_files(self):
+        import io
+        import zipfile
+        buf = io.BytesIO()
+        with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
+            z.writestr("data.txt", "from the zip\n")
+            z.writestr("lib/helper.py", "def shout(s):\n    return s.upper()\n")
+        src = ("import sys\nsys.path.insert(0, 'lib')\nimport helper\n"
+               "print(helper.shout(open('data.txt').read().strip()))")
+        d = self.run_submission(src, additional_files=b64(buf.getvalue()))
+        self.assertEqual((d["status"]["id"], j0.text(d, "stdout")), (3, "FROM THE ZIP\n"), d)
+        self.assertEqual(base64.b64decode(d["additional_files"]), buf.getvalue())
+
     def test_number_of_runs(self):
         d = self.run_submission("print(input())", stdin="again", expected_output="again",
                                 number_of_runs=3)
@@ -318,8 +331,37 @@ class Refusals(Judge0Case):
             "enable_per_process_and_thread_time_limit": ["this option cannot be enabled"],
             "command_line_arguments": ["is too long (maximum is 512 characters)"],
             "compiler_options": ["setting compiler options is only allowed for compiled languages"],
-            "additional_files": ["setting additional files is not allowed"],
+            "additional_files": ["not a readable zip archive: Not a zip archive"],
         })
+
+    def test_hostile_additional_files(self):
+        import io
+        import zipfile
+
+        def archive(*entries, method=zipfile.ZIP_DEFLATED):
+            buf = io.BytesIO()
+            with zipfile.ZipFile(buf, "w", method) as z:
+                for name, data, mode in entries:
+                    info = zipfile.ZipInfo(name)
+                    info.compress_type = method
+                    if mode is not None:
+                        info.external_attr = mode << 16
+                    z.writestr(info, data)
+            return b64(buf.getvalue())
+
+        cases = {
+            "../x": archive(("../x", "x", None)),
+            "absolute": archive(("/etc/passwd", "x", None)),
+            "symlink": archive(("link", "/etc/passwd", 0o120777)),
+            "bomb": archive(("zeros", b"\0" * (64 << 20), None)),
+            "clash": archive(("main.py", "print('not yours')", None)),
+            "not a zip": b64("hello"),
+        }
+        for what, files in cases.items():
+            r = self.post({"source_code": "print(1)", "language_id": PY,
+                           "additional_files": files})
+            self.assertEqual(r.status, 422, (what, r.data[:300]))
+            self.assertEqual(list(r.json()), ["additional_files"], (what, r.json()))
 
     def test_query_and_body_errors(self):
         r = self.post({"source_code": "x", "language_id": PY}, fields="stdout,nope,bad")
