@@ -97,7 +97,7 @@ struct api_route {
         /* API_ROUTE_LOOKUP: the entry for key, or *found false (404) */
         yajl_gen_status (*lookup) (yajl_gen g, const struct api_env *env, const char *key,
                                    bool *found);
-        /* API_ROUTE_TEXT */
+        /* API_ROUTE_TEXT (status: 0 is 200) */
         const char *text;
 };
 
@@ -144,6 +144,7 @@ struct api_frontend {
          * [Bearer only, the error shape]. */
         const char *auth_header;
         unsigned accepted_status;    /* the submit's status [202] */
+        unsigned job_delete_refused; /* DELETE of a job: this status, empty [cancels it] */
         const char *callback_method; /* ["POST"] */
         /* The rest of an API_ROUTE_JOB path to a store id [32 lowercase hex,
          * as it is]: false when it names no job. */

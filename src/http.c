@@ -669,6 +669,11 @@ answer_job (struct http_req *r, const char *method, const char *url, const char 
                                     "asynchronous executions are off on this server (--max-jobs 0)",
                                     NULL, NULL, NULL);
         }
+        if (del && r->api->job_delete_refused) {
+                log_request (r, method, url, r->api->job_delete_refused, NULL);
+                return queue_body (r->conn, r->api->job_delete_refused, "text/plain", "", 0, NULL,
+                                   NULL);
+        }
         if (r->api->check_query && r->api->check_query (&QUERY_OF (r->conn), &err) < 0) {
                 log_request (r, method, url, ce_error_http_status (&err), "bad_request");
                 return queue_error (r->conn, r->api, ce_error_http_status (&err), err.msg, NULL,
@@ -1211,9 +1216,9 @@ route (struct http_req *r, const char *method, const char *url)
                         return answer_batch_get (r, method, url);
                 case API_ROUTE_LOOKUP: return answer_lookup (r, rt, method, url, path + plen);
                 case API_ROUTE_TEXT:
-                        log_request (r, method, url, 200, NULL);
-                        return queue_body (r->conn, MHD_HTTP_OK, "text/plain", rt->text,
-                                           strlen (rt->text), NULL, NULL);
+                        log_request (r, method, url, rt->status ? rt->status : 200, NULL);
+                        return queue_body (r->conn, rt->status ? rt->status : MHD_HTTP_OK,
+                                           "text/plain", rt->text, strlen (rt->text), NULL, NULL);
                 case API_ROUTE_DOCUMENT:
                         doc = document_of (r->srv, rt);
                         if (doc == NULL)

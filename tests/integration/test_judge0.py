@@ -77,7 +77,13 @@ class Documents(Judge0Case):
     def test_unknown_routes_and_methods(self):
         c = self.client()
         self.assertEqual(c.raw("GET", "/nothing").status, 404)
-        self.assertEqual(c.raw("GET", "/submissions").status, 405)
+        # Listing and deleting need authorization, which is not configured: 403, empty.
+        self.assertEqual((c.raw("GET", "/submissions").status, c.raw("GET", "/submissions").data),
+                         (403, b""))
+        self.assertEqual(c.raw("DELETE", "/submissions/" + "0" * 8 + "-0000-4000-8000-"
+                               + "0" * 12).status, 403)
+        self.assertEqual(c.raw("POST", "/authorize").status, 403)
+        self.assertEqual(c.raw("PUT", "/submissions").status, 405)
         self.assertEqual(c.raw("GET", "/submissions/not-a-token").status, 404)
         self.assertEqual(c.raw("GET", "/submissions/" + "0" * 8 + "-0000-4000-8000-" + "0" * 12).status,
                          404)
