@@ -282,13 +282,30 @@ parse_stage (yajl_val v, yajl_val lang_env, const char *where, struct ce_stage_d
         if (s->command == NULL)
                 return ce_fail (err, EINVAL, "%s.command must be a non-empty array of strings",
                                 where);
-        for (char **a = s->command; *a; a++)
-                if (strstr (*a, BUNDLE_SOURCES_PLACEHOLDER)
-                    && strcmp (*a, BUNDLE_SOURCES_PLACEHOLDER) != 0)
+        for (char **a = s->command; *a; a++) {
+                static const char *const whole[] = { BUNDLE_SOURCES_PLACEHOLDER,
+                                                     BUNDLE_OPTIONS_PLACEHOLDER, NULL };
+                size_t len = strlen (*a);
+
+                for (size_t k = 0; whole[k]; k++)
+                        if (strstr (*a, whole[k]) && strcmp (*a, whole[k]) != 0)
+                                return ce_fail (err, EINVAL,
+                                                "%s.command: %s must be a whole element", where,
+                                                whole[k]);
+                /* A placeholder this server does not know would reach the
+                 * program as it is written: a bundle made for a newer
+                 * server is refused here, not with every compile. */
+                if (len > 2 && (*a)[0] == '{' && (*a)[len - 1] == '}'
+                    && strspn (*a + 1, "abcdefghijklmnopqrstuvwxyz_") == len - 2
+                    && strcmp (*a, BUNDLE_SOURCES_PLACEHOLDER) != 0
+                    && strcmp (*a, BUNDLE_OPTIONS_PLACEHOLDER) != 0
+                    && strcmp (*a, BUNDLE_ENTRY_PLACEHOLDER) != 0
+                    && strcmp (*a, BUNDLE_STEM_PLACEHOLDER) != 0)
                         return ce_fail (err, EINVAL,
-                                        "%s.command: " BUNDLE_SOURCES_PLACEHOLDER
-                                        " must be a whole element",
-                                        where);
+                                        "%s.command: unknown placeholder %s (a bundle for a "
+                                        "newer server?)",
+                                        where, *a);
+        }
         s->env = env_from_json (lang_env, member (v, "env"));
         if (s->env == NULL)
                 return ce_fail (err, EINVAL, "%s: 'env' must be an object of strings", where);

@@ -193,6 +193,13 @@ test_parse (void)
         expect_parse_error ("{\"languages\": [{\"name\": \"py\", \"entry_file\": \"m\", "
                             "\"colour\": 1, \"run\": {\"command\": [\"p\", \"{entry}\"]}}]}",
                             "unknown key 'colour'");
+        expect_parse_error ("{\"languages\": [{\"name\": \"py\", \"entry_file\": \"m\","
+                            " \"run\": {\"command\": [\"p\", \"-O{compiler_options}\"]}}]}",
+                            "whole element");
+        expect_parse_error (
+                "{\"languages\": [{\"name\": \"py\", \"entry_file\": \"m\","
+                " \"run\": {\"command\": [\"p\", \"{linker_options}\", \"{entry}\"]}}]}",
+                "unknown placeholder {linker_options}");
         test_parse_judge0 ();
 }
 
