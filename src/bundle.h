@@ -20,7 +20,7 @@
 #include "common.h"
 #include "stage_limits.h"
 
-/* Placeholders in a stage's command (see README, "Bundles"). */
+/* Placeholders in a stage's command (see docs/bundles.md, "Bundles"). */
 #define BUNDLE_ENTRY_PLACEHOLDER "{entry}"     /* the entry file's path inside */
 #define BUNDLE_STEM_PLACEHOLDER "{stem}"       /* its base name without extension */
 #define BUNDLE_SOURCES_PLACEHOLDER "{sources}" /* a whole element: every source file */
@@ -39,7 +39,7 @@ struct ce_stage_def {
 };
 
 /* How Judge0-compatible clients name a language (bundle.json's "judge0"
- * member; see README, "Bundles"): the id they send as language_id and the
+ * member; see docs/bundles.md, "Bundles"): the id they send as language_id and the
  * name GET /languages shows for it. */
 #define BUNDLE_JUDGE0_MAX_ID 9999
 #define BUNDLE_JUDGE0_MAX_NAME 128             /* bytes, of name_template */
