@@ -7,7 +7,7 @@
  * Translates only: the body goes through request.c's streaming parser into
  * a struct ce_request, the language is looked up by name or alias, and
  * the caller plans it (api_plan: each stage's limits); the result comes back as the
- * documented response (README, "POST /execute").  Errors are
+ * documented response (docs/api.md, "POST /execute").  Errors are
  * {"error": "...", "status"?}.
  */
 #include "api.h"

@@ -47,7 +47,7 @@ CLONE = {
 }
 SIGCHLD = 17
 
-# The sandbox as configured by the server (see the README's sandbox notes).
+# The sandbox as configured by the server (see docs/security.md).
 CONTAINER_UID = 65534
 TMP_BYTES = 32 * 1024 * 1024
 TMP_INODES = 4096

@@ -178,7 +178,7 @@ def server_holds(server, sock):
 
 
 class Arguments(CETestCase):
-    """README: each arg under 128 KiB, 512 KiB in all.  All of it must run:
+    """docs/api.md (Limits): each arg under 128 KiB, 512 KiB in all.  All of it must run:
     the go message that carries argv to the container is bigger than a
     socket buffer."""
 
