@@ -1792,23 +1792,46 @@ gen_languages_all (yajl_gen g, const struct api_env *env)
         return gen_language_list (g, env, true);
 }
 
-/* A stage's command as one line, for compile_cmd and run_cmd. */
+/* A stage's command as one line, for compile_cmd and run_cmd, as Judge0
+ * writes them: the entry file's name where the code goes, %s where the
+ * compiler options go. */
 static yajl_gen_status
-gen_command (yajl_gen g, const char *key, char **argv)
+gen_command (yajl_gen g, const char *key, char **argv, const char *entry)
 {
         struct ce_buf b = { 0 };
         yajl_gen_status st;
+        int bad = 0;
 
         GEN_STR (key);
         if (argv == NULL)
                 return yajl_gen_null (g);
-        for (size_t i = 0; argv[i]; i++)
-                if ((i && ce_buf_append (&b, " ", 1) < 0)
-                    || ce_buf_append (&b, argv[i], strlen (argv[i])) < 0) {
-                        ce_buf_free (&b);
-                        return yajl_gen_invalid_string;
+        for (size_t i = 0; argv[i] && ! bad; i++) {
+                const char *a = argv[i];
+
+                if (i)
+                        bad |= ce_buf_append (&b, " ", 1);
+                if (strcmp (a, BUNDLE_OPTIONS_PLACEHOLDER) == 0) {
+                        bad |= ce_buf_append (&b, "%s", 2);
+                        continue;
                 }
-        st = yajl_gen_string (g, (const unsigned char *) (b.data ? b.data : ""), b.len);
+                while (*a && ! bad) {
+                        static const char *const names[] = { BUNDLE_ENTRY_PLACEHOLDER,
+                                                             BUNDLE_SOURCES_PLACEHOLDER, NULL };
+                        size_t k;
+
+                        for (k = 0; names[k]; k++)
+                                if (strncmp (a, names[k], strlen (names[k])) == 0)
+                                        break;
+                        if (names[k]) {
+                                bad |= ce_buf_append (&b, entry, strlen (entry));
+                                a += strlen (names[k]);
+                        } else {
+                                bad |= ce_buf_append (&b, a++, 1);
+                        }
+                }
+        }
+        st = bad ? yajl_gen_invalid_string
+                 : yajl_gen_string (g, (const unsigned char *) (b.data ? b.data : ""), b.len);
         ce_buf_free (&b);
 fail:
         return st;
@@ -1836,8 +1859,8 @@ lookup_language (yajl_gen g, const struct api_env *env, const char *key, bool *f
         GEN_KV_STR ("name", name ? name : l->name);
         GEN_KV_BOOL ("is_archived", 0);
         GEN_KV_STR ("source_file", l->entry_file);
-        GEN (gen_command (g, "compile_cmd", l->compile.command));
-        GEN (gen_command (g, "run_cmd", l->run.command));
+        GEN (gen_command (g, "compile_cmd", l->compile.command, l->entry_file));
+        GEN (gen_command (g, "run_cmd", l->run.command, l->entry_file));
         GEN (yajl_gen_map_close (g));
 fail:
         return st;

@@ -231,6 +231,10 @@ check_entry (zip_t *za, zip_uint64_t i, const struct zipfiles_params *p, const c
         if (! (st.valid & ZIP_STAT_NAME) || ! (st.valid & ZIP_STAT_SIZE))
                 return ce_fail (err, EINVAL, "%s: entry %llu has no name or size", label,
                                 (unsigned long long) i);
+        /* "./a/b" is "a/b": zip tools and Judge0's own SDK write names so,
+         * and unzip reads them so.  Nothing else is rewritten. */
+        while (strncmp (st.name, "./", 2) == 0 && st.name[2] != '\0')
+                st.name += 2;
         *it = (struct item){ .index = i, .name = st.name, .name_len = strlen (st.name) };
         it->dir = it->name_len > 0 && st.name[it->name_len - 1] == '/';
         it->size = st.size;

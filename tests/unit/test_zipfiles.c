@@ -244,6 +244,30 @@ test_normal (void)
         free (zip);
 }
 
+/* "./a/b" (as zip tools and Judge0's SDK write names) is "a/b". */
+static void
+test_leading_dot_slash (void)
+{
+        struct zipfiles_entry *e = NULL;
+        struct ce_error err = { 0 };
+        struct writer w;
+        size_t len, n = 0;
+        char *zip;
+
+        writer_open (&w);
+        add_text (&w, "./my_dir/f.txt", "x");
+        add_text (&w, "././g.txt", "y");
+        zip = writer_close (&w, &len);
+        CHECK (zipfiles_unpack (zip, len, &params, &e, &n, &err) == 0);
+        CHECK (n == 2);
+        if (n == 2) {
+                CHECK_STR (e[0].name, "my_dir/f.txt");
+                CHECK_STR (e[1].name, "g.txt");
+        }
+        zipfiles_free (e, n);
+        free (zip);
+}
+
 static void
 test_names (void)
 {
@@ -253,7 +277,8 @@ test_names (void)
         refused_name ("/etc/passwd", EINVAL, "entry '/etc/passwd' is an absolute path");
         refused_name ("a\\b", EINVAL, "entry 'a\\b' has a backslash");
         refused_name ("..\\x", EINVAL, "has a backslash");
-        refused_name ("./x", EINVAL, "entry './x' must not have empty, '.' or '..' parts");
+        refused_name ("a/./x", EINVAL, "entry 'a/./x' must not have empty, '.' or '..' parts");
+        refused_name ("././../x", EINVAL, "entry '../x' leaves the program's directory");
         refused_name ("a//b", EINVAL, "must not have empty");
         refused_name ("", EINVAL, "entry '' must be 1 to 255 bytes long");
         refused_name ("a\nb", EINVAL, "entry 'a\\x0ab' must not contain NUL or control");
@@ -560,6 +585,7 @@ main (void)
 {
         test_normal ();
         test_names ();
+        test_leading_dot_slash ();
         test_patched_names ();
         test_clashes ();
         test_kinds ();
