@@ -80,6 +80,7 @@ enum api_route_kind {
         API_ROUTE_LOOKUP, /* path is a prefix, the rest a key: the front-end's lookup */
         API_ROUTE_TEXT,   /* a fixed text/plain body (maybe empty) */
         API_ROUTE_BATCH,  /* POST: several requests' jobs at once; GET: several jobs */
+        API_ROUTE_LIST,   /* GET: a page of the API's jobs (list_page, gen_list) */
 };
 
 struct api_route {
@@ -99,6 +100,9 @@ struct api_route {
                                    bool *found);
         /* API_ROUTE_TEXT (status: 0 is 200) */
         const char *text;
+        /* Only with the API's authorization (authz_header), else 403 and an
+         * empty body. */
+        bool authz;
 };
 
 struct api_frontend {
@@ -143,8 +147,19 @@ struct api_frontend {
          * and a refusal is a 401 with an empty body (Judge0's X-Auth-Token)
          * [Bearer only, the error shape]. */
         const char *auth_header;
-        unsigned accepted_status;    /* the submit's status [202] */
-        unsigned job_delete_refused; /* DELETE of a job: this status, empty [cancels it] */
+        /* With --authz-token-file, the header (or query argument) that
+         * authorizes the routes marked authz and the DELETE of a job. */
+        const char *authz_header;
+        /* API_ROUTE_LIST: the page asked (<0: err says why), and the answer. */
+        int (*list_page) (const struct api_query *q, int64_t *offset, int64_t *limit,
+                          struct ce_error *err);
+        yajl_gen_status (*gen_list) (yajl_gen g, const struct store_job *jobs, size_t n,
+                                     int64_t total, int64_t offset, int64_t limit,
+                                     const struct api_query *q);
+        unsigned accepted_status; /* the submit's status [202] */
+        /* DELETE of a job: refused [cancels it]: 403 and an empty body without
+         * authorization, else 400 with this message. */
+        const char *job_delete_refused;
         const char *callback_method; /* ["POST"] */
         /* The rest of an API_ROUTE_JOB path to a store id [32 lowercase hex,
          * as it is]: false when it names no job. */

@@ -1705,6 +1705,76 @@ fail:
         return st;
 }
 
+/* GET /submissions: ?page (from 1) and ?per_page (20). */
+static int
+j0_list_page (const struct api_query *q, int64_t *offset, int64_t *limit, struct ce_error *err)
+{
+        const char *page = api_query_get (q, "page"), *per = api_query_get (q, "per_page");
+        long long p = 1, n = 20;
+        char *end;
+
+        if (page) {
+                p = strtoll (page, &end, 10);
+                if (*page == '\0' || *end || p <= 0)
+                        return ce_refuse (err, 400, EINVAL, "invalid page: %.20s", page);
+        }
+        if (per) {
+                n = strtoll (per, &end, 10);
+                if (*per == '\0' || *end || n < 0)
+                        return ce_refuse (err, 400, EINVAL, "invalid per_page: %.20s", per);
+                if (n == 0)
+                        n = 20;
+        }
+        if (p > INT64_MAX / (n ? n : 1) / 2)
+                return ce_refuse (err, 400, EINVAL, "invalid page: %.20s", page);
+        *offset = (p - 1) * n;
+        *limit = n;
+        return 0;
+}
+
+static yajl_gen_status
+gen_page_or_null (yajl_gen g, const char *key, int64_t page, bool exists)
+{
+        yajl_gen_status st;
+
+        GEN_STR (key);
+        GEN (exists ? yajl_gen_integer (g, page) : yajl_gen_null (g));
+fail:
+        return st;
+}
+
+static yajl_gen_status j0_gen_job (yajl_gen g, const struct store_job *job,
+                                   const struct api_query *q);
+
+/* {"submissions": [...], "meta": {current_page, next_page, prev_page,
+ * total_pages, total_count}}. */
+static yajl_gen_status
+j0_gen_list (yajl_gen g, const struct store_job *jobs, size_t n, int64_t total, int64_t offset,
+             int64_t limit, const struct api_query *q)
+{
+        int64_t page = limit ? offset / limit + 1 : 1;
+        int64_t pages = limit ? (total + limit - 1) / limit : 0;
+        yajl_gen_status st;
+
+        GEN (yajl_gen_map_open (g));
+        GEN_STR ("submissions");
+        GEN (yajl_gen_array_open (g));
+        for (size_t i = 0; i < n; i++)
+                GEN (j0_gen_job (g, &jobs[i], q));
+        GEN (yajl_gen_array_close (g));
+        GEN_STR ("meta");
+        GEN (yajl_gen_map_open (g));
+        GEN_KV_INT ("current_page", page);
+        GEN (gen_page_or_null (g, "next_page", page + 1, page < pages));
+        GEN (gen_page_or_null (g, "prev_page", page - 1, page > 1));
+        GEN_KV_INT ("total_pages", pages);
+        GEN_KV_INT ("total_count", total);
+        GEN (yajl_gen_map_close (g));
+        GEN (yajl_gen_map_close (g));
+fail:
+        return st;
+}
+
 /* -- documents ---------------------------------------------------------------------------- */
 
 static yajl_gen_status
@@ -2041,13 +2111,13 @@ static const struct api_route j0_routes[] = {
           .kind = API_ROUTE_TEXT,
           .text = "",
           .wrong_method = "use POST" },
-        /* Authorization (X-Auth-User) is not configured: what it guards is
-         * 403 with an empty body, as on a Judge0 without AUTHZ_TOKEN. */
+        /* What X-Auth-User guards (--authz-token-file) is 403 with an empty
+         * body without it, as on a Judge0 without AUTHZ_TOKEN. */
         { .path = "/authorize",
           .methods = "POST",
           .kind = API_ROUTE_TEXT,
-          .status = 403,
           .text = "",
+          .authz = true,
           .wrong_method = "use POST" },
         { .path = "/submissions/batch",
           .methods = "GET, HEAD, POST",
@@ -2059,9 +2129,8 @@ static const struct api_route j0_routes[] = {
           .wrong_method = "use POST /submissions" },
         { .path = "/submissions",
           .methods = "GET, HEAD",
-          .kind = API_ROUTE_TEXT,
-          .status = 403,
-          .text = "",
+          .kind = API_ROUTE_LIST,
+          .authz = true,
           .wrong_method = "use POST /submissions" },
         { .path = "/submissions/",
           .methods = "GET, HEAD, DELETE",
@@ -2086,7 +2155,10 @@ const struct api_frontend api_judge0 = {
         .gen_accepted = j0_gen_accepted,
         .gen_job = j0_gen_job,
         .accepted_status = 201,
-        .job_delete_refused = 403,
+        .job_delete_refused = "delete not allowed",
+        .authz_header = "X-Auth-User",
+        .list_page = j0_list_page,
+        .gen_list = j0_gen_list,
         .auth_header = "X-Auth-Token",
         .callback_method = "PUT",
         .job_id = j0_job_id,

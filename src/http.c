@@ -468,6 +468,72 @@ start_stream (struct http_req *r, const char *method, const char *url)
         return ret;
 }
 
+/* Compare a guess with the token in constant time: the time taken depends
+ * only on the configured token's length, never on how much of it a guess
+ * got right. */
+static bool
+token_matches (const char *token, const char *h)
+{
+        size_t tlen = strlen (token), glen;
+        unsigned char diff;
+
+        glen = strlen (h);
+        diff = glen != tlen;
+        for (size_t i = 0; i < tlen; i++)
+                diff |= (unsigned char) token[i] ^ (unsigned char) (i < glen ? h[i] : 0);
+        return diff == 0;
+}
+
+/* Authorization: Bearer <token>, or the API's own header or query
+ * argument (api_frontend.auth_header). */
+static bool
+authorized (struct http_server *s, struct MHD_Connection *conn, const struct api_frontend *api)
+{
+        const char *h =
+                MHD_lookup_connection_value (conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
+
+        if (h && strncmp (h, "Bearer ", 7) == 0 && token_matches (s->cfg.auth_token, h + 7))
+                return true;
+        if (api->auth_header == NULL)
+                return false;
+        h = MHD_lookup_connection_value (conn, MHD_HEADER_KIND, api->auth_header);
+        if (h == NULL)
+                h = MHD_lookup_connection_value (conn, MHD_GET_ARGUMENT_KIND, api->auth_header);
+        return h && token_matches (s->cfg.auth_token, h);
+}
+
+/* The API's authorization (api_frontend.authz_header, --authz-token-file). */
+static bool
+authz_ok (struct http_server *s, struct MHD_Connection *conn, const struct api_frontend *api)
+{
+        const char *h;
+
+        if (s->cfg.authz_token == NULL || api->authz_header == NULL)
+                return false;
+        h = MHD_lookup_connection_value (conn, MHD_HEADER_KIND, api->authz_header);
+        if (h == NULL)
+                h = MHD_lookup_connection_value (conn, MHD_GET_ARGUMENT_KIND, api->authz_header);
+        return h && token_matches (s->cfg.authz_token, h);
+}
+
+/* The 403 of a route that wants the API's authorization: an empty body. */
+static enum MHD_Result
+queue_forbidden (struct http_req *r, const char *method, const char *url)
+{
+        log_request (r, method, url, 403, "forbidden");
+        return queue_body (r->conn, MHD_HTTP_FORBIDDEN, "text/plain", "", 0, NULL, NULL);
+}
+
+/* A job route on a server without a job store (--max-jobs 0). */
+static enum MHD_Result
+queue_no_jobs (struct http_req *r, const char *method, const char *url)
+{
+        log_request (r, method, url, 503, "unavailable");
+        return queue_error (r->conn, r->api, 503,
+                            "asynchronous executions are off on this server (--max-jobs 0)", NULL,
+                            NULL, NULL);
+}
+
 /* The path of job id under api's job route (its Location). */
 static void
 job_location (const struct api_frontend *api, const char *id, char *buf, size_t size)
@@ -590,12 +656,8 @@ submit_job (struct http_req *r, const char *method, const char *url)
         unsigned code;
         int ret;
 
-        if (s->jobs == NULL) {
-                log_request (r, method, url, 503, "unavailable");
-                return queue_error (r->conn, r->api, 503,
-                                    "asynchronous executions are off on this server (--max-jobs 0)",
-                                    NULL, NULL, NULL);
-        }
+        if (s->jobs == NULL)
+                return queue_no_jobs (r, method, url);
         if (r->in.req->callback_url
             && callback_url_check (s->cfg.callbacks, r->in.req->callback_url, &err) < 0) {
                 log_request (r, method, url, 400, "bad_request");
@@ -649,6 +711,76 @@ submit_job (struct http_req *r, const char *method, const char *url)
         return mret;
 }
 
+/* Several jobs in one answer (a batch read, a list): 400 with the API's
+ * batch_unreadable when one cannot be read as asked, else fill's body. */
+static enum MHD_Result
+queue_jobs (struct http_req *r, const char *method, const char *url, const struct store_job *jobs,
+            size_t n, const struct api_query *q, gen_fill fill, const void *arg)
+{
+        for (size_t i = 0; i < n; i++)
+                if (jobs[i].id[0] && r->api->job_status
+                    && r->api->job_status (&jobs[i], q) != 200) {
+                        log_request (r, method, url, 400, "bad_request");
+                        return queue_error (r->conn, r->api, 400, r->api->batch_unreadable, NULL,
+                                            NULL, NULL);
+                }
+        log_request (r, method, url, 200, NULL);
+        return queue_gen (r->conn, MHD_HTTP_OK, fill, arg, NULL, NULL);
+}
+
+struct list_body {
+        const struct api_frontend *api;
+        struct store_job *jobs;
+        size_t n;
+        int64_t total, offset, limit;
+        struct api_query q;
+};
+
+static yajl_gen_status
+gen_list_body (yajl_gen g, const void *arg)
+{
+        const struct list_body *b = arg;
+
+        return b->api->gen_list (g, b->jobs, b->n, b->total, b->offset, b->limit, &b->q);
+}
+
+#define LIST_MAX 100 /* jobs in one page */
+
+/* An API_ROUTE_LIST: a page of the API's jobs, newest first. */
+static enum MHD_Result
+answer_list (struct http_req *r, const char *method, const char *url)
+{
+        struct http_server *s = r->srv;
+        struct ce_error err = { 0 };
+        struct list_body b = { r->api, NULL, 0, 0, 0, 0, QUERY_OF (r->conn) };
+        enum MHD_Result mret;
+
+        if (s->jobs == NULL)
+                return queue_no_jobs (r, method, url);
+        if ((r->api->check_query && r->api->check_query (&b.q, &err) < 0)
+            || r->api->list_page (&b.q, &b.offset, &b.limit, &err) < 0) {
+                log_request (r, method, url, ce_error_http_status (&err), "bad_request");
+                return queue_error (r->conn, r->api, ce_error_http_status (&err), err.msg, NULL,
+                                    NULL, NULL);
+        }
+        if (b.limit > LIST_MAX)
+                b.limit = LIST_MAX;
+        b.jobs = calloc ((size_t) (b.limit > 0 ? b.limit : 1), sizeof (*b.jobs));
+        if (b.jobs == NULL)
+                return MHD_NO;
+        if (jobs_list (s->jobs, r->api->name, b.offset, b.limit, b.jobs, &b.n, &b.total, &err)
+            < 0) {
+                free (b.jobs);
+                log_request (r, method, url, 500, "internal_error");
+                return queue_error (r->conn, r->api, 500, err.msg, "internal_error", NULL, NULL);
+        }
+        mret = queue_jobs (r, method, url, b.jobs, b.n, &b.q, gen_list_body, &b);
+        for (size_t i = 0; i < b.n; i++)
+                store_job_clear (&b.jobs[i]);
+        free (b.jobs);
+        return mret;
+}
+
 /* GET (or HEAD) reads a job, DELETE cancels it. */
 static enum MHD_Result
 answer_job (struct http_req *r, const char *method, const char *url, const char *rest)
@@ -663,16 +795,14 @@ answer_job (struct http_req *r, const char *method, const char *url, const char 
         unsigned code;
         int ret = -ENOENT;
 
-        if (s->jobs == NULL) {
-                log_request (r, method, url, 503, "unavailable");
-                return queue_error (r->conn, r->api, 503,
-                                    "asynchronous executions are off on this server (--max-jobs 0)",
-                                    NULL, NULL, NULL);
-        }
+        if (s->jobs == NULL)
+                return queue_no_jobs (r, method, url);
         if (del && r->api->job_delete_refused) {
-                log_request (r, method, url, r->api->job_delete_refused, NULL);
-                return queue_body (r->conn, r->api->job_delete_refused, "text/plain", "", 0, NULL,
-                                   NULL);
+                if (! authz_ok (s, r->conn, r->api))
+                        return queue_forbidden (r, method, url);
+                log_request (r, method, url, 400, "bad_request");
+                return queue_error (r->conn, r->api, 400, r->api->job_delete_refused, NULL, NULL,
+                                    NULL);
         }
         if (r->api->check_query && r->api->check_query (&QUERY_OF (r->conn), &err) < 0) {
                 log_request (r, method, url, ce_error_http_status (&err), "bad_request");
@@ -778,12 +908,8 @@ submit_batch (struct http_req *r, const char *method, const char *url)
         unsigned code;
         int n;
 
-        if (s->jobs == NULL) {
-                log_request (r, method, url, 503, "unavailable");
-                return queue_error (r->conn, r->api, 503,
-                                    "asynchronous executions are off on this server (--max-jobs 0)",
-                                    NULL, NULL, NULL);
-        }
+        if (s->jobs == NULL)
+                return queue_no_jobs (r, method, url);
         n = r->api->batch_count (r->parser, &err);
         if (n < 0) {
                 log_request (r, method, url, ce_error_http_status (&err), "bad_request");
@@ -865,15 +991,10 @@ answer_batch_get (struct http_req *r, const char *method, const char *url)
         struct batch_read b = { r->api, NULL, 0, QUERY_OF (r->conn) };
         cleanup_free char (*ids)[STORE_ID_SIZE] = NULL;
         enum MHD_Result mret;
-        bool unreadable = false;
         size_t n = 0;
 
-        if (s->jobs == NULL) {
-                log_request (r, method, url, 503, "unavailable");
-                return queue_error (r->conn, r->api, 503,
-                                    "asynchronous executions are off on this server (--max-jobs 0)",
-                                    NULL, NULL, NULL);
-        }
+        if (s->jobs == NULL)
+                return queue_no_jobs (r, method, url);
         if ((r->api->check_query && r->api->check_query (&b.q, &err) < 0)
             || r->api->batch_ids (&b.q, &ids, &n, &err) < 0) {
                 log_request (r, method, url, ce_error_http_status (&err), "bad_request");
@@ -890,17 +1011,8 @@ answer_batch_get (struct http_req *r, const char *method, const char *url)
                         store_job_clear (&b.jobs[i]);
                         continue;
                 }
-                if (r->api->job_status && r->api->job_status (&b.jobs[i], &b.q) != 200)
-                        unreadable = true;
         }
-        if (unreadable) {
-                log_request (r, method, url, 400, "bad_request");
-                mret = queue_error (r->conn, r->api, 400, r->api->batch_unreadable, NULL, NULL,
-                                    NULL);
-        } else {
-                log_request (r, method, url, 200, NULL);
-                mret = queue_gen (r->conn, MHD_HTTP_OK, gen_batch_read, &b, NULL, NULL);
-        }
+        mret = queue_jobs (r, method, url, b.jobs, n, &b.q, gen_batch_read, &b);
         for (size_t i = 0; i < n; i++)
                 store_job_clear (&b.jobs[i]);
         free (b.jobs);
@@ -1017,40 +1129,6 @@ answer_result (struct http_req *r, const char *method, const char *url)
          * sends it before http_stop returns. */
         inflight_done (r);
         return ret;
-}
-
-/* Compare a guess with the token in constant time: the time taken depends
- * only on the configured token's length, never on how much of it a guess
- * got right. */
-static bool
-token_matches (const char *token, const char *h)
-{
-        size_t tlen = strlen (token), glen;
-        unsigned char diff;
-
-        glen = strlen (h);
-        diff = glen != tlen;
-        for (size_t i = 0; i < tlen; i++)
-                diff |= (unsigned char) token[i] ^ (unsigned char) (i < glen ? h[i] : 0);
-        return diff == 0;
-}
-
-/* Authorization: Bearer <token>, or the API's own header or query
- * argument (api_frontend.auth_header). */
-static bool
-authorized (struct http_server *s, struct MHD_Connection *conn, const struct api_frontend *api)
-{
-        const char *h =
-                MHD_lookup_connection_value (conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
-
-        if (h && strncmp (h, "Bearer ", 7) == 0 && token_matches (s->cfg.auth_token, h + 7))
-                return true;
-        if (api->auth_header == NULL)
-                return false;
-        h = MHD_lookup_connection_value (conn, MHD_HEADER_KIND, api->auth_header);
-        if (h == NULL)
-                h = MHD_lookup_connection_value (conn, MHD_GET_ARGUMENT_KIND, api->auth_header);
-        return h && token_matches (s->cfg.auth_token, h);
 }
 
 /* An execution by r->api: refuse a declared oversize body before reading
@@ -1206,10 +1284,13 @@ route (struct http_req *r, const char *method, const char *url)
                         first = rt;
                 if (! method_in (method, rt->methods))
                         continue;
+                if (rt->authz && ! authz_ok (r->srv, r->conn, api))
+                        return queue_forbidden (r, method, url);
                 switch (rt->kind) {
                 case API_ROUTE_EXECUTE:
                 case API_ROUTE_SUBMIT: return start_execution (r, rt, method, url);
                 case API_ROUTE_JOB: return answer_job (r, method, url, path + plen);
+                case API_ROUTE_LIST: return answer_list (r, method, url);
                 case API_ROUTE_BATCH:
                         if (strcmp (method, MHD_HTTP_METHOD_POST) == 0)
                                 return start_execution (r, rt, method, url);

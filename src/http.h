@@ -31,7 +31,8 @@ struct http_config {
         const char *runtime_version;  /* reported by GET /version */
         struct exec_policy policy;    /* limits per stage: defaults and ceilings */
         const char *auth_token;       /* NULL: no authentication */
-        const char *limit_mode;       /* "cgroup" or "rlimit": in /version and every result */
+        const char *authz_token; /* an API's authorization (Judge0's X-Auth-User); NULL: none */
+        const char *limit_mode;  /* "cgroup" or "rlimit": in /version and every result */
         bool rootless;
         const struct ce_bundle_registry *bundles;
         struct exec_env exec; /* the runtime, warm pool and compile cache */

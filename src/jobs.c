@@ -597,6 +597,13 @@ jobs_get (struct jobs *j, const char *id, struct store_job *out, struct ce_error
 }
 
 int
+jobs_list (struct jobs *j, const char *api, int64_t offset, int64_t limit, struct store_job *out,
+           size_t *n, int64_t *total, struct ce_error *err)
+{
+        return store_list (j->cfg.store, api, offset, limit, store_now_ms (), out, n, total, err);
+}
+
+int
 jobs_cancel (struct jobs *j, const char *id, struct store_job *out, struct ce_error *err)
 {
         bool was_running = false;

@@ -56,6 +56,10 @@ int jobs_submit (struct jobs *j, const struct api_frontend *api, const char *ide
 /* Any thread: store_get. */
 int jobs_get (struct jobs *j, const char *id, struct store_job *out, struct ce_error *err);
 
+/* Any thread: store_list. */
+int jobs_list (struct jobs *j, const char *api, int64_t offset, int64_t limit,
+               struct store_job *out, size_t *n, int64_t *total, struct ce_error *err);
+
 /* Any thread: store_cancel, and a job this node runs is killed now.
  * *out: the job afterwards (store_job_clear), also on -EALREADY (it was
  * done already).  -ENOENT: unknown or expired. */

@@ -102,7 +102,7 @@ make_dirs (const char *path, bool *created)
 
 /* The token is the file's content without trailing white space. */
 static char *
-read_token (const char *path)
+read_token (const char *flag, const char *path)
 {
         char buf[4097];
         struct stat st;
@@ -110,20 +110,20 @@ read_token (const char *path)
         int fd = open (path, O_RDONLY | O_CLOEXEC);
 
         if (fd < 0)
-                die ("--auth-token-file %s: %s", path, strerror (errno));
+                die ("--%s %s: %s", flag, path, strerror (errno));
         if (fstat (fd, &st) == 0 && (st.st_mode & 0004))
                 ce_log ("warning: %s is readable by every user", path);
         n = read (fd, buf, sizeof (buf) - 1);
         close (fd);
         if (n < 0)
-                die ("--auth-token-file %s: %s", path, strerror (errno));
+                die ("--%s %s: %s", flag, path, strerror (errno));
         while (n > 0
                && (buf[n - 1] == '\n' || buf[n - 1] == '\r' || buf[n - 1] == ' '
                    || buf[n - 1] == '\t'))
                 n--;
         buf[n] = '\0';
         if (n == 0 || (size_t) n != strlen (buf) || n > 4000)
-                die ("--auth-token-file %s: the token must be 1 to 4000 bytes, without NUL", path);
+                die ("--%s %s: the token must be 1 to 4000 bytes, without NUL", flag, path);
         return strdup (buf);
 }
 
@@ -381,7 +381,7 @@ main (int argc, char **argv)
         bool rootless, systemd_cgroup, cpu_limit;
         yajl_val seccomp = NULL;
         int seccomp_fd = -1;
-        char *token = NULL;
+        char *token = NULL, *authz = NULL;
         char *state_dir, *runc_root, *exec_dir, *init_path, *version = NULL;
         char *db_path = NULL;
         struct job_store *store;
@@ -464,7 +464,9 @@ main (int argc, char **argv)
                 die ("%s", err.msg);
         seccomp_fd = seccomp_memfd (seccomp);
         if (o.auth_token_file)
-                token = read_token (o.auth_token_file);
+                token = read_token ("auth-token-file", o.auth_token_file);
+        if (o.authz_token_file)
+                authz = read_token ("authz-token-file", o.authz_token_file);
         if (bundle_registry_load (o.bundles, &bundles, &err) < 0)
                 die ("%s", err.msg);
 
@@ -527,6 +529,7 @@ main (int argc, char **argv)
                 .exec = { .runner = &rc, .pool = pool, .test_workers = test_workers (&o) },
                 .pool = pool,
                 .auth_token = token,
+                .authz_token = authz,
                 .limit_mode = runner_limit_mode_name (limits),
                 .rootless = rootless,
                 .store = store,
@@ -599,6 +602,7 @@ main (int argc, char **argv)
         free (init_path);
         free (version);
         free (token);
+        free (authz);
         yajl_tree_free (seccomp);
         close (seccomp_fd);
         free (exec_dir);

@@ -71,6 +71,9 @@ static const struct flag flags[] = {
         { "auth-token-file", K_STR, F (auth_token_file), "FILE",
           .help = "require 'Authorization: Bearer <token>' (the\nfile's content) on every "
                   "request but /health" },
+        { "authz-token-file", K_STR, F (authz_token_file), "FILE",
+          .help = "Judge0's X-Auth-User: with this token (the file's\ncontent) a client may "
+                  "list submissions" },
         { "max-timeout", K_DOUBLE, F (max_timeout_s), "SECONDS", 0.1, 86400, 60,
           .help = "the longest timeout a request may ask",
           .header = "Ceilings for a request's \"limits\":" },

@@ -21,6 +21,7 @@ struct options {
         const char *runtime;
         const char *init_path;
         const char *auth_token_file;
+        const char *authz_token_file;
         bool require_cgroups;
         long max_concurrent;
         long queue;

@@ -121,6 +121,9 @@ struct store_ops {
         int (*recover) (struct job_store *s, int64_t now_ms, struct ce_error *err);
         int (*expire) (struct job_store *s, int64_t now_ms, struct ce_error *err);
         int (*stats) (struct job_store *s, struct store_stats *out, struct ce_error *err);
+        int (*list) (struct job_store *s, const char *api, int64_t offset, int64_t limit,
+                     int64_t now_ms, struct store_job *out, size_t *n, int64_t *total,
+                     struct ce_error *err);
 };
 
 /* Every back-end's store starts with this. */
@@ -256,6 +259,16 @@ static inline int
 store_expire (struct job_store *s, int64_t now_ms, struct ce_error *err)
 {
         return s->ops->expire (s, now_ms, err);
+}
+
+/* A page of api's unexpired jobs, newest first: at most limit of them after
+ * the first offset, into out[0..*n) (each store_job_clear'd by the caller);
+ * *total: how many there are in all. */
+static inline int
+store_list (struct job_store *s, const char *api, int64_t offset, int64_t limit, int64_t now_ms,
+            struct store_job *out, size_t *n, int64_t *total, struct ce_error *err)
+{
+        return s->ops->list (s, api, offset, limit, now_ms, out, n, total, err);
 }
 
 /* Counts by state and the bytes on disk. */

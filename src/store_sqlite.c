@@ -760,6 +760,58 @@ sq_close (struct job_store *js)
         free (s);
 }
 
+static int
+sq_list (struct job_store *js, const char *api, int64_t offset, int64_t limit, int64_t now_ms,
+         struct store_job *out, size_t *n, int64_t *total, struct ce_error *err)
+{
+        static const char count_sql[] = "SELECT count(*) FROM jobs WHERE api = ?1"
+                                        " AND NOT (state = 2 AND expires_ms <= ?2)";
+        static const char page_sql[] = "SELECT " JOB_COLUMNS " FROM jobs WHERE api = ?1"
+                                       " AND NOT (state = 2 AND expires_ms <= ?2)"
+                                       " ORDER BY seq DESC LIMIT ?3 OFFSET ?4";
+        struct sqlite_store *s = of (js);
+        sqlite3_stmt *count = NULL, *page = NULL;
+        int rc, ret = 0;
+
+        *n = 0;
+        *total = 0;
+        pthread_mutex_lock (&s->lock);
+        rc = sqlite3_prepare_v2 (s->db, count_sql, -1, &count, NULL);
+        if (rc == SQLITE_OK)
+                rc = sqlite3_prepare_v2 (s->db, page_sql, -1, &page, NULL);
+        if (rc != SQLITE_OK) {
+                ret = sql_fail (s, err, rc, "list");
+                goto out;
+        }
+        bind_text (count, 1, api);
+        sqlite3_bind_int64 (count, 2, now_ms);
+        ret = step (s, count, err);
+        if (ret < 0)
+                goto out;
+        *total = ret > 0 ? sqlite3_column_int64 (count, 0) : 0;
+        bind_text (page, 1, api);
+        sqlite3_bind_int64 (page, 2, now_ms);
+        sqlite3_bind_int64 (page, 3, limit);
+        sqlite3_bind_int64 (page, 4, offset);
+        while ((int64_t) *n < limit && (ret = step (s, page, err)) > 0) {
+                ret = read_job (page, &out[*n], err);
+                if (ret < 0)
+                        break;
+                (*n)++;
+        }
+        if (ret < 0) {
+                while (*n > 0)
+                        store_job_clear (&out[--*n]);
+        } else {
+                ret = 0;
+        }
+out:
+        sqlite3_finalize (count);
+        sqlite3_finalize (page);
+        pthread_mutex_unlock (&s->lock);
+        return ret;
+}
+
 static const struct store_ops sqlite_ops = {
         .close = sq_close,
         .submit = sq_submit,
@@ -772,6 +824,7 @@ static const struct store_ops sqlite_ops = {
         .recover = sq_recover,
         .expire = sq_expire,
         .stats = sq_stats,
+        .list = sq_list,
 };
 
 /* ---- opening ---- */

@@ -30,6 +30,15 @@ class Judge0Case(CETestCase):
         server = server or self.server
         return j0.Judge0("http://127.0.0.1:%d/judge0" % server.port, timeout=60)
 
+    def token_file(self, content):
+        import os
+        import tempfile
+        fd, path = tempfile.mkstemp(prefix="ce-it-token-")
+        with os.fdopen(fd, "w") as f:
+            f.write(content)
+        self.addCleanup(os.unlink, path)
+        return path
+
     def run_submission(self, source, language_id=PY, server=None, **extra):
         c = self.client(server)
         token = c.submit(source, language_id, **extra)["token"]
@@ -448,13 +457,7 @@ class Authentication(Judge0Case):
     class_server = False
 
     def test_x_auth_token_header_or_query(self):
-        import os
-        import tempfile
-        fd, path = tempfile.mkstemp(prefix="ce-it-token-")
-        with os.fdopen(fd, "w") as f:
-            f.write("sekret-judge0\n")
-        self.addCleanup(os.unlink, path)
-        server = self.start_server("--auth-token-file", path)
+        server = self.start_server("--auth-token-file", self.token_file("sekret-judge0\n"))
         anon = self.client(server)
         for p in ("/about", "/languages", "/submissions/batch"):
             r = anon.raw("GET", p)
@@ -475,3 +478,44 @@ class Authentication(Judge0Case):
             "X-Auth-Token": "sekret-judge0"})
         self.assertEqual(status, 401)
         self.assertIn("error", body)
+
+
+class Authorization(Judge0Case):
+    class_server = False
+
+    def test_x_auth_user_lists_and_nothing_else_deletes(self):
+        server = self.start_server("--authz-token-file", self.token_file("the-user-token\n"))
+        c = self.client(server)
+        user = {"X-Auth-User": "the-user-token"}
+        tokens = [c.submit("print(%d)" % i, PY)["token"] for i in range(3)]
+        for t in tokens:
+            c.wait(t, timeout=DONE_TIMEOUT)
+        # Without it, or with a wrong one: 403, empty.
+        for h in ({}, {"X-Auth-User": "nope"}):
+            r = c.raw("GET", "/submissions", headers=h)
+            self.assertEqual((r.status, r.data), (403, b""))
+            self.assertEqual(c.raw("POST", "/authorize", headers=h).status, 403)
+            self.assertEqual(c.raw("DELETE", "/submissions/" + tokens[0], headers=h).status, 403)
+        self.assertEqual(c.raw("POST", "/authorize", headers=user).status, 200)
+        r = c.raw("GET", "/submissions", query={"per_page": "2", "fields": "token,status_id"},
+                  headers=user)
+        self.assertEqual(r.status, 200, r.data)
+        d = r.json()
+        self.assertEqual([s["token"] for s in d["submissions"]], tokens[::-1][:2])
+        self.assertEqual(d["meta"], {"current_page": 1, "next_page": 2, "prev_page": None,
+                                     "total_pages": 2, "total_count": 3})
+        for s in d["submissions"]:
+            j0.check_submission(s, "token,status_id", False)
+        r = c.raw("GET", "/submissions", query={"per_page": "2", "page": "2"}, headers=user)
+        d = r.json()
+        self.assertEqual(len(d["submissions"]), 1)
+        self.assertEqual(d["meta"]["prev_page"], 1)
+        self.assertIsNone(d["meta"]["next_page"])
+        for bad, msg in ((("page", "0"), "invalid page: 0"), (("per_page", "-1"),
+                                                              "invalid per_page: -1")):
+            r = c.raw("GET", "/submissions", query=dict([bad]), headers=user)
+            self.assertEqual((r.status, r.json()), (400, {"error": msg}))
+        # Authorized, a delete is still Judge0's default refusal.
+        r = c.raw("DELETE", "/submissions/" + tokens[0], headers=user)
+        self.assertEqual((r.status, r.json()), (400, {"error": "delete not allowed"}))
+        c.get(tokens[0])

@@ -65,6 +65,49 @@ submit (struct job_store *s, const char *body, int64_t now, char id[STORE_ID_SIZ
         store_job_clear (&j);
 }
 
+/* A page of one API's jobs, newest first, expired ones left out. */
+static void
+test_list (void)
+{
+        struct job_store *s = open_store ("list", "node-a", 100, 3);
+        char ids[5][STORE_ID_SIZE];
+        struct store_job page[10], j;
+        struct ce_error err = { 0 };
+        int64_t total = -1;
+        bool existing;
+        size_t n = 99;
+
+        if (s == NULL)
+                return;
+        for (int i = 0; i < 5; i++)
+                submit (s, "n", T0 + i, ids[i]);
+        CHECK (store_submit (s, "judge0", NULL, "j", 1, T0 + 9, &j, &existing, &err) == 0);
+        store_job_clear (&j);
+        CHECK (store_list (s, "native", 0, 2, T0 + 10, page, &n, &total, &err) == 0);
+        CHECK (n == 2 && total == 5);
+        if (n == 2) {
+                CHECK_STR (page[0].id, ids[4]);
+                CHECK_STR (page[1].id, ids[3]);
+        }
+        while (n > 0)
+                store_job_clear (&page[--n]);
+        CHECK (store_list (s, "native", 4, 10, T0 + 10, page, &n, &total, &err) == 0);
+        CHECK (n == 1 && total == 5);
+        if (n == 1)
+                CHECK_STR (page[0].id, ids[0]);
+        while (n > 0)
+                store_job_clear (&page[--n]);
+        /* Done and expired: gone from the list too. */
+        CHECK (store_cancel (s, ids[2], T0 + 11, &existing, &err) == 0);
+        CHECK (store_list (s, "native", 0, 10, T0 + 12 + TTL, page, &n, &total, &err) == 0);
+        CHECK (n == 4 && total == 4);
+        while (n > 0)
+                store_job_clear (&page[--n]);
+        CHECK (store_list (s, "piston", 0, 10, T0, page, &n, &total, &err) == 0);
+        CHECK (n == 0 && total == 0);
+        store_close (s);
+}
+
 static enum store_state
 state_of (struct job_store *s, const char *id, int64_t now)
 {
@@ -641,6 +684,7 @@ main (void)
         test_stats_and_expire ();
         test_future_format ();
         test_threads ();
+        test_list ();
         if (nftw (root, remove_one, 16, FTW_DEPTH | FTW_PHYS) != 0)
                 fprintf (stderr, "cannot remove %s\n", root);
         TEST_DONE ();
