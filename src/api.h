@@ -54,6 +54,15 @@ struct api_request {
 
 struct ws_protocol; /* stream_ws.h */
 
+/* Every unexpired job of one API, one at a time (API_ROUTE_STATS): next
+ * fills *out (store_job_clear'd by the caller) and returns 1, or 0 at the
+ * end, <0 on a store failure. */
+struct api_jobs_iter {
+        int (*next) (void *ctx, struct store_job *out);
+        void *ctx;
+        int64_t disk_bytes; /* the whole store's */
+};
+
 /* A request's query arguments (?name=value), for front-ends whose API has
  * them: get returns a value or NULL.  Valid during the call it is given to. */
 struct api_query {
@@ -81,6 +90,7 @@ enum api_route_kind {
         API_ROUTE_TEXT,   /* a fixed text/plain body (maybe empty) */
         API_ROUTE_BATCH,  /* POST: several requests' jobs at once; GET: several jobs */
         API_ROUTE_LIST,   /* GET: a page of the API's jobs (list_page, gen_list) */
+        API_ROUTE_STATS,  /* GET: counts over all the API's jobs (gen_stats), cached */
 };
 
 struct api_route {
@@ -150,6 +160,10 @@ struct api_frontend {
         /* With --authz-token-file, the header (or query argument) that
          * authorizes the routes marked authz and the DELETE of a job. */
         const char *authz_header;
+        /* API_ROUTE_STATS: the answer from every job; kept stats_cache_s. */
+        yajl_gen_status (*gen_stats) (yajl_gen g, const struct api_env *env,
+                                      const struct api_jobs_iter *it);
+        int stats_cache_s;
         /* API_ROUTE_LIST: the page asked (<0: err says why), and the answer. */
         int (*list_page) (const struct api_query *q, int64_t *offset, int64_t *limit,
                           struct ce_error *err);

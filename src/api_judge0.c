@@ -1775,6 +1775,129 @@ fail:
         return st;
 }
 
+/* -- statistics ---------------------------------------------------------------------- */
+
+#define STATS_DAYS 30
+#define STATS_LANGS 64
+
+/* GET /statistics: Judge0's counts over every submission the store holds
+ * (expired ones are gone), by day, language and status; computed at most
+ * every 10 minutes, as Judge0 caches it. */
+static yajl_gen_status
+j0_gen_stats (yajl_gen g, const struct api_env *env, const struct api_jobs_iter *it)
+{
+        struct {
+                int id;
+                char name[160];
+                int64_t count;
+        } langs[STATS_LANGS];
+        int64_t statuses[J0_EXEC_FORMAT_ERROR + 1] = { 0 }, days[STATS_DAYS] = { 0 };
+        int64_t total = 0, now = store_now_ms (), today0 = now - now % 86400000;
+        size_t nlangs = 0;
+        struct store_job job;
+        yajl_gen_status st;
+        char buf[64];
+        int ret;
+
+        (void) env;
+        while ((ret = it->next (it->ctx, &job)) > 0) {
+                yajl_val sub = yajl_tree_parse (job.request, NULL, 0);
+                yajl_val res = job.result ? yajl_tree_parse (job.result, NULL, 0) : NULL;
+                yajl_val id = sub ? api_member (sub, "language_id") : NULL;
+                yajl_val name = sub ? api_member (sub, "language_name") : NULL;
+                yajl_val sid = res && YAJL_IS_OBJECT (res) ? api_member (res, "status_id") : NULL;
+                int64_t day = (today0 - (job.created_ms - job.created_ms % 86400000)) / 86400000;
+                int s = job.state == STORE_QUEUED      ? J0_IN_QUEUE
+                        : job.state == STORE_RUNNING   ? J0_PROCESSING
+                        : sid && YAJL_IS_INTEGER (sid) ? (int) YAJL_GET_INTEGER (sid)
+                                                       : J0_INTERNAL_ERROR;
+
+                total++;
+                if (day >= 0 && day < STATS_DAYS)
+                        days[day]++;
+                statuses[s >= J0_IN_QUEUE && s <= J0_EXEC_FORMAT_ERROR ? s : J0_INTERNAL_ERROR]++;
+                if (id && YAJL_IS_INTEGER (id)) {
+                        size_t k;
+
+                        for (k = 0; k < nlangs && langs[k].id != YAJL_GET_INTEGER (id); k++)
+                                ;
+                        if (k == nlangs && nlangs < STATS_LANGS) {
+                                langs[k].id = (int) YAJL_GET_INTEGER (id);
+                                snprintf (langs[k].name, sizeof (langs[k].name), "%s",
+                                          name && YAJL_IS_STRING (name) ? name->u.string : "");
+                                langs[k].count = 0;
+                                nlangs++;
+                        }
+                        if (k < nlangs)
+                                langs[k].count++;
+                }
+                yajl_tree_free (sub);
+                yajl_tree_free (res);
+                store_job_clear (&job);
+        }
+        if (ret < 0)
+                return yajl_gen_invalid_string;
+        GEN (yajl_gen_map_open (g));
+        GEN_STR ("created_at");
+        GEN (gen_time (g, now));
+        GEN_STR ("cached_until");
+        GEN (gen_time (g, now + 600000));
+        GEN_STR ("submissions");
+        GEN (yajl_gen_map_open (g));
+        GEN_KV_INT ("total", total);
+        GEN_KV_INT ("today", days[0]);
+        GEN_STR ("last_30_days");
+        GEN (yajl_gen_map_open (g));
+        for (int d = STATS_DAYS - 1; d >= 0; d--) {
+                time_t t = (time_t) ((today0 - (int64_t) d * 86400000) / 1000);
+                struct tm tm;
+
+                gmtime_r (&t, &tm);
+                snprintf (buf, sizeof (buf), "%04d-%02d-%02d", tm.tm_year + 1900, tm.tm_mon + 1,
+                          tm.tm_mday);
+                GEN_KV_INT (buf, days[d]);
+        }
+        GEN (yajl_gen_map_close (g));
+        GEN (yajl_gen_map_close (g));
+        GEN_STR ("languages");
+        GEN (yajl_gen_array_open (g));
+        for (size_t k = 0; k < nlangs; k++) {
+                GEN (yajl_gen_map_open (g));
+                GEN_STR ("language");
+                GEN (yajl_gen_map_open (g));
+                GEN_KV_INT ("id", langs[k].id);
+                GEN_KV_STR ("name", langs[k].name);
+                GEN (yajl_gen_map_close (g));
+                GEN_KV_INT ("count", langs[k].count);
+                GEN (yajl_gen_map_close (g));
+        }
+        GEN (yajl_gen_array_close (g));
+        GEN_STR ("statuses");
+        GEN (yajl_gen_array_open (g));
+        for (int s = J0_IN_QUEUE; s <= J0_EXEC_FORMAT_ERROR; s++) {
+                if (statuses[s] == 0)
+                        continue;
+                GEN (yajl_gen_map_open (g));
+                GEN_STR ("status");
+                GEN (yajl_gen_map_open (g));
+                GEN_KV_INT ("id", s);
+                GEN_KV_STR ("name", status_names[s]);
+                GEN (yajl_gen_map_close (g));
+                GEN_KV_INT ("count", statuses[s]);
+                GEN (yajl_gen_map_close (g));
+        }
+        GEN (yajl_gen_array_close (g));
+        GEN_STR ("database");
+        GEN (yajl_gen_map_open (g));
+        snprintf (buf, sizeof (buf), "%lld kB", (long long) (it->disk_bytes / 1024));
+        GEN_KV_STR ("size_pretty", buf);
+        GEN_KV_INT ("size_in_bytes", it->disk_bytes);
+        GEN (yajl_gen_map_close (g));
+        GEN (yajl_gen_map_close (g));
+fail:
+        return st;
+}
+
 /* -- documents ---------------------------------------------------------------------------- */
 
 static yajl_gen_status
@@ -2106,6 +2229,10 @@ static const struct api_route j0_routes[] = {
           .text = "CodeEngine's Judge0-compatible API; Judge0 itself is GPLv3 and not part "
                   "of it.",
           .wrong_method = "use GET" },
+        { .path = "/statistics",
+          .methods = "GET, HEAD",
+          .kind = API_ROUTE_STATS,
+          .wrong_method = "use GET" },
         { .path = "/authenticate",
           .methods = "POST",
           .kind = API_ROUTE_TEXT,
@@ -2156,6 +2283,8 @@ const struct api_frontend api_judge0 = {
         .gen_job = j0_gen_job,
         .accepted_status = 201,
         .job_delete_refused = "delete not allowed",
+        .gen_stats = j0_gen_stats,
+        .stats_cache_s = 600,
         .authz_header = "X-Auth-User",
         .list_page = j0_list_page,
         .gen_list = j0_gen_list,

@@ -69,6 +69,11 @@ struct http_server {
         struct ws_config ws_cfg; /* the WebSocket routes' */
         struct ws_hub *ws;
         struct jobs *jobs; /* asynchronous executions; NULL: no job store */
+        /* The last API_ROUTE_STATS answer, reused until stats_until (one
+         * front-end has such a route): guarded by lock. */
+        char *stats_body;
+        size_t stats_len;
+        struct timespec stats_until;
 };
 
 /* The public APIs.  The first whose prefix a path starts with owns it (its
@@ -781,6 +786,110 @@ answer_list (struct http_req *r, const char *method, const char *url)
         return mret;
 }
 
+static enum MHD_Result queue_json (struct http_req *r, const char *method, const char *url,
+                                   const char *body, size_t len);
+
+/* Every job of one API, a page of the store at a time. */
+struct jobs_walk {
+        struct http_server *srv;
+        const char *api;
+        struct store_job page[LIST_MAX];
+        size_t n, next;
+        int64_t offset;
+        bool end;
+};
+
+static int
+walk_next (void *ctx, struct store_job *out)
+{
+        struct jobs_walk *w = ctx;
+        int64_t total;
+
+        if (w->next == w->n) {
+                w->n = w->next = 0;
+                if (w->end)
+                        return 0;
+                if (jobs_list (w->srv->jobs, w->api, w->offset, LIST_MAX, w->page, &w->n, &total,
+                               NULL)
+                    < 0)
+                        return -EIO;
+                w->offset += (int64_t) w->n;
+                w->end = w->n < LIST_MAX;
+                if (w->n == 0)
+                        return 0;
+        }
+        *out = w->page[w->next];
+        memset (&w->page[w->next++], 0, sizeof (*out)); /* out's now */
+        return 1;
+}
+
+struct stats_arg {
+        const struct api_route *rt;
+        const struct api_frontend *api;
+        const struct api_env *env;
+        struct api_jobs_iter it;
+};
+
+static yajl_gen_status
+gen_stats (yajl_gen g, const void *arg)
+{
+        const struct stats_arg *a = arg;
+
+        return a->api->gen_stats (g, a->env, &a->it);
+}
+
+/* An API_ROUTE_STATS: counts over every job of the API, computed at most
+ * once per stats_cache_s (a walk of the whole store is not for every
+ * request). */
+static enum MHD_Result
+answer_stats (struct http_req *r, const struct api_route *rt, const char *method, const char *url)
+{
+        struct http_server *s = r->srv;
+        struct store_stats st = { 0 };
+        cleanup_free char *body = NULL;
+        cleanup_free struct jobs_walk *w = NULL;
+        size_t len = 0;
+        bool fresh;
+
+        if (s->jobs == NULL)
+                return queue_no_jobs (r, method, url);
+        pthread_mutex_lock (&s->lock);
+        fresh = s->stats_body && ce_ms_between (ce_now (), s->stats_until) > 0;
+        if (fresh && (body = malloc (s->stats_len + 1)) != NULL) {
+                memcpy (body, s->stats_body, s->stats_len + 1);
+                len = s->stats_len;
+        }
+        pthread_mutex_unlock (&s->lock);
+        if (body == NULL) {
+                w = calloc (1, sizeof (*w));
+                if (w == NULL)
+                        return MHD_NO;
+                w->srv = s;
+                w->api = r->api->name;
+                jobs_store_stats (s->jobs, &st);
+                if (gen_json (gen_stats,
+                              &(struct stats_arg){
+                                      rt, r->api, &s->env, { walk_next, w, st.disk_bytes } },
+                              &body, &len)
+                    < 0) {
+                        for (size_t i = w->next; i < w->n; i++)
+                                store_job_clear (&w->page[i]);
+                        log_request (r, method, url, 500, "internal_error");
+                        return queue_error (r->conn, r->api, 500, "cannot count the jobs",
+                                            "internal_error", NULL, NULL);
+                }
+                for (size_t i = w->next; i < w->n; i++)
+                        store_job_clear (&w->page[i]);
+                pthread_mutex_lock (&s->lock);
+                free (s->stats_body);
+                s->stats_body = strdup (body);
+                s->stats_len = len;
+                s->stats_until = ce_deadline_after_ms ((int64_t) r->api->stats_cache_s * 1000);
+                pthread_mutex_unlock (&s->lock);
+        }
+        return queue_json (r, method, url, body, len);
+}
+
 /* GET (or HEAD) reads a job, DELETE cancels it. */
 static enum MHD_Result
 answer_job (struct http_req *r, const char *method, const char *url, const char *rest)
@@ -1291,6 +1400,7 @@ route (struct http_req *r, const char *method, const char *url)
                 case API_ROUTE_SUBMIT: return start_execution (r, rt, method, url);
                 case API_ROUTE_JOB: return answer_job (r, method, url, path + plen);
                 case API_ROUTE_LIST: return answer_list (r, method, url);
+                case API_ROUTE_STATS: return answer_stats (r, rt, method, url);
                 case API_ROUTE_BATCH:
                         if (strcmp (method, MHD_HTTP_METHOD_POST) == 0)
                                 return start_execution (r, rt, method, url);
@@ -1496,6 +1606,7 @@ resolve_listen (const char *listen, struct sockaddr_storage *ss, socklen_t *len,
 static void
 server_free (struct http_server *s)
 {
+        free (s->stats_body);
         /* after pool_shutdown (or before any job was taken) */
         jobs_free (s->jobs);
         if (s->ws) {

@@ -596,6 +596,13 @@ jobs_get (struct jobs *j, const char *id, struct store_job *out, struct ce_error
         return store_get (j->cfg.store, id, store_now_ms (), out, err);
 }
 
+void
+jobs_store_stats (struct jobs *j, struct store_stats *out)
+{
+        if (store_stats (j->cfg.store, out, NULL) < 0)
+                memset (out, 0, sizeof (*out));
+}
+
 int
 jobs_list (struct jobs *j, const char *api, int64_t offset, int64_t limit, struct store_job *out,
            size_t *n, int64_t *total, struct ce_error *err)

@@ -56,6 +56,9 @@ int jobs_submit (struct jobs *j, const struct api_frontend *api, const char *ide
 /* Any thread: store_get. */
 int jobs_get (struct jobs *j, const char *id, struct store_job *out, struct ce_error *err);
 
+/* Any thread: store_stats (zeros on failure). */
+void jobs_store_stats (struct jobs *j, struct store_stats *out);
+
 /* Any thread: store_list. */
 int jobs_list (struct jobs *j, const char *api, int64_t offset, int64_t limit,
                struct store_job *out, size_t *n, int64_t *total, struct ce_error *err);

@@ -83,6 +83,24 @@ class Documents(Judge0Case):
             r = c.raw("GET", "/languages/" + bad)
             self.assertEqual(r.status, 404, bad)
 
+    def test_statistics(self):
+        c = self.client()
+        c.wait(c.submit("print('counted')", PY)["token"], timeout=DONE_TIMEOUT)
+        r = c.raw("GET", "/statistics")
+        self.assertEqual(r.status, 200, r.data)
+        d = r.json()
+        self.assertEqual(list(d), ["created_at", "cached_until", "submissions", "languages",
+                                   "statuses", "database"])
+        j0.check_timestamp("created_at", d["created_at"])
+        self.assertGreaterEqual(d["submissions"]["total"], 1)
+        self.assertGreaterEqual(d["submissions"]["today"], 1)
+        self.assertEqual(len(d["submissions"]["last_30_days"]), 30)
+        self.assertIn(PY, [l["language"]["id"] for l in d["languages"]])
+        self.assertIn(3, [s["status"]["id"] for s in d["statuses"]])
+        self.assertGreater(d["database"]["size_in_bytes"], 0)
+        # Cached, as Judge0 caches it: the same body again.
+        self.assertEqual(c.raw("GET", "/statistics").data, r.data)
+
     def test_unknown_routes_and_methods(self):
         c = self.client()
         self.assertEqual(c.raw("GET", "/nothing").status, 404)
