@@ -148,12 +148,14 @@ _FORK_REAP = code("""
 CODE_DIR = "/code"
 
 
-def stage_argv(command, files, sources=(), args=()):
+def stage_argv(command, files, sources=(), args=(), compiler_options=()):
     """A stage's argument vector as the server builds it from a bundle's
     stage command (src/plan.c plan_argv; the placeholders are src/bundle.h's):
     in each element, "{entry}" becomes the entry file's path inside
     (CODE_DIR/NAME) and then "{stem}" its base name without its last
-    extension; an element that is exactly "{sources}" becomes the entry's
+    extension; an element that is exactly "{compiler_options}" becomes the
+    request's compiler options (none unless given); one that is exactly
+    "{sources}" becomes the entry's
     path followed by the path of every other file whose name ends in one of
     `sources` (the language's source extensions), in request order.
     files: the request's file names, the entry first (a request with "code"
@@ -166,7 +168,9 @@ def stage_argv(command, files, sources=(), args=()):
     stem = base[:dot] if dot > 0 else base
     argv = []
     for element in command:
-        if element == "{sources}":
+        if element == "{compiler_options}":
+            argv += list(compiler_options)
+        elif element == "{sources}":
             argv.append(entry)
             argv += [CODE_DIR + "/" + name for name in files[1:]
                      if any(len(name) > len(ext) and name.endswith(ext) for ext in sources)]
