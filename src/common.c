@@ -1,10 +1,12 @@
 /*
  * common.c - errors, buffers, monotonic time, UTF-8 repair and logging.
- * Everything here is thread-safe and keeps no global state.
+ * Everything here is thread-safe.  The only global state is the log's
+ * format and node id, set by main before any other thread starts.
  */
 #include "common.h"
 
 #include <malloc.h>
+#include <yajl/yajl_gen.h>
 
 #include <string.h>
 #include <sys/time.h>
@@ -241,22 +243,178 @@ ce_write_all (int fd, const void *buf, size_t len)
         return 0;
 }
 
+/* Set by main before any other thread starts (ce_log_set_format), read by
+ * every thread after: no lock. */
+static enum ce_log_format log_format = CE_LOG_TEXT;
+static char log_node[256];
+
 void
-ce_log (const char *fmt, ...)
+ce_log_set_format (enum ce_log_format f)
 {
-        char line[1024], stamp[32];
+        log_format = f;
+}
+
+void
+ce_log_set_node (const char *node)
+{
+        snprintf (log_node, sizeof (log_node), "%s", node ? node : "");
+}
+
+const char *
+ce_log_node (void)
+{
+        return log_node;
+}
+
+/* The UTC time now, to the millisecond: "2024-05-01T12:00:00.123Z". */
+static void
+log_stamp (char *buf, size_t size)
+{
+        char stamp[32];
         struct timeval tv;
         struct tm tm;
-        va_list ap;
 
         gettimeofday (&tv, NULL);
         gmtime_r (&tv.tv_sec, &tm);
         strftime (stamp, sizeof (stamp), "%Y-%m-%dT%H:%M:%S", &tm);
-        va_start (ap, fmt);
-        vsnprintf (line, sizeof (line), fmt, ap);
-        va_end (ap);
+        snprintf (buf, size, "%s.%03dZ", stamp, (int) (tv.tv_usec / 1000));
+}
+
+#define LOG_GEN(call)                                                                              \
+        do {                                                                                       \
+                if ((call) != yajl_gen_status_ok)                                                  \
+                        goto fail;                                                                 \
+        } while (0)
+#define LOG_STR(g, s) LOG_GEN (yajl_gen_string ((g), (const unsigned char *) (s), strlen (s)))
+/* A string that may hold anything (a message quoting a file name): its
+ * invalid UTF-8 replaced, so that the line is always valid JSON. */
+#define LOG_TEXT(g, s)                                                                             \
+        do {                                                                                       \
+                cleanup_free char *_clean = NULL;                                                  \
+                size_t _len;                                                                       \
+                if (ce_utf8_sanitize ((s), strlen (s), &_clean, &_len) < 0)                        \
+                        goto fail;                                                                 \
+                LOG_GEN (yajl_gen_string ((g), (const unsigned char *) _clean, _len));             \
+        } while (0)
+
+/* One json line: time, level, msg, then the request's fields (r, or NULL),
+ * then node.  false when it could not be made (out of memory). */
+static bool
+log_json (const char *level, const char *msg, const struct ce_log_request *r)
+{
+        char stamp[40];
+        const unsigned char *buf;
+        size_t len;
+        bool ok = false;
+        yajl_gen g = yajl_gen_alloc (NULL);
+
+        if (g == NULL)
+                return false;
+        yajl_gen_config (g, yajl_gen_validate_utf8, 1);
+        log_stamp (stamp, sizeof (stamp));
+        LOG_GEN (yajl_gen_map_open (g));
+        LOG_STR (g, "time");
+        LOG_STR (g, stamp);
+        LOG_STR (g, "level");
+        LOG_STR (g, level);
+        LOG_STR (g, "msg");
+        LOG_TEXT (g, msg);
+        if (r) {
+                LOG_STR (g, "request_id");
+                LOG_TEXT (g, r->request_id ? r->request_id : "");
+                LOG_STR (g, "method");
+                LOG_TEXT (g, r->method);
+                LOG_STR (g, "path");
+                LOG_TEXT (g, r->path);
+                LOG_STR (g, "language");
+                if (r->language)
+                        LOG_TEXT (g, r->language);
+                else
+                        LOG_GEN (yajl_gen_null (g));
+                LOG_STR (g, "status");
+                if (r->status)
+                        LOG_GEN (yajl_gen_integer (g, r->status));
+                else
+                        LOG_GEN (yajl_gen_null (g));
+                LOG_STR (g, "outcome");
+                if (r->outcome)
+                        LOG_TEXT (g, r->outcome);
+                else
+                        LOG_GEN (yajl_gen_null (g));
+                LOG_STR (g, "duration_ms");
+                LOG_GEN (yajl_gen_integer (g, r->duration_ms));
+        }
+        LOG_STR (g, "node");
+        LOG_TEXT (g, log_node);
+        LOG_GEN (yajl_gen_map_close (g));
+        LOG_GEN (yajl_gen_get_buf (g, &buf, &len));
         /* One fprintf per line: stdio's lock keeps lines whole across threads. */
-        fprintf (stderr, "%s.%03dZ %s\n", stamp, (int) (tv.tv_usec / 1000), line);
+        fprintf (stderr, "%.*s\n", (int) len, (const char *) buf);
+        ok = true;
+fail:
+        yajl_gen_free (g);
+        return ok;
+}
+
+/* The level a message's prefix gives it, and the message without it. */
+static const char *
+log_level (const char **msg)
+{
+        static const char *const levels[] = { "warning", "error", "fatal" };
+
+        for (size_t i = 0; i < sizeof (levels) / sizeof (levels[0]); i++) {
+                size_t n = strlen (levels[i]);
+
+                if (strncmp (*msg, levels[i], n) == 0 && (*msg)[n] == ':' && (*msg)[n + 1] == ' ') {
+                        *msg += n + 2;
+                        return levels[i];
+                }
+        }
+        return "info";
+}
+
+void
+ce_vlog (const char *fmt, va_list ap)
+{
+        char line[1024], stamp[40];
+        const char *msg = line;
+        const char *level;
+
+        vsnprintf (line, sizeof (line), fmt, ap);
+        if (log_format == CE_LOG_JSON) {
+                level = log_level (&msg);
+                if (log_json (level, msg, NULL))
+                        return;
+                msg = line;
+        }
+        log_stamp (stamp, sizeof (stamp));
+        /* One fprintf per line: stdio's lock keeps lines whole across threads. */
+        fprintf (stderr, "%s %s\n", stamp, msg);
+}
+
+void
+ce_log (const char *fmt, ...)
+{
+        va_list ap;
+
+        va_start (ap, fmt);
+        ce_vlog (fmt, ap);
+        va_end (ap);
+}
+
+void
+ce_log_request (const struct ce_log_request *r)
+{
+        char status[16] = "-", msg[512];
+
+        if (r->status)
+                snprintf (status, sizeof (status), "%u", r->status);
+        snprintf (msg, sizeof (msg), "%s %s %s %s %s %lldms", r->method, r->path,
+                  r->language ? r->language : "-", status, r->outcome ? r->outcome : "-",
+                  (long long) r->duration_ms);
+        if (log_format == CE_LOG_JSON && log_json ("info", msg, r))
+                return;
+        ce_log ("[%s] %s", r->request_id ? r->request_id : "-", msg);
 }
 
 #include <dirent.h>

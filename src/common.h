@@ -158,8 +158,42 @@ int ce_utf8_sanitize (const char *src, size_t len, char **out, size_t *out_len);
 /* Write all of buf to fd, retrying on EINTR and short writes. */
 int ce_write_all (int fd, const void *buf, size_t len);
 
-/* One log line to stderr, prefixed with a UTC timestamp. */
+/* One log line to stderr: a UTC timestamp and the message (text), or one
+ * JSON object {"time", "level", "msg", "node"} (json).  A message that
+ * starts with "warning: ", "error: " or "fatal: " has that level (the
+ * prefix leaves msg in json), any other "info".  Any thread. */
 void ce_log (const char *fmt, ...) __attribute__ ((format (printf, 1, 2)));
+void ce_vlog (const char *fmt, va_list ap) __attribute__ ((format (printf, 1, 0)));
+
+enum ce_log_format {
+        CE_LOG_TEXT, /* the default */
+        CE_LOG_JSON, /* one object per line (--log-format json) */
+};
+
+/* main only, before any other thread starts: the format of every line from
+ * now on, and this node's id (--node-id; copied, cut at 255 bytes) for
+ * json lines and GET /metrics.  NULL: none yet. */
+void ce_log_set_format (enum ce_log_format f);
+void ce_log_set_node (const char *node);
+/* The node id ("" when none was set).  Any thread. */
+const char *ce_log_node (void);
+
+/* What one HTTP request's log line says. */
+struct ce_log_request {
+        const char *request_id; /* X-Request-ID, validated or made here */
+        const char *method;
+        const char *path;     /* printable ASCII, short */
+        const char *language; /* NULL: none */
+        unsigned status;      /* 0: no answer was sent */
+        const char *outcome;  /* "ok", "queue_full", ...; NULL: none */
+        int64_t duration_ms;
+};
+
+/* The request's line: "[ID] METHOD PATH LANGUAGE STATUS OUTCOME Nms" (text;
+ * "-" for what is missing), or a json line with request_id, method, path,
+ * language, status, outcome and duration_ms (null for what is missing).
+ * Any thread. */
+void ce_log_request (const struct ce_log_request *r);
 
 /* Remove dirfd/name and everything below it without following any symlink
  * (a link is removed, never its target).  Returns 0 or -errno. */

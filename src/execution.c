@@ -15,6 +15,7 @@
 
 #include "cache.h"
 #include "judge.h"
+#include "metrics.h"
 #include "oci_spec.h"
 #include "slot.h"
 #include "warm.h"
@@ -37,6 +38,13 @@ compile_failed (struct exec_result *res)
                 .cpu_ms = -1,
                 .memory_kb = -1,
         };
+}
+
+/* A stage that ran in a container, for GET /metrics. */
+static void
+count_stage (const struct exec_plan *plan, enum metrics_stage stage, const struct runner_result *r)
+{
+        metrics_stage_done (plan->lang->name, stage, (int) r->status, r->wall_ms);
 }
 
 /* Whether the client's socket (-1: none) has seen its peer go, now. */
@@ -236,6 +244,8 @@ execution_run (const struct exec_env *env, const struct exec_plan *plan,
                                      &ticket);
                 }
                 hit = ticket.outcome == CACHE_HIT;
+                if (env->cache)
+                        metrics_cache_lookup (lang->name, hit);
                 if (hit) {
                         ret = cache_read_result (&ticket, &res->compile, &has_build, err);
                         if (ret < 0)
@@ -252,8 +262,10 @@ execution_run (const struct exec_env *env, const struct exec_plan *plan,
         }
         /* A warm slot when one fits, else one made now; either way a work dir
          * and containers nobody else has seen. */
-        if (env->warm)
+        if (env->warm) {
                 s = warm_take (env->warm, plan);
+                metrics_warm_take (lang->name, s != NULL);
+        }
         if (s && slot_adjust (cfg, s, plan, err) < 0) {
                 ce_log ("warning: %s: %s; making new containers", slot_id (s), err->msg);
                 slot_discard (cfg, s);
@@ -283,9 +295,11 @@ execution_run (const struct exec_env *env, const struct exec_plan *plan,
                         goto out;
                 if (res->compile.status != RUN_OK) {
                         compile_failed (res);
+                        count_stage (plan, METRICS_STAGE_COMPILE, &res->compile);
                         ret = judge_skip (req, sink, res, err);
                         goto out;
                 }
+                count_stage (plan, METRICS_STAGE_COMPILE, &res->compile);
         }
 
         if (req->ntests == 0) {
@@ -293,10 +307,14 @@ execution_run (const struct exec_env *env, const struct exec_plan *plan,
                 if (ret < 0)
                         goto out;
                 res->status = res->run.status;
+                count_stage (plan, METRICS_STAGE_RUN, &res->run);
         } else {
                 ret = judge_run (env, s, plan, req, client_fd, sink, res, err);
                 if (ret < 0)
                         goto out;
+                for (size_t i = 0; i < res->ntests; i++)
+                        if (res->tests[i].ran)
+                                count_stage (plan, METRICS_STAGE_RUN, &res->tests[i].run);
         }
 
 out:
@@ -305,8 +323,10 @@ out:
         /* The answer is ready: let the caller send it while we clean up (runc
          * delete costs about as much as starting a container).  From here on
          * plan, req, res and err are not ours. */
-        if (ret < 0)
+        if (ret < 0) {
+                metrics_execution_failed (lang->name);
                 result_clear (res);
+        }
         if (done)
                 done->fn (done->arg, ret);
         slot_discard (cfg, s);

@@ -8,7 +8,7 @@
  * again.  A streamed one (Accept: application/x-ndjson) is not suspended:
  * the HTTP side and the worker both hold it (refs) and the last frees it.
  *
- * Routes: GET /health and /ready are the server's own; every other path
+ * Routes: GET /health, /ready and /metrics are the server's own; every other path
  * belongs to the front-end whose prefix it has (frontends[]), and is
  * answered from that front-end's route table (api.h): a document built at
  * start-up, an execution, a WebSocket (stream_ws.c, with the front-end's
@@ -20,6 +20,12 @@
  * (the connection suspended until the worker resumes it) or as NDJSON
  * events while it runs (stream_ndjson.c).  Errors become statuses here and
  * only here (ce_error_http_status).
+ *
+ * Every request has an id: the client's X-Request-ID (a balancer's) when it
+ * is printable ASCII of at most REQUEST_ID_MAX bytes, else one made here.
+ * It is added to the connection's header table (so that every response,
+ * whoever builds it, echoes the same one), and it is in the request's log
+ * line.
  */
 #include "http.h"
 
@@ -28,6 +34,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/socket.h>
 #include <microhttpd.h>
 
@@ -41,6 +48,7 @@
 #include "stream_ndjson.h"
 #include "stream_ws.h"
 #include "cache.h"
+#include "metrics.h"
 #include "warm.h"
 
 #define MAX_CONNECTIONS 1000
@@ -48,12 +56,16 @@
 /* A waiting submit (PHASE_WAITING) may wait this long for a worker, on top
  * of its stages' time limits. */
 #define WAIT_QUEUE_MARGIN_MS 30000
+/* X-Request-ID: at most this many printable ASCII bytes. */
+#define REQUEST_ID_HEADER "X-Request-ID"
+#define REQUEST_ID_MAX 128
 
 struct http_server {
         struct MHD_Daemon *daemon;
         struct http_config cfg;
         struct api_env env; /* what the front-ends may read: points into cfg */
         atomic_bool stopping;
+        atomic_bool draining; /* http_drain: GET /ready answers 503 */
         pthread_mutex_t lock; /* guards inflight, and each http_req's refs and counted */
         pthread_cond_t idle_cond;
         size_t inflight;        /* execution jobs submitted and not yet answered */
@@ -100,7 +112,8 @@ struct http_req {
         bool body_failed;
         struct ce_error body_err;
 
-        char route[64]; /* for the log line: the execution's path */
+        char route[64];                      /* for the log line: the execution's path */
+        char request_id[REQUEST_ID_MAX + 1]; /* X-Request-ID, the client's or ours */
         /* Live output (Accept: application/x-ndjson), or NULL: one buffered
          * answer.  A streaming request is not suspended while it runs, so
          * libmicrohttpd may complete it (the client went away) while the
@@ -122,24 +135,104 @@ struct http_req {
         char job_id[STORE_ID_SIZE];  /* PHASE_WAITING: the job it waits for */
 };
 
-/* One line per request: method, path, language, HTTP status ("-": no
- * answer was sent), outcome, time. */
+/* One line per request (ce_log_request): its id, method, path, language,
+ * HTTP status (0: no answer was sent), outcome, time.  An execution's
+ * (a language is known) is also timed for GET /metrics. */
 static void
 log_request (struct http_req *r, const char *method, const char *url, unsigned code,
              const char *outcome)
 {
-        char path[96], status[16] = "-";
+        char path[96];
         size_t i;
+        const char *lang = r && r->in.lang ? r->in.lang->name : NULL;
+        int64_t ms = r ? ce_ms_between (r->start, ce_now ()) : 0;
 
         /* The path is the client's: keep the log line printable and short. */
         for (i = 0; url[i] && i < sizeof (path) - 1; i++)
                 path[i] = (url[i] > 0x20 && url[i] < 0x7f) ? url[i] : '?';
         path[i] = '\0';
-        if (code)
-                snprintf (status, sizeof (status), "%u", code);
-        ce_log ("%s %s %s %s %s %lldms", method, path, r && r->in.lang ? r->in.lang->name : "-",
-                status, outcome ? outcome : "-",
-                r ? (long long) ce_ms_between (r->start, ce_now ()) : 0LL);
+        ce_log_request (&(struct ce_log_request){ .request_id = r ? r->request_id : NULL,
+                                                  .method = method,
+                                                  .path = path,
+                                                  .language = lang,
+                                                  .status = code,
+                                                  .outcome = outcome,
+                                                  .duration_ms = ms });
+        if (lang && r->route[0])
+                metrics_request_done (lang, ms);
+}
+
+/* An X-Request-ID worth keeping: printable ASCII, 1 to REQUEST_ID_MAX bytes. */
+static bool
+request_id_ok (const char *v)
+{
+        size_t n = strnlen (v, REQUEST_ID_MAX + 1);
+
+        if (n == 0 || n > REQUEST_ID_MAX)
+                return false;
+        for (size_t i = 0; i < n; i++)
+                if (v[i] < 0x20 || v[i] > 0x7e)
+                        return false;
+        return true;
+}
+
+static enum MHD_Result
+find_request_id (void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
+{
+        const char **found = cls;
+
+        (void) kind;
+        if (key && value && strcasecmp (key, REQUEST_ID_HEADER) == 0 && request_id_ok (value)) {
+                *found = value;
+                return MHD_NO;
+        }
+        return MHD_YES;
+}
+
+/* The request's id: the first valid X-Request-ID in its headers (ours,
+ * added by on_request, when the client sent none that is valid); NULL
+ * before on_request has run. */
+static const char *
+request_id_of (struct MHD_Connection *conn)
+{
+        const char *found = NULL;
+
+        MHD_get_connection_values (conn, MHD_HEADER_KIND, find_request_id, &found);
+        return found;
+}
+
+/* HTTP thread, the request's first call: its id into r->request_id, and
+ * into the connection's headers when made here (r holds the bytes for the
+ * request's life, as libmicrohttpd wants). */
+static void
+take_request_id (struct http_req *r)
+{
+        const char *id = request_id_of (r->conn);
+        unsigned char rnd[8];
+
+        if (id) {
+                snprintf (r->request_id, sizeof (r->request_id), "%s", id);
+                return;
+        }
+        if (getrandom (rnd, sizeof (rnd), GRND_NONBLOCK) != (ssize_t) sizeof (rnd)) {
+                static atomic_uint_fast64_t serial;
+                uint64_t v = atomic_fetch_add (&serial, 1) ^ (uint64_t) ce_now ().tv_nsec << 20;
+
+                memcpy (rnd, &v, sizeof (rnd));
+        }
+        for (size_t i = 0; i < sizeof (rnd); i++)
+                snprintf (r->request_id + 2 * i, 3, "%02x", rnd[i]);
+        MHD_set_connection_value (r->conn, MHD_HEADER_KIND, REQUEST_ID_HEADER, r->request_id);
+}
+
+/* Every response says which request it answers. */
+static void
+add_request_id (struct MHD_Connection *conn, struct MHD_Response *resp)
+{
+        const char *id = request_id_of (conn);
+
+        if (id)
+                MHD_add_response_header (resp, REQUEST_ID_HEADER, id);
 }
 
 static enum MHD_Result
@@ -153,6 +246,7 @@ queue_body (struct MHD_Connection *conn, unsigned code, const char *type, const 
         if (resp == NULL)
                 return MHD_NO;
         MHD_add_response_header (resp, MHD_HTTP_HEADER_CONTENT_TYPE, type);
+        add_request_id (conn, resp);
         if (hname)
                 MHD_add_response_header (resp, hname, hvalue);
         ret = MHD_queue_response (conn, code, resp);
@@ -268,7 +362,14 @@ gen_ready (yajl_gen g, const void *arg)
         yajl_gen_status st;
 
         GEN (yajl_gen_map_open (g));
-        GEN_KV_BOOL ("ready", 1);
+        if (atomic_load (&s->draining)) {
+                /* The balancer's cue: send new requests elsewhere. */
+                GEN_KV_BOOL ("ready", 0);
+                GEN_KV_BOOL ("draining", 1);
+                GEN_KV_STR ("error", "the server is draining: it stops soon");
+        } else {
+                GEN_KV_BOOL ("ready", 1);
+        }
         /* Live output held for slow clients, every connection together. */
         GEN_KV_INT ("pending_output_bytes", (long long) sink_budget_used ());
         GEN_STR ("languages");
@@ -468,6 +569,7 @@ start_stream (struct http_req *r, const char *method, const char *url)
         resp = ndjson_stream_response (r->stream);
         if (resp == NULL)
                 return MHD_NO; /* the worker finishes alone; its lines go nowhere */
+        add_request_id (r->conn, resp);
         ret = MHD_queue_response (r->conn, MHD_HTTP_OK, resp);
         MHD_destroy_response (resp);
         return ret;
@@ -537,6 +639,23 @@ queue_no_jobs (struct http_req *r, const char *method, const char *url)
         return queue_error (r->conn, r->api, 503,
                             "asynchronous executions are off on this server (--max-jobs 0)", NULL,
                             NULL, NULL);
+}
+
+/* A job store call failed: Redis out of reach is a 503 to retry (sync
+ * executions go on meanwhile); anything else is ours, a 500. */
+static enum MHD_Result
+queue_store_failed (struct http_req *r, const char *method, const char *url, int ret,
+                    const struct ce_error *err)
+{
+        if (ret == -ENOTCONN) {
+                log_request (r, method, url, 503, "store_down");
+                return queue_error (r->conn, r->api, 503,
+                                    "the job store is unavailable; retry later", NULL,
+                                    MHD_HTTP_HEADER_RETRY_AFTER, "5");
+        }
+        log_request (r, method, url, 500, "internal_error");
+        return queue_error (r->conn, r->api, 500, err->msg[0] ? err->msg : "the job store failed",
+                            "internal_error", NULL, NULL);
 }
 
 /* The path of job id under api's job route (its Location). */
@@ -627,10 +746,10 @@ answer_waited (struct http_req *r, const char *method, const char *url)
         unsigned code = r->api->accepted_status ? r->api->accepted_status : MHD_HTTP_ACCEPTED;
 
         r->phase = PHASE_DONE;
-        if (jobs_get (r->srv->jobs, r->job_id, &job, &err) < 0) {
-                log_request (r, method, url, 500, "internal_error");
-                ret = queue_error (r->conn, r->api, 500, err.msg[0] ? err.msg : "the job is gone",
-                                   "internal_error", NULL, NULL);
+        int gret = jobs_get (r->srv->jobs, r->job_id, &job, &err);
+
+        if (gret < 0) {
+                ret = queue_store_failed (r, method, url, gret, &err);
         } else {
                 if (r->api->job_status && r->api->job_status (&job, &QUERY_OF (r->conn)) != 200)
                         code = r->api->job_status (&job, &QUERY_OF (r->conn));
@@ -697,10 +816,8 @@ submit_job (struct http_req *r, const char *method, const char *url)
                 return queue_error (r->conn, r->api, 503, "too many executions stored; retry later",
                                     NULL, MHD_HTTP_HEADER_RETRY_AFTER, "5");
         }
-        if (ret < 0) {
-                log_request (r, method, url, 500, "internal_error");
-                return queue_error (r->conn, r->api, 500, err.msg, "internal_error", NULL, NULL);
-        }
+        if (ret < 0)
+                return queue_store_failed (r, method, url, ret, &err);
         if (r->api->submit_waits && r->api->submit_waits (&QUERY_OF (r->conn))) {
                 wait_for_job (r, &job);
                 store_job_clear (&job);
@@ -776,8 +893,7 @@ answer_list (struct http_req *r, const char *method, const char *url)
         if (jobs_list (s->jobs, r->api->name, b.offset, b.limit, b.jobs, &b.n, &b.total, &err)
             < 0) {
                 free (b.jobs);
-                log_request (r, method, url, 500, "internal_error");
-                return queue_error (r->conn, r->api, 500, err.msg, "internal_error", NULL, NULL);
+                return queue_store_failed (r, method, url, -err.code, &err);
         }
         mret = queue_jobs (r, method, url, b.jobs, b.n, &b.q, gen_list_body, &b);
         for (size_t i = 0; i < b.n; i++)
@@ -944,10 +1060,8 @@ answer_job (struct http_req *r, const char *method, const char *url, const char 
                                     "the execution is done already; nothing to cancel", NULL, NULL,
                                     NULL);
         }
-        if (ret < 0) {
-                log_request (r, method, url, 500, "internal_error");
-                return queue_error (r->conn, r->api, 500, err.msg, "internal_error", NULL, NULL);
-        }
+        if (ret < 0)
+                return queue_store_failed (r, method, url, ret, &err);
         /* A running job's cancel is under way: its container is being killed. */
         code = del && job.state != STORE_DONE ? MHD_HTTP_ACCEPTED : MHD_HTTP_OK;
         if (! del && r->api->job_status)
@@ -1335,6 +1449,7 @@ upgrade (struct http_req *r, const struct api_route *rt, const char *method, con
                                     status == 426 ? "13" : "1");
         }
         log_request (r, method, url, 101, NULL);
+        add_request_id (r->conn, resp);
         ret = MHD_queue_response (r->conn, MHD_HTTP_SWITCHING_PROTOCOLS, resp);
         MHD_destroy_response (resp);
         return ret;
@@ -1434,8 +1549,31 @@ route (struct http_req *r, const char *method, const char *url)
                             first->methods);
 }
 
+/* GET /metrics: the counters (metrics.h), with the pool's figures now. */
+static enum MHD_Result
+answer_metrics (struct http_req *r, const char *method, const char *url)
+{
+        struct http_server *s = r->srv;
+        cleanup_free char *text = NULL;
+        size_t running = 0, queued = 0, len;
+
+        if (s->cfg.pool)
+                pool_stats (s->cfg.pool, &running, &queued);
+        metrics_gauge_set (METRICS_IN_FLIGHT, (int64_t) running);
+        metrics_gauge_set (METRICS_QUEUED, (int64_t) queued);
+        metrics_gauge_set (METRICS_WORKERS, (int64_t) s->cfg.max_concurrent);
+        metrics_gauge_set (METRICS_QUEUE_CAPACITY, (int64_t) s->cfg.queue);
+        if (metrics_render (&text, &len) < 0) {
+                log_request (r, method, url, 500, "internal_error");
+                return queue_error (r->conn, r->api, 500, "out of memory", NULL, NULL, NULL);
+        }
+        log_request (r, method, url, 200, NULL);
+        return queue_body (r->conn, MHD_HTTP_OK, METRICS_CONTENT_TYPE, text, len, NULL, NULL);
+}
+
 /* The server's own routes, whatever the API: GET /health (liveness: the
- * process answers) and GET /ready (readiness: what it can run now). */
+ * process answers), GET /ready (readiness: what it can run now; 503 once
+ * draining) and GET /metrics (Prometheus). */
 static enum MHD_Result
 route_server (struct http_req *r, const char *method, const char *url, bool get)
 {
@@ -1457,6 +1595,9 @@ route_server (struct http_req *r, const char *method, const char *url, bool get)
                 return queue_error (r->conn, r->api, 405, "use GET", NULL, MHD_HTTP_HEADER_ALLOW,
                                     "GET, HEAD");
         }
+        /* Scraped until the very end: a stopping server's counters still count. */
+        if (strcmp (url, "/metrics") == 0)
+                return answer_metrics (r, method, url);
         if (atomic_load (&s->stopping)) {
                 log_request (r, method, url, 503, "shutting_down");
                 return queue_error (r->conn, r->api, 503, "the server is shutting down", NULL,
@@ -1466,6 +1607,11 @@ route_server (struct http_req *r, const char *method, const char *url, bool get)
                 log_request (r, method, url, 500, NULL);
                 return queue_error (r->conn, r->api, 500, "cannot describe the server's state",
                                     NULL, NULL, NULL);
+        }
+        if (atomic_load (&s->draining)) {
+                log_request (r, method, url, 503, "draining");
+                return queue_body (r->conn, MHD_HTTP_SERVICE_UNAVAILABLE, "application/json", ready,
+                                   len, NULL, NULL);
         }
         return queue_json (r, method, url, ready, len);
 }
@@ -1491,6 +1637,7 @@ on_request (void *cls, struct MHD_Connection *conn, const char *url, const char 
                 r->refs = 1; /* the HTTP side's */
                 r->client_fd = -1;
                 *con_cls = r;
+                take_request_id (r);
 
                 /* The API the path belongs to: errors in its shape from here. */
                 for (size_t i = 0; r->api == NULL && i < NFRONTENDS; i++)
@@ -1508,7 +1655,8 @@ on_request (void *cls, struct MHD_Connection *conn, const char *url, const char 
                                             "missing or wrong 'Authorization: Bearer <token>'",
                                             NULL, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer");
                 }
-                if (strcmp (url, "/health") == 0 || strcmp (url, "/ready") == 0)
+                if (strcmp (url, "/health") == 0 || strcmp (url, "/ready") == 0
+                    || strcmp (url, "/metrics") == 0)
                         return route_server (r, method, url, get);
                 return route (r, method, url);
         }
@@ -1629,6 +1777,47 @@ cleanup_serverp (struct http_server **s)
                 server_free (*s);
 }
 
+/* libmicrohttpd's own messages, as our log lines (json ones too). */
+static void __attribute__ ((format (printf, 2, 0))) mhd_log (void *cls, const char *fmt, va_list ap)
+{
+        char msg[512];
+        size_t n;
+
+        (void) cls;
+        vsnprintf (msg, sizeof (msg), fmt, ap);
+        n = strlen (msg);
+        while (n > 0 && (msg[n - 1] == '\n' || msg[n - 1] == '\r'))
+                msg[--n] = '\0';
+        ce_log ("libmicrohttpd: %s", msg);
+}
+
+/* The label values of GET /metrics: the configured languages (never a
+ * client's string) and the runner's statuses.  Once per process: a second
+ * server in one process (the unit tests) shares the first's. */
+static int
+metrics_setup (const struct ce_bundle_registry *bundles, struct ce_error *err)
+{
+        const char *statuses[METRICS_MAX_STATUSES];
+        size_t nlangs = bundles ? bundle_count (bundles) : 0, nstatuses = 0;
+        cleanup_free const char **langs = calloc (nlangs ? nlangs : 1, sizeof (*langs));
+        int ret;
+
+        if (langs == NULL)
+                return ce_fail (err, ENOMEM, "out of memory");
+        for (size_t i = 0; i < nlangs; i++)
+                langs[i] = bundle_at (bundles, i)->name;
+        /* The runner's statuses are 0, 1, ... up to the first unnamed one. */
+        while (nstatuses < METRICS_MAX_STATUSES
+               && strcmp (runner_status_name ((enum runner_status) nstatuses), "unknown") != 0) {
+                statuses[nstatuses] = runner_status_name ((enum runner_status) nstatuses);
+                nstatuses++;
+        }
+        ret = metrics_init (langs, nlangs, statuses, nstatuses);
+        if (ret < 0 && ret != -EALREADY)
+                return ce_fail (err, -ret, "metrics: %s", strerror (-ret));
+        return 0;
+}
+
 /* Every front-end's documents, built once. */
 static int
 build_documents (struct http_server *s, struct ce_error *err)
@@ -1686,6 +1875,7 @@ http_start (const struct http_config *cfg, struct http_server **out, struct ce_e
                                         (int) s->cfg.connection_timeout_s * 1000,
                                         s->cfg.max_websockets };
         atomic_init (&s->stopping, false);
+        atomic_init (&s->draining, false);
         s->quiesced_fd = MHD_INVALID_SOCKET;
         ret = ce_cond_init_monotonic (&s->idle_cond);
         if (ret)
@@ -1696,6 +1886,9 @@ http_start (const struct http_config *cfg, struct http_server **out, struct ce_e
         if (s->ws == NULL)
                 return ce_fail (err, ENOMEM, "out of memory");
         ret = build_documents (s, err);
+        if (ret < 0)
+                return ret;
+        ret = metrics_setup (s->cfg.bundles, err);
         if (ret < 0)
                 return ret;
         if (s->cfg.store) {
@@ -1715,18 +1908,24 @@ http_start (const struct http_config *cfg, struct http_server **out, struct ce_e
         }
         if (ss.ss_family == AF_INET6)
                 flags |= MHD_USE_IPv6;
-        s->daemon = MHD_start_daemon (flags, 0, NULL, NULL, on_request, s, MHD_OPTION_SOCK_ADDR,
-                                      (struct sockaddr *) &ss, MHD_OPTION_CONNECTION_TIMEOUT,
-                                      s->cfg.connection_timeout_s, MHD_OPTION_CONNECTION_LIMIT,
-                                      (unsigned) MAX_CONNECTIONS, MHD_OPTION_NOTIFY_COMPLETED,
-                                      on_completed, s, MHD_OPTION_LISTENING_ADDRESS_REUSE,
-                                      (unsigned) 1, MHD_OPTION_END);
+        s->daemon = MHD_start_daemon (
+                flags, 0, NULL, NULL, on_request, s, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
+                MHD_OPTION_SOCK_ADDR, (struct sockaddr *) &ss, MHD_OPTION_CONNECTION_TIMEOUT,
+                s->cfg.connection_timeout_s, MHD_OPTION_CONNECTION_LIMIT,
+                (unsigned) MAX_CONNECTIONS, MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
+                MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned) 1, MHD_OPTION_END);
         if (s->daemon == NULL) {
                 ret = errno ? errno : EADDRINUSE;
                 return ce_fail (err, ret, "cannot listen on %s: %s", cfg->listen, strerror (ret));
         }
         *out = steal_pointer (&s);
         return 0;
+}
+
+void
+http_drain (struct http_server *s)
+{
+        atomic_store (&s->draining, true);
 }
 
 void

@@ -49,6 +49,11 @@ struct http_server;
 
 int http_start (const struct http_config *cfg, struct http_server **out, struct ce_error *err);
 
+/* GET /ready answers 503, its body saying "draining", so that a balancer
+ * sends new requests elsewhere; everything else keeps working (SIGTERM
+ * with --drain, before http_quiesce).  Any thread. */
+void http_drain (struct http_server *s);
+
 /* Stop accepting connections; new /execute requests on open connections get
  * 503; no more asynchronous jobs are taken from the store. */
 void http_quiesce (struct http_server *s);

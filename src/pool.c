@@ -10,6 +10,8 @@
 #include <pthread.h>
 #include <string.h>
 
+#include "metrics.h"
+
 struct pool {
         pthread_mutex_t lock; /* guards everything below */
         pthread_cond_t work_cond;
@@ -45,6 +47,7 @@ worker_main (void *arg)
                 p->running++;
                 pthread_mutex_unlock (&p->lock);
 
+                metrics_queue_wait (ce_ms_between (job->queued_at, ce_now ()) * 1000000);
                 job->run (job);
 
                 pthread_mutex_lock (&p->lock);
@@ -105,6 +108,7 @@ pool_submit (struct pool *p, struct pool_job *job)
                 else
                         p->head = job;
                 p->tail = job;
+                job->queued_at = ce_now ();
                 p->queued++;
                 pthread_cond_signal (&p->work_cond);
         }

@@ -17,7 +17,8 @@ struct pool_job {
         /* Called instead of run for a job still queued at pool_shutdown, on the
          * thread calling pool_shutdown. */
         void (*cancel) (struct pool_job *job);
-        struct pool_job *next; /* the pool's while queued */
+        struct pool_job *next;     /* the pool's while queued */
+        struct timespec queued_at; /* the pool's: when it was queued (GET /metrics) */
 };
 
 struct pool;

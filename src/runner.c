@@ -30,6 +30,7 @@
 #include <sys/wait.h>
 #include <yajl/yajl_tree.h>
 
+#include "metrics.h"
 #include "oci_spec.h"
 #include "supervisor.h"
 
@@ -603,6 +604,8 @@ runner_create (const struct runner_config *cfg, const struct runner_stage *stage
         ret = 0;
 
 done:
+        if (ret < 0)
+                metrics_count (METRICS_CONTAINER_START_FAILURES);
         /* On success too: c is the caller's by then, the pipes' ends are
          * closed or c's, and only devnull is still ours. */
         if (devnull >= 0)

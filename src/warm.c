@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include "jsongen.h"
+#include "metrics.h"
 
 /* After a failed creation, how long a language waits before the next try. */
 #define RETRY_MS 5000
@@ -383,6 +384,11 @@ refill_main (void *arg)
                 size_t i;
 
                 expire (w, now);
+                /* Every change to the counts loops back here (a take wakes us). */
+                metrics_gauge_set (METRICS_WARM_IDLE,
+                                   (int64_t) (w->total_idle[FOR_EXEC] + w->total_idle[FOR_TESTS]));
+                metrics_gauge_set (METRICS_WARM_MAKING, (int64_t) (w->total_making[FOR_EXEC]
+                                                                   + w->total_making[FOR_TESTS]));
                 if (w->ndead > 0) {
                         discard_unlocked (w, w->dead[--w->ndead]);
                         continue;
@@ -405,6 +411,9 @@ refill_main (void *arg)
                         }
                         w->demand[kind][i].making++;
                         w->total_making[kind]++;
+                        metrics_gauge_set (
+                                METRICS_WARM_MAKING,
+                                (int64_t) (w->total_making[FOR_EXEC] + w->total_making[FOR_TESTS]));
                         memcpy (w->making_id, id, sizeof (id));
                         w->making_lang = lang;
                         w->making_kind = kind;

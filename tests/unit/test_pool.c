@@ -66,7 +66,7 @@ main (void)
         size_t r, q;
 
         for (int i = 0; i < 10; i++) {
-                jobs[i].base = (struct pool_job){ job_run, job_cancel, NULL };
+                jobs[i].base = (struct pool_job){ .run = job_run, .cancel = job_cancel };
                 atomic_init (&jobs[i].ran, false);
                 atomic_init (&jobs[i].cancelled, false);
         }
