@@ -21,6 +21,7 @@
 #include "callback.h"
 #include "job.h"
 #include "jsongen.h"
+#include "metrics.h"
 
 #define POLL_MS 1000    /* look for jobs other nodes queued, or whose lease ran out */
 #define RESUBMIT_MS 50  /* the pool's queue was full: try again */
@@ -56,8 +57,9 @@ struct jobs {
         struct run *runs;
         size_t nruns;
         struct waiter *waiters;
-        bool kick;     /* something to take, or room to take it */
-        bool stopping; /* jobs_quiesce: take nothing more */
+        bool kick;         /* something to take, or room to take it */
+        bool stopping;     /* jobs_quiesce: take nothing more */
+        bool take_failing; /* the dispatcher's own: its last store_take failed */
 };
 
 /* Call and free the waiters of id (NULL: every one), or with expired only
@@ -404,8 +406,9 @@ submit_waiting (struct jobs *j)
         return waiting;
 }
 
-/* Dispatcher: take jobs while there is room. */
-static void
+/* Dispatcher: take jobs while there is room.  1: no room (a run's end
+ * kicks); 0: the store has nothing now; < 0: the store failed. */
+static int
 take_jobs (struct jobs *j)
 {
         for (;;) {
@@ -417,15 +420,23 @@ take_jobs (struct jobs *j)
                 pthread_mutex_lock (&j->lock);
                 if (j->stopping || j->nruns >= j->cfg.max_running) {
                         pthread_mutex_unlock (&j->lock);
-                        return;
+                        return 1;
                 }
                 pthread_mutex_unlock (&j->lock);
                 ret = store_take (j->cfg.store, j->cfg.lease_ms, store_now_ms (), &sj, &err);
-                if (ret <= 0) {
-                        if (ret < 0)
-                                ce_log ("job store: take: %s", err.msg);
-                        return;
-                }
+                /* Once when the store fails, once when it is back: not a
+                 * line a second while Redis is down. */
+                if (ret < 0 && ! j->take_failing)
+                        ce_log ("job store: take: %s", err.msg);
+                else if (ret >= 0 && j->take_failing)
+                        ce_log ("job store: take works again");
+                j->take_failing = ret < 0;
+                if (ret <= 0)
+                        return ret;
+                ce_log ("job %s: taken (attempt %d)", sj.id, sj.attempts);
+                metrics_job_event (METRICS_JOB_CLAIMED, 1);
+                if (sj.attempts > 1)
+                        metrics_job_event (METRICS_JOB_RETRIED, 1);
                 r = run_new (j, &sj);
                 store_job_clear (&sj);
                 if (r == NULL)
@@ -467,6 +478,19 @@ renew_leases (struct jobs *j)
         free (ids);
 }
 
+/* The store's thread: a job ended on another node, or one of ours was
+ * cancelled through another node. */
+static void
+store_event (void *arg, const char *id, bool cancelled)
+{
+        struct jobs *j = arg;
+
+        if (cancelled)
+                kill_id (j, id);
+        else
+                wake_waiters (j, id, false);
+}
+
 static void *
 dispatcher (void *arg)
 {
@@ -480,9 +504,12 @@ dispatcher (void *arg)
 
                 if (ce_ms_between (next_expire, now) >= 0) {
                         struct ce_error err = { 0 };
+                        int n = store_expire (j->cfg.store, store_now_ms (), &err);
 
-                        if (store_expire (j->cfg.store, store_now_ms (), &err) < 0)
+                        if (n < 0)
                                 ce_log ("job store: expire: %s", err.msg);
+                        else if (n > 0)
+                                metrics_job_event (METRICS_JOB_EXPIRED, n);
                         next_expire = ce_deadline_after_ms (EXPIRE_MS);
                 }
                 if (ce_ms_between (next_renew, now) >= 0) {
@@ -495,8 +522,13 @@ dispatcher (void *arg)
                 j->kick = false;
                 pthread_mutex_unlock (&j->lock);
                 if (take) {
-                        take_jobs (j);
-                        next_poll = ce_deadline_after_ms (POLL_MS);
+                        int ret = take_jobs (j);
+
+                        /* A store whose take waited for work is asked again
+                         * at once; a failed one after POLL_MS (no busy
+                         * loop while Redis is down). */
+                        next_poll = ce_deadline_after_ms (
+                                ret == 0 && j->cfg.store->take_waits ? 0 : POLL_MS);
                 }
                 waiting = submit_waiting (j);
                 wake_waiters (j, NULL, true);
@@ -556,6 +588,7 @@ jobs_start (const struct jobs_config *cfg, struct jobs **out, struct ce_error *e
                 return ce_fail (err, ENOMEM, "out of memory");
         j->cfg = *cfg;
         j->kick = true;
+        store_listen (cfg->store, store_event, j);
         ret = ce_cond_init_monotonic (&j->wake);
         if (ret) {
                 free (j);
@@ -581,6 +614,8 @@ jobs_submit (struct jobs *j, const struct api_frontend *api, const char *idem_ke
         int ret = store_submit (j->cfg.store, api->name, idem_key, body, len, store_now_ms (), out,
                                 existing, err);
 
+        if (ret == 0 && ! *existing)
+                metrics_job_event (METRICS_JOB_ACCEPTED, 1);
         if (ret == 0) {
                 pthread_mutex_lock (&j->lock);
                 j->kick = true;
@@ -648,8 +683,9 @@ jobs_wait (struct jobs *j, const char *id, struct timespec deadline, void (*fn) 
         pthread_cond_signal (&j->wake); /* its deadline may be the next */
         pthread_mutex_unlock (&j->lock);
         /* It may have ended before the waiter was there (or the store is
-         * going away): then nobody else wakes it. */
-        if (stopping
+         * going away): then nobody else wakes it.  store_watch asks the
+         * other nodes to tell when it ends there. */
+        if (stopping || store_watch (j->cfg.store, id, NULL) != 0
             || (store_get (j->cfg.store, id, store_now_ms (), &job, NULL) == 0
                 && job.state == STORE_DONE)
             || job.id[0] == '\0')
@@ -662,15 +698,22 @@ yajl_gen_status
 jobs_gen (struct jobs *j, yajl_gen g)
 {
         struct store_stats stats = { 0 };
+        struct ce_error err = { 0 };
         yajl_gen_status st;
         size_t here;
+        bool up;
 
         pthread_mutex_lock (&j->lock);
         here = j->nruns;
         pthread_mutex_unlock (&j->lock);
-        if (store_stats (j->cfg.store, &stats, NULL) < 0)
+        up = store_stats (j->cfg.store, &stats, &err) == 0;
+        if (! up)
                 stats.queued = stats.running = stats.done = stats.disk_bytes = -1;
         GEN (yajl_gen_map_open (g));
+        /* Down (Redis out of reach): new jobs get 503, sync executions go on. */
+        GEN_KV_STR ("store", up ? "up" : "down");
+        if (! up)
+                GEN_KV_STR ("store_error", err.msg);
         GEN_KV_INT ("queued", stats.queued);
         GEN_KV_INT ("running", stats.running);
         GEN_KV_INT ("done", stats.done);
@@ -703,6 +746,7 @@ jobs_free (struct jobs *j)
         if (j == NULL)
                 return;
         jobs_quiesce (j);
+        store_listen (j->cfg.store, NULL, NULL);
         /* pool_shutdown answered or cancelled every submitted run. */
         while (j->runs) {
                 struct run *r = j->runs;

@@ -14,12 +14,18 @@
 #include <limits.h>
 #include <math.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <string.h>
 #include <sys/file.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <systemd/sd-daemon.h>
 
 #include "bundle.h"
 #include "cache.h"
@@ -140,33 +146,76 @@ test_workers (const struct options *o)
         return (size_t) (n < o->max_concurrent ? n : o->max_concurrent);
 }
 
-/* The job store (--jobs-db, or STATE/jobs.db), or NULL with --max-jobs 0.
- * This node's id names the jobs it runs, so that the next start on the same
- * state dir takes back the ones it was running when it died: the host name
- * and the state dir, which two servers on one machine never share (its
- * lock). */
+/* The --redis-password-file's first line (no newline); dies when unreadable
+ * or empty. */
+static char *
+read_password (const char *path)
+{
+        char *line = NULL;
+        size_t cap = 0;
+        ssize_t n;
+        FILE *f = fopen (path, "re");
+
+        if (f == NULL)
+                die ("--redis-password-file %s: %s", path, strerror (errno));
+        n = getline (&line, &cap, f);
+        fclose (f);
+        while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
+                line[--n] = '\0';
+        if (n <= 0)
+                die ("--redis-password-file %s: empty", path);
+        return line;
+}
+
+/* The job store: Redis with --redis (shared by many nodes), else SQLite
+ * (--jobs-db, or STATE/jobs.db); NULL with --max-jobs 0.  This node's id
+ * (--node-id, else the host name and the state dir, which two servers on
+ * one machine never share: its lock) names the jobs it runs, so that the
+ * next start with the same id takes back the ones it was running when it
+ * died. */
 static struct job_store *
 open_store (const char *state_dir, const struct options *o, char **db_path)
 {
         struct job_store *store = NULL;
         struct ce_error err = { 0 };
         char host[256] = "localhost", *node;
+        int64_t lease_ms = (int64_t) llround (o->job_lease_s * 1000);
+        struct store_params p;
+        char *password = NULL;
 
         if (o->max_jobs == 0)
                 return NULL;
         gethostname (host, sizeof (host) - 1);
-        if (asprintf (&node, "%s:%s", host, state_dir) < 0
+        if ((o->node_id ? (node = strdup (o->node_id)) == NULL
+                        : asprintf (&node, "%s:%s", host, state_dir) < 0)
             || (o->jobs_db ? (*db_path = strdup (o->jobs_db)) == NULL
                            : asprintf (db_path, "%s/jobs.db", state_dir) < 0))
                 die ("out of memory");
-        if (store_sqlite_open (&(struct store_params){ .path = *db_path,
-                                                       .max_jobs = o->max_jobs,
-                                                       .result_ttl_ms = o->result_ttl_s * 1000,
-                                                       .node = node,
-                                                       .max_attempts = (int) o->job_attempts },
-                               &store, &err)
-            < 0)
+        p = (struct store_params){ .path = *db_path,
+                                   .max_jobs = o->max_jobs,
+                                   .result_ttl_ms = o->result_ttl_s * 1000,
+                                   .node = node,
+                                   .max_attempts = (int) o->job_attempts,
+                                   /* take's wait must leave room for the
+                                    * renewals, every third of a lease. */
+                                   .block_ms = lease_ms / 6 < 1000 ? lease_ms / 6 : 1000 };
+        if (o->redis) {
+                if (o->redis_password_file)
+                        password = read_password (o->redis_password_file);
+                p.url = o->redis;
+                p.password = password;
+                if (store_redis_open (&p, &store, &err) < 0)
+                        die ("the job store (--redis %s): %s", o->redis, err.msg);
+                ce_log ("job store: Redis at %s, node %s", o->redis, node);
+                free (*db_path);
+                *db_path = NULL;
+        } else if (store_sqlite_open (&p, &store, &err) < 0) {
                 die ("the job store %s: %s", *db_path, err.msg);
+        }
+        if (password) {
+                explicit_bzero (password, strlen (password));
+                free (password);
+        }
         free (node);
         return store;
 }
@@ -181,6 +230,10 @@ close_store (struct job_store *store, const struct options *o, const char *db_pa
 
         if (store == NULL)
                 return;
+        if (db_path == NULL) { /* Redis: shared, never ours to remove */
+                store_close (store);
+                return;
+        }
         empty = store_stats (store, &st, NULL) == 0 && st.queued + st.running + st.done == 0;
         store_close (store);
         if (empty && o->jobs_db == NULL) {
@@ -363,6 +416,272 @@ default_init_path (void)
         return out;
 }
 
+/* systemd's notification protocol (sd_notify(3)) for a Type=notify unit:
+ * READY=1 once the probes passed and the HTTP server listens, WATCHDOG=1
+ * from the watchdog thread, STOPPING=1 on SIGTERM/SIGINT.
+ *
+ * NOTIFY_SOCKET is read once, before any thread or child exists, and removed
+ * from the environment: runc reads it too (the server spawns runc with its
+ * own environment), and would then bind the socket into every container,
+ * hand NOTIFY_SOCKET to the untrusted program and, in `runc run`, wait for
+ * that program's READY=1.  libsystemd's sd_notify() looks the variable up at
+ * every call, so the datagrams are sent here; libsystemd's
+ * sd_watchdog_enabled() still reads WATCHDOG_USEC and WATCHDOG_PID (and
+ * removes them too).  Without NOTIFY_SOCKET every call below is a no-op.
+ * Written once by main before any thread starts, read-only afterwards. */
+static struct {
+        struct sockaddr_un addr;
+        socklen_t len;          /* 0: no systemd to tell */
+        uint64_t watchdog_usec; /* 0: no watchdog asked for */
+} notify_target;
+
+static void
+notify_init (void)
+{
+        const char *sock = getenv ("NOTIFY_SOCKET");
+        int r = sd_watchdog_enabled (1, &notify_target.watchdog_usec);
+        size_t n;
+
+        if (r < 0)
+                ce_log ("warning: WATCHDOG_USEC/WATCHDOG_PID: %s: no watchdog", strerror (-r));
+        if (r <= 0)
+                notify_target.watchdog_usec = 0;
+        if (sock == NULL)
+                return;
+        n = strlen (sock);
+        if ((sock[0] != '/' && sock[0] != '@') || n < 2
+            || n >= sizeof (notify_target.addr.sun_path)) {
+                ce_log ("warning: NOTIFY_SOCKET=%s is not a unix socket path: systemd is not "
+                        "told when the server is ready",
+                        sock);
+        } else {
+                notify_target.addr.sun_family = AF_UNIX;
+                memcpy (notify_target.addr.sun_path, sock, n);
+                /* "@name": Linux's abstract namespace, without the NUL */
+                if (sock[0] == '@')
+                        notify_target.addr.sun_path[0] = '\0';
+                notify_target.len = (socklen_t) (offsetof (struct sockaddr_un, sun_path) + n
+                                                 + (sock[0] == '/'));
+        }
+        unsetenv ("NOTIFY_SOCKET");
+}
+
+/* One datagram to systemd ("READY=1\nSTATUS=..."); a failure costs only the
+ * notification (said once in the log).  Any thread. */
+static void __attribute__ ((format (printf, 1, 2))) notify_send (const char *fmt, ...)
+{
+        static atomic_bool warned;
+        char msg[512];
+        va_list ap;
+        int fd, n;
+
+        if (notify_target.len == 0)
+                return;
+        va_start (ap, fmt);
+        n = vsnprintf (msg, sizeof (msg), fmt, ap);
+        va_end (ap);
+        if (n < 0)
+                return;
+        fd = socket (AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+        if (fd < 0
+            || sendto (fd, msg, strlen (msg), MSG_NOSIGNAL,
+                       (const struct sockaddr *) &notify_target.addr, notify_target.len)
+                       < 0) {
+                if (! atomic_exchange (&warned, true))
+                        ce_log ("warning: cannot notify systemd (%s): %s", msg, strerror (errno));
+        }
+        if (fd >= 0)
+                close (fd);
+}
+
+/* The watchdog (WatchdogSec=): WATCHDOG=1 every third of the interval, but
+ * only after GET /health on our own listening address answered 200 within
+ * half a period.  A wedged libmicrohttpd thread (a deadlock behind it, an
+ * endless loop) then stops the feed and systemd restarts the server, where a
+ * bare timer would keep a dead server looking alive.  A third rather than
+ * the usual half: one slow probe is forgiven.  The probe is an ordinary
+ * request, so it shows in the log as "GET /health". */
+struct watchdog {
+        pthread_t thread;
+        bool started;
+        pthread_mutex_t lock; /* guards stop */
+        pthread_cond_t cond;  /* signalled when stop is set */
+        bool stop;
+        struct sockaddr_storage addr; /* where GET /health goes */
+        socklen_t addr_len;           /* 0: port unknown, feed without probing */
+        int64_t period_ms;
+};
+
+static bool
+watchdog_probe (const struct watchdog *w)
+{
+        static const char req[] = "GET /health HTTP/1.0\r\n\r\n";
+        int64_t ms = w->period_ms / 2 > 0 ? w->period_ms / 2 : 1;
+        struct timeval tv = { .tv_sec = (time_t) (ms / 1000),
+                              .tv_usec = (suseconds_t) (ms % 1000 * 1000) };
+        cleanup_close int fd = -1;
+        char buf[12];
+        size_t got = 0;
+        ssize_t n;
+
+        if (w->addr_len == 0)
+                return true;
+        fd = socket (w->addr.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        if (fd < 0 || setsockopt (fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof (tv)) < 0
+            || setsockopt (fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof (tv)) < 0
+            || connect (fd, (const struct sockaddr *) &w->addr, w->addr_len) < 0
+            || send (fd, req, sizeof (req) - 1, MSG_NOSIGNAL) != (ssize_t) sizeof (req) - 1)
+                return false;
+        while (got < sizeof (buf) && (n = recv (fd, buf + got, sizeof (buf) - got, 0)) > 0)
+                got += (size_t) n;
+        /* "HTTP/1.1 200" */
+        return got == sizeof (buf) && memcmp (buf, "HTTP/1.", 7) == 0
+               && memcmp (buf + 8, " 200", 4) == 0;
+}
+
+static void *
+watchdog_main (void *arg)
+{
+        struct watchdog *w = arg;
+        bool failing = false;
+
+        pthread_mutex_lock (&w->lock);
+        while (! w->stop) {
+                struct timespec next = ce_deadline_after_ms (w->period_ms);
+                bool ok;
+
+                pthread_mutex_unlock (&w->lock);
+                ok = watchdog_probe (w);
+                if (ok)
+                        notify_send ("WATCHDOG=1");
+                if (ok == failing)
+                        ce_log (ok ? "watchdog: GET /health answers again: feeding systemd"
+                                   : "warning: watchdog: GET /health did not answer 200: systemd "
+                                     "is not fed");
+                failing = ! ok;
+                pthread_mutex_lock (&w->lock);
+                while (! w->stop && pthread_cond_timedwait (&w->cond, &w->lock, &next) != ETIMEDOUT)
+                        ;
+        }
+        pthread_mutex_unlock (&w->lock);
+        return NULL;
+}
+
+/* Where the probe goes: the --listen address, a wildcard one replaced by
+ * the loopback address of its family (http.c resolves it the same way). */
+static socklen_t
+watchdog_address (const char *listen, struct sockaddr_storage *ss)
+{
+        char host[256];
+        const char *colon = strrchr (listen, ':');
+        struct addrinfo hints = { .ai_socktype = SOCK_STREAM, .ai_flags = AI_NUMERICSERV };
+        struct addrinfo *ai = NULL;
+        size_t hlen = colon ? (size_t) (colon - listen) : 0;
+        const char *h = listen;
+        socklen_t len = 0;
+
+        if (hlen >= 2 && h[0] == '[' && h[hlen - 1] == ']') {
+                h++;
+                hlen -= 2;
+        }
+        if (colon == NULL || hlen == 0 || hlen >= sizeof (host))
+                return 0;
+        memcpy (host, h, hlen);
+        host[hlen] = '\0';
+        if (getaddrinfo (host, colon + 1, &hints, &ai) != 0)
+                return 0;
+        if (ai->ai_addrlen <= sizeof (*ss)) {
+                memcpy (ss, ai->ai_addr, ai->ai_addrlen);
+                len = ai->ai_addrlen;
+        }
+        freeaddrinfo (ai);
+        if (ss->ss_family == AF_INET) {
+                struct sockaddr_in *in = (struct sockaddr_in *) ss;
+
+                if (in->sin_port == 0)
+                        return 0;
+                if (in->sin_addr.s_addr == htonl (INADDR_ANY))
+                        in->sin_addr.s_addr = htonl (INADDR_LOOPBACK);
+        } else if (ss->ss_family == AF_INET6) {
+                struct sockaddr_in6 *in6 = (struct sockaddr_in6 *) ss;
+
+                if (in6->sin6_port == 0)
+                        return 0;
+                if (IN6_IS_ADDR_UNSPECIFIED (&in6->sin6_addr))
+                        in6->sin6_addr = in6addr_loopback;
+        }
+        return len;
+}
+
+/* Start feeding systemd's watchdog if it asked for one (WATCHDOG_USEC);
+ * otherwise nothing.  Main thread, once the HTTP server listens. */
+static void
+watchdog_start (struct watchdog *w, const char *listen)
+{
+        int ret;
+
+        if (notify_target.len == 0 || notify_target.watchdog_usec == 0)
+                return;
+        w->period_ms = (int64_t) (notify_target.watchdog_usec / 3000);
+        if (w->period_ms < 1)
+                w->period_ms = 1;
+        w->addr_len = watchdog_address (listen, &w->addr);
+        if (w->addr_len == 0)
+                ce_log ("warning: watchdog: cannot probe --listen %s: fed without a probe", listen);
+        ret = pthread_mutex_init (&w->lock, NULL);
+        if (ret == 0)
+                ret = ce_cond_init_monotonic (&w->cond);
+        if (ret == 0)
+                ret = pthread_create (&w->thread, NULL, watchdog_main, w);
+        if (ret != 0)
+                die ("starting the watchdog thread: %s", strerror (ret));
+        ce_thread_name (w->thread, "ce-watchdog");
+        w->started = true;
+        ce_log ("watchdog: systemd expects WATCHDOG=1 every %gs: probing GET /health every %gs",
+                (double) notify_target.watchdog_usec / 1e6, (double) w->period_ms / 1e3);
+}
+
+static void
+watchdog_stop (struct watchdog *w)
+{
+        if (! w->started)
+                return;
+        pthread_mutex_lock (&w->lock);
+        w->stop = true;
+        pthread_cond_signal (&w->cond);
+        pthread_mutex_unlock (&w->lock);
+        pthread_join (w->thread, NULL);
+        pthread_cond_destroy (&w->cond);
+        pthread_mutex_destroy (&w->lock);
+        w->started = false;
+}
+
+/* --drain: sleep that long after http_drain, so that a balancer's health
+ * checks see GET /ready answer 503 and stop sending before the server stops
+ * accepting.  A second SIGTERM/SIGINT cuts it short. */
+static void
+drain_wait (const sigset_t *mask, double seconds)
+{
+        struct timespec deadline = ce_deadline_after_ms ((int64_t) llround (seconds * 1000));
+
+        for (;;) {
+                int64_t left = ce_ms_between (ce_now (), deadline);
+                struct timespec ts = { .tv_sec = (time_t) (left / 1000),
+                                       .tv_nsec = (long) (left % 1000) * 1000000 };
+                int sig;
+
+                if (left <= 0)
+                        return;
+                sig = sigtimedwait (mask, NULL, &ts);
+                if (sig > 0) {
+                        ce_log ("%s again: draining cut short", strsignal (sig));
+                        return;
+                }
+                if (errno != EINTR)
+                        return; /* EAGAIN: the time is up */
+        }
+}
+
 int
 main (int argc, char **argv)
 {
@@ -389,9 +708,14 @@ main (int argc, char **argv)
         char *version_argv[3];
         int lockfd, status, sig;
         bool made_state, made_runc, made_exec;
+        struct watchdog watchdog = { 0 };
 
         if (options_parse (argc, argv, &o) < 0)
                 return 2;
+        /* Every line from here on in --log-format; the node id's default
+         * (HOST:STATE) once the state dir is known. */
+        ce_log_set_format (strcmp (o.log_format, "json") == 0 ? CE_LOG_JSON : CE_LOG_TEXT);
+        ce_log_set_node (o.node_id);
 
         /* fds 0-2 must exist, or our own pipes could land on them. */
         while ((lockfd = open ("/dev/null", O_RDWR)) >= 0 && lockfd <= 2)
@@ -405,6 +729,9 @@ main (int argc, char **argv)
         sigaddset (&mask, SIGINT);
         pthread_sigmask (SIG_BLOCK, &mask, NULL);
         signal (SIGPIPE, SIG_IGN);
+        /* Before any thread or child: it takes NOTIFY_SOCKET out of the
+         * environment that runc inherits. */
+        notify_init ();
         /* A fixed threshold: large buffers (outputs, results, streams) are
          * their own mappings, unmapped when freed, instead of glibc raising
          * the threshold after the first big free and keeping them in the
@@ -427,6 +754,13 @@ main (int argc, char **argv)
         check_state_link (o.state_dir);
         state_dir = realpath (o.state_dir, NULL);
         check_state_dir (state_dir);
+        if (o.node_id == NULL && state_dir) {
+                char host[256] = "localhost", node[PATH_MAX + 256];
+
+                gethostname (host, sizeof (host) - 1);
+                snprintf (node, sizeof (node), "%s:%s", host, state_dir);
+                ce_log_set_node (node); /* as open_store names this node */
+        }
         if (state_dir == NULL || asprintf (&runc_root, "%s/runc", state_dir) < 0
             || asprintf (&exec_dir, "%s/exec", state_dir) < 0)
                 die ("state dir %s: %s", o.state_dir, strerror (errno));
@@ -493,6 +827,7 @@ main (int argc, char **argv)
         if (execution_cleanup_stale (&rc, &err) < 0)
                 die ("clean-up of an earlier run failed: %s", err.msg);
         options_policy (&o, &policy);
+        notify_send ("STATUS=checking the bundles (one container each)");
         /* The probe runs under the run stage's defaults. */
         if (probe_bundles (&rc, bundles, &policy.defaults, &err) < 0)
                 die ("%s", err.msg);
@@ -537,7 +872,7 @@ main (int argc, char **argv)
                 .max_async = o.async_workers > 0
                                      ? (size_t) o.async_workers
                                      : (size_t) (o.max_concurrent > 1 ? o.max_concurrent / 2 : 1),
-                .lease_ms = 30000,
+                .lease_ms = (int64_t) llround (o.job_lease_s * 1000),
         };
         if (o.warm_pool > 0 && o.warm_max > 0) {
                 const struct warm_params wp = { .per_language = (size_t) o.warm_pool,
@@ -558,12 +893,29 @@ main (int argc, char **argv)
                 CE_VERSION, o.listen, o.max_concurrent, o.timeout_s, o.memory_mb, o.cpus,
                 cgroup_mode (), runner_limit_mode_name (limits), rootless ? ", rootless" : "",
                 warm ? o.warm_pool : 0, warm ? o.warm_max : 0);
+        /* The probes passed and GET /ready answers: a Type=notify unit is up. */
+        notify_send ("READY=1\nSTATUS=serving on http://%s", o.listen);
+        watchdog_start (&watchdog, o.listen);
 
         sigemptyset (&mask);
         sigaddset (&mask, SIGTERM);
         sigaddset (&mask, SIGINT);
         while (sigwait (&mask, &sig) != 0)
                 ;
+        if (o.drain_s > 0) {
+                ce_log ("%s: draining for %gs (GET /ready answers 503, requests are still "
+                        "served), then shutting down",
+                        strsignal (sig), o.drain_s);
+                http_drain (http);
+                notify_send ("STOPPING=1\nSTATUS=draining for %gs", o.drain_s);
+                drain_wait (&mask, o.drain_s);
+        } else {
+                notify_send ("STOPPING=1");
+        }
+        /* systemd stops watching once the service is stopping; before
+         * http_quiesce, after which GET /health no longer answers. */
+        watchdog_stop (&watchdog);
+        notify_send ("STATUS=shutting down (running executions get %gs)", o.grace_s);
         ce_log ("%s: shutting down (running executions get %gs)", strsignal (sig), o.grace_s);
 
         http_quiesce (http);

@@ -131,6 +131,24 @@ static const struct flag flags[] = {
           .default_text = "half of\n--max-concurrent, at least 1" },
         { "job-attempts", K_LONG, F (job_attempts), "N", 1, 100, 3,
           .help = "starts of a job (the server died while it ran)\nbefore it is given up" },
+        { "job-lease", K_DOUBLE, F (job_lease_s), "SECONDS", 0.3, 3600, 30,
+          .help = "a running job is renewed every third of this;\none not renewed for this long "
+                  "(its node died)\nis taken over by another node" },
+        { "node-id", K_STR, F (node_id), "ID",
+          .help = "this node's stable name in the job store: a\nrestarted node takes back the "
+                  "jobs it ran",
+          .default_text = "HOST:STATE" },
+        { "redis", K_STR, F (redis), "URL",
+          .help = "share the job store through Redis\n(redis://HOST:PORT[/DB]): many nodes, "
+                  "one queue",
+          .header = "Many nodes (docs/scaling.md):" },
+        { "redis-password-file", K_STR, F (redis_password_file), "FILE",
+          .help = "Redis AUTH password (the file's first line)" },
+        { "drain", K_DOUBLE, F (drain_s), "SECONDS", 0, 3600, 0,
+          .help = "on SIGTERM, answer GET /ready 503 this long\nbefore stopping, so that a "
+                  "balancer stops\nsending first" },
+        { "log-format", K_STR, F (log_format), "text|json", .def_str = "text",
+          .help = "log lines as text, or one JSON object per line" },
         { "callback-allow", K_STR, F (callback_allow), "CIDRS",
           .help = "comma-separated ranges a callback_url may reach\nbesides global addresses "
                   "(private, link-local\nand loopback ones are refused otherwise)",
@@ -299,6 +317,12 @@ options_parse (int argc, char **argv, struct options *o)
         }
         if (optind < argc) {
                 fprintf (stderr, "%s: unexpected argument '%s'\n", argv[0], argv[optind]);
+                usage (stderr, argv[0]);
+                return -1;
+        }
+        if (strcmp (o->log_format, "text") != 0 && strcmp (o->log_format, "json") != 0) {
+                fprintf (stderr, "%s: bad value '%s' for --log-format (text or json)\n", argv[0],
+                         o->log_format);
                 usage (stderr, argv[0]);
                 return -1;
         }

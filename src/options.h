@@ -57,7 +57,13 @@ struct options {
         const char *jobs_db; /* NULL: STATE/jobs.db */
         long async_workers;  /* 0: half of max_concurrent, at least 1 */
         long job_attempts;
-        const char *callback_allow; /* comma-separated CIDRs, or NULL */
+        double job_lease_s;
+        const char *node_id;             /* NULL: HOST:STATE */
+        const char *redis;               /* NULL: the embedded (SQLite) store */
+        const char *redis_password_file; /* NULL: no AUTH */
+        double drain_s;                  /* SIGTERM: /ready answers 503 this long first */
+        const char *log_format;          /* "text" or "json" */
+        const char *callback_allow;      /* comma-separated CIDRs, or NULL */
         bool callback_allow_loopback;
         const char *callback_secret_file;
         long callback_attempts;

@@ -124,16 +124,27 @@ struct store_ops {
         int (*list) (struct job_store *s, const char *api, int64_t offset, int64_t limit,
                      int64_t now_ms, struct store_job *out, size_t *n, int64_t *total,
                      struct ce_error *err);
+        /* Optional (NULL: every job ends on the node that waits for it). */
+        int (*watch) (struct job_store *s, const char *id, struct ce_error *err);
+        void (*listen) (struct job_store *s, void (*fn) (void *arg, const char *id, bool cancelled),
+                        void *arg);
 };
 
 /* Every back-end's store starts with this. */
 struct job_store {
         const struct store_ops *ops;
+        /* store_take waits a moment for work itself (Redis: XREADGROUP
+         * BLOCK): call it again at once rather than poll. */
+        bool take_waits;
 };
 
 struct store_params {
         const char *path;      /* SQLite: the database file (created 0600 when missing) */
-        int64_t max_jobs;      /* > 0: jobs not yet expired, in any state */
+        const char *url;       /* Redis: redis://HOST[:PORT][/DB] */
+        const char *password;  /* Redis: AUTH with it; NULL: none */
+        int64_t block_ms;      /* Redis: the longest store_take waits for a job (1000) */
+        int64_t max_jobs;      /* > 0: jobs not yet expired, in any state (Redis: queued
+                                  and running ones; Redis' maxmemory bounds the rest) */
         int64_t result_ttl_ms; /* a done job is kept this long after it finished */
         const char *node;      /* this server's id: owner of the jobs it runs */
         int max_attempts;      /* > 0: starts of a job before it is given up */
@@ -143,6 +154,16 @@ struct store_params {
  * format, or that is not a job store, is refused (-EPROTO) with a message
  * that says so.  *out: close with store_close. */
 int store_sqlite_open (const struct store_params *p, struct job_store **out, struct ce_error *err);
+
+/* Connect to the Redis at p->url and make the queue's consumer group when
+ * missing; Redis must answer now (-ENOTCONN with the reason otherwise).
+ * Later calls reconnect by themselves, with backoff.  *out: store_close. */
+int store_redis_open (const struct store_params *p, struct job_store **out, struct ce_error *err);
+
+/* A new job id: a random (version 4) UUID's bits in lowercase hex.
+ * Judge0's tokens are its 36-character spelling (api_judge0.c), and strict
+ * clients check them.  0, or the error of getrandom. */
+int store_new_id (char id[STORE_ID_SIZE], struct ce_error *err);
 
 /* Wall-clock milliseconds since the epoch, the store's clock. */
 static inline int64_t
@@ -269,6 +290,27 @@ store_list (struct job_store *s, const char *api, int64_t offset, int64_t limit,
             struct store_job *out, size_t *n, int64_t *total, struct ce_error *err)
 {
         return s->ops->list (s, api, offset, limit, now_ms, out, n, total, err);
+}
+
+/* Ask to be told (store_listen's fn) when job id ends on another node.
+ * 1 when it is done already, 0 when watched (or the back-end has no other
+ * nodes to hear from), -ENOENT when unknown. */
+static inline int
+store_watch (struct job_store *s, const char *id, struct ce_error *err)
+{
+        return s->ops->watch ? s->ops->watch (s, id, err) : 0;
+}
+
+/* fn(arg, id, cancelled) is called, from a thread of the store's, when a
+ * job watched by this node ended elsewhere (cancelled false), or when a
+ * job this node runs was cancelled through another node (true).  Once,
+ * before the first store_watch; fn NULL: no call after this returns. */
+static inline void
+store_listen (struct job_store *s, void (*fn) (void *arg, const char *id, bool cancelled),
+              void *arg)
+{
+        if (s->ops->listen)
+                s->ops->listen (s, fn, arg);
 }
 
 /* Counts by state and the bytes on disk. */

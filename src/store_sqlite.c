@@ -44,6 +44,8 @@
 #include <sys/random.h>
 #include <sys/stat.h>
 
+#include "metrics.h"
+
 #define SCHEMA_VERSION 1
 #define APPLICATION_ID 1128622690 /* 0x43456a62, "CEjb" */
 #define BUSY_TIMEOUT_MS 10000
@@ -339,27 +341,6 @@ close_failed (struct sqlite_store *s, const char *id, const char *failure, int64
 
 /* ---- operations ---- */
 
-static int
-new_id (char id[STORE_ID_SIZE], struct ce_error *err)
-{
-        static const char hex[] = "0123456789abcdef";
-        unsigned char r[STORE_ID_LEN / 2];
-
-        if (getrandom (r, sizeof (r), 0) != (ssize_t) sizeof (r))
-                return ce_fail (err, errno ? errno : EIO, "job store: getrandom: %s",
-                                strerror (errno));
-        /* A random (version 4) UUID's bits: Judge0's tokens are its 36-char
-         * spelling (api_judge0.c), and strict clients check them. */
-        r[6] = (unsigned char) ((r[6] & 0x0f) | 0x40);
-        r[8] = (unsigned char) ((r[8] & 0x3f) | 0x80);
-        for (size_t i = 0; i < sizeof (r); i++) {
-                id[2 * i] = hex[r[i] >> 4];
-                id[2 * i + 1] = hex[r[i] & 15];
-        }
-        id[STORE_ID_LEN] = '\0';
-        return 0;
-}
-
 /* submit inside its transaction: 1 when *out is an existing job. */
 static int
 submit_tx (struct sqlite_store *s, const char *api, const char *idem_key, const void *request,
@@ -413,7 +394,7 @@ submit_tx (struct sqlite_store *s, const char *api, const char *idem_key, const 
                         return ce_fail (err, ENOSPC, "the job store is full (%" PRId64 " jobs)",
                                         s->max_jobs);
         }
-        ret = new_id (id, err);
+        ret = store_new_id (id, err);
         if (ret < 0)
                 return ret;
         {
@@ -487,11 +468,15 @@ take_tx (struct sqlite_store *s, int64_t lease_ms, int64_t now_ms, struct store_
                                           j.owner ? " (" : "", j.owner ? j.owner : "",
                                           j.owner ? ")" : "");
                         ret = close_failed (s, j.id, failure, now_ms, err);
+                        if (ret == 0 && ! j.cancel_requested)
+                                metrics_job_event (METRICS_JOB_FAILED, 1);
                         store_job_clear (&j);
                         if (ret < 0)
                                 return ret;
                         continue;
                 }
+                if (j.state == STORE_RUNNING) /* its lease ran out: its node stopped */
+                        metrics_job_event (METRICS_JOB_RECLAIMED, 1);
                 {
                         sqlite3_stmt *st = s->st[ST_CLAIM];
 

@@ -19,15 +19,19 @@ export CE_ROOT
 CE_DEPS=(
   build-essential cmake pkg-config libmicrohttpd-dev libyajl-dev libsqlite3-dev
   libcurl4-openssl-dev libwslay-dev nettle-dev libseccomp-dev libzip-dev
+  libhiredis-dev libsystemd-dev
   runc skopeo umoci docker.io mmdebstrap jq python3 curl uidmap
 )
 # ... and to test: clang and its runtime (the fuzzer, sanitizers), node and
 # npm (the Piston clients), qemu-system-x86 and e2fsprogs (the cgroup v2 VM
 # of tests/vm/run-vm-suite), nghttp2-client (tools/bench's h2load),
-# python3-websocket (test_hostile.py's WebSocket client).
+# python3-websocket (test_hostile.py's WebSocket client); redis-server,
+# haproxy and prometheus (promtool and the scraper) for the cluster test,
+# systemd (systemd-analyze verify) and python3-yaml for deploy/'s lint.
 CE_TEST_DEPS=(
   clang libclang-rt-14-dev nodejs npm
   qemu-system-x86 e2fsprogs nghttp2-client python3-websocket
+  redis-server haproxy prometheus systemd python3-yaml
 )
 
 CE_START_SECONDS="${CE_START_SECONDS:-$(date +%s)}"
