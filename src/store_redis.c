@@ -415,6 +415,8 @@ static const char lua_claim[] = LUA_COMPLETE
         "  redis.call('XCLAIM', Q, 'codeengine', h[4], 0, entry, 'JUSTID')\n"
         "  return {0}\n"
         "end\n"
+        /* Read back at start-up, but another node took it over since. */
+        "if ARGV[8] == '1' and h[1] == 'running' and h[4] ~= node then return {0} end\n"
         "if h[3] == '1' then complete(id, '', 'cancelled', now, ttl) return {0} end\n"
         "local att = tonumber(h[2])\n"
         "if att >= max then\n"
