@@ -13,11 +13,11 @@
  * walks: its documents, its execution, its WebSocket protocol.
  *
  * Today: api_native.c (POST /execute and /executions, GET /version and
- * /languages), api_piston.c (Piston's API v2 under /api/v2/; its WebSocket
- * protocol is api_piston_ws.c) and api_judge0.c (Judge0 CE 1.13.1 under
- * /judge0/, its submissions asynchronous jobs).  A parser belongs to one connection and is used by
- * one thread at a time (libmicrohttpd's); the generators may run on any
- * thread and only read what they are given.
+ * /languages), api_mcp.c (the Model Context Protocol's JSON-RPC at /mcp,
+ * its tool calls executions like any other), api_piston.c (Piston's API v2 under /api/v2/; its
+ * WebSocket protocol is api_piston_ws.c) and api_judge0.c (Judge0 CE 1.13.1 under /judge0/, its
+ * submissions asynchronous jobs).  A parser belongs to one connection and is used by one thread at
+ * a time (libmicrohttpd's); the generators may run on any thread and only read what they are given.
  */
 #ifndef CE_API_H
 #define CE_API_H
@@ -43,6 +43,11 @@ struct api_env {
         const char *cgroup; /* cgroup_mode () */
         bool rootless;
         size_t max_concurrent, queue, max_body;
+        /* MCP (api_mcp.c): origins besides loopback ones (comma-separated,
+         * or NULL), sessions at once, and the idle time that ends one */
+        const char *mcp_allow_origins;
+        size_t mcp_max_sessions;
+        int mcp_session_idle_s;
 };
 
 /* One request, translated: what the execution needs. */
@@ -91,6 +96,37 @@ enum api_route_kind {
         API_ROUTE_BATCH,  /* POST: several requests' jobs at once; GET: several jobs */
         API_ROUTE_LIST,   /* GET: a page of the API's jobs (list_page, gen_list) */
         API_ROUTE_STATS,  /* GET: counts over all the API's jobs (gen_stats), cached */
+        API_ROUTE_RPC,    /* a body that is one message of the front-end's protocol (rpc_message) */
+};
+
+/* API_ROUTE_RPC: what one message asks of the transport.  http.c fills the
+ * method and the headers; rpc_message fills the rest and says which of
+ * two it is: an answer now (API_RPC_ANSWER) or an execution whose
+ * result, and with `stream` its live events first, are the answer
+ * (API_RPC_RUN). */
+enum api_rpc_kind {
+        API_RPC_ANSWER,
+        API_RPC_RUN,
+};
+
+struct api_rpc {
+        const char *method;             /* in: "POST", "DELETE" */
+        const struct api_query *header; /* in: the request's headers by name */
+        /* out, both kinds: one more response header (name NULL: none) */
+        const char *header_name;
+        char header_value[80];
+        /* API_RPC_ANSWER: the status and a body of content_type (malloc'd;
+         * NULL: empty) */
+        unsigned status;
+        char *body;
+        size_t len;
+        const char *content_type;
+        /* API_RPC_RUN: the execution, planned (in.req owned by the
+         * transport from here), and the front-end's call, handed to
+         * rpc_result, to the events dialect as its ctx, and to rpc_end. */
+        struct api_request in;
+        void *call;
+        bool stream; /* live events (events) on text/event-stream before the result */
 };
 
 struct api_route {
@@ -210,11 +246,29 @@ struct api_frontend {
         /* The body of a refusal whose finish left one in the parser (a
          * document of field errors); false: none [gen_error]. */
         bool (*gen_refusal) (void *parser, yajl_gen g);
+        /* API_ROUTE_RPC.  rpc_message: the body is whole in the parser (fed
+         * as for an execution; a body refused there is answered with
+         * gen_error); never fails, its errors are answers.  rpc_watch: how
+         * to stop a call's execution at once (cancel (arg), any thread, until
+         * rpc_end); rpc_result: the call's answer, res NULL when it could
+         * not run (error says why); rpc_end: the transport is done with the
+         * call (after which cancel is never called). */
+        enum api_rpc_kind (*rpc_message) (void *parser, const struct api_env *env,
+                                          struct api_rpc *rpc);
+        void (*rpc_watch) (void *call, void (*cancel) (void *arg), void *arg);
+        yajl_gen_status (*rpc_result) (yajl_gen g, void *call, const struct api_env *env,
+                                       const struct api_request *in, const struct exec_result *res,
+                                       const char *error);
+        void (*rpc_end) (void *call);
 };
 
 extern const struct api_frontend api_native;
 extern const struct api_frontend api_piston;
 extern const struct api_frontend api_judge0;
+extern const struct api_frontend api_mcp;
+
+/* Forget every MCP session (the server stops; no call is in flight). */
+void api_mcp_reset (void);
 
 /* api's error body for msg, which may quote a client's input cut at a byte
  * limit: made valid UTF-8 first. */
@@ -235,6 +289,20 @@ api_gen_error_clean (yajl_gen g, const struct api_frontend *api, const char *msg
  * (api_body.c). */
 int api_body_append (struct ce_buf *body, size_t max, const char *data, size_t len,
                      struct ce_error *err);
+
+/* A parser that only gathers the body (api_body_append): the parser_new,
+ * parser_free and feed of a front-end that reads body.data at the end. */
+struct api_body_parser {
+        struct ce_buf body;
+        size_t max;
+};
+void *api_body_parser_new (size_t max_body, const struct api_query *q);
+void api_body_parser_free (void *parser);
+int api_body_parser_feed (void *parser, const char *data, size_t len, struct ce_error *err);
+
+/* GET /languages's answer (api_native.c), for other front-ends to list
+ * the same. */
+yajl_gen_status api_gen_languages (yajl_gen g, const struct api_env *env);
 
 /* An object's member, or NULL. */
 static inline yajl_val

@@ -204,9 +204,12 @@ fail:
 /* -- live events (events.h): NDJSON's lines -------------------------------- */
 
 static yajl_gen_status
-native_event_output (yajl_gen g, enum exec_stage stage, int stream, const char *text, size_t len)
+native_event_output (yajl_gen g, void *ctx, enum exec_stage stage, int stream, const char *text,
+                     size_t len)
 {
         yajl_gen_status st;
+
+        (void) ctx;
 
         GEN (yajl_gen_map_open (g));
         GEN_KV_STR ("type", events_stream_name (stream));
@@ -219,9 +222,11 @@ fail:
 }
 
 static yajl_gen_status
-native_event_skipped (yajl_gen g, enum exec_stage stage, int stream, uint64_t bytes)
+native_event_skipped (yajl_gen g, void *ctx, enum exec_stage stage, int stream, uint64_t bytes)
 {
         yajl_gen_status st;
+
+        (void) ctx;
 
         GEN (yajl_gen_map_open (g));
         GEN_KV_STR ("type", "skipped");
@@ -234,11 +239,13 @@ fail:
 }
 
 static yajl_gen_status
-native_event_exit (yajl_gen g, enum exec_stage stage, const struct runner_result *res)
+native_event_exit (yajl_gen g, void *ctx, enum exec_stage stage, const struct runner_result *res)
 {
         char signame[32];
         const char *sig = runner_signal_name (res->signal, signame, sizeof (signame));
         yajl_gen_status st;
+
+        (void) ctx;
 
         GEN (yajl_gen_map_open (g));
         GEN_KV_STR ("type", "exit");
@@ -259,10 +266,12 @@ fail:
 }
 
 static yajl_gen_status
-native_event_test (yajl_gen g, size_t index, const char *name, enum verdict v,
+native_event_test (yajl_gen g, void *ctx, size_t index, const char *name, enum verdict v,
                    const struct runner_result *run)
 {
         yajl_gen_status st;
+
+        (void) ctx;
 
         GEN (yajl_gen_map_open (g));
         GEN_KV_STR ("type", "test");
@@ -318,8 +327,8 @@ fail:
 
 /* GET /languages: built once, at start-up.  Unavailable languages are
  * listed too, with the reason, so that a client sees what is missing. */
-static yajl_gen_status
-gen_languages (yajl_gen g, const struct api_env *c)
+yajl_gen_status
+api_gen_languages (yajl_gen g, const struct api_env *c)
 {
         yajl_gen_status st;
 
@@ -445,7 +454,7 @@ static const struct api_route native_routes[] = {
           .methods = "GET, HEAD",
           .kind = API_ROUTE_DOCUMENT,
           .wrong_method = "use GET",
-          .document = gen_languages },
+          .document = api_gen_languages },
         { .path = "/executions",
           .methods = "POST",
           .kind = API_ROUTE_SUBMIT,

@@ -845,9 +845,12 @@ fail:
 /* -- live events (events.h): the WebSocket's messages --------------------- */
 
 static yajl_gen_status
-piston_event_output (yajl_gen g, enum exec_stage stage, int stream, const char *text, size_t len)
+piston_event_output (yajl_gen g, void *ctx, enum exec_stage stage, int stream, const char *text,
+                     size_t len)
 {
         yajl_gen_status st;
+
+        (void) ctx;
 
         (void) stage;
         GEN (yajl_gen_map_open (g));
@@ -862,9 +865,11 @@ fail:
 
 /* Piston has no such message: ours, in its style. */
 static yajl_gen_status
-piston_event_skipped (yajl_gen g, enum exec_stage stage, int stream, uint64_t bytes)
+piston_event_skipped (yajl_gen g, void *ctx, enum exec_stage stage, int stream, uint64_t bytes)
 {
         yajl_gen_status st;
+
+        (void) ctx;
 
         (void) stage;
         GEN (yajl_gen_map_open (g));
@@ -877,10 +882,12 @@ fail:
 }
 
 static yajl_gen_status
-piston_event_exit (yajl_gen g, enum exec_stage stage, const struct runner_result *res)
+piston_event_exit (yajl_gen g, void *ctx, enum exec_stage stage, const struct runner_result *res)
 {
         struct api_piston_outcome o;
         yajl_gen_status st;
+
+        (void) ctx;
 
         api_piston_outcome (res, &o);
         GEN (yajl_gen_map_open (g));

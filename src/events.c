@@ -20,10 +20,12 @@ emit (struct events *e, bool droppable, yajl_gen g, yajl_gen_status st)
 }
 
 void
-events_init (struct events *e, const struct events_dialect *dialect, const struct events_out *out)
+events_init (struct events *e, const struct events_dialect *dialect, void *dialect_ctx,
+             const struct events_out *out)
 {
         memset (e, 0, sizeof (*e));
         e->dialect = dialect;
+        e->dialect_ctx = dialect_ctx;
         e->out = *out;
         e->stage = EXEC_STAGE_RUN;
 }
@@ -36,7 +38,8 @@ events_flush_skipped (struct events *e)
 
                 if (e->skipped[i] == 0 || (g = jsongen_new ()) == NULL)
                         continue;
-                if (emit (e, false, g, e->dialect->skipped (g, e->stage, i, e->skipped[i])))
+                if (emit (e, false, g,
+                          e->dialect->skipped (g, e->dialect_ctx, e->stage, i, e->skipped[i])))
                         e->skipped[i] = 0;
                 yajl_gen_free (g);
         }
@@ -59,7 +62,8 @@ emit_output (void *arg, int i, const char *data, size_t len)
                 return;
         }
         events_flush_skipped (e);
-        if (! emit (e, true, g, e->dialect->output (g, e->stage, i, clean, clean_len)))
+        if (! emit (e, true, g,
+                    e->dialect->output (g, e->dialect_ctx, e->stage, i, clean, clean_len)))
                 e->skipped[i] += len;
         yajl_gen_free (g);
 }
@@ -80,7 +84,7 @@ events_stage_start (struct events *e, enum exec_stage stage)
         e->stage = stage;
         if (g == NULL)
                 return;
-        emit (e, false, g, e->dialect->stage (g, stage));
+        emit (e, false, g, e->dialect->stage (g, e->dialect_ctx, stage));
         yajl_gen_free (g);
 }
 
@@ -95,7 +99,7 @@ events_stage_end (struct events *e, enum exec_stage stage, const struct runner_r
         g = jsongen_new ();
         if (g == NULL)
                 return;
-        emit (e, false, g, e->dialect->exit (g, stage, res));
+        emit (e, false, g, e->dialect->exit (g, e->dialect_ctx, stage, res));
         yajl_gen_free (g);
 }
 
@@ -110,7 +114,7 @@ events_test_end (struct events *e, size_t index, const char *name, enum verdict 
         g = jsongen_new ();
         if (g == NULL)
                 return;
-        emit (e, false, g, e->dialect->test (g, index, name, v, run));
+        emit (e, false, g, e->dialect->test (g, e->dialect_ctx, index, name, v, run));
         yajl_gen_free (g);
 }
 
@@ -121,10 +125,11 @@ events_stream_name (int stream)
 }
 
 yajl_gen_status
-events_gen_stage (yajl_gen g, enum exec_stage stage)
+events_gen_stage (yajl_gen g, void *ctx, enum exec_stage stage)
 {
         yajl_gen_status st;
 
+        (void) ctx;
         GEN (yajl_gen_map_open (g));
         GEN_KV_STR ("type", "stage");
         GEN_KV_STR ("stage", exec_stage_name (stage));

@@ -24,24 +24,26 @@
 #include "sink.h"
 
 /* How one API spells its events: each fills g with one JSON object.
+ * ctx is the one given to events_init (a call's own state, or NULL).
  * stream is 0 (stdout) or 1 (stderr); text is valid UTF-8. */
 struct events_dialect {
-        yajl_gen_status (*stage) (yajl_gen g, enum exec_stage stage);
-        yajl_gen_status (*output) (yajl_gen g, enum exec_stage stage, int stream, const char *text,
-                                   size_t len);
-        yajl_gen_status (*skipped) (yajl_gen g, enum exec_stage stage, int stream, uint64_t bytes);
-        yajl_gen_status (*exit) (yajl_gen g, enum exec_stage stage,
+        yajl_gen_status (*stage) (yajl_gen g, void *ctx, enum exec_stage stage);
+        yajl_gen_status (*output) (yajl_gen g, void *ctx, enum exec_stage stage, int stream,
+                                   const char *text, size_t len);
+        yajl_gen_status (*skipped) (yajl_gen g, void *ctx, enum exec_stage stage, int stream,
+                                    uint64_t bytes);
+        yajl_gen_status (*exit) (yajl_gen g, void *ctx, enum exec_stage stage,
                                  const struct runner_result *res);
         /* A test case's end (run NULL: skipped); NULL for an API without
          * test cases. */
-        yajl_gen_status (*test) (yajl_gen g, size_t index, const char *name, enum verdict v,
-                                 const struct runner_result *run);
+        yajl_gen_status (*test) (yajl_gen g, void *ctx, size_t index, const char *name,
+                                 enum verdict v, const struct runner_result *run);
 };
 
 /* For dialects: "stdout" (0) or "stderr" (1); and the stage event as both
  * APIs spell it, {"type":"stage","stage":"compile"|"run"}. */
 const char *events_stream_name (int stream);
-yajl_gen_status events_gen_stage (yajl_gen g, enum exec_stage stage);
+yajl_gen_status events_gen_stage (yajl_gen g, void *ctx, enum exec_stage stage);
 
 /* Where the encoded events go: the transport's queue. */
 struct events_out {
@@ -57,6 +59,7 @@ struct events_out {
 
 struct events {
         const struct events_dialect *dialect;
+        void *dialect_ctx;
         struct events_out out;
         enum exec_stage stage;
         /* per stream (stdout, stderr): an incomplete UTF-8 sequence held
@@ -65,7 +68,7 @@ struct events {
         uint64_t skipped[2];
 };
 
-void events_init (struct events *e, const struct events_dialect *dialect,
+void events_init (struct events *e, const struct events_dialect *dialect, void *dialect_ctx,
                   const struct events_out *out);
 
 /* The sink's events (sink.h); stream is the sink's: 1 stdout, 2 stderr. */

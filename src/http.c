@@ -90,7 +90,8 @@ struct http_server {
 
 /* The public APIs.  The first whose prefix a path starts with owns it (its
  * routes, its error shape): longer prefixes first. */
-static const struct api_frontend *const frontends[] = { &api_piston, &api_judge0, &api_native };
+static const struct api_frontend *const frontends[] = { &api_piston, &api_judge0, &api_mcp,
+                                                        &api_native };
 #define NFRONTENDS (sizeof (frontends) / sizeof (frontends[0]))
 
 enum phase {
@@ -133,6 +134,12 @@ struct http_req {
         bool cancelled;              /* the pool dropped the job at shutdown */
         int rejected;                /* job_submit's error: queue full or stopping */
         char job_id[STORE_ID_SIZE];  /* PHASE_WAITING: the job it waits for */
+        /* An API_ROUTE_RPC execution: the front-end's call (rpc_end'ed with
+         * r), and a header its answer carries (name NULL: none). */
+        void *rpc_call;
+        bool rpc_sse; /* its events on text/event-stream */
+        const char *rpc_header;
+        char rpc_header_value[80];
 };
 
 /* One line per request (ce_log_request): its id, method, path, language,
@@ -349,7 +356,24 @@ gen_result (yajl_gen g, const void *arg)
 {
         const struct http_req *r = arg;
 
+        if (r->rpc_call)
+                return r->api->rpc_result (g, r->rpc_call, &r->srv->env, &r->in, &r->job.result,
+                                           NULL);
         return r->api->gen_result (g, &r->srv->env, &r->in, &r->job.result);
+}
+
+/* An API_ROUTE_RPC call's answer when its execution did not run. */
+struct rpc_failure {
+        const struct http_req *r;
+        const char *msg;
+};
+
+static yajl_gen_status
+gen_rpc_failure (yajl_gen g, const void *arg)
+{
+        const struct rpc_failure *f = arg;
+
+        return f->r->api->rpc_result (g, f->r->rpc_call, &f->r->srv->env, &f->r->in, NULL, f->msg);
 }
 
 /* GET /ready: which languages passed their start-up check (bundle.c's and
@@ -428,6 +452,9 @@ inflight_done (struct http_req *r)
 static void
 req_free (struct http_req *r)
 {
+        /* First: after it the front-end never cancels through client_fd. */
+        if (r->rpc_call)
+                r->api->rpc_end (r->rpc_call);
         if (r->parser)
                 r->api->parser_free (r->parser);
         request_free (r->in.req);
@@ -489,8 +516,15 @@ job_answer (struct job *j)
                 MHD_resume_connection (r->conn); /* r is the HTTP thread's from here */
                 return;
         }
-        if (j->ret < 0) {
+        if (j->ret < 0 && r->rpc_call) {
+                log_request (r, "POST", r->route, 200, "internal_error");
+                ndjson_stream_end_with (r->stream, gen_rpc_failure,
+                                        &(struct rpc_failure){ r, j->err.msg });
+        } else if (j->ret < 0) {
                 stream_error (r, 500, j->err.msg, "internal_error", "internal_error");
+        } else if (r->rpc_call) {
+                log_request (r, "POST", r->route, 200, runner_status_name (j->result.status));
+                ndjson_stream_end_with (r->stream, gen_result, r);
         } else {
                 log_request (r, "POST", r->route, 200, runner_status_name (j->result.status));
                 ndjson_stream_end (r->stream, "result", "result", gen_result, r, 0);
@@ -516,7 +550,13 @@ job_cancel (struct job *j)
                 MHD_resume_connection (r->conn);
                 return;
         }
-        stream_error (r, 503, "the server is shutting down", NULL, "shutting_down");
+        if (r->rpc_call) {
+                log_request (r, "POST", r->route, 503, "shutting_down");
+                ndjson_stream_end_with (r->stream, gen_rpc_failure,
+                                        &(struct rpc_failure){ r, "the server is shutting down" });
+        } else {
+                stream_error (r, 503, "the server is shutting down", NULL, "shutting_down");
+        }
         inflight_done (r);
         req_unref (r);
 }
@@ -570,6 +610,8 @@ start_stream (struct http_req *r, const char *method, const char *url)
         if (resp == NULL)
                 return MHD_NO; /* the worker finishes alone; its lines go nowhere */
         add_request_id (r->conn, resp);
+        if (r->rpc_header)
+                MHD_add_response_header (resp, r->rpc_header, r->rpc_header_value);
         ret = MHD_queue_response (r->conn, MHD_HTTP_OK, resp);
         MHD_destroy_response (resp);
         return ret;
@@ -1242,6 +1284,122 @@ answer_batch_get (struct http_req *r, const char *method, const char *url)
         return mret;
 }
 
+/* Run r->in as r's job: answered on the connection, live (NDJSON, or
+ * SSE for an RPC call that streams) or at once when it ends. */
+static enum MHD_Result
+start_job (struct http_req *r, const char *method, const char *url)
+{
+        struct http_server *s = r->srv;
+        int ret;
+
+        {
+                const union MHD_ConnectionInfo *ci =
+                        MHD_get_connection_info (r->conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+
+                /* The access handler runs while the connection is open. */
+                r->client_fd = ci ? fcntl (ci->connect_fd, F_DUPFD_CLOEXEC, 3) : -1;
+                if (r->client_fd < 0) {
+                        log_request (r, method, url, 500, "internal_error");
+                        return queue_error (r->conn, r->api, 500,
+                                            "cannot watch the connection: out of descriptors",
+                                            "internal_error", NULL, NULL);
+                }
+        }
+        r->job = (struct job){ .ops = &buffered_ops,
+                               .env = &s->cfg.exec,
+                               .plan = &r->in.plan,
+                               .req = r->in.req,
+                               .client_fd = r->client_fd };
+        if (r->rpc_call && r->rpc_sse) {
+                r->stream = ndjson_stream_new (r->conn, r->api->events, r->rpc_call,
+                                               &stream_sse_messages);
+                if (r->stream == NULL)
+                        return MHD_NO;
+                r->job.ops = &stream_ops;
+                r->job.sink = ndjson_stream_sink (r->stream);
+                return start_stream (r, method, url);
+        }
+        if (r->rpc_call == NULL && wants_stream (r)) {
+                r->stream = ndjson_stream_new (r->conn, r->api->events, NULL, &stream_ndjson_lines);
+                if (r->stream == NULL)
+                        return MHD_NO;
+                r->job.ops = &stream_ops;
+                r->job.sink = ndjson_stream_sink (r->stream);
+                return start_stream (r, method, url);
+        }
+        pthread_mutex_lock (&s->lock);
+        s->inflight++;
+        r->counted = true;
+        pthread_mutex_unlock (&s->lock);
+        r->phase = PHASE_RUNNING;
+        /* Suspend before submitting: a fast worker may resume at once. */
+        MHD_suspend_connection (r->conn);
+        ret = job_submit (s->cfg.pool, &r->job);
+        if (ret < 0) {
+                /* Answered from answer_result once the daemon sees the resume. */
+                r->rejected = ret;
+                MHD_resume_connection (r->conn);
+        }
+        return MHD_YES;
+}
+
+/* Request headers, for a front-end's RPC messages (api.h). */
+static const char *
+header_get (void *ctx, const char *name)
+{
+        return MHD_lookup_connection_value (ctx, MHD_HEADER_KIND, name);
+}
+
+/* Tell an RPC call's execution to stop: its client is hung up on, which
+ * its job's watch sees at once (containers killed, nothing answered).
+ * Any thread, until rpc_end (req_free, before client_fd is closed). */
+static void
+rpc_cancel (void *arg)
+{
+        struct http_req *r = arg;
+
+        if (r->client_fd >= 0)
+                shutdown (r->client_fd, SHUT_RDWR);
+}
+
+/* API_ROUTE_RPC: the whole body is one message; its front-end answers it
+ * now or makes it an execution. */
+static enum MHD_Result
+answer_rpc (struct http_req *r, const char *method, const char *url)
+{
+        struct http_server *s = r->srv;
+        struct api_rpc rpc = { .method = method,
+                               .header = &(struct api_query){ header_get, r->conn } };
+        enum MHD_Result ret;
+
+        if (r->api->rpc_message (r->parser, &s->env, &rpc) == API_RPC_ANSWER) {
+                log_request (r, method, url, rpc.status, rpc.status < 400 ? NULL : "bad_request");
+                ret = queue_body (r->conn, rpc.status, rpc.content_type, rpc.body ? rpc.body : "",
+                                  rpc.len, rpc.header_name, rpc.header_value);
+                free (rpc.body);
+                return ret;
+        }
+        r->in = rpc.in; /* owned by r from here */
+        r->rpc_call = rpc.call;
+        r->rpc_sse = rpc.stream;
+        if (rpc.header_name) {
+                r->rpc_header = rpc.header_name;
+                snprintf (r->rpc_header_value, sizeof (r->rpc_header_value), "%s",
+                          rpc.header_value);
+        }
+        if (atomic_load (&s->stopping)) {
+                log_request (r, method, url, 200, "shutting_down");
+                return queue_gen (r->conn, MHD_HTTP_OK, gen_rpc_failure,
+                                  &(struct rpc_failure){ r, "the server is shutting down" }, NULL,
+                                  NULL);
+        }
+        ret = start_job (r, method, url);
+        /* From here the call may be cancelled: client_fd is r's. */
+        if (r->client_fd >= 0)
+                r->api->rpc_watch (r->rpc_call, rpc_cancel, r);
+        return ret;
+}
+
 static enum MHD_Result
 finish_execute (struct http_req *r, const char *method, const char *url)
 {
@@ -1256,6 +1414,8 @@ finish_execute (struct http_req *r, const char *method, const char *url)
         }
         if (r->rt->kind == API_ROUTE_BATCH)
                 return submit_batch (r, method, url);
+        if (r->rt->kind == API_ROUTE_RPC)
+                return answer_rpc (r, method, url);
         ret = r->api->finish (r->parser, &s->env, &r->in, &err);
         if (ret < 0) {
                 log_request (r, method, url, ce_error_http_status (&err),
@@ -1284,46 +1444,7 @@ finish_execute (struct http_req *r, const char *method, const char *url)
                                     NULL, NULL, NULL);
         }
 
-        {
-                const union MHD_ConnectionInfo *ci =
-                        MHD_get_connection_info (r->conn, MHD_CONNECTION_INFO_CONNECTION_FD);
-
-                /* The access handler runs while the connection is open. */
-                r->client_fd = ci ? fcntl (ci->connect_fd, F_DUPFD_CLOEXEC, 3) : -1;
-                if (r->client_fd < 0) {
-                        log_request (r, method, url, 500, "internal_error");
-                        return queue_error (r->conn, r->api, 500,
-                                            "cannot watch the connection: out of descriptors",
-                                            "internal_error", NULL, NULL);
-                }
-        }
-        r->job = (struct job){ .ops = &buffered_ops,
-                               .env = &s->cfg.exec,
-                               .plan = &r->in.plan,
-                               .req = r->in.req,
-                               .client_fd = r->client_fd };
-        if (wants_stream (r)) {
-                r->stream = ndjson_stream_new (r->conn, r->api->events);
-                if (r->stream == NULL)
-                        return MHD_NO;
-                r->job.ops = &stream_ops;
-                r->job.sink = ndjson_stream_sink (r->stream);
-                return start_stream (r, method, url);
-        }
-        pthread_mutex_lock (&s->lock);
-        s->inflight++;
-        r->counted = true;
-        pthread_mutex_unlock (&s->lock);
-        r->phase = PHASE_RUNNING;
-        /* Suspend before submitting: a fast worker may resume at once. */
-        MHD_suspend_connection (r->conn);
-        ret = job_submit (s->cfg.pool, &r->job);
-        if (ret < 0) {
-                /* Answered from answer_result once the daemon sees the resume. */
-                r->rejected = ret;
-                MHD_resume_connection (r->conn);
-        }
-        return MHD_YES;
+        return start_job (r, method, url);
 }
 
 static enum MHD_Result
@@ -1332,7 +1453,21 @@ answer_result (struct http_req *r, const char *method, const char *url)
         enum MHD_Result ret;
 
         r->phase = PHASE_DONE;
-        if (r->rejected == -EAGAIN) {
+        if (r->rpc_call && (r->rejected || r->cancelled || r->job.ret < 0)) {
+                /* A tool call that could not run is still the call's answer. */
+                const char *msg = r->rejected == -EAGAIN
+                                          ? "too many executions waiting; retry later"
+                                  : r->job.ret < 0 && ! r->rejected && ! r->cancelled
+                                          ? r->job.err.msg
+                                          : "the server is shutting down";
+
+                log_request (r, method, url, 200,
+                             r->rejected == -EAGAIN                              ? "queue_full"
+                             : r->job.ret < 0 && ! r->rejected && ! r->cancelled ? "internal_error"
+                                                                                 : "shutting_down");
+                ret = queue_gen (r->conn, MHD_HTTP_OK, gen_rpc_failure,
+                                 &(struct rpc_failure){ r, msg }, NULL, NULL);
+        } else if (r->rejected == -EAGAIN) {
                 log_request (r, method, url, 503, "queue_full");
                 ret = queue_error (r->conn, r->api, 503, "too many executions waiting; retry later",
                                    NULL, MHD_HTTP_HEADER_RETRY_AFTER, "1");
@@ -1512,7 +1647,8 @@ route (struct http_req *r, const char *method, const char *url)
                         return queue_forbidden (r, method, url);
                 switch (rt->kind) {
                 case API_ROUTE_EXECUTE:
-                case API_ROUTE_SUBMIT: return start_execution (r, rt, method, url);
+                case API_ROUTE_SUBMIT:
+                case API_ROUTE_RPC: return start_execution (r, rt, method, url);
                 case API_ROUTE_JOB: return answer_job (r, method, url, path + plen);
                 case API_ROUTE_LIST: return answer_list (r, method, url);
                 case API_ROUTE_STATS: return answer_stats (r, rt, method, url);
@@ -1754,6 +1890,7 @@ resolve_listen (const char *listen, struct sockaddr_storage *ss, socklen_t *len,
 static void
 server_free (struct http_server *s)
 {
+        api_mcp_reset ();
         free (s->stats_body);
         /* after pool_shutdown (or before any job was taken) */
         jobs_free (s->jobs);
@@ -1867,7 +2004,10 @@ http_start (const struct http_config *cfg, struct http_server **out, struct ce_e
                                    .rootless = s->cfg.rootless,
                                    .max_concurrent = s->cfg.max_concurrent,
                                    .queue = s->cfg.queue,
-                                   .max_body = s->cfg.max_body };
+                                   .max_body = s->cfg.max_body,
+                                   .mcp_allow_origins = s->cfg.mcp_allow_origins,
+                                   .mcp_max_sessions = s->cfg.mcp_max_sessions,
+                                   .mcp_session_idle_s = s->cfg.mcp_session_idle_s };
         s->ws_cfg = (struct ws_config){ &s->env,
                                         &s->cfg.exec,
                                         s->cfg.pool,

@@ -42,6 +42,10 @@ struct http_config {
         size_t max_async;                  /* of them in the pool at once */
         struct callback_sender *callbacks; /* their callback_url deliveries */
         int64_t lease_ms;
+        /* MCP at /mcp (api_mcp.c) */
+        const char *mcp_allow_origins; /* comma-separated, or NULL */
+        size_t mcp_max_sessions;
+        int mcp_session_idle_s;
 };
 
 struct callback_sender;

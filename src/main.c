@@ -873,6 +873,9 @@ main (int argc, char **argv)
                                      ? (size_t) o.async_workers
                                      : (size_t) (o.max_concurrent > 1 ? o.max_concurrent / 2 : 1),
                 .lease_ms = (int64_t) llround (o.job_lease_s * 1000),
+                .mcp_allow_origins = o.mcp_allow_origin,
+                .mcp_max_sessions = (size_t) o.mcp_sessions,
+                .mcp_session_idle_s = (int) o.mcp_session_idle_s,
         };
         if (o.warm_pool > 0 && o.warm_max > 0) {
                 const struct warm_params wp = { .per_language = (size_t) o.warm_pool,

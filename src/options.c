@@ -163,6 +163,14 @@ static const struct flag flags[] = {
                   "backoff from 1 s)" },
         { "callback-timeout", K_LONG, F (callback_timeout_s), "SECONDS", 1, 3600, 10,
           .help = "one try of a callback" },
+        { "mcp-allow-origin", K_STR, F (mcp_allow_origin), "ORIGINS",
+          .help = "comma-separated origins (http://host:port) whose\npages may call /mcp besides "
+                  "loopback ones",
+          .header = "MCP at /mcp (Streamable HTTP, for AI agents):" },
+        { "mcp-sessions", K_LONG, F (mcp_sessions), "N", 1, 100000, 256,
+          .help = "MCP sessions at once; over it initialize gets 503" },
+        { "mcp-session-idle", K_LONG, F (mcp_session_idle_s), "SECONDS", 1, 1L << 30, 1800,
+          .help = "an MCP session unused this long is ended" },
         { "help", K_HELP, 0, .help = "show this help" },
 };
 

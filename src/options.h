@@ -68,6 +68,9 @@ struct options {
         const char *callback_secret_file;
         long callback_attempts;
         long callback_timeout_s;
+        const char *mcp_allow_origin; /* comma-separated, or NULL */
+        long mcp_sessions;
+        long mcp_session_idle_s;
 };
 
 /* Fill *o from argv, defaults first.  0; -1 after printing what is wrong

@@ -13,6 +13,7 @@ struct ndjson_stream {
         pthread_mutex_t lock; /* guards everything below */
         struct MHD_Connection *conn;
         int refs;
+        const struct stream_framing *framing;
         struct ce_buf out; /* ready lines; out.data[sent..len) not yet read */
         size_t sent;
         bool ended;           /* the last line is in out */
@@ -20,6 +21,11 @@ struct ndjson_stream {
         struct events events; /* the lines, encoded in the API's dialect */
         struct exec_sink sink;
 };
+
+const struct stream_framing stream_ndjson_lines = { "application/x-ndjson", "", "\n" };
+/* One message per event; no `id:`, as nothing can be replayed. */
+const struct stream_framing stream_sse_messages = { "text/event-stream",
+                                                    "event: message\ndata: ", "\n\n" };
 
 /* Append one generated line.  Lock held; wakes the reader.  Every unsent
  * byte counts in the server's total (sink.h); a droppable line (output)
@@ -29,17 +35,20 @@ push_line (void *arg, const unsigned char *buf, size_t len, bool droppable)
 {
         struct ndjson_stream *s = arg;
         size_t before = s->out.len;
+        size_t pre = strlen (s->framing->before), post = strlen (s->framing->after);
+        size_t n = pre + len + post;
 
         if (droppable) {
-                if (s->out.len - s->sent + len + 1 > STREAM_MAX_PENDING
-                    || ! sink_budget_take (len + 1))
+                if (s->out.len - s->sent + n > STREAM_MAX_PENDING || ! sink_budget_take (n))
                         return false;
         } else {
-                sink_budget_add (len + 1);
+                sink_budget_add (n);
         }
-        if (ce_buf_append (&s->out, buf, len) < 0 || ce_buf_append (&s->out, "\n", 1) < 0) {
+        if (ce_buf_append (&s->out, s->framing->before, pre) < 0
+            || ce_buf_append (&s->out, buf, len) < 0
+            || ce_buf_append (&s->out, s->framing->after, post) < 0) {
                 s->out.len = before;
-                sink_budget_release (len + 1);
+                sink_budget_release (n);
                 return false;
         }
         if (s->suspended) {
@@ -106,7 +115,8 @@ on_test_end (void *arg, size_t index, const char *name, enum verdict v,
 }
 
 struct ndjson_stream *
-ndjson_stream_new (struct MHD_Connection *conn, const struct events_dialect *dialect)
+ndjson_stream_new (struct MHD_Connection *conn, const struct events_dialect *dialect,
+                   void *dialect_ctx, const struct stream_framing *framing)
 {
         struct ndjson_stream *s = calloc (1, sizeof (*s));
 
@@ -118,7 +128,9 @@ ndjson_stream_new (struct MHD_Connection *conn, const struct events_dialect *dia
         }
         s->conn = conn;
         s->refs = 1;
-        events_init (&s->events, dialect, &(struct events_out){ push_line, is_full, s });
+        s->framing = framing;
+        events_init (&s->events, dialect, dialect_ctx,
+                     &(struct events_out){ push_line, is_full, s });
         s->sink =
                 (struct exec_sink){ on_stage_start, on_output, on_stage_end, NULL, on_test_end, s };
         return s;
@@ -186,16 +198,61 @@ ndjson_stream_response (struct ndjson_stream *s)
                 ndjson_stream_unref (s);
                 return NULL;
         }
-        MHD_add_response_header (resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/x-ndjson");
+        MHD_add_response_header (resp, MHD_HTTP_HEADER_CONTENT_TYPE, s->framing->content_type);
         /* Proxies must not hold lines back. */
         MHD_add_response_header (resp, "X-Accel-Buffering", "no");
         MHD_add_response_header (resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-cache");
         return resp;
 }
 
+/* No more events: the reader ends the body once it has sent them.  Lock held. */
+static void
+end_locked (struct ndjson_stream *s)
+{
+        if (s->ended)
+                return;
+        s->ended = true;
+        if (s->suspended) {
+                s->suspended = false;
+                MHD_resume_connection (s->conn);
+        }
+}
+
+/* The last line of ndjson_stream_end. */
+struct end_line {
+        const char *type, *key;
+        ndjson_fill fill;
+        const void *arg;
+        int http_status;
+};
+
+static yajl_gen_status
+gen_end_line (yajl_gen g, const void *arg)
+{
+        const struct end_line *e = arg;
+        yajl_gen_status st;
+
+        GEN (yajl_gen_map_open (g));
+        GEN_KV_STR ("type", e->type);
+        if (e->http_status)
+                GEN_KV_INT ("http_status", e->http_status);
+        GEN_STR (e->key);
+        GEN (e->fill (g, e->arg));
+        GEN (yajl_gen_map_close (g));
+fail:
+        return st;
+}
+
 void
 ndjson_stream_end (struct ndjson_stream *s, const char *type, const char *key, ndjson_fill fill,
                    const void *arg, int http_status)
+{
+        ndjson_stream_end_with (s, gen_end_line,
+                                &(struct end_line){ type, key, fill, arg, http_status });
+}
+
+void
+ndjson_stream_end_with (struct ndjson_stream *s, ndjson_fill fill, const void *arg)
 {
         yajl_gen g = jsongen_new ();
         yajl_gen_status st;
@@ -206,23 +263,11 @@ ndjson_stream_end (struct ndjson_stream *s, const char *type, const char *key, n
         if (s->ended || g == NULL)
                 goto fail;
         events_flush_skipped (&s->events);
-        GEN (yajl_gen_map_open (g));
-        GEN_KV_STR ("type", type);
-        if (http_status)
-                GEN_KV_INT ("http_status", http_status);
-        GEN_STR (key);
         GEN (fill (g, arg));
-        GEN (yajl_gen_map_close (g));
         if (yajl_gen_get_buf (g, &buf, &len) == yajl_gen_status_ok)
                 push_line (s, buf, len, false);
 fail:
-        if (! s->ended) {
-                s->ended = true;
-                if (s->suspended) {
-                        s->suspended = false;
-                        MHD_resume_connection (s->conn);
-                }
-        }
+        end_locked (s);
         pthread_mutex_unlock (&s->lock);
         if (g)
                 yajl_gen_free (g);

@@ -23,6 +23,11 @@
  * libmicrohttpd also documents suspending from the content reader, which is
  * the only way to wait for data without spinning.)
  *
+ * The same stream carries MCP's server-sent events (api_mcp.c): only the
+ * framing differs (stream_framing: "data: " before each event and a blank
+ * line after, text/event-stream), so both are this one transport rather
+ * than two copies of its buffering, bounds and suspend/resume.
+ *
  * Lock order: the supervisor's lock, then a stream's, then libmicrohttpd's
  * own (suspend and resume take it); libmicrohttpd holds the response's
  * mutex, never the connection lock, while it calls the reader.
@@ -41,10 +46,20 @@
 
 struct ndjson_stream;
 
-/* A stream answering conn (HTTP thread), its lines spelled in dialect (the
- * front-end's: events.h).  One reference: the caller's.  NULL on ENOMEM. */
+/* How each event is framed, and the response's Content-Type. */
+struct stream_framing {
+        const char *content_type;
+        const char *before, *after;
+};
+extern const struct stream_framing stream_ndjson_lines; /* application/x-ndjson */
+extern const struct stream_framing stream_sse_messages; /* text/event-stream */
+
+/* A stream answering conn (HTTP thread), its events spelled in dialect
+ * (the front-end's: events.h, given dialect_ctx) and framed as framing
+ * says.  One reference: the caller's.  NULL on ENOMEM. */
 struct ndjson_stream *ndjson_stream_new (struct MHD_Connection *conn,
-                                         const struct events_dialect *dialect);
+                                         const struct events_dialect *dialect, void *dialect_ctx,
+                                         const struct stream_framing *framing);
 
 /* The execution's sink: valid while the caller holds its reference. */
 const struct exec_sink *ndjson_stream_sink (struct ndjson_stream *s);
@@ -59,6 +74,10 @@ struct MHD_Response *ndjson_stream_response (struct ndjson_stream *s);
 typedef yajl_gen_status (*ndjson_fill) (yajl_gen g, const void *arg);
 void ndjson_stream_end (struct ndjson_stream *s, const char *type, const char *key,
                         ndjson_fill fill, const void *arg, int http_status);
+
+/* The last event is exactly what fill writes (a whole JSON value), then
+ * the end of the body.  As ndjson_stream_end otherwise. */
+void ndjson_stream_end_with (struct ndjson_stream *s, ndjson_fill fill, const void *arg);
 
 void ndjson_stream_unref (struct ndjson_stream *s);
 

@@ -946,7 +946,7 @@ ws_on_upgrade (void *cls, struct MHD_Connection *connection, void *con_cls, cons
         c->refs = 1;
         c->outq_tail = &c->outq;
         c->kill_fd = c->kill_peer = c->stdin_fd = c->stdin_new = -1;
-        events_init (&c->events, c->protocol->events,
+        events_init (&c->events, c->protocol->events, NULL,
                      &(struct events_out){ enqueue_text, is_full, c });
         c->sink = (struct exec_sink){ sink_stage_start, sink_output, sink_stage_end,
                                       sink_stdin_open,  NULL,        c };
