@@ -239,14 +239,44 @@ header_has (const char *value, const char *what)
         return value && strcasestr (value, what) != NULL;
 }
 
-/* A present Origin must be a loopback one (a page of this machine) or one
- * of --mcp-allow-origin: a page elsewhere, or a DNS-rebound name for this
- * server, must not drive it from a browser. */
-static bool
-origin_allowed (const struct api_env *env, const char *origin)
+/* The port an "http://host[:port]" origin or a "host[:port]" Host header
+ * names after host (default 80); -1 when what follows host is not exactly
+ * that. */
+static long
+port_after (const char *p)
 {
-        const char *host, *end;
-        size_t n;
+        char *end;
+        long port;
+
+        if (*p == '\0')
+                return 80;
+        if (*p != ':' || p[1] < '0' || p[1] > '9')
+                return -1;
+        port = strtol (p + 1, &end, 10);
+        return *end == '\0' && port > 0 && port < 65536 ? port : -1;
+}
+
+/* Where a loopback name ends in s ("localhost", "127.0.0.1", "[::1]"), or NULL. */
+static const char *
+after_loopback (const char *s)
+{
+        static const char *const names[] = { "localhost", "127.0.0.1", "[::1]" };
+
+        for (size_t i = 0; i < sizeof (names) / sizeof (*names); i++)
+                if (strncasecmp (s, names[i], strlen (names[i])) == 0)
+                        return s + strlen (names[i]);
+        return NULL;
+}
+
+/* A present Origin must be one of --mcp-allow-origin, or this server's own
+ * on a loopback name: "http://" a loopback name and the port the client
+ * reached (its Host).  A page of another origin, another local app's (its
+ * own port) or a DNS-rebound name for this server, must not drive it. */
+static bool
+origin_allowed (const struct api_env *env, const char *origin, const char *host)
+{
+        const char *o, *h;
+        long port;
 
         if (origin == NULL)
                 return true;
@@ -263,22 +293,14 @@ origin_allowed (const struct api_env *env, const char *origin)
                         p += plen + (comma ? 1 : 0);
                 }
         }
-        if (strncmp (origin, "http://", 7) == 0)
-                host = origin + 7;
-        else if (strncmp (origin, "https://", 8) == 0)
-                host = origin + 8;
-        else
+        if (strncmp (origin, "http://", 7) != 0 || host == NULL)
                 return false;
-        if (*host == '[')
-                end = strchr (host, ']') ? strchr (host, ']') + 1 : host;
-        else
-                end = host + strcspn (host, ":/");
-        n = (size_t) (end - host);
-        if (*end != '\0' && *end != ':')
+        o = after_loopback (origin + 7);
+        h = after_loopback (host);
+        if (o == NULL || h == NULL)
                 return false;
-        return (n == 9 && strncmp (host, "localhost", 9) == 0)
-               || (n == 9 && strncmp (host, "127.0.0.1", 9) == 0)
-               || (n == 5 && strncmp (host, "[::1]", 5) == 0);
+        port = port_after (o);
+        return port > 0 && port == port_after (h);
 }
 
 static bool
@@ -1269,7 +1291,7 @@ mcp_rpc_message (void *parser, const struct api_env *env, struct api_rpc *rpc)
         yajl_val v, method;
         enum api_rpc_kind kind;
 
-        if (! origin_allowed (env, origin))
+        if (! origin_allowed (env, origin, api_query_get (rpc->header, "Host")))
                 return answer_error (rpc, 403, NULL, JSONRPC_INVALID_REQUEST,
                                      "Origin '%.200s' is not allowed (--mcp-allow-origin)", origin);
         if (version && ! version_known (version))

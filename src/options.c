@@ -27,6 +27,8 @@ struct flag {
          * given too (the compile shares the run's cpus and pids ceilings). */
         const char *ceiling;
         bool follows;
+        bool list;                /* K_STR: a comma-separated list, given once (a second one
+                                   * would silently drop the first) */
         const char *header;       /* a section title before this flag */
         const char *default_text; /* the default as the usage says it */
 };
@@ -149,7 +151,7 @@ static const struct flag flags[] = {
                   "balancer stops\nsending first" },
         { "log-format", K_STR, F (log_format), "text|json", .def_str = "text",
           .help = "log lines as text, or one JSON object per line" },
-        { "callback-allow", K_STR, F (callback_allow), "CIDRS",
+        { "callback-allow", K_STR, F (callback_allow), "CIDRS", .list = true,
           .help = "comma-separated ranges a callback_url may reach\nbesides global addresses "
                   "(private, link-local\nand loopback ones are refused otherwise)",
           .header = "Callbacks (an asynchronous execution's callback_url):" },
@@ -166,7 +168,7 @@ static const struct flag flags[] = {
         { "mcp-allow-origin", K_STR, F (mcp_allow_origin), "ORIGINS",
           .help = "comma-separated origins (http://host:port) whose\npages may call /mcp besides "
                   "loopback ones",
-          .header = "MCP at /mcp (Streamable HTTP, for AI agents):" },
+          .list = true, .header = "MCP at /mcp (Streamable HTTP, for AI agents):" },
         { "mcp-sessions", K_LONG, F (mcp_sessions), "N", 1, 100000, 256,
           .help = "MCP sessions at once; over it initialize gets 503" },
         { "mcp-session-idle", K_LONG, F (mcp_session_idle_s), "SECONDS", 1, 1L << 30, 1800,
@@ -303,6 +305,12 @@ options_parse (int argc, char **argv, struct options *o)
                 if (f == NULL) {
                         fprintf (stderr, "%s: unknown or incomplete option '%s'\n", argv[0],
                                  argv[optind - 1]);
+                        usage (stderr, argv[0]);
+                        return -1;
+                }
+                if (f->list && given[f - flags]) {
+                        fprintf (stderr, "%s: --%s is given once, as one comma-separated list\n",
+                                 argv[0], f->name);
                         usage (stderr, argv[0]);
                         return -1;
                 }
