@@ -389,6 +389,20 @@ class McpTransport(McpCase):
         self.assertEqual(gone, [], "the cancelled call's container still runs 1 s later")
         self.post_json(rpc("ping"), session=session)
 
+    def test_cancel_from_another_session_is_ignored(self):
+        mine, _ = self.initialize()
+        other, _ = self.initialize()
+        with ce.ThreadPoolExecutor(1) as pool:
+            fut = pool.submit(self.post_json, run_code("import time\ntime.sleep(2)\nprint('done')", id=41),
+                              session=mine)
+            self.assertIsNotNone(ce.wait_for_container(self.server, done=fut.done), "the call never started")
+            status, _, data = self.post({"jsonrpc": "2.0", "method": "notifications/cancelled",
+                                         "params": {"requestId": 41}}, session=other)
+            self.assertEqual((status, data), (202, b""))
+            body = fut.result()
+        self.assertEqual(body["result"]["structuredContent"]["stdout"], "done\n",
+                         "another session's notifications/cancelled must not touch this call: %r" % body)
+
 
 class McpServers(McpCase):
     """Tests that need a server with flags of their own."""
