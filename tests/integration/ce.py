@@ -621,6 +621,41 @@ def poll(fn, timeout, interval=0.1):
         time.sleep(interval)
 
 
+# ---------------------------------------------------------------------------
+# node test clients (tests/mcp-client, ...): real npm packages driven by a script
+
+_NPM_FAILED = {}  # client dir: why its first npm install failed (not tried again)
+
+
+def require_node_client(test, client_dir, modules):
+    """node's path, once client_dir's npm packages are installed (`npm ci`
+    from its package-lock.json when one of modules, names under node_modules,
+    is missing).  Without node or npm, or when npm fails, the test skips, and
+    fails instead under CI=true.  A failed install is remembered: the next
+    test of the run gives up at once instead of waiting for npm again."""
+    node, npm = shutil.which("node"), shutil.which("npm")
+    if not node or not npm:
+        msg = "node or npm not installed"
+    elif all(os.path.isdir(os.path.join(client_dir, "node_modules", m)) for m in modules):
+        msg = None
+    elif client_dir in _NPM_FAILED:
+        msg = _NPM_FAILED[client_dir]
+    else:
+        try:
+            r = subprocess.run([npm, "ci", "--no-audit", "--no-fund"], cwd=client_dir,
+                               capture_output=True, text=True, timeout=300)
+            msg = None if r.returncode == 0 else "npm ci failed in %s: %s" % (client_dir, r.stderr[-2000:])
+        except subprocess.TimeoutExpired:
+            msg = "npm ci in %s did not finish in 300 s" % client_dir
+        if msg:
+            _NPM_FAILED[client_dir] = msg
+    if msg:
+        if os.environ.get("CI") == "true":
+            test.fail("%s (CI=true: the node client tests must run)" % msg)
+        test.skipTest(msg)
+    return node
+
+
 def force_cleanup(state_dir, remove=True):
     """Best effort: delete containers, unmount, and remove a state dir."""
     try:
