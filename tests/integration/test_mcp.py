@@ -412,10 +412,12 @@ class McpServers(McpCase):
         server = self.start_server("--mcp-allow-origin", "https://ide.example,http://tool.example:3000")
         self.assert_origins_allowed(server, ("https://ide.example", "http://tool.example:3000"))
 
-    def test_allowed_origin_flag_repeated(self):
-        server = self.start_server("--mcp-allow-origin", "https://ide.example",
-                                   "--mcp-allow-origin", "http://tool.example:3000")
-        self.assert_origins_allowed(server, ("https://ide.example", "http://tool.example:3000"))
+    def test_allowed_origin_flag_given_twice_is_refused(self):
+        """A second --mcp-allow-origin would silently drop the first: refused at start."""
+        p = self.run_cli(*self.cli_args(), "--mcp-allow-origin", "https://ide.example",
+                         "--mcp-allow-origin", "http://tool.example:3000")
+        self.assertEqual(p.returncode, 2, p.stdout + p.stderr)
+        self.assertIn("--mcp-allow-origin is given once", p.stderr)
 
     def assert_origins_allowed(self, server, allowed):
         for origin in allowed:
