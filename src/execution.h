@@ -10,6 +10,8 @@
  *                  /stdin    the run's standard input
  *                  /build    the compile's output: written by the compile stage
  *                            (a size-bounded tmpfs when root), read-only in the run
+ *                  /work     with output_files only: the run's writable cwd,
+ *                            collected after it (outfiles.h)
  *                  /compile, /run   each container's bundle dir (config.json)
  *
  * The run starts only if the compile succeeded, in a new container that sees

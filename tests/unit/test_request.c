@@ -136,6 +136,40 @@ main (void)
         free (deep);
         E ("{\"code\":{\"a\":{\"a\":{\"a\":1}}}}", 400, "'code' must be a string");
 
+        /* output_files: globs checked one by one, named by index */
+        E ("{\"language\":\"p\",\"code\":\"x\",\"output_files\":[]}", 400,
+           "'output_files' must hold at least one");
+        E ("{\"language\":\"p\",\"code\":\"x\",\"output_files\":\"*.png\"}", 400,
+           "'output_files' must be an array");
+        E ("{\"language\":\"p\",\"code\":\"x\",\"output_files\":[\"a\",1]}", 400,
+           "'output_files[1]' must be a string");
+        E ("{\"language\":\"p\",\"code\":\"x\",\"output_files\":[\"a\",\"b\",\"\"]}", 400,
+           "'output_files[2]'");
+        E ("{\"language\":\"p\",\"code\":\"x\",\"output_files\":[\"/etc/x\"]}", 400,
+           "'output_files[0]' must be relative");
+        E ("{\"language\":\"p\",\"code\":\"x\",\"output_files\":[\"a/../b\"]}", 400, "'..'");
+        E ("{\"language\":\"p\",\"code\":\"x\",\"output_files\":[\"a\\u0000\"]}", 400, "NUL");
+        E ("{\"language\":\"p\",\"code\":\"x\",\"output_files\":[\"*\"],"
+           "\"tests\":[{\"stdin\":\"\"}]}",
+           400, "cannot be given with 'tests'");
+        {
+                const char *why;
+                struct ce_request *r;
+                struct ce_error err = { 0 };
+                const char *ok = "{\"language\":\"p\",\"code\":\"x\",\"output_files\":[\"*.png\","
+                                 "\"out/r.csv\",\"a..b\",\".x\"]}";
+
+                CHECK (request_check_glob ("out/*.csv", 9, &why) == 0);
+                CHECK (request_check_glob ("a//b", 4, &why) < 0);
+                CHECK (request_check_glob ("./a", 3, &why) < 0);
+                CHECK (request_check_glob ("a/", 2, &why) < 0);
+                CHECK (request_check_glob ("..", 2, &why) < 0);
+                CHECK (parse (ok, strlen (ok), 1, 1000, &r, &err) == 0);
+                CHECK (r->noutput_files == 4 && r->output_files[4] == NULL);
+                CHECK_STR (r->output_files[1], "out/r.csv");
+                request_free (r);
+        }
+
         /* files, stdin, args, limits */
         {
                 const char *body =
