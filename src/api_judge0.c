@@ -23,7 +23,6 @@
 
 #include <ctype.h>
 #include <math.h>
-#include <nettle/base64.h>
 #include <signal.h>
 
 #include "jsongen.h"
@@ -258,21 +257,6 @@ b64_decode_lenient (const char *s, size_t len, char **out, size_t *out_len)
         while (n % 4)
                 clean[n++] = '=';
         return ce_base64_decode (clean, n, out, out_len);
-}
-
-/* Base64 of len bytes, one line (the store's form), into *out (malloc'd, NUL-terminated). */
-static int
-b64_encode (const char *data, size_t len, char **out, size_t *out_len)
-{
-        size_t n = BASE64_ENCODE_RAW_LENGTH (len);
-
-        *out = malloc (n + 1);
-        if (*out == NULL)
-                return -ENOMEM;
-        base64_encode_raw ((char *) *out, len, (const uint8_t *) data);
-        (*out)[n] = '\0';
-        *out_len = n;
-        return 0;
 }
 
 static bool j0_job_id (const char *rest, char id[STORE_ID_SIZE]);
@@ -679,7 +663,7 @@ take_additional_files (struct j0_parser *p, yajl_val v, const struct ce_language
                         return 0;
                 }
         /* Kept in one line, as every text the store keeps. */
-        if (b64_encode (zip, len, &sub->additional_files, &len) < 0)
+        if (ce_base64_encode (zip, len, &sub->additional_files, &len) < 0)
                 return ce_fail (err, ENOMEM, "out of memory");
         return 0;
 }
@@ -1116,7 +1100,7 @@ gen_b64_member (yajl_gen g, const char *key, const char *data, size_t len, bool 
         GEN_STR (key);
         if (! present)
                 return yajl_gen_null (g);
-        if (b64_encode (data, len, &enc, &n) < 0)
+        if (ce_base64_encode (data, len, &enc, &n) < 0)
                 return yajl_gen_invalid_string;
         GEN_STRN (enc, n);
 fail:
@@ -1462,7 +1446,7 @@ gen_bytes_b64 (yajl_gen g, const char *data, size_t len)
         cleanup_free char *enc = NULL;
         size_t n;
 
-        if (b64_encode (data, len, &enc, &n) < 0)
+        if (ce_base64_encode (data, len, &enc, &n) < 0)
                 return yajl_gen_invalid_string;
         return gen_b64_lines (g, enc, n);
 }

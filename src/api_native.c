@@ -14,6 +14,7 @@
 #include "api.h"
 
 #include "jsongen.h"
+#include "outfiles.h"
 #include "runner.h"
 
 static void *
@@ -182,6 +183,8 @@ native_gen_result (yajl_gen g, const struct api_env *env, const struct api_reque
         }
         if (res->ntests)
                 GEN (gen_tests (g, in->req, res));
+        if (in->req->noutput_files)
+                GEN (outfiles_gen (g, &res->files));
         GEN (yajl_gen_map_close (g));
 fail:
         return st;

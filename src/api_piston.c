@@ -5,9 +5,11 @@
  *   POST /api/v2/execute  {language, version?, files: [{name?, content,
  *                         encoding?}], stdin?, args?, compile_timeout?,
  *                         run_timeout?, compile_cpu_time?, run_cpu_time?,
- *                         compile_memory_limit?, run_memory_limit?}
+ *                         compile_memory_limit?, run_memory_limit?,
+ *                         output_files? (ours, not Piston's)}
  *     -> struct ce_request + the language + every stage's limits;
- *   struct exec_result -> {compile?: STAGE, run: STAGE, language, version}
+ *   struct exec_result -> {compile?: STAGE, run: STAGE, language, version,
+ *     files?, files_omitted?, files_error? (with output_files)}
  *     with STAGE {signal, stdout, stderr, code, output, memory, message,
  *     status, cpu_time, wall_time} in Piston's units and meanings;
  *   errors -> {"message": "..."}.
@@ -41,6 +43,7 @@
 #include <yajl/yajl_tree.h>
 
 #include "jsongen.h"
+#include "outfiles.h"
 #include "runner.h"
 
 /* Piston's package names (the packages/ folder of engineer-man/piston). */
@@ -444,6 +447,30 @@ take_args (yajl_val args, struct ce_request *r, struct ce_error *err)
 /* One of Piston's limits: absent, null, 0 or -1 is the default (given
  * false); otherwise a non-negative number at most `ceiling`, in Piston's
  * unit, and at least `minimum`. */
+/* CodeEngine's own field, the native one's rules (request.h): the
+ * files to send back from the run's /work. */
+static int
+take_output_files (yajl_val v, struct ce_request *r, struct ce_error *err)
+{
+        int ret;
+
+        if (v == NULL || YAJL_IS_NULL (v))
+                return 0;
+        if (! YAJL_IS_ARRAY (v))
+                return ce_refuse (err, 400, EINVAL, "output_files must be an array of strings");
+        for (size_t i = 0; i < v->u.array.len; i++) {
+                yajl_val g = v->u.array.values[i];
+
+                if (! YAJL_IS_STRING (g))
+                        return ce_refuse (err, 400, EINVAL, "output_files[%zu] must be a string",
+                                          i);
+                ret = request_add_output_file (r, g->u.string, strlen (g->u.string), err);
+                if (ret < 0)
+                        return ret;
+        }
+        return request_check_output_files (r, true, err);
+}
+
 static int
 take_limit (yajl_val body, const char *name, double ceiling, double minimum, double *out,
             bool *given, struct ce_error *err)
@@ -621,6 +648,8 @@ piston_finish (void *arg, const struct api_env *env, struct api_request *out, st
         if (ret == 0)
                 ret = take_args (args && YAJL_IS_ARRAY (args) ? args : NULL, r, err);
         if (ret == 0)
+                ret = take_output_files (api_member (body, "output_files"), r, err);
+        if (ret == 0)
                 ret = take_stage_limits (body, "run", &env->policy->ceilings, &r->limits,
                                          &r->limits_given, err);
         if (ret == 0)
@@ -774,6 +803,8 @@ piston_gen_result (yajl_gen g, const struct api_env *env, const struct api_reque
                 GEN (gen_stage (g, &res->run));
         GEN_KV_STR ("language", api_piston_language_name (in->lang));
         GEN_KV_STR ("version", in->lang->version);
+        if (in->req->noutput_files)
+                GEN (outfiles_gen (g, &res->files));
         GEN (yajl_gen_map_close (g));
 fail:
         return st;

@@ -7,6 +7,7 @@
 
 #include <malloc.h>
 #include <yajl/yajl_gen.h>
+#include <nettle/base64.h>
 
 #include <string.h>
 #include <sys/time.h>
@@ -530,6 +531,24 @@ ce_write_file_at (int dirfd, const char *name, const void *data, size_t len, mod
                 return ret;
         /* The umask must not decide what the container may read. */
         return fchmod (fd, mode) < 0 ? -errno : 0;
+}
+
+int
+ce_base64_encode (const void *data, size_t len, char **out, size_t *out_len)
+{
+        size_t n;
+
+        /* BASE64_ENCODE_RAW_LENGTH would overflow past this. */
+        if (len > (SIZE_MAX - 4) / 4 * 3)
+                return -ENOMEM;
+        n = BASE64_ENCODE_RAW_LENGTH (len);
+        *out = malloc (n + 1);
+        if (*out == NULL)
+                return -ENOMEM;
+        base64_encode_raw ((char *) *out, len, (const uint8_t *) data);
+        (*out)[n] = '\0';
+        *out_len = n;
+        return 0;
 }
 
 int

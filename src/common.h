@@ -211,4 +211,8 @@ int ce_write_file_at (int dirfd, const char *name, const void *data, size_t len,
  * ignored).  *out is malloc'd.  Returns 0, -EINVAL or -ENOMEM. */
 int ce_base64_decode (const char *src, size_t len, char **out, size_t *out_len);
 
+/* Standard base64 of len bytes, padded, on one line, into *out (malloc'd,
+ * NUL-terminated; *out_len without the NUL).  0 or -ENOMEM. */
+int ce_base64_encode (const void *data, size_t len, char **out, size_t *out_len);
+
 #endif

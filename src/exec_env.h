@@ -7,6 +7,8 @@
 
 #include <stddef.h>
 
+#include "outfiles.h"
+
 struct runner_config;
 struct warm_pool;
 struct compile_cache;
@@ -14,10 +16,11 @@ struct pool;
 
 struct exec_env {
         const struct runner_config *runner;
-        struct warm_pool *warm;      /* slots to ask first; NULL: none */
-        struct compile_cache *cache; /* compiles to reuse (cache.h); NULL: none */
-        struct pool *pool;           /* where a submission's tests fan out (judge.h) */
-        size_t test_workers;         /* workers one submission's tests may use at once */
+        struct warm_pool *warm;          /* slots to ask first; NULL: none */
+        struct compile_cache *cache;     /* compiles to reuse (cache.h); NULL: none */
+        struct pool *pool;               /* where a submission's tests fan out (judge.h) */
+        size_t test_workers;             /* workers one submission's tests may use at once */
+        struct outfiles_limits outfiles; /* what a run's output_files may bring back */
 };
 
 #endif

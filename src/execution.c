@@ -17,6 +17,7 @@
 #include "judge.h"
 #include "metrics.h"
 #include "oci_spec.h"
+#include "outfiles.h"
 #include "slot.h"
 #include "warm.h"
 
@@ -204,6 +205,30 @@ compile_now (const struct runner_config *cfg, struct exec_slot *s, const struct 
         return 0;
 }
 
+/* The files req asked back for from the run's /work, whatever the run's
+ * status (a program that failed may have left what explains why).  The
+ * run's container has ended: nothing writes there any more, but what is
+ * there is the program's.  <0 only when the server is out of memory. */
+static int
+collect_files (const struct exec_env *env, struct exec_slot *s, const struct ce_request *req,
+               struct exec_result *res, struct ce_error *err)
+{
+        struct ce_error ignored = { 0 };
+        cleanup_close int workfd = slot_open_work (s, &ignored);
+        int ret;
+
+        if (workfd < 0) {
+                res->files.requested = true;
+                snprintf (res->files.error, sizeof (res->files.error), "%.200s", ignored.msg);
+                return 0;
+        }
+        ret = outfiles_collect (workfd, req->output_files, req->noutput_files, &env->outfiles,
+                                &res->files);
+        if (ret < 0)
+                return ce_fail (err, -ret, "collecting output files: %s", strerror (-ret));
+        return 0;
+}
+
 int
 execution_run (const struct exec_env *env, const struct exec_plan *plan,
                const struct ce_request *req, int client_fd, const struct exec_sink *sink,
@@ -261,8 +286,9 @@ execution_run (const struct exec_env *env, const struct exec_plan *plan,
                 }
         }
         /* A warm slot when one fits, else one made now; either way a work dir
-         * and containers nobody else has seen. */
-        if (env->warm) {
+         * and containers nobody else has seen.  Warm slots have no /work:
+         * a run that wants one takes the cold path. */
+        if (env->warm && ! plan->work_dir) {
                 s = warm_take (env->warm, plan);
                 metrics_warm_take (lang->name, s != NULL);
         }
@@ -308,6 +334,11 @@ execution_run (const struct exec_env *env, const struct exec_plan *plan,
                         goto out;
                 res->status = res->run.status;
                 count_stage (plan, METRICS_STAGE_RUN, &res->run);
+                if (plan->work_dir && res->status != RUN_CLIENT_GONE) {
+                        ret = collect_files (env, s, req, res, err);
+                        if (ret < 0)
+                                goto out;
+                }
         } else {
                 ret = judge_run (env, s, plan, req, client_fd, sink, res, err);
                 if (ret < 0)

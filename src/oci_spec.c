@@ -257,20 +257,23 @@ gen_mounts (yajl_gen g, const struct spec_params *p)
                   { "nosuid", "nodev", "mode=1777", tmp_opts, "nr_inodes=4096", NULL } },
                 { CE_CODE_DIR, "bind", p->code_dir, { "rbind", "ro", "nosuid", "nodev", NULL } },
                 { CE_INIT_PATH, "bind", p->init_path, { "bind", "ro", "nosuid", "nodev", NULL } },
-                /* Last, and only for compiled languages: what the compile stage made. */
+                /* Last, and only when there is one (source NULL: none): what the
+                 * compile stage made, then the run's writable work dir. */
                 { CE_BUILD_DIR,
                   "bind",
                   p->build_dir,
                   { "rbind", p->build_writable ? "rw" : "ro", "nosuid", "nodev", NULL } },
+                { CE_WORK_DIR, "bind", p->work_dir, { "rbind", "rw", "nosuid", "nodev", NULL } },
         };
-        size_t nmounts = sizeof (mounts) / sizeof (*mounts) - (p->build_dir ? 0 : 1);
+        size_t nmounts = sizeof (mounts) / sizeof (*mounts);
         yajl_gen_status st;
 
         snprintf (tmp_opts, sizeof (tmp_opts), "size=%" PRId64, p->tmp_bytes);
         GEN_STR ("mounts");
         GEN (yajl_gen_array_open (g));
         for (size_t i = 0; i < nmounts; i++)
-                GEN (gen_mount (g, &mounts[i]));
+                if (mounts[i].source != NULL)
+                        GEN (gen_mount (g, &mounts[i]));
         GEN (yajl_gen_array_close (g));
 fail:
         return st;

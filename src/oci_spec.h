@@ -17,14 +17,16 @@
 #define CE_INIT_PATH CE_INIT_DIR "/init"
 
 #define CE_BUILD_DIR "/build"
+#define CE_WORK_DIR "/work"
 
 struct spec_params {
         const char *rootfs;       /* the language's tree, mounted read-only as / */
         char *const *env;         /* the stage's "KEY=VALUE"s after the defaults; NULL-terminated */
-        const char *cwd;          /* inside: CE_CODE_DIR or CE_BUILD_DIR */
+        const char *cwd;          /* inside: CE_CODE_DIR, CE_BUILD_DIR or CE_WORK_DIR */
         const char *code_dir;     /* host dir mounted read-only at /code */
         const char *build_dir;    /* host dir mounted at /build; NULL: none */
         bool build_writable;      /* the compile stage writes it; the run only reads it */
+        const char *work_dir;     /* host dir mounted writable at /work; NULL: none */
         const char *init_path;    /* host path of codeengine-init */
         const char *cgroups_path; /* e.g. "/codeengine/ce-0123"; NULL: no cgroup, rlimits only */
         bool rootless;            /* a user namespace mapping host_uid/gid to root inside */

@@ -85,6 +85,11 @@ static const struct flag flags[] = {
           .help = "the most processes (the compile's too)" },
         { "max-output-bytes", K_LONG, F (max_output_bytes), "BYTES", 1, 1L << 30, 16 << 20,
           .help = "the most output (the compile's too)" },
+        { "max-output-files", K_LONG, F (max_output_files), "N", 1, 1024, 64,
+          .help = "files a run's output_files may bring back",
+          .header = "Files a run hands back (\"output_files\"):" },
+        { "max-output-files-bytes", K_LONG, F (max_output_files_bytes), "BYTES", 1, 64 << 20,
+          8 << 20, .help = "their bytes together (before base64)" },
         { "compile-timeout", K_DOUBLE, F (compile_timeout_s), "SECONDS", 0.1, 86400, 10,
           .help = "wall-clock limit of a compile", .ceiling = "max-compile-timeout",
           .header = "The compile stage of compiled languages (a language's bundle may set its "

@@ -40,6 +40,9 @@ struct options {
         double max_cpus;
         long max_pids;
         long max_output_bytes;
+        /* What output_files may bring back from one run. */
+        long max_output_files;
+        long max_output_files_bytes;
         /* The compile stage's defaults and ceilings (cpus and pids ceilings
          * are the run's). */
         double compile_timeout_s;

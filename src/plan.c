@@ -58,6 +58,7 @@ plan_make (const struct ce_language *lang, const struct ce_request *req,
                                   lang->reason ? lang->reason : "not prepared");
         memset (plan, 0, sizeof (*plan));
         plan->lang = lang;
+        plan->work_dir = req->noutput_files > 0;
         plan_default_limits (lang, false, pol, &defaults);
         ret = request_resolve_limits (&req->limits, req->limits_given, "", &defaults,
                                       &pol->ceilings, &plan->run_limits, err);

@@ -25,6 +25,9 @@ struct exec_plan {
         const struct ce_language *lang;
         struct ce_limits compile_limits; /* when lang->compile.command */
         struct ce_limits run_limits;
+        /* The run gets a writable /work, its cwd, holding copies of the
+         * request's files (the request asked for output_files). */
+        bool work_dir;
 };
 
 /* A stage's limits when the request asks nothing: the server's defaults,

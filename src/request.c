@@ -9,6 +9,7 @@
  *               ├─ "limits": object of numbers
  *               ├─ "tests": array ── test objects {name, stdin, expected_output,
  *               │                     "args": array of strings}
+ *               ├─ "output_files": array of strings (globs)
  *               └─ "checker": object {type, abs, rel} (or a string)
  *
  * Any other nesting is a type error reported at its first event, so the stack
@@ -53,6 +54,7 @@ enum ctx {
         CTX_TEST,
         CTX_TEST_ARGS,
         CTX_CHECKER,
+        CTX_OUTPUT_FILES,
 };
 
 enum key {
@@ -68,6 +70,7 @@ enum key {
         K_CHECKER,
         K_STOP_ON_FAILURE,
         K_CALLBACK_URL,
+        K_OUTPUT_FILES,
         /* a file (name); a test (name, stdin, args) */
         K_NAME,
         K_CONTENT,
@@ -103,6 +106,7 @@ static const struct key_def keys[] = {
         { "checker", CTX_TOP, K_CHECKER },
         { "stop_on_failure", CTX_TOP, K_STOP_ON_FAILURE },
         { "callback_url", CTX_TOP, K_CALLBACK_URL },
+        { "output_files", CTX_TOP, K_OUTPUT_FILES },
         { "name", CTX_FILE, K_NAME },
         { "content", CTX_FILE, K_CONTENT },
         { "encoding", CTX_FILE, K_ENCODING },
@@ -232,6 +236,9 @@ field_path (struct request_parser *p, char *buf, size_t size)
         case CTX_CHECKER:
                 snprintf (buf, size, "checker.%s", checker_field_name (p->checker_field));
                 break;
+        case CTX_OUTPUT_FILES:
+                snprintf (buf, size, "output_files[%zu]", p->req->noutput_files);
+                break;
         }
 }
 
@@ -352,6 +359,28 @@ request_add_file (struct ce_request *r, char *name, char *data, size_t len, stru
         return 0;
 }
 
+/* Append a NUL-terminated copy of s (len bytes) to *v, kept
+ * NULL-terminated.  0 or -ENOMEM (*v unchanged but perhaps moved). */
+static int
+strv_append (char ***v, size_t *n, const char *s, size_t len)
+{
+        char **grown = realloc (*v, (*n + 2) * sizeof (char *));
+        char *copy;
+
+        if (grown == NULL)
+                return -ENOMEM;
+        *v = grown;
+        grown[*n] = NULL;
+        copy = malloc (len + 1);
+        if (copy == NULL)
+                return -ENOMEM;
+        memcpy (copy, s, len);
+        copy[len] = '\0';
+        grown[*n] = copy;
+        grown[++*n] = NULL;
+        return 0;
+}
+
 /* The rules of one argument list, top-level or a test's: field names the
  * list in messages ("args", "tests[2].args").  Appends a copy of arg to
  * *args (kept NULL-terminated), counting its bytes in *bytes. */
@@ -360,7 +389,6 @@ args_add (char ***args, size_t *nargs, size_t *bytes, const char *field, const c
           size_t len, struct ce_error *err)
 {
         size_t i = *nargs;
-        char **grown, *copy;
 
         if (i >= REQUEST_MAX_ARGS)
                 return ce_refuse (err, 400, EINVAL, "field '%s' has more than %d entries", field,
@@ -375,20 +403,8 @@ args_add (char ***args, size_t *nargs, size_t *bytes, const char *field, const c
         if (*bytes + len > REQUEST_MAX_ARGS_BYTES)
                 return ce_refuse (err, 400, EINVAL, "field '%s' is longer than %d bytes in all",
                                   field, REQUEST_MAX_ARGS_BYTES);
-        grown = realloc (*args, (i + 2) * sizeof (char *));
-        if (grown == NULL)
+        if (strv_append (args, nargs, arg, len) < 0)
                 return ce_fail (err, ENOMEM, "out of memory");
-        *args = grown;
-        copy = malloc (len + 1);
-        if (copy == NULL) {
-                grown[i] = NULL;
-                return ce_fail (err, ENOMEM, "out of memory");
-        }
-        memcpy (copy, arg, len);
-        copy[len] = '\0';
-        grown[i] = copy;
-        grown[i + 1] = NULL;
-        *nargs = i + 1;
         *bytes += len + 1;
         return 0;
 }
@@ -397,6 +413,72 @@ int
 request_add_arg (struct ce_request *r, const char *arg, size_t len, struct ce_error *err)
 {
         return args_add (&r->args, &r->nargs, &r->args_bytes, "args", arg, len, err);
+}
+
+int
+request_check_glob (const char *glob, size_t len, const char **why)
+{
+        const char *part = glob, *end = glob + len;
+
+        if (len == 0 || len > REQUEST_MAX_OUTPUT_GLOB) {
+                *why = "must be a pattern of 1 to 255 bytes";
+                return -EINVAL;
+        }
+        if (memchr (glob, '\0', len)) {
+                *why = "must not contain NUL";
+                return -EINVAL;
+        }
+        if (glob[0] == '/') {
+                *why = "must be relative to the work directory (no leading '/')";
+                return -EINVAL;
+        }
+        /* The walk gives paths such as "out/a.png": a pattern with an empty
+         * or "." part would never match one, and ".." would point out. */
+        while (part <= end) {
+                const char *slash = memchr (part, '/', (size_t) (end - part));
+                size_t n = (size_t) ((slash ? slash : end) - part);
+
+                if (n == 2 && part[0] == '.' && part[1] == '.') {
+                        *why = "must not contain a '..' component";
+                        return -EINVAL;
+                }
+                if (n == 0 || (n == 1 && part[0] == '.')) {
+                        *why = "must not contain an empty or '.' component";
+                        return -EINVAL;
+                }
+                part += n + 1;
+        }
+        return 0;
+}
+
+int
+request_add_output_file (struct ce_request *r, const char *glob, size_t len, struct ce_error *err)
+{
+        size_t i = r->noutput_files;
+        const char *why;
+
+        if (i >= REQUEST_MAX_OUTPUT_FILES)
+                return ce_refuse (err, 400, EINVAL, "field 'output_files' has more than %d entries",
+                                  REQUEST_MAX_OUTPUT_FILES);
+        if (request_check_glob (glob, len, &why) < 0)
+                return ce_refuse (err, 400, EINVAL, "field 'output_files[%zu]' %s", i, why);
+        if (strv_append (&r->output_files, &r->noutput_files, glob, len) < 0)
+                return ce_fail (err, ENOMEM, "out of memory");
+        return 0;
+}
+
+int
+request_check_output_files (const struct ce_request *r, bool given, struct ce_error *err)
+{
+        if (given && r->noutput_files == 0)
+                return ce_refuse (err, 400, EINVAL,
+                                  "field 'output_files' must hold at least one pattern");
+        if (r->noutput_files && r->ntests)
+                return ce_refuse (err, 400, EINVAL,
+                                  "field 'output_files' cannot be given with 'tests' (each test "
+                                  "runs in a container of its own; collect files from a single "
+                                  "run)");
+        return 0;
 }
 
 static int
@@ -629,6 +711,9 @@ take_value (struct request_parser *p, enum vtype t, const unsigned char *s, size
                 if (key == K_TESTS)
                         return t == V_ARRAY ? push (p, CTX_TESTS)
                                             : type_error (p, "an array of test objects", t);
+                if (key == K_OUTPUT_FILES)
+                        return t == V_ARRAY ? push (p, CTX_OUTPUT_FILES)
+                                            : type_error (p, "an array of strings", t);
                 if (key == K_STOP_ON_FAILURE) {
                         if (t != V_BOOL)
                                 return type_error (p, "a boolean", t);
@@ -757,6 +842,13 @@ take_value (struct request_parser *p, enum vtype t, const unsigned char *s, size
                 }
 
         case CTX_CHECKER: return take_checker_value (p, t, s, len);
+
+        case CTX_OUTPUT_FILES:
+                if (t != V_STRING)
+                        return type_error (p, "a string", t);
+                if (request_add_output_file (r, (const char *) s, len, &err) < 0)
+                        return refused (p, &err);
+                return 1;
         }
         return fail (p, "%s", "unexpected value");
 }
@@ -856,7 +948,7 @@ on_map_key (void *ctx, const unsigned char *key, size_t len)
                              name);
         return fail (p,
                      "unknown field '%s' (expected language, code or files, stdin, args, limits, "
-                     "tests, checker, stop_on_failure)",
+                     "tests, checker, stop_on_failure, output_files)",
                      name);
 }
 
@@ -887,6 +979,8 @@ on_end_array (void *ctx)
         p->key = K_NONE;
         if (where == CTX_TESTS && p->req->ntests == 0)
                 return fail (p, "%s", "field 'tests' must hold at least one test");
+        if (where == CTX_OUTPUT_FILES && p->req->noutput_files == 0)
+                return fail (p, "%s", "field 'output_files' must hold at least one pattern");
         return 1;
 }
 
@@ -956,6 +1050,7 @@ request_free (struct ce_request *r)
         for (size_t i = 0; i < r->ntests; i++)
                 test_free (&r->tests[i]);
         free (r->tests);
+        ce_strv_free (r->output_files);
         free (r);
 }
 
@@ -1073,6 +1168,9 @@ request_parser_finish (struct request_parser *p, struct ce_request **out, struct
                         return ce_refuse (err, 400, EINVAL,
                                           "field 'stop_on_failure' needs 'tests'");
         }
+        ret = request_check_output_files (r, (p->seen & (1u << K_OUTPUT_FILES)) != 0, err);
+        if (ret < 0)
+                return ret;
         if (r->args == NULL) {
                 r->args = calloc (1, sizeof (char *));
                 if (r->args == NULL)

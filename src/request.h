@@ -26,6 +26,8 @@
 #define REQUEST_MAX_TESTS 256
 #define REQUEST_MAX_TEST_NAME 255
 #define REQUEST_MAX_CALLBACK_URL 2048
+#define REQUEST_MAX_OUTPUT_FILES 32
+#define REQUEST_MAX_OUTPUT_GLOB 255
 
 struct ce_file {
         char *name; /* validated relative path: no "..", ".", empty parts, NUL */
@@ -78,6 +80,12 @@ struct ce_request {
          * {compiler_options}; NULL-terminated, or NULL: none. */
         char **compiler_args;
         size_t ncompiler_args;
+        /* "output_files": 1..REQUEST_MAX_OUTPUT_FILES globs (fnmatch with
+         * FNM_PATHNAME | FNM_PERIOD) relative to the run's writable /work,
+         * each checked by request_check_glob; NULL/0: none asked, and then
+         * the run has no /work and the answer no "files".  Never with tests. */
+        char **output_files;
+        size_t noutput_files;
 };
 
 struct request_parser;
@@ -123,6 +131,19 @@ int request_check_file (const struct ce_request *r, const char *name, size_t nam
 int request_add_file (struct ce_request *r, char *name, char *data, size_t len,
                       struct ce_error *err);
 int request_add_arg (struct ce_request *r, const char *arg, size_t len, struct ce_error *err);
+
+/* output_files: request_add_output_file checks one glob (glob_len bytes,
+ * perhaps with NULs) and appends a copy: 400 naming the field
+ * ("output_files[2]") or ENOMEM.  request_check_output_files, once the
+ * whole body is read: given (the field was present) it holds at least one
+ * glob, and it is not given with tests; 400 saying why. */
+int request_add_output_file (struct ce_request *r, const char *glob, size_t glob_len,
+                             struct ce_error *err);
+int request_check_output_files (const struct ce_request *r, bool given, struct ce_error *err);
+
+/* 0 when glob is an acceptable output_files pattern: 1..255 bytes, no NUL,
+ * relative, no empty, "." or ".." component; else <0 and *why. */
+int request_check_glob (const char *glob, size_t len, const char **why);
 
 /* 0 when name is an acceptable relative file name (exposed for tests). */
 int request_check_file_name (const char *name, size_t len, const char **why);

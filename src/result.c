@@ -26,6 +26,9 @@ result_clear (struct exec_result *res)
                 runner_result_clear (&res->tests[i].run);
         }
         free (res->tests);
+        for (size_t i = 0; i < res->files.nfiles; i++)
+                big = big || res->files.files[i].len > TRIM_AFTER_BYTES;
+        outfiles_clear (&res->files);
         runner_result_clear (&res->compile);
         runner_result_clear (&res->run);
         memset (res, 0, sizeof (*res));

@@ -9,6 +9,7 @@
 #ifndef CE_RESULT_H
 #define CE_RESULT_H
 
+#include "outfiles.h"
 #include "runner.h"
 #include "verdict.h"
 
@@ -34,6 +35,9 @@ struct exec_result {
         struct exec_test *tests;
         size_t ntests, passed;
         enum verdict verdict;
+        /* The run's files the request asked back for (output_files):
+         * files.requested is false when it asked none. */
+        struct outfiles files;
 };
 
 /* The run a single-run answer describes: the first test's when tests ran,

@@ -81,6 +81,7 @@ struct runner_stage {
         const char *code_dir;  /* host dir mounted read-only at /code */
         const char *build_dir; /* host dir mounted at /build, or NULL */
         bool build_writable;
+        const char *work_dir;           /* host dir mounted writable at /work, or NULL */
         const struct ce_limits *limits; /* memory, cpus, pids; timeout bounds RLIMIT_CPU */
         int64_t tmp_bytes;              /* /tmp inside */
         int64_t fsize_bytes;            /* RLIMIT_FSIZE */

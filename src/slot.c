@@ -11,6 +11,12 @@
  * mount).  The host never reads what a stage wrote: /build is only mounted
  * into the run container, then unmounted and removed without following
  * links.
+ *
+ * A request that asks for output_files gets WORK/work too, the run's cwd
+ * and only writable place besides /tmp, bounded the same way (a tmpfs as
+ * large as the run's /tmp when root, RLIMIT_FSIZE rootless) and holding
+ * copies of the request's files owned by the container's user.  What the
+ * program leaves there is read back by outfiles.c, as hostile as /build.
  */
 #include "slot.h"
 
@@ -26,6 +32,11 @@
 #include "treecopy.h"
 
 #define BUILD_INODES 4096
+/* The work dir holds what a run means to hand back (at most 1024 files are
+ * ever collected) and copies of the request's files (at most 64): 4096,
+ * as /tmp and /build have, leaves room for scratch files and bounds the
+ * collector's walk in a dir the program filled to spite it. */
+#define WORK_INODES 4096
 #define CONTAINER_UID 65534
 #define CONTAINER_GID 65534
 
@@ -44,7 +55,7 @@ slot_new_id (char buf[CE_EXEC_ID_SIZE])
 /* Write one request file under codefd, creating its directories; nothing is
  * ever followed through a link (the names were validated, but be strict). */
 static int
-write_code_file (int codefd, const char *name, const char *data, size_t len)
+write_code_file (int codefd, const char *name, const char *data, size_t len, uid_t uid, gid_t gid)
 {
         char path[REQUEST_MAX_NAME + 1];
         int dirfd = codefd;
@@ -62,7 +73,8 @@ write_code_file (int codefd, const char *name, const char *data, size_t len)
                                          O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC))
                          < 0)
                         ret = -errno;
-                else if (fchmod (next, 0755) < 0) {
+                else if (fchmod (next, 0755) < 0
+                         || (uid != (uid_t) -1 && fchown (next, uid, gid) < 0)) {
                         ret = -errno;
                         close (next);
                 } else {
@@ -79,6 +91,10 @@ write_code_file (int codefd, const char *name, const char *data, size_t len)
                 part = slash + 1;
         }
         ret = ce_write_file_at (dirfd, part, data, len, 0644);
+        /* Only the work dir's copies, before any program saw the dir. */
+        if (ret == 0 && uid != (uid_t) -1
+            && fchownat (dirfd, part, uid, gid, AT_SYMLINK_NOFOLLOW) < 0)
+                ret = -errno;
         if (dirfd != codefd)
                 close (dirfd);
         return ret;
@@ -90,9 +106,11 @@ struct exec_dir {
         char workdir[4096];
         char code_dir[4200];
         char build_dir[4200];
+        char work_dir[4200];
         int wfd;   /* open on workdir; -1 before */
         bool made; /* workdir exists: ours to remove */
         bool mounted;
+        bool work_made, work_mounted; /* WORK/work exists; is our tmpfs */
 };
 
 /* A fresh work dir holding an empty code dir, named id (NULL: a new id). */
@@ -113,6 +131,7 @@ exec_dir_create (const struct runner_config *cfg, const char *id, struct exec_di
         snprintf (d->workdir, sizeof (d->workdir), "%s/%s", cfg->exec_dir, d->id);
         snprintf (d->code_dir, sizeof (d->code_dir), "%s/code", d->workdir);
         snprintf (d->build_dir, sizeof (d->build_dir), "%s/build", d->workdir);
+        snprintf (d->work_dir, sizeof (d->work_dir), "%s/work", d->workdir);
         if (mkdirat (cfg->exec_dirfd, d->id, 0700) < 0)
                 return ce_fail (err, errno, "cannot create work dir: %s", strerror (errno));
         d->made = true;
@@ -126,7 +145,7 @@ exec_dir_create (const struct runner_config *cfg, const char *id, struct exec_di
 }
 
 static void
-unmount_build (const char *path)
+unmount_dir (const char *path)
 {
         if (umount2 (path, MNT_DETACH | UMOUNT_NOFOLLOW) < 0 && errno != EINVAL && errno != ENOENT)
                 ce_log ("warning: cannot unmount %s: %s", path, strerror (errno));
@@ -139,23 +158,44 @@ exec_dir_remove (const struct runner_config *cfg, struct exec_dir *d)
                 close (d->wfd);
         d->wfd = -1;
         if (d->mounted)
-                unmount_build (d->build_dir);
+                unmount_dir (d->build_dir);
+        if (d->work_mounted)
+                unmount_dir (d->work_dir);
         if (d->made && ce_remove_tree_at (cfg->exec_dirfd, d->id) < 0)
                 ce_log ("warning: cannot remove work dir %s", d->workdir);
-        d->made = d->mounted = false;
+        d->made = d->mounted = d->work_made = d->work_mounted = false;
 }
 
 static int
-write_request (const struct exec_dir *d, int codefd, const struct ce_language *lang,
+write_request (const struct exec_dir *d, int codefd, const struct ce_language *lang, bool rootless,
                const struct ce_request *req, int *stdin_fd, struct ce_error *err)
 {
         int ret;
 
         for (size_t i = 0; i < req->nfiles; i++) {
                 ret = write_code_file (codefd, plan_file_name (lang, req, i), req->files[i].data,
-                                       req->files[i].len);
+                                       req->files[i].len, (uid_t) -1, (gid_t) -1);
                 if (ret < 0)
                         return ce_fail (err, -ret, "cannot write code: %s", strerror (-ret));
+        }
+        /* Copies in the work dir, so that relative reads keep working from
+         * there: the container's user's, who may change or remove them. */
+        if (d->work_made) {
+                cleanup_close int workfd =
+                        openat (d->wfd, "work", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+                uid_t uid = rootless ? (uid_t) -1 : CONTAINER_UID;
+                gid_t gid = rootless ? (gid_t) -1 : CONTAINER_GID;
+
+                if (workfd < 0)
+                        return ce_fail (err, errno, "cannot open the work dir: %s",
+                                        strerror (errno));
+                for (size_t i = 0; i < req->nfiles; i++) {
+                        ret = write_code_file (workfd, plan_file_name (lang, req, i),
+                                               req->files[i].data, req->files[i].len, uid, gid);
+                        if (ret < 0)
+                                return ce_fail (err, -ret, "cannot copy code into the work dir: %s",
+                                                strerror (-ret));
+                }
         }
         /* stdin is a file of ours, never seen inside but through fd 0. */
         if (req->stdin_data) {
@@ -171,23 +211,45 @@ write_request (const struct exec_dir *d, int codefd, const struct ce_language *l
         return 0;
 }
 
-/* WORK/build: as root a tmpfs of cfg->build_bytes that only the container's
- * user may write; rootless a plain directory (root inside is us). */
+/* WORK/name (host path `path`, made), a dir a stage writes: as root a tmpfs of
+ * `bytes` and `inodes` that only the container's user may write (*mounted
+ * set: ours to unmount); rootless a plain directory (root inside is us),
+ * each file bounded by the stage's RLIMIT_FSIZE. */
 static int
-make_build_dir (const struct runner_config *cfg, struct exec_dir *d, struct ce_error *err)
+make_stage_dir (const struct runner_config *cfg, const char *name, const char *path, int64_t bytes,
+                int inodes, bool *mounted, struct ce_error *err)
 {
         char opts[128];
 
-        if (mkdirat (d->wfd, "build", 0755) < 0)
-                return ce_fail (err, errno, "cannot create build dir: %s", strerror (errno));
         if (cfg->rootless)
                 return 0;
         snprintf (opts, sizeof (opts), "size=%" PRId64 ",nr_inodes=%d,mode=0755,uid=%d,gid=%d",
-                  cfg->build_bytes, BUILD_INODES, CONTAINER_UID, CONTAINER_GID);
-        if (mount ("tmpfs", d->build_dir, "tmpfs", MS_NOSUID | MS_NODEV, opts) < 0)
-                return ce_fail (err, errno, "cannot mount the build dir: %s", strerror (errno));
-        d->mounted = true;
+                  bytes, inodes, CONTAINER_UID, CONTAINER_GID);
+        if (mount ("tmpfs", path, "tmpfs", MS_NOSUID | MS_NODEV, opts) < 0)
+                return ce_fail (err, errno, "cannot mount the %s dir: %s", name, strerror (errno));
+        *mounted = true;
         return 0;
+}
+
+/* WORK/build, the compile's output: cfg->build_bytes. */
+static int
+make_build_dir (const struct runner_config *cfg, struct exec_dir *d, struct ce_error *err)
+{
+        if (mkdirat (d->wfd, "build", 0755) < 0)
+                return ce_fail (err, errno, "cannot create build dir: %s", strerror (errno));
+        return make_stage_dir (cfg, "build", d->build_dir, cfg->build_bytes, BUILD_INODES,
+                               &d->mounted, err);
+}
+
+/* WORK/work, the run's writable cwd: as large as the run's /tmp. */
+static int
+make_work_dir (const struct runner_config *cfg, struct exec_dir *d, struct ce_error *err)
+{
+        if (mkdirat (d->wfd, "work", 0755) < 0)
+                return ce_fail (err, errno, "cannot create the work dir: %s", strerror (errno));
+        d->work_made = true;
+        return make_stage_dir (cfg, "work", d->work_dir, cfg->tmp_bytes, WORK_INODES,
+                               &d->work_mounted, err);
 }
 
 /* What every container of the execution shares: its dir, code and tree. */
@@ -212,6 +274,7 @@ stage_in (const struct exec_dir *d, const struct ce_language *lang, const char *
 struct exec_slot {
         struct exec_dir d;
         int codefd;
+        bool rootless; /* cfg's, for the work dir's copies */
         const struct ce_language *lang;
         struct ce_limits compile_limits, run_limits; /* what the containers were made with */
         char compile_id[48];
@@ -247,6 +310,10 @@ create_run (const struct runner_config *cfg, const struct exec_slot *s, const ch
 
         stage.env = s->lang->run.env;
         stage.build_dir = s->lang->compile.command ? s->d.build_dir : NULL;
+        if (s->d.work_made) {
+                stage.work_dir = s->d.work_dir;
+                stage.cwd = CE_WORK_DIR;
+        }
         stage.limits = &s->run_limits;
         stage.tmp_bytes = stage.fsize_bytes = cfg->tmp_bytes;
         return runner_create (cfg, &stage, out, err);
@@ -306,6 +373,7 @@ slot_prepare (const struct runner_config *cfg, const struct exec_plan *plan, con
         if (s == NULL)
                 return ce_fail (err, ENOMEM, "out of memory");
         s->codefd = -1;
+        s->rootless = cfg->rootless;
         s->lang = plan->lang;
         s->compile_limits = plan->compile_limits;
         s->run_limits = plan->run_limits;
@@ -313,6 +381,10 @@ slot_prepare (const struct runner_config *cfg, const struct exec_plan *plan, con
         if (ret < 0)
                 goto fail;
         snprintf (s->compile_id, sizeof (s->compile_id), "%s-compile", s->d.id);
+        if (plan->work_dir)
+                ret = make_work_dir (cfg, &s->d, err);
+        if (ret < 0)
+                goto fail;
         if (compiles && make == SLOT_PREBUILT)
                 ret = make_build_dir (cfg, &s->d, err);
         else if (compiles)
@@ -364,6 +436,10 @@ slot_fits (const struct runner_config *cfg, const struct exec_slot *s, const str
         bool updatable = runner_can_update (cfg);
 
         if (s->lang != plan->lang || ! limits_fit (&s->run_limits, &plan->run_limits, updatable))
+                return false;
+        /* Warm slots are made without a work dir, and one cannot be added
+         * to a container that waits: output_files takes the cold path. */
+        if (s->d.work_made != plan->work_dir)
                 return false;
         /* The compile's /tmp is as large as its memory limit was. */
         return s->lang->compile.command == NULL
@@ -419,7 +495,20 @@ int
 slot_write_request (struct exec_slot *s, const struct ce_request *req, int *stdin_fd,
                     struct ce_error *err)
 {
-        return write_request (&s->d, s->codefd, s->lang, req, stdin_fd, err);
+        return write_request (&s->d, s->codefd, s->lang, s->rootless, req, stdin_fd, err);
+}
+
+int
+slot_open_work (struct exec_slot *s, struct ce_error *err)
+{
+        int fd;
+
+        if (! s->d.work_made)
+                return ce_fail (err, ENOENT, "the execution has no work dir");
+        fd = openat (s->d.wfd, "work", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (fd < 0)
+                return ce_fail (err, errno, "cannot open the work dir: %s", strerror (errno));
+        return fd;
 }
 
 int
@@ -474,14 +563,17 @@ slot_cleanup_stale (const struct runner_config *cfg, struct ce_error *err)
         if (d == NULL)
                 return ce_fail (err, errno, "%s: %s", cfg->exec_dir, strerror (errno));
         while ((de = readdir (d)) != NULL) {
-                char build[4200];
+                char build[4200], work[4200];
 
                 if (strcmp (de->d_name, ".") == 0 || strcmp (de->d_name, "..") == 0)
                         continue;
                 ce_log ("removing work dir %s left by an earlier run", de->d_name);
                 snprintf (build, sizeof (build), "%s/%s/build", cfg->exec_dir, de->d_name);
-                if (! cfg->rootless)
-                        unmount_build (build);
+                snprintf (work, sizeof (work), "%s/%s/work", cfg->exec_dir, de->d_name);
+                if (! cfg->rootless) {
+                        unmount_dir (build);
+                        unmount_dir (work);
+                }
                 ce_remove_tree_at (cfg->exec_dirfd, de->d_name);
         }
         closedir (d);

@@ -6,6 +6,9 @@
  *                  /stdin    the run's standard input
  *                  /build    the compile's output: written by the compile stage
  *                            (a size-bounded tmpfs when root), read-only in the run
+ *                  /work     only for a request with output_files: the run's
+ *                            writable cwd at /work (a size-bounded tmpfs when
+ *                            root) holding copies of the request's files
  *                  /compile, /run   each container's bundle dir (config.json)
  *
  * A slot is owned by one thread at a time: the warm pool (warm.h) while it
@@ -45,6 +48,11 @@ int slot_prepare (const struct runner_config *cfg, const struct exec_plan *plan,
  * it), or the place to put a build from elsewhere before the run starts. */
 int slot_open_build (struct exec_slot *s, struct ce_error *err);
 
+/* An fd (the caller closes it) on the host side of the run's /work (made
+ * when the plan's work_dir said so; -ENOENT otherwise): hostile once the
+ * run ran, never follow what is in it. */
+int slot_open_work (struct exec_slot *s, struct ce_error *err);
+
 /* Copy from's /build (hostile: treecopy.h) into to's, which is empty and
  * made SLOT_PREBUILT, within max_bytes and the bounds of a build.  <0
  * (-EFBIG: too large) when it does not fit or changed under the copy: what
@@ -75,7 +83,8 @@ void slot_discard (const struct runner_config *cfg, struct exec_slot *s);
 
 /* Whether s can serve plan: the same language, containers made for at
  * least its timeout, and its memory, CPU and pids (with cgroups, which
- * slot_adjust can change before the go). */
+ * slot_adjust can change before the go), and a work dir exactly when the
+ * plan wants one (warm slots have none). */
 bool slot_fits (const struct runner_config *cfg, const struct exec_slot *s,
                 const struct exec_plan *plan);
 
@@ -108,7 +117,7 @@ struct exec_slot_info {
 };
 void slot_describe (const struct exec_slot *s, struct exec_slot_info *info);
 
-/* At start-up: remove the work dirs (and /build mounts) an earlier instance
+/* At start-up: remove the work dirs (and /build, /work mounts) an earlier instance
  * that died left under the exec dir. */
 int slot_cleanup_stale (const struct runner_config *cfg, struct ce_error *err);
 
