@@ -9,8 +9,9 @@ and checks from Chromium's performance log that the page asked nothing of
 any host but the server.  The page's size and load time are printed as
 FIGURE: lines.
 
-The plot case needs the python3 bundle with matplotlib and a server with
-output_files (branch files): it fails until both are there.
+The plot case needs a python3 bundle with matplotlib (bundles/python3 as
+branch files builds it): against an older bundle it fails, naming the
+missing module.
 """
 
 import base64
