@@ -97,6 +97,8 @@ enum api_route_kind {
         API_ROUTE_LIST,   /* GET: a page of the API's jobs (list_page, gen_list) */
         API_ROUTE_STATS,  /* GET: counts over all the API's jobs (gen_stats), cached */
         API_ROUTE_RPC,    /* a body that is one message of the front-end's protocol (rpc_message) */
+        API_ROUTE_ASSET,  /* path is a prefix, the rest a playground file (playground.h);
+                             public: no --auth-token-file token asked */
 };
 
 /* API_ROUTE_RPC: what one message asks of the transport.  http.c fills the
@@ -136,6 +138,10 @@ struct api_route {
         const char *wrong_method; /* the 405's message */
         /* API_ROUTE_DOCUMENT */
         yajl_gen_status (*document) (yajl_gen g, const struct api_env *env);
+        /* API_ROUTE_DOCUMENT: what a browser (Accept: text/html) gets
+         * instead, a playground file's name; public like API_ROUTE_ASSET.
+         * NULL: the document for everyone. */
+        const char *page;
         /* API_ROUTE_WEBSOCKET */
         const struct ws_protocol *protocol;
         /* API_ROUTE_REFUSED */

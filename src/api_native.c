@@ -2,7 +2,8 @@
  * api_native.c - the front-end of CodeEngine's own API: POST /execute, the
  * same body as an asynchronous job (POST /executions, GET and DELETE
  * /executions/{id}), and GET /version (and /) and /languages, built once at
- * start-up.
+ * start-up; a browser's GET / gets the playground's page instead, and
+ * /playground/ its files (playground.h), which http.c serves.
  *
  * Translates only: the body goes through request.c's streaming parser into
  * a struct ce_request, the language is looked up by name or alias, and
@@ -447,7 +448,12 @@ static const struct api_route native_routes[] = {
           .methods = "GET, HEAD",
           .kind = API_ROUTE_DOCUMENT,
           .wrong_method = "use GET",
-          .document = gen_version },
+          .document = gen_version,
+          .page = "index.html" },
+        { .path = "/playground/",
+          .methods = "GET, HEAD",
+          .kind = API_ROUTE_ASSET,
+          .wrong_method = "use GET" },
         { .path = "/version",
           .methods = "GET, HEAD",
           .kind = API_ROUTE_DOCUMENT,

@@ -12,8 +12,10 @@
  * belongs to the front-end whose prefix it has (frontends[]), and is
  * answered from that front-end's route table (api.h): a document built at
  * start-up, an execution, a WebSocket (stream_ws.c, with the front-end's
- * protocol), or a fixed refusal; anything else is that front-end's 404 or
- * 405, in its error shape.  Every execution takes one path: the body is
+ * protocol), a fixed refusal, or a playground file (playground.h: public,
+ * also GET / for a browser, since a browser cannot send a token when it
+ * navigates); anything else is that front-end's 404 or 405, in its error
+ * shape.  Every execution takes one path: the body is
  * fed to the front-end's parser as it arrives, its finish gives the
  * internal request, planning (api_plan) gives each stage's limits, the job
  * runs on a worker, and the front-end's response goes back either buffered
@@ -49,6 +51,7 @@
 #include "stream_ws.h"
 #include "cache.h"
 #include "metrics.h"
+#include "playground.h"
 #include "warm.h"
 
 #define MAX_CONNECTIONS 1000
@@ -1621,6 +1624,81 @@ answer_lookup (struct http_req *r, const struct api_route *rt, const char *metho
         return queue_json (r, method, url, body, len);
 }
 
+/* Whether rt's path is url's path under its front-end (*rest: what
+ * follows a prefix route's path). */
+static bool
+route_matches (const struct api_route *rt, const char *path, const char **rest)
+{
+        size_t plen = strlen (rt->path);
+        bool prefix = rt->kind == API_ROUTE_JOB || rt->kind == API_ROUTE_LOOKUP
+                      || rt->kind == API_ROUTE_ASSET;
+
+        *rest = path + plen;
+        return prefix ? strncmp (rt->path, path, plen) == 0 && path[plen] != '\0'
+                      : strcmp (rt->path, path) == 0;
+}
+
+/* A GET of a document route with a page, from a browser. */
+static bool
+wants_page (struct MHD_Connection *conn, const struct api_route *rt)
+{
+        return rt->kind == API_ROUTE_DOCUMENT && rt->page
+               && playground_wants_html (
+                       MHD_lookup_connection_value (conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_ACCEPT));
+}
+
+/* Whether the route route() will take for url needs no --auth-token-file
+ * token: the playground's page and files (the page's own API calls carry
+ * the token its user gives it). */
+static bool
+route_public (struct http_req *r, const char *method, const char *url)
+{
+        const char *path = url + strlen (r->api->prefix), *rest;
+
+        for (const struct api_route *rt = r->api->routes; rt->path; rt++)
+                if (route_matches (rt, path, &rest) && method_in (method, rt->methods))
+                        return rt->kind == API_ROUTE_ASSET || wants_page (r->conn, rt);
+        return false;
+}
+
+/* A playground file: 304 when the client's If-None-Match is its ETag, else
+ * its bytes; unknown: the front-end's 404. */
+static enum MHD_Result
+answer_asset (struct http_req *r, const char *method, const char *url, const char *name)
+{
+        const struct playground_asset *a = playground_find (name);
+        const char *inm;
+        struct MHD_Response *resp;
+        unsigned code = MHD_HTTP_OK;
+        enum MHD_Result ret;
+
+        if (a == NULL) {
+                log_request (r, method, url, 404, NULL);
+                return queue_error (r->conn, r->api, 404, r->api->not_found, NULL, NULL, NULL);
+        }
+        inm = MHD_lookup_connection_value (r->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_IF_NONE_MATCH);
+        if (inm && strcmp (inm, a->etag) == 0)
+                code = MHD_HTTP_NOT_MODIFIED;
+        resp = MHD_create_response_from_buffer (code == MHD_HTTP_OK ? a->len : 0, (void *) a->data,
+                                                MHD_RESPMEM_PERSISTENT);
+        if (resp == NULL)
+                return MHD_NO;
+        MHD_add_response_header (resp, MHD_HTTP_HEADER_CONTENT_TYPE, a->type);
+        MHD_add_response_header (resp, MHD_HTTP_HEADER_ETAG, a->etag);
+        MHD_add_response_header (resp, MHD_HTTP_HEADER_CACHE_CONTROL, PLAYGROUND_CACHE_CONTROL);
+        MHD_add_response_header (resp, "Content-Security-Policy", PLAYGROUND_CSP);
+        MHD_add_response_header (resp, "X-Content-Type-Options", "nosniff");
+        MHD_add_response_header (resp, "Referrer-Policy", "no-referrer");
+        /* GET / answers JSON or the page by Accept. */
+        if (strcmp (url, "/") == 0)
+                MHD_add_response_header (resp, MHD_HTTP_HEADER_VARY, MHD_HTTP_HEADER_ACCEPT);
+        add_request_id (r->conn, resp);
+        log_request (r, method, url, code, NULL);
+        ret = MHD_queue_response (r->conn, code, resp);
+        MHD_destroy_response (resp);
+        return ret;
+}
+
 /* Walk r->api's routes for url: the entry of its path that takes method,
  * else 405 (the path's first entry says what to use) or 404. */
 static enum MHD_Result
@@ -1630,14 +1708,10 @@ route (struct http_req *r, const char *method, const char *url)
         const char *path = url + strlen (api->prefix);
         const struct api_route *first = NULL;
         const struct document *doc;
+        const char *rest;
 
         for (const struct api_route *rt = api->routes; rt->path; rt++) {
-                size_t plen = strlen (rt->path);
-
-                bool prefix = rt->kind == API_ROUTE_JOB || rt->kind == API_ROUTE_LOOKUP;
-
-                if (prefix ? strncmp (rt->path, path, plen) != 0 || path[plen] == '\0'
-                           : strcmp (rt->path, path) != 0)
+                if (! route_matches (rt, path, &rest))
                         continue;
                 if (first == NULL)
                         first = rt;
@@ -1649,19 +1723,22 @@ route (struct http_req *r, const char *method, const char *url)
                 case API_ROUTE_EXECUTE:
                 case API_ROUTE_SUBMIT:
                 case API_ROUTE_RPC: return start_execution (r, rt, method, url);
-                case API_ROUTE_JOB: return answer_job (r, method, url, path + plen);
+                case API_ROUTE_JOB: return answer_job (r, method, url, rest);
                 case API_ROUTE_LIST: return answer_list (r, method, url);
                 case API_ROUTE_STATS: return answer_stats (r, rt, method, url);
                 case API_ROUTE_BATCH:
                         if (strcmp (method, MHD_HTTP_METHOD_POST) == 0)
                                 return start_execution (r, rt, method, url);
                         return answer_batch_get (r, method, url);
-                case API_ROUTE_LOOKUP: return answer_lookup (r, rt, method, url, path + plen);
+                case API_ROUTE_LOOKUP: return answer_lookup (r, rt, method, url, rest);
+                case API_ROUTE_ASSET: return answer_asset (r, method, url, rest);
                 case API_ROUTE_TEXT:
                         log_request (r, method, url, rt->status ? rt->status : 200, NULL);
                         return queue_body (r->conn, rt->status ? rt->status : MHD_HTTP_OK,
                                            "text/plain", rt->text, strlen (rt->text), NULL, NULL);
                 case API_ROUTE_DOCUMENT:
+                        if (wants_page (r->conn, rt))
+                                return answer_asset (r, method, url, rt->page);
                         doc = document_of (r->srv, rt);
                         if (doc == NULL)
                                 break;
@@ -1782,7 +1859,7 @@ on_request (void *cls, struct MHD_Connection *conn, const char *url, const char 
                 if (r->api == NULL)
                         r->api = &api_native;
                 if (s->cfg.auth_token && strcmp (url, "/health") != 0
-                    && ! authorized (s, conn, r->api)) {
+                    && ! route_public (r, method, url) && ! authorized (s, conn, r->api)) {
                         log_request (r, method, url, 401, "unauthorized");
                         if (r->api->auth_header)
                                 return queue_body (conn, MHD_HTTP_UNAUTHORIZED, "text/plain", "", 0,

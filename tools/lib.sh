@@ -15,11 +15,11 @@ export CE_ROOT
 # libcurl: delivery of asynchronous results to a client's callback_url;
 # libzip: the zip archives clients send, read in memory;
 # mmdebstrap: the local Debian base image when the registry's cannot be
-# pulled).
+# pulled; libjs-codemirror: the playground's editor, embedded at build time).
 CE_DEPS=(
   build-essential cmake pkg-config libmicrohttpd-dev libyajl-dev libsqlite3-dev
   libcurl4-openssl-dev libwslay-dev nettle-dev libseccomp-dev libzip-dev
-  libhiredis-dev libsystemd-dev
+  libhiredis-dev libsystemd-dev libjs-codemirror
   runc skopeo umoci docker.io mmdebstrap jq python3 curl uidmap
 )
 # ... and to test: clang and its runtime (the fuzzer, sanitizers), node and
@@ -27,9 +27,10 @@ CE_DEPS=(
 # of tests/vm/run-vm-suite), nghttp2-client (tools/bench's h2load),
 # python3-websocket (test_hostile.py's WebSocket client); redis-server,
 # haproxy and prometheus (promtool and the scraper) for the cluster test,
-# systemd (systemd-analyze verify) and python3-yaml for deploy/'s lint.
+# systemd (systemd-analyze verify) and python3-yaml for deploy/'s lint;
+# chromium, chromium-driver and python3-selenium drive the playground's page.
 CE_TEST_DEPS=(
-  clang libclang-rt-14-dev nodejs npm
+  clang libclang-rt-14-dev nodejs npm chromium chromium-driver python3-selenium
   qemu-system-x86 e2fsprogs nghttp2-client python3-websocket
   redis-server haproxy prometheus systemd python3-yaml
 )
