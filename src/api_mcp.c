@@ -31,6 +31,7 @@
 #include <sys/random.h>
 
 #include "jsongen.h"
+#include "outfiles.h"
 #include "result.h"
 
 #define MCP_LATEST "2025-11-25"
@@ -566,6 +567,8 @@ gen_run_output (yajl_gen g)
         GEN (gen_nullable (g, "verdict", "string"));
         GEN (gen_nullable (g, "tests", "array"));
         GEN (gen_nullable (g, "files", "array"));
+        GEN (gen_nullable (g, "files_omitted", "integer"));
+        GEN (gen_nullable (g, "files_error", "string"));
         GEN (gen_nullable (g, "error", "string"));
         GEN (yajl_gen_map_close (g));
         GEN (yajl_gen_map_close (g));
@@ -685,6 +688,31 @@ fail:
         return st;
 }
 
+/* A file's type by its name's suffix: what a client shows it as. */
+static const char *
+mime_type (const char *name)
+{
+        static const char *const types[][2] = {
+                { ".png", "image/png" },         { ".jpg", "image/jpeg" },
+                { ".jpeg", "image/jpeg" },       { ".gif", "image/gif" },
+                { ".webp", "image/webp" },       { ".svg", "image/svg+xml" },
+                { ".csv", "text/csv" },          { ".tsv", "text/tab-separated-values" },
+                { ".txt", "text/plain" },        { ".log", "text/plain" },
+                { ".md", "text/markdown" },      { ".html", "text/html" },
+                { ".json", "application/json" }, { ".xml", "application/xml" },
+                { ".pdf", "application/pdf" },
+        };
+        size_t n = strlen (name);
+
+        for (size_t i = 0; i < sizeof (types) / sizeof (*types); i++) {
+                size_t k = strlen (types[i][0]);
+
+                if (n > k && strcasecmp (name + n - k, types[i][0]) == 0)
+                        return types[i][1];
+        }
+        return "application/octet-stream";
+}
+
 static bool
 run_failed (const struct exec_result *res)
 {
@@ -740,6 +768,37 @@ gen_structured (yajl_gen g, const struct api_request *in, const struct exec_resu
         } else {
                 GEN (yajl_gen_null (g));
         }
+        GEN_STR ("files");
+        if (in->req->noutput_files) {
+                GEN (yajl_gen_array_open (g));
+                for (size_t i = 0; i < res->files.nfiles; i++) {
+                        const struct outfile *f = &res->files.files[i];
+
+                        GEN (yajl_gen_map_open (g));
+                        GEN_KV_STR ("name", f->name);
+                        GEN_KV_INT ("size", f->len);
+                        GEN_KV_STR ("mime_type", mime_type (f->name));
+                        GEN (yajl_gen_map_close (g));
+                }
+                GEN (yajl_gen_array_close (g));
+                GEN_KV_INT ("files_omitted", res->files.omitted);
+                GEN_STR ("files_error");
+                if (! res->files.requested || res->files.error[0]) {
+                        const char *e = res->files.requested ? res->files.error
+                                                             : "nothing was collected: the "
+                                                               "program did not run";
+                        cleanup_free char *clean = NULL;
+                        size_t n;
+
+                        if (ce_utf8_sanitize (e, strlen (e), &clean, &n) < 0)
+                                return yajl_gen_invalid_string;
+                        GEN_STRN (clean, n);
+                } else {
+                        GEN (yajl_gen_null (g));
+                }
+        } else {
+                GEN (yajl_gen_null (g));
+        }
         GEN (yajl_gen_map_close (g));
 fail:
         return st;
@@ -767,10 +826,52 @@ structured_text (const struct api_request *in, const struct exec_result *res, ch
         return ret;
 }
 
-/* {"content":[{"type":"text","text":...}], "structuredContent"?, "isError"} */
+/* An output file as content: an image as MCP's image content (what a
+ * model can look at), anything else as an embedded resource, its text when
+ * it is UTF-8, else its bytes in base64. */
+static yajl_gen_status
+gen_file_content (yajl_gen g, const struct outfile *f)
+{
+        const char *type = mime_type (f->name);
+        cleanup_free char *b64 = NULL;
+        cleanup_free char *text = NULL;
+        size_t n;
+        bool image = strncmp (type, "image/", 6) == 0 && strcmp (type, "image/svg+xml") != 0;
+        bool utf8 = ! image && ce_utf8_sanitize (f->data, f->len, &text, &n) == 0 && n == f->len
+                    && memcmp (text, f->data, n) == 0 && memchr (f->data, '\0', f->len) == NULL;
+        yajl_gen_status st;
+
+        if (! utf8 && ce_base64_encode (f->data, f->len, &b64, &n) < 0)
+                return yajl_gen_invalid_string;
+        GEN (yajl_gen_map_open (g));
+        if (image) {
+                GEN_KV_STR ("type", "image");
+                GEN_STR ("data");
+                GEN_STRN (b64, n);
+                GEN_KV_STR ("mimeType", type);
+        } else {
+                char uri[600];
+
+                GEN_KV_STR ("type", "resource");
+                GEN_STR ("resource");
+                GEN (yajl_gen_map_open (g));
+                snprintf (uri, sizeof (uri), "file:///work/%s", f->name);
+                GEN_KV_STR ("uri", uri);
+                GEN_KV_STR ("mimeType", type);
+                GEN_STR (utf8 ? "text" : "blob");
+                GEN_STRN (utf8 ? text : b64, n);
+                GEN (yajl_gen_map_close (g));
+        }
+        GEN (yajl_gen_map_close (g));
+fail:
+        return st;
+}
+
+/* {"content":[{"type":"text","text":...}, files...], "structuredContent"?,
+ * "isError"}; files NULL: none. */
 static yajl_gen_status
 gen_tool_result (yajl_gen g, const char *id, const char *text, size_t len, bool structured,
-                 bool is_error)
+                 bool is_error, const struct outfiles *files)
 {
         yajl_gen_status st;
 
@@ -787,6 +888,8 @@ gen_tool_result (yajl_gen g, const char *id, const char *text, size_t len, bool 
         GEN_STR ("text");
         GEN_STRN (text, len);
         GEN (yajl_gen_map_close (g));
+        for (size_t i = 0; files && i < files->nfiles; i++)
+                GEN (gen_file_content (g, &files->files[i]));
         GEN (yajl_gen_array_close (g));
         if (structured) {
                 GEN_STR ("structuredContent");
@@ -814,11 +917,11 @@ mcp_rpc_result (yajl_gen g, void *call_, const struct api_env *env, const struct
 
                 if (ce_utf8_sanitize (error, strlen (error), &clean, &clean_len) < 0)
                         return yajl_gen_invalid_string;
-                return gen_tool_result (g, call->id, clean, clean_len, false, true);
+                return gen_tool_result (g, call->id, clean, clean_len, false, true, NULL);
         }
         if (structured_text (in, res, &text, &len) < 0)
                 return yajl_gen_in_error_state;
-        return gen_tool_result (g, call->id, text, len, true, run_failed (res));
+        return gen_tool_result (g, call->id, text, len, true, run_failed (res), &res->files);
 }
 
 /* -- progress: the run's events as notifications/progress ----------------- */
@@ -1089,7 +1192,8 @@ answer_tool (struct api_rpc *rpc, const char *id, const char *text, size_t len, 
 
         if (g == NULL)
                 return answer_gen (rpc, 500, NULL, yajl_gen_in_error_state);
-        kind = answer_gen (rpc, 200, g, gen_tool_result (g, id, text, len, structured, is_error));
+        kind = answer_gen (rpc, 200, g,
+                           gen_tool_result (g, id, text, len, structured, is_error, NULL));
         yajl_gen_free (g);
         return kind;
 }
