@@ -702,20 +702,17 @@ class McpSdkAuth(McpSdkCase):
 
 
 class McpOutputFiles(McpSdkCase):
-    """output_files: files the program writes come back as contents.  Until
-    the server's native parser has output_files (the files branch), these
-    skip, but fail under CI=true.  The plot also needs matplotlib in the
-    python3 bundle: without it, it fails (never a silent skip)."""
+    """output_files: files the program writes come back as contents.  The
+    plot also needs matplotlib in the python3 bundle: without it, it fails
+    (never a silent skip)."""
 
     def setUp(self):
         McpCase.setUp(self)  # node only for the plot: the SDK case asks for it there
 
     def require_output_files(self, result):
         text = json.dumps(result.get("content"))
-        if "output_files" in text and "unknown field" in text:
-            if os.environ.get("CI") == "true":
-                self.fail("run_code refuses output_files (CI=true): %s" % text[:500])
-            self.skipTest("the server does not take output_files yet: %s" % text[:300])
+        self.assertFalse("output_files" in text and "unknown field" in text,
+                         "run_code refuses output_files: %s" % text[:500])
 
     def test_output_files_are_image_and_resource_contents(self):
         """output_files without matplotlib: the program writes a 1x1 PNG
