@@ -1742,6 +1742,14 @@ route (struct http_req *r, const char *method, const char *url)
                         doc = document_of (r->srv, rt);
                         if (doc == NULL)
                                 break;
+                        if (rt->page) {
+                                /* The same URL is the page for a browser: a cache must not mix
+                                 * them. */
+                                log_request (r, method, url, 200, NULL);
+                                return queue_body (r->conn, MHD_HTTP_OK, "application/json",
+                                                   doc->body, doc->len, MHD_HTTP_HEADER_VARY,
+                                                   MHD_HTTP_HEADER_ACCEPT);
+                        }
                         return queue_json (r, method, url, doc->body, doc->len);
                 case API_ROUTE_WEBSOCKET: return upgrade (r, rt, method, url);
                 case API_ROUTE_REFUSED:
