@@ -85,8 +85,10 @@ RESULT_STATUSES = {"ok", "runtime_error", "timeout", "memory_limit", "output_lim
 ENV_MARKER_NAME = "CE_IT_HOST_SECRET"
 ENV_MARKER_VALUE = "host-only-4f1c9a"
 # All a program may find in its environment: LC_CTYPE may come from Python's
-# locale coercion, PYTHON* from the bundle.
-CONTAINER_ENV_ALLOWED = {"PATH", "HOME", "LANG", "PYTHONUNBUFFERED", "PYTHONDONTWRITEBYTECODE", "LC_CTYPE"}
+# locale coercion, PYTHON* and MPL* (matplotlib's Agg backend, its cache in
+# /tmp) from the bundle.
+CONTAINER_ENV_ALLOWED = {"PATH", "HOME", "LANG", "PYTHONUNBUFFERED", "PYTHONDONTWRITEBYTECODE", "LC_CTYPE",
+                         "MPLBACKEND", "MPLCONFIGDIR"}
 
 CGROUP_ROOT = "/sys/fs/cgroup"
 # The unified hierarchy at /sys/fs/cgroup, as the server decides it (a hybrid
