@@ -290,6 +290,23 @@ api_gen_error_clean (yajl_gen g, const struct api_frontend *api, const char *msg
         return api->gen_error (g, clean, status);
 }
 
+/* "key": a program's output (raw bytes, b) made valid UTF-8, as the
+ * front-ends' answers carry it. */
+static inline yajl_gen_status
+api_gen_output (yajl_gen g, const char *key, const struct ce_buf *b)
+{
+        cleanup_free char *clean = NULL;
+        size_t len;
+        yajl_gen_status st;
+
+        if (ce_utf8_sanitize (b->data ? b->data : "", b->len, &clean, &len) < 0)
+                return yajl_gen_invalid_string;
+        st = yajl_gen_string (g, (const unsigned char *) key, strlen (key));
+        if (st == yajl_gen_status_ok)
+                st = yajl_gen_string (g, (const unsigned char *) clean, len);
+        return st;
+}
+
 /* For a front-end that reads its whole body before parsing it
  * (yajl_tree): the next piece, or 413 once the body would pass max
  * (api_body.c). */

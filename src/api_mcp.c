@@ -641,21 +641,6 @@ fail:
 /* -- a run's result as a tool result ------------------------------------- */
 
 static yajl_gen_status
-gen_text (yajl_gen g, const char *key, const struct ce_buf *b)
-{
-        cleanup_free char *clean = NULL;
-        size_t len;
-        yajl_gen_status st;
-
-        if (ce_utf8_sanitize (b->data ? b->data : "", b->len, &clean, &len) < 0)
-                return yajl_gen_invalid_string;
-        GEN_STR (key);
-        GEN_STRN (clean, len);
-fail:
-        return st;
-}
-
-static yajl_gen_status
 gen_int_or_null (yajl_gen g, const char *key, int64_t v)
 {
         yajl_gen_status st;
@@ -678,8 +663,8 @@ gen_stage (yajl_gen g, const struct runner_result *r, enum runner_status status)
         GEN_STR ("signal");
         GEN (sig ? yajl_gen_string (g, (const unsigned char *) sig, strlen (sig))
                  : yajl_gen_null (g));
-        GEN (gen_text (g, "stdout", &r->out.stdout_buf));
-        GEN (gen_text (g, "stderr", &r->out.stderr_buf));
+        GEN (api_gen_output (g, "stdout", &r->out.stdout_buf));
+        GEN (api_gen_output (g, "stderr", &r->out.stderr_buf));
         GEN_KV_INT ("time_ms", r->wall_ms);
         GEN (gen_int_or_null (g, "cpu_ms", r->cpu_ms));
         GEN (gen_int_or_null (g, "memory_kb", r->memory_kb));

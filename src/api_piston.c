@@ -682,21 +682,6 @@ out:
 
 /* -- the response ---------------------------------------------------------- */
 
-static yajl_gen_status
-gen_output (yajl_gen g, const char *key, const struct ce_buf *b)
-{
-        cleanup_free char *clean = NULL;
-        size_t len;
-        yajl_gen_status st;
-
-        if (ce_utf8_sanitize (b->data ? b->data : "", b->len, &clean, &len) < 0)
-                return yajl_gen_invalid_string;
-        GEN_STR (key);
-        GEN_STRN (clean, len);
-fail:
-        return st;
-}
-
 void
 api_piston_outcome (const struct runner_result *res, struct api_piston_outcome *out)
 {
@@ -761,11 +746,11 @@ gen_stage (yajl_gen g, const struct runner_result *res)
         GEN_STR ("signal");
         GEN (sig ? yajl_gen_string (g, (const unsigned char *) sig, strlen (sig))
                  : yajl_gen_null (g));
-        GEN (gen_output (g, "stdout", &res->out.stdout_buf));
-        GEN (gen_output (g, "stderr", &res->out.stderr_buf));
+        GEN (api_gen_output (g, "stdout", &res->out.stdout_buf));
+        GEN (api_gen_output (g, "stderr", &res->out.stderr_buf));
         GEN_STR ("code");
         GEN (sig ? yajl_gen_null (g) : yajl_gen_integer (g, res->exit_code));
-        GEN (gen_output (g, "output", &res->out.combined));
+        GEN (api_gen_output (g, "output", &res->out.combined));
         GEN_STR ("memory");
         GEN (res->memory_kb < 0 ? yajl_gen_null (g) : yajl_gen_integer (g, res->memory_kb * 1024));
         GEN_STR ("message");
